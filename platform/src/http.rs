@@ -1,0 +1,317 @@
+//! HTTP plumbing every service shares: the JSON error body, extractor error handling, and HAL
+//! collections with paging and sorting as Spring Data REST serves them.
+
+use actix_web::error::{InternalError, JsonPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// Every error answer: a stable machine code and a sentence for people.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// An error response with the JSON error body.
+pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).json(ErrorBody {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// JSON bodies up to `limit` bytes; every rejection answers with the JSON error body.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|error, _request| {
+            let response = match &error {
+                JsonPayloadError::OverflowKnownLength { limit, .. }
+                | JsonPayloadError::Overflow { limit } => error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the request body is larger than {limit} bytes"),
+                ),
+                JsonPayloadError::ContentType => error_response(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the request body must be application/json",
+                ),
+                JsonPayloadError::Deserialize(cause) => error_response(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_body",
+                    format!("the request body is not valid: {cause}"),
+                ),
+                other => error_response(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_body",
+                    format!("the request body could not be read: {other}"),
+                ),
+            };
+            InternalError::from_response(error, response).into()
+        })
+}
+
+/// Query strings that do not parse answer 400 with the JSON error body.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _request| {
+        let response = error_response(
+            StatusCode::BAD_REQUEST,
+            "malformed_query",
+            format!("the query string is not valid: {error}"),
+        );
+        InternalError::from_response(error, response).into()
+    })
+}
+
+/// Path segments that do not parse answer 404: no resource has such an id.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _request| {
+        let response = error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such resource: {error}"),
+        );
+        InternalError::from_response(error, response).into()
+    })
+}
+
+/// The answer for a path no route serves.
+pub async fn no_route(request: HttpRequest) -> HttpResponse {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "nothing is served at {} {}",
+            request.method(),
+            request.path()
+        ),
+    )
+}
+
+/// The paging query parameters of a collection: `page` (from 0), `size`, `sort=property,dir`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageQuery {
+    pub page: Option<u64>,
+    pub size: Option<u64>,
+    pub sort: Option<String>,
+}
+
+/// A validated page request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u64,
+    pub size: u64,
+    /// Property and ascending (`true`) or descending.
+    pub sort: Option<(String, bool)>,
+}
+
+/// Page size when none is asked for, as in Spring Data REST.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+/// The largest page served.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// Why a page request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("size must be between 1 and {MAX_PAGE_SIZE}")]
+    Size,
+    #[error("cannot sort by `{0}`; sortable properties: {1}")]
+    Property(String, String),
+    #[error("sort direction must be asc or desc, not `{0}`")]
+    Direction(String),
+}
+
+impl PageRequest {
+    /// Checks the query against the properties this collection can be sorted by.
+    pub fn parse(query: &PageQuery, sortable: &[&str]) -> Result<Self, PageError> {
+        let size = query.size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&size) {
+            return Err(PageError::Size);
+        }
+        let sort = match query.sort.as_deref().filter(|sort| !sort.is_empty()) {
+            None => None,
+            Some(sort) => {
+                let (property, direction) = sort.split_once(',').unwrap_or((sort, "asc"));
+                if !sortable.contains(&property) {
+                    return Err(PageError::Property(
+                        property.to_owned(),
+                        sortable.join(", "),
+                    ));
+                }
+                let ascending = match direction.to_ascii_lowercase().as_str() {
+                    "asc" => true,
+                    "desc" => false,
+                    _ => return Err(PageError::Direction(direction.to_owned())),
+                };
+                Some((property.to_owned(), ascending))
+            }
+        };
+        Ok(PageRequest {
+            page: query.page.unwrap_or(0),
+            size,
+            sort,
+        })
+    }
+
+    /// Documents to skip before this page.
+    pub fn offset(&self) -> u64 {
+        self.page.saturating_mul(self.size)
+    }
+
+    fn query_string(&self, page: u64) -> String {
+        let mut query = format!("page={page}&size={}", self.size);
+        if let Some((property, ascending)) = &self.sort {
+            let direction = if *ascending { "asc" } else { "desc" };
+            query.push_str(&format!("&sort={property},{direction}"));
+        }
+        query
+    }
+}
+
+/// The absolute URL of the request's path, as the client addressed it.
+pub fn request_url(request: &HttpRequest) -> String {
+    let connection = request.connection_info();
+    format!(
+        "{}://{}{}",
+        connection.scheme(),
+        connection.host(),
+        request.path()
+    )
+}
+
+/// A HAL collection page: `_embedded.<relation>`, `_links` and `page`, each item given a
+/// `_links.self` to `<collection_url>/<id>`.
+pub fn hal_page(
+    relation: &str,
+    collection_url: &str,
+    items: Vec<(String, Value)>,
+    request: &PageRequest,
+    total: u64,
+) -> Value {
+    let embedded: Vec<Value> = items
+        .into_iter()
+        .map(|(id, item)| with_self_link(item, &format!("{collection_url}/{id}")))
+        .collect();
+    let total_pages = total.div_ceil(request.size);
+    let link =
+        |page: u64| json!({ "href": format!("{collection_url}?{}", request.query_string(page)) });
+    let mut links = Map::new();
+    links.insert("self".into(), link(request.page));
+    if total_pages > 0 {
+        links.insert("first".into(), link(0));
+        links.insert("last".into(), link(total_pages - 1));
+    }
+    if request.page > 0 {
+        links.insert("prev".into(), link(request.page - 1));
+    }
+    if request.page + 1 < total_pages {
+        links.insert("next".into(), link(request.page + 1));
+    }
+    json!({
+        "_embedded": { relation: embedded },
+        "_links": links,
+        "page": {
+            "size": request.size,
+            "totalElements": total,
+            "totalPages": total_pages,
+            "number": request.page,
+        },
+    })
+}
+
+/// Adds `_links.self.href` to an entity.
+pub fn with_self_link(mut item: Value, href: &str) -> Value {
+    if let Value::Object(fields) = &mut item {
+        fields.insert("_links".into(), json!({ "self": { "href": href } }));
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(page: Option<u64>, size: Option<u64>, sort: Option<&str>) -> PageQuery {
+        PageQuery {
+            page,
+            size,
+            sort: sort.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_page_request_defaults_to_the_first_twenty_unsorted() {
+        let request = PageRequest::parse(&PageQuery::default(), &["id"]).unwrap();
+        assert_eq!(
+            request,
+            PageRequest {
+                page: 0,
+                size: 20,
+                sort: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_page_request_checks_size_property_and_direction() {
+        let sortable = &["id", "name.lastName"];
+        assert_eq!(
+            PageRequest::parse(&query(None, Some(0), None), sortable),
+            Err(PageError::Size)
+        );
+        assert!(matches!(
+            PageRequest::parse(&query(None, None, Some("password")), sortable),
+            Err(PageError::Property(..))
+        ));
+        assert!(matches!(
+            PageRequest::parse(&query(None, None, Some("id,sideways")), sortable),
+            Err(PageError::Direction(_))
+        ));
+        let sorted =
+            PageRequest::parse(&query(Some(2), None, Some("name.lastName,DESC")), sortable)
+                .unwrap();
+        assert_eq!(sorted.sort, Some(("name.lastName".into(), false)));
+        assert_eq!(sorted.offset(), 40);
+    }
+
+    #[test]
+    fn a_hal_page_links_its_neighbours_and_items() {
+        let request = PageRequest::parse(&query(Some(1), Some(2), None), &[]).unwrap();
+        let page = hal_page(
+            "customers",
+            "http://h/accounts/customers",
+            vec![("a".into(), json!({"id": "a"}))],
+            &request,
+            5,
+        );
+        assert_eq!(
+            page["page"],
+            json!({"size": 2, "totalElements": 5, "totalPages": 3, "number": 1})
+        );
+        assert_eq!(
+            page["_links"]["next"]["href"],
+            "http://h/accounts/customers?page=2&size=2"
+        );
+        assert_eq!(
+            page["_links"]["prev"]["href"],
+            "http://h/accounts/customers?page=0&size=2"
+        );
+        assert_eq!(
+            page["_embedded"]["customers"][0]["_links"]["self"]["href"],
+            "http://h/accounts/customers/a"
+        );
+    }
+
+    #[test]
+    fn an_empty_collection_has_no_pages_and_no_neighbours() {
+        let request = PageRequest::parse(&PageQuery::default(), &[]).unwrap();
+        let page = hal_page("customers", "http://h/c", vec![], &request, 0);
+        assert_eq!(page["page"]["totalPages"], 0);
+        assert!(page["_links"].get("next").is_none());
+        assert!(page["_links"].get("prev").is_none());
+        assert_eq!(page["_embedded"]["customers"], json!([]));
+    }
+}

@@ -1,0 +1,109 @@
+//! Kafka clients built from settings: producers, consumers and topic administration.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use secrecy::ExposeSecret;
+
+use crate::settings::KafkaSettings;
+
+/// Client configuration common to producers, consumers and admin clients, security included.
+pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.bootstrap_servers)
+        .set("security.protocol", &settings.security_protocol);
+    if let Some(mechanism) = &settings.sasl_mechanism {
+        config.set("sasl.mechanism", mechanism);
+    }
+    if let Some(username) = &settings.sasl_username {
+        config.set("sasl.username", username);
+    }
+    if let Some(password) = &settings.sasl_password {
+        config.set("sasl.password", password.expose_secret());
+    }
+    config
+}
+
+/// An idempotent producer that waits for every in-sync replica (`acks=all`).
+pub fn producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
+    client_config(settings)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set(
+            "delivery.timeout.ms",
+            settings.delivery_timeout.as_millis().to_string(),
+        )
+        // Events are small and latency matters more than batching here.
+        .set("linger.ms", "5")
+        .create()
+        .context("creating the Kafka producer")
+}
+
+/// One record to publish: bytes and names only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub topic: &'a str,
+    pub key: Option<&'a [u8]>,
+    /// `None` is a tombstone.
+    pub payload: Option<&'a [u8]>,
+    pub headers: &'a [(String, Vec<u8>)],
+}
+
+/// Publishes one record and waits until the broker acknowledged it.
+pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::Result<()> {
+    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+    for (name, value) in record.headers {
+        headers = headers.insert(Header {
+            key: name,
+            value: Some(value),
+        });
+    }
+    let mut future_record: FutureRecord<'_, [u8], [u8]> =
+        FutureRecord::to(record.topic).headers(headers);
+    if let Some(key) = record.key {
+        future_record = future_record.key(key);
+    }
+    if let Some(payload) = record.payload {
+        future_record = future_record.payload(payload);
+    }
+    producer
+        .send(future_record, Duration::from_secs(0))
+        .await
+        .map_err(|(error, _)| error)
+        .with_context(|| format!("publishing to {}", record.topic))?;
+    Ok(())
+}
+
+/// Creates topics that do not exist yet; ones that already exist are left as they are.
+pub async fn create_topics(
+    settings: &KafkaSettings,
+    topics: &[&str],
+    partitions: i32,
+) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = client_config(settings)
+        .create()
+        .context("creating the Kafka admin client")?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .context("creating Kafka topics")?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => anyhow::bail!("creating topic {topic}: {code}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! MongoDB: connecting, and the one way documents are written and read.
+//!
+//! Documents are serialized with a non-human-readable BSON serializer, so that types can store
+//! themselves natively (an ObjectId as an ObjectId, money as an exact string) while the same
+//! types write their human-readable form to JSON.
+
+use anyhow::Context;
+use mongodb::bson::{self, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::settings::DatabaseSettings;
+
+/// MongoDB's error code for a unique index violation.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Connects to the service's database. The driver connects lazily; the pool is warmed here so
+/// that the first requests do not queue behind connection set-up.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Database> {
+    let mut options = ClientOptions::parse(settings.uri.expose_secret())
+        .await
+        .context("parsing the MongoDB URI")?;
+    options.min_pool_size = Some(settings.min_pool_size);
+    options.max_pool_size = Some(settings.max_pool_size);
+    options.server_selection_timeout = Some(settings.timeout);
+    options.connect_timeout = Some(settings.timeout);
+    options
+        .app_name
+        .get_or_insert_with(|| settings.name.clone());
+    let client = Client::with_options(options).context("configuring the MongoDB client")?;
+    Ok(client.database(&settings.name))
+}
+
+/// Serializes a value for storage, with the same non-human-readable serializer the driver
+/// uses for typed collections.
+pub fn to_document<T: Serialize>(value: &T) -> anyhow::Result<Document> {
+    let raw = bson::to_raw_document_buf(value).context("serializing for MongoDB")?;
+    raw.to_document().context("serializing for MongoDB")
+}
+
+/// Serializes a value for storage as a single BSON value (for `$set` of a field).
+pub fn to_bson<T: Serialize>(value: &T) -> anyhow::Result<Bson> {
+    #[derive(Serialize)]
+    struct Wrapper<'a, T> {
+        value: &'a T,
+    }
+    to_document(&Wrapper { value })?
+        .remove("value")
+        .context("serializing for MongoDB")
+}
+
+/// Reads a stored document back into its type, as the driver reads typed collections.
+pub fn from_document<T: DeserializeOwned>(document: &Document) -> anyhow::Result<T> {
+    let raw =
+        bson::RawDocumentBuf::from_document(document).context("reading a MongoDB document")?;
+    bson::from_slice(raw.as_bytes()).context("reading a MongoDB document")
+}
+
+/// Whether an error is a unique index violation, the way writes learn "already there".
+pub fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(failure) => failure
+            .write_errors
+            .as_ref()
+            .is_some_and(|errors| errors.iter().any(|e| e.code == DUPLICATE_KEY)),
+        ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// Whether an error means the database could not be reached, as opposed to a rejected command.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<mongodb::error::Error>()
+            .is_some_and(|error| {
+                matches!(
+                    error.kind.as_ref(),
+                    ErrorKind::ServerSelection { .. }
+                        | ErrorKind::Io(_)
+                        | ErrorKind::ConnectionPoolCleared { .. }
+                )
+            })
+    })
+}

@@ -1,0 +1,302 @@
+//! The transactional outbox: events travel inside the document whose change they describe.
+//!
+//! A service writes a change and the event that announces it in one single-document write: the
+//! event is pushed onto the document's `outbox` array. MongoDB makes a single-document write
+//! atomic, so there is no moment at which the change is stored and its event is not (no dual
+//! write, and no multi-document transaction, which needs a replica set).
+//!
+//! The relay publishes pending events in array order, waits for the broker's acknowledgement,
+//! and only then pulls them from the array. A crash between the two publishes an event again
+//! when the relay restarts, so delivery is at least once; consumers deduplicate by event id.
+//!
+//! A document to be deleted is marked with `pendingRemoval` and given its tombstone instead; the
+//! relay deletes it once that tombstone is published. Reads skip such documents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::TryStreamExt;
+use futures_util::future::join_all;
+use mongodb::Collection;
+use mongodb::bson::{Bson, DateTime, Document, doc};
+use rdkafka::producer::FutureProducer;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::kafka::{self, Record};
+use crate::settings::OutboxSettings;
+
+/// The array of pending events inside each document.
+pub const FIELD: &str = "outbox";
+/// Set on a document that is deleted once its outbox is empty.
+pub const PENDING_REMOVAL: &str = "pendingRemoval";
+
+/// How long the relay waits before trying again after the broker or database failed.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// One event waiting to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Unique per event; becomes the `_id` of the entry.
+    pub id: String,
+    pub topic: String,
+    pub key: Option<String>,
+    /// `None` publishes a tombstone.
+    pub payload: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutboxMessage {
+    /// The entry as stored in the outbox array.
+    pub fn to_bson(&self) -> Bson {
+        let headers: Document = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Bson::String(value.clone())))
+            .collect();
+        Bson::Document(doc! {
+            "_id": &self.id,
+            "topic": &self.topic,
+            "key": self.key.clone(),
+            "payload": self.payload.clone(),
+            "headers": headers,
+            "createdAt": DateTime::now(),
+        })
+    }
+
+    fn from_document(entry: &Document) -> anyhow::Result<Self> {
+        let text = |field: &str| -> anyhow::Result<Option<String>> {
+            match entry.get(field) {
+                None | Some(Bson::Null) => Ok(None),
+                Some(Bson::String(value)) => Ok(Some(value.clone())),
+                Some(other) => anyhow::bail!("outbox field {field} is {other}, not a string"),
+            }
+        };
+        let headers = entry
+            .get_document("headers")
+            .context("outbox entry without headers")?
+            .iter()
+            .map(|(name, value)| match value {
+                Bson::String(value) => Ok((name.clone(), value.clone())),
+                other => anyhow::bail!("outbox header {name} is {other}, not a string"),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(OutboxMessage {
+            id: text("_id")?.context("outbox entry without an id")?,
+            topic: text("topic")?.context("outbox entry without a topic")?,
+            key: text("key")?,
+            payload: text("payload")?,
+            headers,
+        })
+    }
+}
+
+/// The `$push` part of an update that records events with a change.
+pub fn push(messages: &[OutboxMessage]) -> Document {
+    let entries: Vec<Bson> = messages.iter().map(OutboxMessage::to_bson).collect();
+    doc! { FIELD: { "$each": entries } }
+}
+
+/// A filter that leaves out documents waiting to be removed.
+pub fn not_pending_removal() -> Document {
+    doc! { PENDING_REMOVAL: { "$ne": true } }
+}
+
+/// Tells the relay that a write just added events, so it publishes them without waiting for its
+/// next poll.
+#[derive(Debug, Clone, Default)]
+pub struct Waker(Arc<Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Publishes the events of one collection's outboxes.
+pub struct Relay {
+    collection: Collection<Document>,
+    producer: FutureProducer,
+    settings: OutboxSettings,
+    waker: Waker,
+}
+
+impl Relay {
+    pub fn new(
+        collection: Collection<Document>,
+        producer: FutureProducer,
+        settings: OutboxSettings,
+        waker: Waker,
+    ) -> Self {
+        Relay {
+            collection,
+            producer,
+            settings,
+            waker,
+        }
+    }
+
+    /// Publishes until `shutdown`, then returns after finishing the pass in progress.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if !self.settings.relay_enabled {
+            tracing::warn!(collection = %self.collection.name(), "outbox relay disabled");
+            return;
+        }
+        loop {
+            let pause = match self.publish_pending().await {
+                Ok(_) => self.settings.poll_interval,
+                Err(error) => {
+                    tracing::warn!(
+                        collection = %self.collection.name(),
+                        error = format!("{error:#}"),
+                        "outbox relay pass failed; retrying"
+                    );
+                    RETRY_DELAY
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.waker.0.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        // Events written just before shutdown are published if the broker is there to take them.
+        if let Err(error) = self.publish_pending().await {
+            tracing::warn!(error = format!("{error:#}"), "final outbox pass failed");
+        }
+    }
+
+    /// Publishes every pending event, returning how many were published.
+    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+        let mut published = 0;
+        loop {
+            let filter = doc! { format!("{FIELD}.0"): { "$exists": true } };
+            let documents: Vec<Document> = self
+                .collection
+                .find(filter)
+                .projection(doc! { FIELD: 1, PENDING_REMOVAL: 1 })
+                .limit(i64::from(self.settings.batch_size))
+                .await
+                .context("finding pending outbox events")?
+                .try_collect()
+                .await
+                .context("reading pending outbox events")?;
+            if documents.is_empty() {
+                return Ok(published);
+            }
+            let passes = join_all(documents.iter().map(|document| self.drain(document))).await;
+            for pass in passes {
+                published += pass?;
+            }
+        }
+    }
+
+    /// Publishes one document's pending events in order, then removes those the broker took.
+    async fn drain(&self, document: &Document) -> anyhow::Result<usize> {
+        let id = document.get("_id").context("document without _id")?.clone();
+        let entries = document
+            .get_array(FIELD)
+            .context("outbox is not an array")?;
+        let messages = entries
+            .iter()
+            .map(|entry| {
+                entry
+                    .as_document()
+                    .context("outbox entry is not a document")
+                    .and_then(OutboxMessage::from_document)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Sending them all at once keeps their order: the producer is idempotent, so records to
+        // one partition are written in the order they were handed over.
+        let results = join_all(messages.iter().map(|message| self.send(message))).await;
+        let acknowledged: Vec<&str> = messages
+            .iter()
+            .zip(&results)
+            .take_while(|(_, result)| result.is_ok())
+            .map(|(message, _)| message.id.as_str())
+            .collect();
+        if !acknowledged.is_empty() {
+            self.collection
+                .update_one(
+                    doc! { "_id": id.clone() },
+                    doc! { "$pull": { FIELD: { "_id": { "$in": &acknowledged } } } },
+                )
+                .await
+                .context("removing published events from the outbox")?;
+        }
+        if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+            return Err(error);
+        }
+        if document.get_bool(PENDING_REMOVAL).unwrap_or(false) {
+            self.collection
+                .delete_one(doc! {
+                    "_id": id,
+                    PENDING_REMOVAL: true,
+                    FIELD: { "$size": 0 },
+                })
+                .await
+                .context("removing a document whose tombstone was published")?;
+        }
+        Ok(acknowledged.len())
+    }
+
+    async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
+        let headers: Vec<(String, Vec<u8>)> = message
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone().into_bytes()))
+            .collect();
+        kafka::publish(
+            &self.producer,
+            &Record {
+                topic: &message.topic,
+                key: message.key.as_deref().map(str::as_bytes),
+                payload: message.payload.as_deref().map(str::as_bytes),
+                headers: &headers,
+            },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_reads_back_as_written() {
+        let message = OutboxMessage {
+            id: "e1".into(),
+            topic: "t".into(),
+            key: Some("k".into()),
+            payload: None,
+            headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+        };
+        let stored = message.to_bson();
+        let read = OutboxMessage::from_document(stored.as_document().unwrap()).unwrap();
+        assert_eq!(read, message);
+    }
+
+    #[test]
+    fn push_appends_every_message_in_order() {
+        let message = |id: &str| OutboxMessage {
+            id: id.into(),
+            topic: "t".into(),
+            key: None,
+            payload: Some("{}".into()),
+            headers: vec![],
+        };
+        let update = push(&[message("1"), message("2")]);
+        let entries = update
+            .get_document(FIELD)
+            .unwrap()
+            .get_array("$each")
+            .unwrap();
+        let ids: Vec<&str> = entries
+            .iter()
+            .map(|entry| entry.as_document().unwrap().get_str("_id").unwrap())
+            .collect();
+        assert_eq!(ids, ["1", "2"]);
+    }
+}

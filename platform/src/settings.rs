@@ -1,0 +1,112 @@
+//! Typed settings pieces, and the layered loader every service uses.
+//!
+//! Layers, later ones winning: the service's base file (compiled into the binary, so a container
+//! needs no configuration directory), the file for `APP_ENVIRONMENT` (`local` by default, or
+//! `production`), then `APP_`-prefixed environment variables with `__` between levels, e.g.
+//! `APP_DATABASE__URI` or `APP_KAFKA__BOOTSTRAP_SERVERS`.
+
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// The configuration files of one service, as compiled into its binary.
+pub struct EmbeddedFiles {
+    pub base: &'static str,
+    pub local: &'static str,
+    pub production: &'static str,
+}
+
+/// Loads a service's settings from its embedded files and the process environment.
+pub fn load<T: DeserializeOwned>(files: &EmbeddedFiles) -> Result<T, config::ConfigError> {
+    let environment = std::env::var("APP_ENVIRONMENT").unwrap_or_else(|_| "local".into());
+    let overlay = match environment.as_str() {
+        "local" => files.local,
+        "production" => files.production,
+        other => {
+            return Err(config::ConfigError::Message(format!(
+                "APP_ENVIRONMENT is `{other}`; use `local` or `production`"
+            )));
+        }
+    };
+    Config::builder()
+        .add_source(File::from_str(files.base, FileFormat::Toml))
+        .add_source(File::from_str(overlay, FileFormat::Toml))
+        .add_source(
+            Environment::with_prefix("APP")
+                .prefix_separator("_")
+                .separator("__"),
+        )
+        .build()?
+        .try_deserialize()
+}
+
+/// Where the HTTP server listens and under which path it serves.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// Every route lives under this path (`/accounts`), so a gateway routes by prefix.
+    pub base_path: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// The service's MongoDB database.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// A `mongodb://` or `mongodb+srv://` URI; secret because it may carry credentials.
+    pub uri: SecretString,
+    pub name: String,
+    /// Connections opened at start-up, so the first burst of requests does not wait for them.
+    pub min_pool_size: u32,
+    pub max_pool_size: u32,
+    /// Deadline for each database call.
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+}
+
+/// The Kafka cluster and how to authenticate to it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    /// `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub security_protocol: String,
+    /// `PLAIN` (Confluent Cloud) or `SCRAM-SHA-512` (Amazon MSK), when SASL is used.
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<SecretString>,
+    /// Deadline for one produce, including retries inside the client.
+    #[serde(with = "millis")]
+    pub delivery_timeout: Duration,
+}
+
+/// The transactional outbox relay of a producing service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboxSettings {
+    /// Off only to simulate a relay that died before publishing (tests).
+    pub relay_enabled: bool,
+    /// How often the relay looks for unpublished events when nothing woke it.
+    #[serde(with = "millis")]
+    pub poll_interval: Duration,
+    /// Documents with pending events taken per pass.
+    pub batch_size: u32,
+}
+
+/// Durations in settings are whole milliseconds, e.g. `timeout = 5000`.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}

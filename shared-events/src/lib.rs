@@ -1,0 +1,23 @@
+//! The event contract between the storefront services.
+//!
+//! Payloads are UTF-8 JSON in exactly the shapes of the upstream demo (`null` for absent optional
+//! fields), so that upstream's Java consumers could read them and its producers could be read.
+//! Readers are tolerant: unknown fields are ignored, absent optional fields become `None`, money
+//! may arrive as a string, and the legacy status `COMPLETED` is accepted.
+//!
+//! Nothing here knows Kafka or MongoDB: this crate is types, topic names and header names.
+
+#![forbid(unsafe_code)]
+
+mod events;
+pub mod headers;
+mod model;
+mod money;
+pub mod topics;
+
+pub use events::{CustomerChangeEvent, Event, FulfillmentRequestEvent, OrderStatusChangeEvent};
+pub use model::{
+    Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, OrderStatusType,
+    Product,
+};
+pub use money::{Money, MoneyError};

@@ -1,0 +1,181 @@
+//! The value types that events carry: a customer's name, contact and addresses, and an order.
+
+use std::num::NonZeroU32;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Money;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Name {
+    pub title: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub last_name: String,
+    pub suffix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub primary_phone: String,
+    pub secondary_phone: Option<String>,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AddressType {
+    Billing,
+    Shipping,
+    ShippingAlternate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    #[serde(rename = "type")]
+    pub address_type: AddressType,
+    pub description: String,
+    pub address1: String,
+    pub address2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+}
+
+/// Where an order is in its life; see the state machine in the services that change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatusType {
+    Created,
+    Approved,
+    Rejected,
+    Cancelled,
+    Processing,
+    OnHold,
+    Shipped,
+    InTransit,
+    /// Old upstream data says `COMPLETED` for a received order; it is read, never written.
+    #[serde(alias = "COMPLETED")]
+    Received,
+    Returned,
+}
+
+impl OrderStatusType {
+    /// Every status, in the order of the happy path first.
+    pub const ALL: [OrderStatusType; 10] = [
+        OrderStatusType::Created,
+        OrderStatusType::Approved,
+        OrderStatusType::Rejected,
+        OrderStatusType::Cancelled,
+        OrderStatusType::Processing,
+        OrderStatusType::OnHold,
+        OrderStatusType::Shipped,
+        OrderStatusType::InTransit,
+        OrderStatusType::Received,
+        OrderStatusType::Returned,
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderStatusEvent {
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    pub order_status_type: OrderStatusType,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    #[serde(with = "uuid_text")]
+    pub guid: Uuid,
+    pub title: String,
+    /// Absent in some upstream documents; always written by our services.
+    pub description: Option<String>,
+    /// Absent in some upstream documents; always written by our services.
+    pub price: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    pub product: Product,
+    pub quantity: NonZeroU32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    #[serde(with = "uuid_text")]
+    pub guid: Uuid,
+    pub order_status_events: Vec<OrderStatusEvent>,
+    pub order_items: Vec<OrderItem>,
+}
+
+impl Order {
+    /// The status of the latest entry in the history, which is kept in timestamp order.
+    pub fn current_status(&self) -> Option<OrderStatusType> {
+        self.order_status_events
+            .last()
+            .map(|event| event.order_status_type)
+    }
+}
+
+/// Order and product guids are strings in JSON and in MongoDB alike (upstream stored strings;
+/// `uuid`'s own serializer would write binary to a non-human-readable serializer).
+pub(crate) mod uuid_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use uuid::Uuid;
+
+    pub(crate) fn serialize<S: Serializer>(guid: &Uuid, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&guid.hyphenated())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Uuid, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Uuid::parse_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_completed_status_reads_as_received_and_is_never_written() {
+        let status: OrderStatusType = serde_json::from_str("\"COMPLETED\"").unwrap();
+        assert_eq!(status, OrderStatusType::Received);
+        assert_eq!(serde_json::to_string(&status).unwrap(), "\"RECEIVED\"");
+    }
+
+    #[test]
+    fn statuses_use_upstream_spelling() {
+        let written: Vec<String> = OrderStatusType::ALL
+            .iter()
+            .map(|status| serde_json::to_string(status).unwrap())
+            .collect();
+        assert_eq!(
+            written.join(","),
+            "\"CREATED\",\"APPROVED\",\"REJECTED\",\"CANCELLED\",\"PROCESSING\",\"ON_HOLD\",\
+             \"SHIPPED\",\"IN_TRANSIT\",\"RECEIVED\",\"RETURNED\""
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_an_error() {
+        assert!(serde_json::from_str::<OrderStatusType>("\"LOST\"").is_err());
+    }
+
+    #[test]
+    fn a_quantity_of_zero_is_an_error() {
+        let item = r#"{"product":{"guid":"7f3c9c22-3c0a-47a5-9a92-2bd2e23f6e37","title":"Green Widget"},"quantity":0}"#;
+        assert!(serde_json::from_str::<OrderItem>(item).is_err());
+    }
+}
