@@ -9,12 +9,14 @@
 
 #![forbid(unsafe_code)]
 
+mod envelope;
 mod events;
 pub mod headers;
 mod model;
 mod money;
 pub mod topics;
 
+pub use envelope::Envelope;
 pub use events::{CustomerChangeEvent, Event, FulfillmentRequestEvent, OrderStatusChangeEvent};
 pub use model::{
     Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, OrderStatusType,

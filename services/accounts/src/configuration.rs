@@ -1,0 +1,32 @@
+//! The settings of the accounts service.
+
+use platform::settings::{
+    DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub outbox: OutboxSettings,
+    pub topics: Topics,
+}
+
+/// Topic names, configurable so that tests can give each app its own.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Topics {
+    pub customer_change: String,
+}
+
+const FILES: EmbeddedFiles = EmbeddedFiles {
+    base: include_str!("../configuration/base.toml"),
+    local: include_str!("../configuration/local.toml"),
+    production: include_str!("../configuration/production.toml"),
+};
+
+/// Loads the settings: base file, environment file, then `APP_` environment variables.
+pub fn load() -> anyhow::Result<Settings> {
+    Ok(platform::settings::load(&FILES)?)
+}

@@ -1,0 +1,113 @@
+//! Building the accounts app from settings and running it until it is told to stop.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use mongodb::Database;
+use platform::outbox::{Relay, Waker};
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::{Settings, Topics};
+use crate::routes;
+use crate::storage::CustomerRepository;
+
+/// What every request handler shares.
+pub(crate) struct AppState {
+    pub(crate) database: Database,
+    pub(crate) customers: CustomerRepository,
+    pub(crate) topics: Topics,
+    pub(crate) outbox: Waker,
+    pub(crate) base_path: String,
+}
+
+/// The running pieces of the service: the HTTP server and the outbox relay.
+pub struct Application {
+    port: u16,
+    server: Server,
+    relay: Relay,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Connects to the database and the broker and binds the listener; nothing runs until
+    /// [`Application::run_until_stopped`].
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let database = platform::mongo::connect(&settings.database).await?;
+        let customers = CustomerRepository::new(&database);
+        customers.create_indexes().await?;
+        let producer = platform::kafka::producer(&settings.kafka)?;
+        let waker = Waker::default();
+        let relay = Relay::new(
+            customers.collection(),
+            producer,
+            settings.outbox.clone(),
+            waker.clone(),
+        );
+
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
+            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            database,
+            customers,
+            topics: settings.topics.clone(),
+            outbox: waker,
+            base_path: settings.http.base_path.clone(),
+        });
+        let base_path = settings.http.base_path.clone();
+        let max_body_bytes = settings.http.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(platform::http::json_config(max_body_bytes))
+                .app_data(platform::http::query_config())
+                .app_data(platform::http::path_config())
+                .service(web::scope(&base_path).configure(routes::configure))
+                .default_service(web::to(platform::http::no_route))
+        })
+        .disable_signals()
+        .shutdown_timeout(10);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, "accounts listening");
+        Ok(Application {
+            port,
+            server,
+            relay,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The port the HTTP server listens on (the one picked when the settings said 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token stops the service as SIGTERM would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the shutdown token: then stops taking requests, lets
+    /// those in flight finish, and lets the relay publish what they wrote.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown = self.shutdown;
+        let signals = tokio::spawn(platform::shutdown::cancel_on_signal(shutdown.clone()));
+        // The relay stops after the server, so that it publishes what the last requests wrote.
+        let relay_stop = CancellationToken::new();
+        let relay = tokio::spawn(self.relay.run(relay_stop.clone()));
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+        server.await.context("the HTTP server task")??;
+        relay_stop.cancel();
+        relay.await.context("the outbox relay task")?;
+        signals.abort();
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{customer_body, spawn_app};
+
+#[tokio::test]
+async fn creating_a_customer_returns_it_with_its_id_and_a_masked_card() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json("/customers", &customer_body("ada@example.com"))
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(id.len(), 24);
+    assert!(location.ends_with(&format!("/accounts/customers/{id}")));
+    assert_eq!(created["creditCards"][0]["number"], "****-****-****-1234");
+    assert_eq!(created["_links"]["self"]["href"], location.as_str());
+
+    let fetched = app.get_json(&format!("/customers/{id}")).await;
+    assert_eq!(fetched["name"]["firstName"], "Ada");
+    assert_eq!(fetched["name"]["middleName"], Value::Null);
+    assert_eq!(fetched["creditCards"][0]["number"], "****-****-****-1234");
+}
+
+#[tokio::test]
+async fn the_collection_is_hal_with_paging_and_sorting() {
+    let app = spawn_app().await;
+    for email in ["c@example.com", "a@example.com", "b@example.com"] {
+        let response = app.post_json("/customers", &customer_body(email)).await;
+        assert_eq!(response.status(), 201);
+    }
+    let page = app
+        .get_json("/customers?page=0&size=2&sort=contact.email,asc")
+        .await;
+    assert_eq!(
+        page["page"],
+        json!({"size": 2, "totalElements": 3, "totalPages": 2, "number": 0})
+    );
+    let emails: Vec<&str> = page["_embedded"]["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|customer| customer["contact"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["a@example.com", "b@example.com"]);
+    let next = page["_links"]["next"]["href"].as_str().unwrap();
+    assert!(next.ends_with("/accounts/customers?page=1&size=2&sort=contact.email,asc"));
+
+    let default = app.get_json("/customers").await;
+    assert_eq!(default["page"]["size"], 20);
+    let summary = app.get_json("/customers/summary").await;
+    assert_eq!(summary["customers"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn put_and_patch_change_the_customer_and_keep_masked_cards() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post_json("/customers", &customer_body("ada@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    // The resource as read, masked number and all, is a valid replacement.
+    let mut replacement = created.clone();
+    replacement["name"]["lastName"] = json!("King");
+    let response = app
+        .client
+        .put(app.url(&format!("/customers/{id}")))
+        .json(&replacement)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let response = app
+        .client
+        .patch(app.url(&format!("/customers/{id}")))
+        .json(
+            &json!({"contact": {"primaryPhone": "555-999-0000", "email": "countess@example.com"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let fetched = app.get_json(&format!("/customers/{id}")).await;
+    assert_eq!(fetched["name"]["lastName"], "King");
+    assert_eq!(fetched["contact"]["email"], "countess@example.com");
+    assert_eq!(fetched["creditCards"][0]["number"], "****-****-****-1234");
+}
+
+#[tokio::test]
+async fn a_deleted_customer_is_gone() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post_json("/customers", &customer_body("ada@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/customers/{}", created["id"].as_str().unwrap());
+    let deleted = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let fetched = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(fetched.status(), 404);
+    let again = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(again.status(), 404);
+    assert_eq!(app.get_json("/customers").await["page"]["totalElements"], 0);
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_json_reason_and_the_right_status() {
+    let app = spawn_app().await;
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            app.client
+                .post(app.url("/customers"))
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "malformed_body",
+        ),
+        (
+            app.client
+                .post(app.url("/customers"))
+                .json(&json!({"name": {"title": "Mr."}})),
+            400,
+            "malformed_body",
+        ),
+        (
+            app.client
+                .post(app.url("/customers"))
+                .header("content-type", "text/plain")
+                .body("hello"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            app.client
+                .post(app.url("/customers"))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 70_000]),
+            413,
+            "payload_too_large",
+        ),
+        (
+            app.client
+                .post(app.url("/customers"))
+                .json(&customer_body("not-an-email")),
+            422,
+            "invalid_customer",
+        ),
+        (
+            app.client
+                .get(app.url("/customers/5b189af9a8d05613315b0212")),
+            404,
+            "not_found",
+        ),
+        (
+            app.client.get(app.url("/customers/not-an-id")),
+            404,
+            "not_found",
+        ),
+        (
+            app.client.get(app.url("/customers?sort=password")),
+            400,
+            "invalid_page",
+        ),
+        (app.client.get(app.url("/nothing-here")), 404, "not_found"),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        let url = response.url().to_string();
+        assert_eq!(response.status().as_u16(), status, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code, "{url}: {body}");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn sample_customers_replace_all_customers_by_get_or_post() {
+    let app = spawn_app().await;
+    app.post_json("/customers", &customer_body("ada@example.com"))
+        .await;
+    let response = app
+        .client
+        .get(app.url("/customers/sample"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "Sample customer accounts created"
+    );
+    let response = app.post_json("/customers/sample", &json!({})).await;
+    assert_eq!(response.status(), 201);
+
+    let summary = app.get_json("/customers/summary").await;
+    let names: Vec<String> = summary["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|customer| customer["name"]["lastName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Doe", "Smith", "Blackstone"]);
+    assert_eq!(
+        summary["customers"][0]["creditCards"][1]["number"],
+        "****-****-****-6666"
+    );
+}

@@ -1,0 +1,106 @@
+use serde_json::Value;
+use shared_events::{CustomerChangeEvent, headers};
+use test_support::EVENT_DEADLINE;
+
+use crate::helpers::{customer_body, spawn_app};
+
+#[tokio::test]
+async fn a_created_customer_is_published_keyed_with_headers_and_without_cards() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post_json("/customers", &customer_body("ada@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    let mut reader = app.customer_events();
+    let record = reader.read_at_least(1, EVENT_DEADLINE).await[0].clone();
+    assert_eq!(record.key.as_deref(), Some(id));
+    assert!(!record.text().contains("creditCards"));
+    let event: CustomerChangeEvent = serde_json::from_str(record.text()).unwrap();
+    assert_eq!(event.id, id);
+    assert_eq!(event.contact.email, "ada@example.com");
+    assert_eq!(record.headers[headers::EVENT_TYPE], "CustomerChangeEvent");
+    assert_eq!(record.headers[headers::EVENT_SOURCE], "accounts");
+    assert_eq!(
+        record.headers[headers::TYPE_ID],
+        "com.storefront.model.CustomerChangeEvent"
+    );
+    assert_eq!(record.headers[headers::EVENT_ID].len(), 36);
+    assert!(record.headers.contains_key(headers::EVENT_TIME));
+    assert!(record.headers.contains_key(headers::TRACEPARENT));
+}
+
+#[tokio::test]
+async fn every_change_is_published_in_order_and_a_delete_publishes_a_tombstone() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post_json("/customers", &customer_body("ada@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/customers/{id}");
+    let patched = app
+        .client
+        .patch(app.url(&path))
+        .json(
+            &serde_json::json!({"name": {"title": "Ms.", "firstName": "Ada", "lastName": "King"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let deleted = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    let mut reader = app.customer_events();
+    let records = reader.read_at_least(3, EVENT_DEADLINE).await.to_vec();
+    assert!(
+        records
+            .iter()
+            .all(|record| record.key.as_deref() == Some(id))
+    );
+    let partitions: std::collections::HashSet<i32> =
+        records.iter().map(|record| record.partition).collect();
+    assert_eq!(partitions.len(), 1, "one key, one partition");
+    let first: CustomerChangeEvent = serde_json::from_str(records[0].text()).unwrap();
+    let second: CustomerChangeEvent = serde_json::from_str(records[1].text()).unwrap();
+    assert_eq!(first.name.last_name, "Lovelace");
+    assert_eq!(second.name.last_name, "King");
+    assert_eq!(records[2].payload, None);
+}
+
+#[tokio::test]
+async fn sample_customers_publish_three_changes_and_tombstone_the_replaced() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/customers/sample"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.client
+            .post(app.url("/customers/sample"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let mut reader = app.customer_events();
+    let records = reader.read_at_least(9, EVENT_DEADLINE).await.to_vec();
+    let tombstones = records
+        .iter()
+        .filter(|record| record.payload.is_none())
+        .count();
+    assert_eq!(tombstones, 3);
+    assert_eq!(records.len(), 9);
+}

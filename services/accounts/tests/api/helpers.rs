@@ -1,0 +1,98 @@
+use std::time::Duration;
+
+use accounts::configuration::{self, Settings};
+use accounts::startup::Application;
+use serde_json::Value;
+use test_support::{TopicReader, create_topics_with_dead_letters, unique_name};
+use tokio_util::sync::CancellationToken;
+
+/// A running accounts app with its own database and topic.
+pub(crate) struct TestApp {
+    pub(crate) address: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) settings: Settings,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Settings for a test: a free port, a database and a topic of its own.
+pub(crate) async fn test_settings() -> Settings {
+    let mut settings = configuration::load().expect("loading settings");
+    settings.http.host = "127.0.0.1".into();
+    settings.http.port = 0;
+    settings.http.workers = 1;
+    settings.database.name = unique_name("accounts");
+    settings.topics.customer_change = unique_name("customer-change");
+    settings.outbox.poll_interval = Duration::from_millis(200);
+    create_topics_with_dead_letters(&settings.kafka, &[&settings.topics.customer_change]).await;
+    settings
+}
+
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(test_settings().await).await
+}
+
+pub(crate) async fn spawn_app_with(settings: Settings) -> TestApp {
+    let application = Application::build(settings.clone())
+        .await
+        .expect("building the app");
+    let address = format!(
+        "http://127.0.0.1:{}{}",
+        application.port(),
+        settings.http.base_path
+    );
+    let shutdown = application.shutdown_token();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        settings,
+        shutdown,
+    }
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub(crate) async fn get_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub(crate) fn customer_events(&self) -> TopicReader {
+        TopicReader::new(&self.settings.kafka, &self.settings.topics.customer_change)
+    }
+}
+
+/// A valid customer body.
+pub(crate) fn customer_body(email: &str) -> Value {
+    serde_json::json!({
+        "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
+        "contact": {"primaryPhone": "555-000-1111", "email": email},
+        "addresses": [{
+            "type": "SHIPPING", "description": "Home", "address1": "1 Analytical Way",
+            "city": "London", "state": "LN", "postalCode": "00001"
+        }],
+        "creditCards": [{
+            "type": "PRIMARY", "description": "VISA", "number": "4111-1111-1111-1234",
+            "expiration": "1/30", "nameOnCard": "Ada Lovelace"
+        }]
+    })
+}

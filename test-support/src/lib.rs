@@ -1,0 +1,182 @@
+//! Helpers for tests that run against the local broker and database.
+//!
+//! Every test gets its own database and topic names from [`unique_name`], so tests run in
+//! parallel and never see each other's data. Waiting is always for a condition with a deadline
+//! ([`eventually`]), never a fixed pause.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use platform::settings::KafkaSettings;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+/// How long a test waits for an effect that crosses the broker. Joining a consumer group on the
+/// local broker takes a few seconds, so this is generous.
+pub const EVENT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Pause between two checks of a condition.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A name no other test uses, e.g. `accounts-3f2a9c01`.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// Polls `check` until it yields a value, panicking with `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Creates each topic and its dead-letter topic (`<topic>.DLT`), 3 partitions each.
+pub async fn create_topics_with_dead_letters(kafka: &KafkaSettings, topics: &[&str]) {
+    let mut names: Vec<String> = Vec::new();
+    for topic in topics {
+        names.push((*topic).to_owned());
+        names.push(format!("{topic}.DLT"));
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    platform::kafka::create_topics(kafka, &names, 3)
+        .await
+        .expect("creating test topics");
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct ConsumedRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: HashMap<String, String>,
+}
+
+impl ConsumedRecord {
+    /// The payload as text; panics on a tombstone.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(self.payload.as_deref().expect("a tombstone has no payload"))
+            .expect("payload is UTF-8")
+    }
+}
+
+/// Reads a topic from its beginning, outside any consumer group (no rebalance to wait for).
+pub struct TopicReader {
+    consumer: BaseConsumer,
+    records: Vec<ConsumedRecord>,
+}
+
+impl TopicReader {
+    pub fn new(kafka: &KafkaSettings, topic: &str) -> Self {
+        let consumer: BaseConsumer = platform::kafka::client_config(kafka)
+            .set("group.id", unique_name("reader"))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("creating a test consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("reading topic metadata");
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|topic| topic.partitions().len())
+            .unwrap_or(0);
+        assert!(partitions > 0, "topic {topic} has no partitions");
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions {
+            assignment
+                .add_partition_offset(topic, partition as i32, Offset::Beginning)
+                .expect("assigning a partition");
+        }
+        consumer.assign(&assignment).expect("assigning partitions");
+        TopicReader {
+            consumer,
+            records: Vec::new(),
+        }
+    }
+
+    /// Every record read so far.
+    pub fn records(&self) -> &[ConsumedRecord] {
+        &self.records
+    }
+
+    /// Reads until `count` records have arrived in all, panicking after `deadline`.
+    pub async fn read_at_least(&mut self, count: usize, deadline: Duration) -> &[ConsumedRecord] {
+        let started = Instant::now();
+        while self.records.len() < count {
+            assert!(
+                started.elapsed() < deadline,
+                "timed out after {deadline:?} with {} of {count} records",
+                self.records.len()
+            );
+            if !self.poll(Duration::ZERO) {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        &self.records
+    }
+
+    /// Reads whatever arrives within `window`: used to show that nothing more arrives after
+    /// the records a test waited for.
+    pub async fn read_for(&mut self, window: Duration) -> &[ConsumedRecord] {
+        let started = Instant::now();
+        while started.elapsed() < window {
+            if !self.poll(Duration::ZERO) {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        &self.records
+    }
+
+    /// Takes one record if one is there; false if there was none.
+    fn poll(&mut self, timeout: Duration) -> bool {
+        let Some(result) = self.consumer.poll(timeout) else {
+            return false;
+        };
+        let message = result.expect("reading a test topic");
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| {
+                        (
+                            header.key.to_owned(),
+                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.records.push(ConsumedRecord {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message
+                .key()
+                .map(|key| String::from_utf8_lossy(key).into_owned()),
+            payload: message.payload().map(<[u8]>::to_vec),
+            headers,
+        });
+        true
+    }
+}
