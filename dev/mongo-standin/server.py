@@ -1,15 +1,18 @@
 """mongo-standin: a MongoDB wire-protocol stand-in, for development and tests ONLY.
 
 This is not a database. Data lives in memory and is gone when the process stops. There are
-no transactions, no replication, no authentication, no durability, no TTL expiry and no
-schema validation, and only the commands the services use are implemented. Deployments use
-real MongoDB (6.0 or later); code must never rely on anything only this stand-in tolerates.
+no transactions, no replication, no authentication (use a URI without credentials), no
+durability, no TTL expiry and no schema validation, and only the commands the services use
+are implemented. Deployments use real MongoDB (6.0 or later); code must never rely on
+anything only this stand-in tolerates.
 
-It speaks OP_MSG (plus the legacy OP_QUERY handshake drivers send first) on one asyncio
-loop, so every command runs alone and single-document writes are atomic. Query matching
-and aggregation come from the `mongomock` library; documents, indexes (hash maps, also
-used to answer equality lookups without a scan), update operators and cursors are here,
-because mongomock scans the collection on every write and lacks positional updates.
+It speaks OP_MSG (plus the legacy OP_QUERY handshake some drivers send first) on one
+asyncio loop, so every command runs alone and single-document writes are atomic. Query
+matching and aggregation come from the `mongomock` library; documents, indexes (hash maps,
+also used to answer equality lookups without a scan), update operators and cursors are
+here, because mongomock scans the collection on every write and lacks positional updates.
+Refused with code 115 (CommandNotSupported) rather than answered wrongly: collations,
+views, $out/$merge, explain, positional projection and $meta sorts.
 
     python server.py --host 127.0.0.1 --port 27017    (--port 0 picks a free port)
 """
@@ -79,6 +82,13 @@ def as_mongo_error(exc):
     return MongoError(code, f"{type(exc).__name__}: {exc}")
 
 
+def no_collation(spec):
+    # Silently ignoring a collation would give wrong answers, so refuse it.
+    collation = spec.get("collation") if isinstance(spec, dict) else None
+    if collation and collation.get("locale") != "simple":
+        raise MongoError(115, "collations are not supported by mongo-standin")
+
+
 def want(cmd, key, types, default=None):
     value = cmd.get(key, default)
     if value is not default and not isinstance(value, types):
@@ -134,10 +144,14 @@ def hkey(v):
 
 
 def unhkey(k):
-    if isinstance(k, tuple) and k and k[0] in ("{", "[", "b", "?"):
-        return {"{": lambda: {n: unhkey(x) for n, x in k[1]}, "[": lambda: list(map(unhkey, k[1])),
-                "b": lambda: k[1], "?": lambda: k[1]}[k[0]]()
-    return Decimal128(k) if isinstance(k, decimal.Decimal) else k
+    """A value back from its hkey, for error messages."""
+    if isinstance(k, decimal.Decimal):
+        return Decimal128(k)
+    if not isinstance(k, tuple):
+        return k
+    tag, v = k
+    return {n: unhkey(x) for n, x in v} if tag == "{" else (
+        [unhkey(x) for x in v] if tag == "[" else v)
 
 
 def get_path(doc, parts):
@@ -229,8 +243,7 @@ def op_set(c, k, arg, path):
 
 def op_unset(c, k, arg, path):
     if isinstance(c, list):
-        if int(k) < len(c):
-            c[int(k)] = None  # MongoDB keeps array positions stable
+        c[int(k)] = None  # MongoDB keeps array positions stable
     else:
         c.pop(k, None)
 
@@ -338,22 +351,13 @@ def op_pull_all(c, k, arg, path):
         cset(c, k, [e for e in arr if not any(same(e, x) for x in arg)])
 
 
-def op_bit(c, k, arg, path):
-    cur = cget(c, k)
-    cur = 0 if cur is MISSING else cur
-    for name, value in arg.items():
-        op = {"and": operator.and_, "or": operator.or_, "xor": operator.xor}[name]
-        cur = arith(cur, value, op)
-    cset(c, k, cur)
-
-
 UPDATERS = {
     "$set": op_set, "$setOnInsert": op_set, "$unset": op_unset,
     "$inc": numeric("increment", operator.add, lambda a: a),
     "$mul": numeric("multiply", operator.mul, lambda a: arith(a, 0, operator.mul)),
     "$min": extreme(operator.lt), "$max": extreme(operator.gt),
     "$currentDate": op_current_date, "$push": op_push, "$addToSet": op_add_to_set,
-    "$pop": op_pop, "$pull": op_pull, "$pullAll": op_pull_all, "$bit": op_bit,
+    "$pop": op_pop, "$pull": op_pull, "$pullAll": op_pull_all,
     "$rename": None,  # handled inline: it touches two paths
 }
 
@@ -380,7 +384,7 @@ def positional_index(arr, path, query):
     raise MongoError(2, "The positional operator did not find the match needed from the query.")
 
 
-def expand_path(doc, path, query, filters, used):
+def expand_path(doc, path, query, filters):
     """Concrete paths (lists of parts) for a path with $, $[] or $[name] in it."""
     parts = path.split(".")
     if not any(p.startswith("$") for p in parts):
@@ -404,13 +408,9 @@ def expand_path(doc, path, query, filters, used):
                                     "in order to apply array updates.")
             if p == "$[]":
                 idx = range(len(arr))
-            elif p.startswith("$[") and p.endswith("]") and p[2:-1] in filters:
+            elif p.startswith("$[") and p.endswith("]"):
                 name = p[2:-1]
-                used.add(name)
                 idx = [i for i, e in enumerate(arr) if matches(filters[name], {name: e})]
-            elif p.startswith("$["):
-                raise MongoError(2, f"No array filter found for identifier '{p[2:-1]}' "
-                                    f"in path '{path}'")
             else:
                 raise MongoError(52, f"The dollar ($) prefixed field '{p}' in '{path}' "
                                      "is not allowed")
@@ -446,6 +446,29 @@ def check_conflicts(update):
                                  f"conflict at '{'.'.join(a)}'")
 
 
+def validate_update(u, filters):
+    """Reject a malformed update before any document is looked at, as mongod does."""
+    if isinstance(u, list) or is_replacement(u):
+        return
+    if not isinstance(u, dict):
+        raise MongoError(9, "Update argument must be either an object or an array")
+    for op, fields in u.items():
+        if op not in UPDATERS:
+            raise MongoError(9, f"Unknown modifier: {op}. Expected a valid update modifier "
+                                "or pipeline-style update specified as an array")
+        if not isinstance(fields, dict):
+            raise MongoError(9, f"Modifiers operate on fields but we found type "
+                                f"{type(fields).__name__} instead")
+    check_conflicts(u)
+    named = {p[2:-1] for fields in u.values() for path in fields
+             for p in path.split(".") if p.startswith("$[") and p != "$[]"}
+    for name in named - set(filters):
+        raise MongoError(2, f"No array filter found for identifier '{name}'")
+    for name in set(filters) - named:
+        raise MongoError(9, f"The array filter for identifier '{name}' was not used "
+                            "in the update")
+
+
 def apply_update(old, u, query, filters, inserting, db):
     """A new document: `old` with update `u` applied. `old` itself is never modified."""
     if isinstance(u, list):  # pipeline-style update
@@ -464,31 +487,22 @@ def apply_update(old, u, query, filters, inserting, db):
         if "_id" in u and "_id" not in old:
             new = {"_id": u["_id"], **new}
     else:
+        validate_update(u, filters)
         new = copy.deepcopy(old)
-        check_conflicts(u)
-        used = set()
-        for op, fields in u.items():
-            if op not in UPDATERS:
-                raise MongoError(9, f"Unknown modifier: {op}. Expected a valid update modifier "
-                                    "or pipeline-style update specified as an array")
-            if not isinstance(fields, dict):
-                raise MongoError(9, f"Modifiers operate on fields but we found type "
-                                    f"{type(fields).__name__} instead")
-            if op == "$setOnInsert" and not inserting:
+        # MongoDB 5+ applies fields in path order (numeric parts numerically), which is
+        # the order new fields end up in.
+        todo = sorted(((path, op, arg) for op, fields in u.items() for path, arg in fields.items()
+                       if op != "$setOnInsert" or inserting),
+                      key=lambda t: [(0, int(p), "") if p.isdigit() else (1, 0, p)
+                                     for p in t[0].split(".")])
+        for path, op, arg in todo:
+            if op == "$rename":
+                rename(new, path, arg)
                 continue
-            for path, arg in fields.items():
-                if op == "$rename":
-                    rename(new, path, arg)
-                    continue
-                for parts in expand_path(new, path, query, filters, used):
-                    create = op not in ("$unset", "$pop", "$pull", "$pullAll")
-                    c = parent_of(new, parts, create)
-                    if c is not None:
-                        UPDATERS[op](c, parts[-1], arg, ".".join(parts))
-        unused = set(filters) - used
-        if unused:
-            raise MongoError(9, f"The array filter for identifier '{unused.pop()}' was not "
-                                "used in the update")
+            for parts in expand_path(new, path, query, filters):
+                c = parent_of(new, parts, op not in ("$unset", "$pop", "$pull", "$pullAll"))
+                if c is not None:
+                    UPDATERS[op](c, parts[-1], arg, ".".join(parts))
     if "_id" in old and not same(new.get("_id"), old["_id"]):
         raise MongoError(66, "Performing an update on the path '_id' would modify the "
                              "immutable field '_id'")
@@ -667,6 +681,13 @@ class Collection:
         return list(itertools.islice(it, skip, skip + limit if limit else None))
 
 
+def select(coll, flt, sort=None, skip=0, limit=0):
+    if coll is None or not coll.docs:
+        matches(flt, {})  # a malformed filter fails even when there is nothing to match
+        return []
+    return coll.select(flt, sort, skip, limit)
+
+
 def project(mm, doc, projection):
     if not projection:
         return doc
@@ -744,6 +765,9 @@ class Server:
             if cmd.get("startTransaction") or cmd.get("autocommit") is False:
                 raise MongoError(20, "Transaction numbers are only allowed on a replica set "
                                      "member or mongos (mongo-standin has no transactions)")
+            for part in [cmd, *cmd.get("updates", ()), *cmd.get("deletes", ()),
+                         *cmd.get("indexes", ())]:
+                no_collation(part)
             db = cmd.get("$db", "test")
             reply = handler(cmd, db, conn_id)
             reply["ok"] = 1.0
@@ -938,10 +962,11 @@ class Server:
         def one(i, st):
             q, u = want(st, "q", dict, {}), st.get("u")
             multi, filters = st.get("multi", False), parse_array_filters(st.get("arrayFilters"))
+            validate_update(u, filters)
             if multi and is_replacement(u):
                 raise MongoError(9, "multi update is not supported for replacement-style update")
             coll = self.coll(db, name)
-            docs = coll.select(q, limit=0 if multi else 1) if coll else []
+            docs = select(coll, q, limit=0 if multi else 1)
             for old in docs:
                 new = apply_update(old, u, q, filters, False, mmdb)
                 totals["n"] += 1
@@ -963,8 +988,7 @@ class Server:
             nonlocal n
             if st.get("limit", 0) not in (0, 1):
                 raise MongoError(9, "The limit field in delete objects must be 0 or 1")
-            for doc in coll.select(want(st, "q", dict, {}), limit=st.get("limit", 0)) \
-                    if coll else []:
+            for doc in select(coll, want(st, "q", dict, {}), limit=st.get("limit", 0)):
                 coll.delete(doc)
                 n += 1
         reply = self.write_loop(cmd, "deletes", one)
@@ -980,14 +1004,16 @@ class Server:
             raise MongoError(9, "Either an update or remove=true must be specified")
         if remove and cmd.get("new"):
             raise MongoError(9, "Cannot specify both new=true and remove=true")
+        filters = parse_array_filters(cmd.get("arrayFilters"))
+        if u is not None:
+            validate_update(u, filters)
         coll, mmdb = self.coll(db, name), self.client[db]
-        docs = coll.select(q, sort, limit=1) if coll else []
+        docs = select(coll, q, sort, limit=1)
         if remove:
             if docs:
                 coll.delete(docs[0])
             value, leo = (docs[0] if docs else None), {"n": len(docs)}
         else:
-            filters = parse_array_filters(cmd.get("arrayFilters"))
             if docs:
                 new = apply_update(docs[0], u, q, filters, False, mmdb)
                 if changed(docs[0], new):
@@ -1011,8 +1037,8 @@ class Server:
         limit, single = want(cmd, "limit", int, 0), cmd.get("singleBatch", False)
         if limit < 0:  # legacy: a negative limit means "one batch of that many"
             limit, single = -limit, True
-        docs = coll.select(want(cmd, "filter", dict) or {}, want(cmd, "sort", dict),
-                           want(cmd, "skip", int, 0), limit) if coll else []
+        docs = select(coll, want(cmd, "filter", dict) or {}, want(cmd, "sort", dict),
+                      want(cmd, "skip", int, 0), limit)
         projection = want(cmd, "projection", dict)
         if projection:
             docs = [project(coll.mm, d, projection) for d in docs]
@@ -1039,14 +1065,14 @@ class Server:
     def cmd_count(self, cmd, db, conn_id):
         coll = self.coll(db, cmd["count"])
         q, skip, limit = want(cmd, "query", dict) or {}, cmd.get("skip", 0), abs(cmd.get("limit", 0))
-        n = (len(coll.docs) if not q else len(coll.select(q))) if coll else 0
+        n = len(coll.docs) if coll and not q else len(select(coll, q))
         n = max(0, n - skip)
         return {"n": min(n, limit) if limit else n}
 
     def cmd_distinct(self, cmd, db, conn_id):
         coll, key = self.coll(db, cmd["distinct"]), want(cmd, "key", str)
         seen, values = set(), []
-        for doc in coll.select(want(cmd, "query", dict) or {}) if coll else []:
+        for doc in select(coll, want(cmd, "query", dict) or {}):
             for v in filtering.iter_key_candidates(key, doc):
                 for x in v if isinstance(v, list) else [v]:
                     if x is not filtering.NOTHING and hkey(x) not in seen:
@@ -1086,8 +1112,8 @@ class Server:
                 body = await reader.readexactly(length - 16)
                 try:
                     reply = self.dispatch(opcode, body, request_id, conn_id)
-                except MongoError as e:
-                    log.warning("connection %d: %s; closing it", conn_id, e.msg)
+                except Exception as exc:  # unparseable: the stream can't be trusted any more
+                    log.warning("connection %d: %s; closing it", conn_id, exc)
                     break
                 if reply:
                     writer.write(reply)
@@ -1164,12 +1190,11 @@ COMMANDS = {"hello", "isMaster", "ismaster", "ping", "buildInfo", "buildinfo", "
 async def main(host, port):
     server = Server()
     listener = await asyncio.start_server(server.handle, host, port)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     port = listener.sockets[0].getsockname()[1]
     print(f"mongo-standin listening on {host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     listener.close()
     for writer in list(server.writers):
