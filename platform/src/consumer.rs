@@ -138,14 +138,14 @@ pub struct Subscription {
 
 /// Consumes until `shutdown`, handing every message to `handler`.
 pub async fn run<H: Handler>(
-    settings: &KafkaSettings,
+    settings: KafkaSettings,
     subscription: Subscription,
     producer: FutureProducer,
     handler: H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let consumer: Arc<StreamConsumer<CommitOnRevoke>> = Arc::new(
-        kafka::client_config(settings)
+        kafka::client_config(&settings)
             .set("group.id", &subscription.group_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod consumer;
+pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod mongo;

@@ -233,7 +233,7 @@ impl Relay {
                 .delete_one(doc! {
                     "_id": id,
                     PENDING_REMOVAL: true,
-                    FIELD: { "$size": 0 },
+                    format!("{FIELD}.0"): { "$exists": false },
                 })
                 .await
                 .context("removing a document whose tombstone was published")?;

@@ -78,6 +78,21 @@ impl OrderStatusType {
         OrderStatusType::Received,
         OrderStatusType::Returned,
     ];
+
+    /// Whether an order in this status may move to `next`: the contract's state machine.
+    pub fn allows(self, next: OrderStatusType) -> bool {
+        use OrderStatusType::*;
+        matches!(
+            (self, next),
+            (Created, Approved | Rejected | Cancelled)
+                | (Approved, Processing | Cancelled)
+                | (Processing, Shipped | OnHold | Cancelled)
+                | (OnHold, Processing | Cancelled)
+                | (Shipped, InTransit)
+                | (InTransit, Received)
+                | (Received, Returned)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +180,34 @@ mod tests {
             written.join(","),
             "\"CREATED\",\"APPROVED\",\"REJECTED\",\"CANCELLED\",\"PROCESSING\",\"ON_HOLD\",\
              \"SHIPPED\",\"IN_TRANSIT\",\"RECEIVED\",\"RETURNED\""
+        );
+    }
+
+    #[test]
+    fn the_state_machine_allows_exactly_the_listed_transitions() {
+        use OrderStatusType::*;
+        let allowed: Vec<(OrderStatusType, OrderStatusType)> = OrderStatusType::ALL
+            .iter()
+            .flat_map(|from| OrderStatusType::ALL.iter().map(move |to| (*from, *to)))
+            .filter(|(from, to)| from.allows(*to))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (Created, Approved),
+                (Created, Rejected),
+                (Created, Cancelled),
+                (Approved, Cancelled),
+                (Approved, Processing),
+                (Processing, Cancelled),
+                (Processing, OnHold),
+                (Processing, Shipped),
+                (OnHold, Cancelled),
+                (OnHold, Processing),
+                (Shipped, InTransit),
+                (InTransit, Received),
+                (Received, Returned),
+            ]
         );
     }
 

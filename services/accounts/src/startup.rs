@@ -5,7 +5,6 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use mongodb::Database;
 use platform::outbox::{Relay, Waker};
 use tokio_util::sync::CancellationToken;
 
@@ -15,7 +14,6 @@ use crate::storage::CustomerRepository;
 
 /// What every request handler shares.
 pub(crate) struct AppState {
-    pub(crate) database: Database,
     pub(crate) customers: CustomerRepository,
     pub(crate) topics: Topics,
     pub(crate) outbox: Waker,
@@ -50,7 +48,6 @@ impl Application {
             .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
-            database,
             customers,
             topics: settings.topics.clone(),
             outbox: waker,
@@ -59,12 +56,15 @@ impl Application {
         let base_path = settings.http.base_path.clone();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
+            let database = database.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(platform::http::json_config(max_body_bytes))
                 .app_data(platform::http::query_config())
                 .app_data(platform::http::path_config())
-                .service(web::scope(&base_path).configure(routes::configure))
+                .service(
+                    web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)),
+                )
                 .default_service(web::to(platform::http::no_route))
         })
         .disable_signals()

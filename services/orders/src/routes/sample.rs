@@ -1,0 +1,86 @@
+//! The sample-data endpoints: sample orders for every customer, and fulfillment of every
+//! approved order. Upstream changes data on GET here; GET keeps working and POST is accepted.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::now_millis;
+use crate::domain::sample;
+use crate::error::{ApiError, ApiResult};
+use crate::events;
+use crate::startup::AppState;
+use crate::storage::{Changed, Decision, Target};
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/customers/sample/orders", web::get().to(add_sample_orders))
+        .route("/customers/sample/orders", web::post().to(add_sample_orders))
+        .route("/customers/sample/fulfill", web::get().to(fulfill_approved_orders))
+        .route("/customers/sample/fulfill", web::post().to(fulfill_approved_orders));
+}
+
+fn text(status: StatusCode, body: &'static str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
+}
+
+async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    for listed in state.customers.all().await? {
+        let target = Target::Customer(listed.customer.id);
+        let changed = state
+            .customers
+            .change(target, None, |stored| {
+                let mut customer = stored.customer.clone();
+                customer.orders = sample::orders(now_millis(), &mut rand::rng());
+                Ok::<_, ApiError>(Decision::Write {
+                    customer,
+                    events: Vec::new(),
+                    value: (),
+                })
+            })
+            .await?;
+        if changed == Changed::Conflict {
+            return Err(ApiError::Conflict);
+        }
+    }
+    Ok(text(StatusCode::OK, "Sample orders added to customer orders"))
+}
+
+async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut requested = 0;
+    for listed in state.customers.all().await? {
+        let target = Target::Customer(listed.customer.id);
+        let changed = state
+            .customers
+            .change(target, None, |stored| {
+                let requests = stored.customer.approved_fulfillment_requests(now_millis())?;
+                let events = requests
+                    .iter()
+                    .map(|request| {
+                        events::fulfillment_requested(request, &state.topics.order_fulfill)
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let count = events.len();
+                Ok::<_, ApiError>(if events.is_empty() {
+                    Decision::Keep(0)
+                } else {
+                    Decision::Write {
+                        customer: stored.customer.clone(),
+                        events,
+                        value: count,
+                    }
+                })
+            })
+            .await?;
+        match changed {
+            Changed::Done(count) => requested += count,
+            Changed::Conflict => return Err(ApiError::Conflict),
+            Changed::NotFound | Changed::AlreadyApplied => {}
+        }
+    }
+    if requested == 0 {
+        return Err(ApiError::NothingToFulfill("No 'Approved' orders found"));
+    }
+    state.outbox.wake();
+    Ok(text(StatusCode::OK, "All 'Approved' orders sent for fulfillment"))
+}
