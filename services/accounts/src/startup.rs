@@ -62,9 +62,7 @@ impl Application {
                 .app_data(platform::http::json_config(max_body_bytes))
                 .app_data(platform::http::query_config())
                 .app_data(platform::http::path_config())
-                .service(
-                    web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)),
-                )
+                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)))
                 .default_service(web::to(platform::http::no_route))
         })
         .disable_signals()

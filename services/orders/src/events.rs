@@ -106,7 +106,7 @@ impl OrdersHandler {
                     let mut customer = stored.customer.clone();
                     Ok::<_, HandlerError>(if customer.apply_change(&event) {
                         Decision::Write {
-                            customer,
+                            customer: Box::new(customer),
                             events: Vec::new(),
                             value: outcome::APPLIED,
                         }
@@ -146,7 +146,7 @@ impl OrdersHandler {
                 Ok::<_, HandlerError>(match added {
                     StatusOutcome::Duplicate => Decision::Keep(outcome::DUPLICATE),
                     StatusOutcome::Added => Decision::Write {
-                        customer,
+                        customer: Box::new(customer),
                         events: Vec::new(),
                         value: outcome::APPLIED,
                     },

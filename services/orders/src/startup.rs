@@ -90,9 +90,7 @@ impl Application {
                 .app_data(platform::http::json_config(max_body_bytes))
                 .app_data(platform::http::query_config())
                 .app_data(platform::http::path_config())
-                .service(
-                    web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)),
-                )
+                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)))
                 .default_service(web::to(platform::http::no_route))
         })
         .disable_signals()
@@ -164,6 +162,8 @@ impl Application {
         relay_stop.cancel();
         relay.await.context("the outbox relay task")?;
         signals.abort();
-        consumed.context("the consumer task")?.context("the consumer")
+        consumed
+            .context("the consumer task")?
+            .context("the consumer")
     }
 }

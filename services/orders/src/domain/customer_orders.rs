@@ -239,7 +239,8 @@ mod tests {
 
     fn customer_with_sample_orders() -> CustomerOrders {
         let event = change_event();
-        let mut customer = CustomerOrders::from_change(ObjectId::parse_str(&event.id).unwrap(), &event);
+        let mut customer =
+            CustomerOrders::from_change(ObjectId::parse_str(&event.id).unwrap(), &event);
         customer.orders = sample::orders(1_000, &mut rand::rng());
         customer
     }
@@ -260,7 +261,10 @@ mod tests {
         assert!(customer.apply_change(&event));
         assert_eq!(customer.contact.email, "new@example.com");
         assert_eq!(customer.orders.len(), 5);
-        assert!(!customer.apply_change(&event), "the same change again changes nothing");
+        assert!(
+            !customer.apply_change(&event),
+            "the same change again changes nothing"
+        );
     }
 
     #[test]
@@ -269,9 +273,18 @@ mod tests {
         let guid = customer.orders[4].guid;
         let shipped = status(OrderStatusType::Shipped, 3_000);
         let processing = status(OrderStatusType::Processing, 2_000);
-        assert_eq!(customer.add_status(guid, shipped.clone()), Ok(StatusOutcome::Added));
-        assert_eq!(customer.add_status(guid, processing.clone()), Ok(StatusOutcome::Added));
-        assert_eq!(customer.add_status(guid, shipped), Ok(StatusOutcome::Duplicate));
+        assert_eq!(
+            customer.add_status(guid, shipped.clone()),
+            Ok(StatusOutcome::Added)
+        );
+        assert_eq!(
+            customer.add_status(guid, processing.clone()),
+            Ok(StatusOutcome::Added)
+        );
+        assert_eq!(
+            customer.add_status(guid, shipped),
+            Ok(StatusOutcome::Duplicate)
+        );
         let history: Vec<OrderStatusType> = customer.orders[4]
             .order_status_events
             .iter()
@@ -294,7 +307,10 @@ mod tests {
         .unwrap();
         let order = customer.place_order(new, 5_000).unwrap();
         assert_eq!(order.current_status(), Some(OrderStatusType::Created));
-        assert_eq!(order.order_items[0].product.price.unwrap().to_string(), "11.99");
+        assert_eq!(
+            order.order_items[0].product.price.unwrap().to_string(),
+            "11.99"
+        );
         assert_eq!(customer.orders.len(), 6);
     }
 
@@ -307,15 +323,30 @@ mod tests {
         };
         let green = Uuid::parse_str("7f3c9c22-3c0a-47a5-9a92-2bd2e23f6e37").unwrap();
         assert_eq!(
-            customer.place_order(NewOrder { order_items: vec![] }, 0),
+            customer.place_order(
+                NewOrder {
+                    order_items: vec![]
+                },
+                0
+            ),
             Err(OrderError::NoItems)
         );
         assert_eq!(
-            customer.place_order(NewOrder { order_items: vec![item(Uuid::nil(), 1)] }, 0),
+            customer.place_order(
+                NewOrder {
+                    order_items: vec![item(Uuid::nil(), 1)]
+                },
+                0
+            ),
             Err(OrderError::UnknownProduct(Uuid::nil()))
         );
         assert_eq!(
-            customer.place_order(NewOrder { order_items: vec![item(green, 1), item(green, 0)] }, 0),
+            customer.place_order(
+                NewOrder {
+                    order_items: vec![item(green, 1), item(green, 0)]
+                },
+                0
+            ),
             Err(OrderError::ZeroQuantity(1))
         );
         assert_eq!(customer.orders.len(), 5);
@@ -364,9 +395,14 @@ mod tests {
             }],
         };
         let guid = customer.place_order(new, 0).unwrap().guid;
-        customer.addresses.retain(|address| address.address_type != AddressType::Shipping);
+        customer
+            .addresses
+            .retain(|address| address.address_type != AddressType::Shipping);
         let before = customer.clone();
-        assert_eq!(customer.approve(guid, 1), Err(OrderError::NoShippingAddress));
+        assert_eq!(
+            customer.approve(guid, 1),
+            Err(OrderError::NoShippingAddress)
+        );
         assert_eq!(customer, before);
     }
 

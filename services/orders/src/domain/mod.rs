@@ -5,6 +5,4 @@ pub mod catalog;
 mod customer_orders;
 pub mod sample;
 
-pub use customer_orders::{
-    CustomerOrders, NewOrder, NewOrderItem, OrderError, StatusOutcome,
-};
+pub use customer_orders::{CustomerOrders, NewOrder, NewOrderItem, OrderError, StatusOutcome};

@@ -13,7 +13,10 @@ use super::catalog;
 fn histories() -> [Vec<(OrderStatusType, Option<&'static str>)>; 5] {
     use OrderStatusType::*;
     [
-        vec![(Created, None), (Rejected, Some("Primary credit card expired"))],
+        vec![
+            (Created, None),
+            (Rejected, Some("Primary credit card expired")),
+        ],
         vec![
             (Created, None),
             (Approved, None),
@@ -59,7 +62,10 @@ pub fn orders(now: i64, rng: &mut impl Rng) -> Vec<Order> {
                 .collect(),
             order_items: (0..rng.random_range(1..=5))
                 .map(|_| OrderItem {
-                    product: products.choose(rng).expect("the catalog is not empty").clone(),
+                    product: products
+                        .choose(rng)
+                        .expect("the catalog is not empty")
+                        .clone(),
                     quantity: NonZeroU32::new(rng.random_range(1..=5)).expect("at least one"),
                 })
                 .collect(),
@@ -75,12 +81,17 @@ mod tests {
     fn five_orders_with_upstreams_histories_and_one_to_five_items() {
         let orders = orders(1_000, &mut rand::rng());
         assert_eq!(orders.len(), 5);
-        let last: Vec<Option<OrderStatusType>> =
-            orders.iter().map(Order::current_status).collect();
+        let last: Vec<Option<OrderStatusType>> = orders.iter().map(Order::current_status).collect();
         use OrderStatusType::*;
         assert_eq!(
             last,
-            [Some(Rejected), Some(Received), Some(Cancelled), Some(Returned), Some(Approved)]
+            [
+                Some(Rejected),
+                Some(Received),
+                Some(Cancelled),
+                Some(Returned),
+                Some(Approved)
+            ]
         );
         assert_eq!(
             orders[2].order_status_events[3].note.as_deref(),
@@ -88,7 +99,12 @@ mod tests {
         );
         for order in &orders {
             assert!((1..=5).contains(&order.order_items.len()));
-            assert!(order.order_items.iter().all(|item| item.quantity.get() <= 5));
+            assert!(
+                order
+                    .order_items
+                    .iter()
+                    .all(|item| item.quantity.get() <= 5)
+            );
         }
         let guids: std::collections::HashSet<_> = orders.iter().map(|order| order.guid).collect();
         assert_eq!(guids.len(), 5);

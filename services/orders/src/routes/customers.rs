@@ -53,7 +53,11 @@ async fn get_customer(
 ) -> ApiResult<HttpResponse> {
     let not_found = || ApiError::CustomerNotFound(id.to_string());
     let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
-    let stored = state.customers.find(object_id).await?.ok_or_else(not_found)?;
+    let stored = state
+        .customers
+        .find(object_id)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(with_self_link(
         stored.customer.to_resource(),
         &request_url(&request),

@@ -44,7 +44,7 @@ async fn place_order(
             let mut customer = stored.customer.clone();
             let order = customer.place_order(new_order.clone(), now_millis())?;
             Ok::<_, ApiError>(Decision::Write {
-                customer,
+                customer: Box::new(customer),
                 events: Vec::new(),
                 value: order,
             })
@@ -104,7 +104,7 @@ async fn approve_order(
             let message =
                 events::fulfillment_requested(&request_event, &state.topics.order_fulfill)?;
             Ok::<_, ApiError>(Decision::Write {
-                customer,
+                customer: Box::new(customer),
                 events: vec![message],
                 value: request_event.order,
             })

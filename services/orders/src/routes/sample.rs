@@ -13,9 +13,18 @@ use crate::storage::{Changed, Decision, Target};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/customers/sample/orders", web::get().to(add_sample_orders))
-        .route("/customers/sample/orders", web::post().to(add_sample_orders))
-        .route("/customers/sample/fulfill", web::get().to(fulfill_approved_orders))
-        .route("/customers/sample/fulfill", web::post().to(fulfill_approved_orders));
+        .route(
+            "/customers/sample/orders",
+            web::post().to(add_sample_orders),
+        )
+        .route(
+            "/customers/sample/fulfill",
+            web::get().to(fulfill_approved_orders),
+        )
+        .route(
+            "/customers/sample/fulfill",
+            web::post().to(fulfill_approved_orders),
+        );
 }
 
 fn text(status: StatusCode, body: &'static str) -> HttpResponse {
@@ -33,7 +42,7 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
                 let mut customer = stored.customer.clone();
                 customer.orders = sample::orders(now_millis(), &mut rand::rng());
                 Ok::<_, ApiError>(Decision::Write {
-                    customer,
+                    customer: Box::new(customer),
                     events: Vec::new(),
                     value: (),
                 })
@@ -43,7 +52,10 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
             return Err(ApiError::Conflict);
         }
     }
-    Ok(text(StatusCode::OK, "Sample orders added to customer orders"))
+    Ok(text(
+        StatusCode::OK,
+        "Sample orders added to customer orders",
+    ))
 }
 
 async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
@@ -53,7 +65,9 @@ async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpRe
         let changed = state
             .customers
             .change(target, None, |stored| {
-                let requests = stored.customer.approved_fulfillment_requests(now_millis())?;
+                let requests = stored
+                    .customer
+                    .approved_fulfillment_requests(now_millis())?;
                 let events = requests
                     .iter()
                     .map(|request| {
@@ -65,7 +79,7 @@ async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpRe
                     Decision::Keep(0)
                 } else {
                     Decision::Write {
-                        customer: stored.customer.clone(),
+                        customer: Box::new(stored.customer.clone()),
                         events,
                         value: count,
                     }
@@ -82,5 +96,8 @@ async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpRe
         return Err(ApiError::NothingToFulfill("No 'Approved' orders found"));
     }
     state.outbox.wake();
-    Ok(text(StatusCode::OK, "All 'Approved' orders sent for fulfillment"))
+    Ok(text(
+        StatusCode::OK,
+        "All 'Approved' orders sent for fulfillment",
+    ))
 }

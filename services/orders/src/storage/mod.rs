@@ -76,7 +76,7 @@ pub(crate) enum Target {
 pub(crate) enum Decision<T> {
     /// Store this state with these events.
     Write {
-        customer: CustomerOrders,
+        customer: Box<CustomerOrders>,
         events: Vec<OutboxMessage>,
         value: T,
     },
@@ -116,7 +116,11 @@ impl CustomerOrdersRepository {
             .create_index(
                 IndexModel::builder()
                     .keys(doc! { "orders.guid": 1 })
-                    .options(IndexOptions::builder().name("order_guid".to_owned()).build())
+                    .options(
+                        IndexOptions::builder()
+                            .name("order_guid".to_owned())
+                            .build(),
+                    )
                     .build(),
             )
             .await
@@ -129,7 +133,8 @@ impl CustomerOrdersRepository {
     }
 
     pub(crate) async fn find_by_order(&self, guid: Uuid) -> anyhow::Result<Option<Stored>> {
-        self.find_one(doc! { "orders.guid": guid.to_string() }).await
+        self.find_one(doc! { "orders.guid": guid.to_string() })
+            .await
     }
 
     async fn find_one(&self, mut filter: Document) -> anyhow::Result<Option<Stored>> {

@@ -1,0 +1,39 @@
+//! The settings of the fulfillment service.
+
+use platform::settings::{
+    DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub outbox: OutboxSettings,
+    pub consumer: ConsumerSettings,
+    pub topics: Topics,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsumerSettings {
+    pub group_id: String,
+}
+
+/// Topic names, configurable so that tests can give each app its own.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Topics {
+    pub order_fulfill: String,
+    pub order_status_change: String,
+}
+
+const FILES: EmbeddedFiles = EmbeddedFiles {
+    base: include_str!("../configuration/base.toml"),
+    local: include_str!("../configuration/local.toml"),
+    production: include_str!("../configuration/production.toml"),
+};
+
+/// Loads the settings: base file, environment file, then `APP_` environment variables.
+pub fn load() -> anyhow::Result<Settings> {
+    Ok(platform::settings::load(&FILES)?)
+}

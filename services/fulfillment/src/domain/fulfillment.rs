@@ -1,0 +1,189 @@
+//! One fulfillment per approved order, and the moves it makes through the state machine.
+
+use mongodb::bson::oid::ObjectId;
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use serde::{Deserialize, Serialize};
+use shared_events::{
+    Address, Contact, FulfillmentRequestEvent, Name, Order, OrderStatusChangeEvent,
+    OrderStatusEvent, OrderStatusType,
+};
+
+/// How an order is shipped; written in exactly upstream's mixed case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShippingMethod {
+    #[serde(rename = "USPS")]
+    Usps,
+    FedEx,
+    #[serde(rename = "UPS")]
+    Ups,
+    Uber,
+    Drone,
+}
+
+impl ShippingMethod {
+    pub const ALL: [ShippingMethod; 5] = [
+        ShippingMethod::Usps,
+        ShippingMethod::FedEx,
+        ShippingMethod::Ups,
+        ShippingMethod::Uber,
+        ShippingMethod::Drone,
+    ];
+
+    pub fn random(rng: &mut impl Rng) -> Self {
+        *Self::ALL.choose(rng).expect("there are shipping methods")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fulfillment {
+    pub id: ObjectId,
+    /// When the fulfillment was requested, epoch millis.
+    pub timestamp: i64,
+    pub name: Name,
+    pub contact: Contact,
+    /// The SHIPPING address the order goes to.
+    pub address: Address,
+    pub order: Order,
+    pub shipping_method: Option<ShippingMethod>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the order is already {0:?}")]
+    AlreadyInStatus(OrderStatusType),
+    #[error("an order that is {from:?} cannot become {to:?}")]
+    Illegal {
+        from: Option<OrderStatusType>,
+        to: OrderStatusType,
+    },
+}
+
+impl Fulfillment {
+    pub fn from_request(request: FulfillmentRequestEvent) -> Self {
+        Fulfillment {
+            id: ObjectId::new(),
+            timestamp: request.timestamp,
+            name: request.name,
+            contact: request.contact,
+            address: request.address,
+            order: request.order,
+            shipping_method: None,
+        }
+    }
+
+    pub fn status(&self) -> Option<OrderStatusType> {
+        self.order.current_status()
+    }
+
+    /// Moves the order to `next` at `now` if the state machine allows it, and returns the
+    /// event that announces the move.
+    pub fn advance(
+        &mut self,
+        next: OrderStatusType,
+        note: Option<String>,
+        now: i64,
+    ) -> Result<OrderStatusChangeEvent, TransitionError> {
+        let current = self.status();
+        if current == Some(next) {
+            return Err(TransitionError::AlreadyInStatus(next));
+        }
+        if !current.is_some_and(|status| status.allows(next)) {
+            return Err(TransitionError::Illegal {
+                from: current,
+                to: next,
+            });
+        }
+        let event = OrderStatusEvent {
+            timestamp: now,
+            order_status_type: next,
+            note,
+        };
+        self.order.order_status_events.push(event.clone());
+        Ok(OrderStatusChangeEvent {
+            guid: self.order.guid,
+            order_status_event: event,
+        })
+    }
+
+    /// The fulfillment as the API shows it.
+    pub fn to_resource(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id.to_hex(),
+            "timestamp": self.timestamp,
+            "name": self.name,
+            "contact": self.contact,
+            "address": self.address,
+            "order": self.order,
+            "shippingMethod": self.shipping_method,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fulfillment() -> Fulfillment {
+        let fixture =
+            include_str!("../../../../shared-events/fixtures/fulfillment-request-event.json");
+        Fulfillment::from_request(serde_json::from_str(fixture).unwrap())
+    }
+
+    #[test]
+    fn shipping_methods_use_upstreams_spelling() {
+        let written: Vec<String> = ShippingMethod::ALL
+            .iter()
+            .map(|method| serde_json::to_string(method).unwrap())
+            .collect();
+        assert_eq!(written.join(","), r#""USPS","FedEx","UPS","Uber","Drone""#);
+    }
+
+    #[test]
+    fn the_happy_path_moves_through_every_shipping_status() {
+        let mut fulfillment = fulfillment();
+        use OrderStatusType::*;
+        for (step, next) in [Processing, Shipped, InTransit, Received]
+            .into_iter()
+            .enumerate()
+        {
+            let event = fulfillment.advance(next, None, step as i64).unwrap();
+            assert_eq!(event.guid, fulfillment.order.guid);
+            assert_eq!(event.order_status_event.order_status_type, next);
+        }
+        assert_eq!(fulfillment.status(), Some(Received));
+        assert_eq!(fulfillment.order.order_status_events.len(), 6);
+    }
+
+    #[test]
+    fn illegal_and_repeated_moves_are_refused_without_a_change() {
+        let mut fulfillment = fulfillment();
+        let before = fulfillment.clone();
+        assert_eq!(
+            fulfillment.advance(OrderStatusType::Shipped, None, 1),
+            Err(TransitionError::Illegal {
+                from: Some(OrderStatusType::Approved),
+                to: OrderStatusType::Shipped
+            })
+        );
+        assert_eq!(
+            fulfillment.advance(OrderStatusType::Approved, None, 1),
+            Err(TransitionError::AlreadyInStatus(OrderStatusType::Approved))
+        );
+        assert_eq!(fulfillment, before);
+    }
+
+    #[test]
+    fn the_resource_matches_the_upstream_document_shape() {
+        let mut fulfillment = fulfillment();
+        fulfillment.shipping_method = Some(ShippingMethod::Drone);
+        let resource = fulfillment.to_resource();
+        assert_eq!(resource["shippingMethod"], "Drone");
+        assert_eq!(resource["address"]["type"], "SHIPPING");
+        assert_eq!(
+            resource["order"]["guid"],
+            "facb2d0c-4ae7-4d6c-96a0-293d9c521652"
+        );
+        assert_eq!(resource["id"].as_str().unwrap().len(), 24);
+    }
+}

@@ -1,0 +1,5 @@
+//! Fulfillments: shipping one approved order through its statuses.
+
+mod fulfillment;
+
+pub use fulfillment::{Fulfillment, ShippingMethod, TransitionError};

@@ -1,0 +1,52 @@
+//! What fulfillment publishes (order status changes) and what it does with what it consumes
+//! (fulfillment requests).
+
+use platform::consumer::{Handler, HandlerError, InboundMessage};
+use platform::outbox::OutboxMessage;
+use shared_events::{Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent};
+
+use crate::domain::Fulfillment;
+use crate::storage::{FulfillmentRepository, Inserted};
+
+/// The `eventSource` header of everything fulfillment publishes.
+const SOURCE: &str = "fulfillment";
+
+pub(crate) fn order_status_changed(
+    event: &OrderStatusChangeEvent,
+    topic: &str,
+) -> anyhow::Result<OutboxMessage> {
+    let envelope = Envelope::new(event, SOURCE, "")?;
+    Ok(OutboxMessage {
+        id: envelope.id,
+        topic: topic.to_owned(),
+        key: Some(envelope.key),
+        payload: envelope.payload,
+        headers: envelope.headers,
+    })
+}
+
+/// Creates one fulfillment per order: a request seen again, by redelivery or a second
+/// "fulfill" call, finds the fulfillment already there and changes nothing.
+pub(crate) struct FulfillmentHandler {
+    pub(crate) fulfillments: FulfillmentRepository,
+}
+
+impl Handler for FulfillmentHandler {
+    async fn handle(&self, message: &InboundMessage) -> Result<&'static str, HandlerError> {
+        let payload = message.payload.as_deref().ok_or_else(|| {
+            HandlerError::Rejected("an empty value is not a FulfillmentRequestEvent".into())
+        })?;
+        let request: FulfillmentRequestEvent =
+            serde_json::from_slice(payload).map_err(|error| {
+                HandlerError::Rejected(format!("not a valid FulfillmentRequestEvent: {error}"))
+            })?;
+        match self
+            .fulfillments
+            .insert(&Fulfillment::from_request(request))
+            .await?
+        {
+            Inserted::New => Ok("applied"),
+            Inserted::Duplicate => Ok("duplicate"),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The HTTP routes of fulfillment, all under the base path.
+
+mod fulfillments;
+mod sample;
+
+use actix_web::web;
+use mongodb::Database;
+
+/// The route table. Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, database: Database) {
+    sample::configure(cfg);
+    fulfillments::configure(cfg);
+    platform::health::configure(cfg, database);
+}
+
+/// Milliseconds since the Unix epoch, the timestamps of order statuses.
+pub(crate) fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,163 @@
+//! Building the fulfillment app from settings and running it until it is told to stop.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use platform::consumer::Subscription;
+use platform::outbox::{Relay, Waker};
+use platform::settings::KafkaSettings;
+use rdkafka::producer::FutureProducer;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::{Settings, Topics};
+use crate::events::FulfillmentHandler;
+use crate::routes;
+use crate::storage::FulfillmentRepository;
+
+/// What every request handler shares.
+pub(crate) struct AppState {
+    pub(crate) fulfillments: FulfillmentRepository,
+    pub(crate) topics: Topics,
+    pub(crate) outbox: Waker,
+}
+
+/// The running pieces of the service: the HTTP server, the outbox relay and the consumer.
+pub struct Application {
+    port: u16,
+    server: Server,
+    relay: Relay,
+    consumer: ConsumerParts,
+    shutdown: CancellationToken,
+}
+
+struct ConsumerParts {
+    kafka: KafkaSettings,
+    subscription: Subscription,
+    producer: FutureProducer,
+    handler: FulfillmentHandler,
+}
+
+impl Application {
+    /// Connects to the database and the broker and binds the listener; nothing runs until
+    /// [`Application::run_until_stopped`].
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let database = platform::mongo::connect(&settings.database).await?;
+        let fulfillments = FulfillmentRepository::new(&database);
+        fulfillments.create_indexes().await?;
+        let producer = platform::kafka::producer(&settings.kafka)?;
+        let waker = Waker::default();
+        let relay = Relay::new(
+            fulfillments.collection(),
+            producer.clone(),
+            settings.outbox.clone(),
+            waker.clone(),
+        );
+        let consumer = ConsumerParts {
+            kafka: settings.kafka.clone(),
+            subscription: Subscription {
+                group_id: settings.consumer.group_id.clone(),
+                topics: vec![settings.topics.order_fulfill.clone()],
+                dead_letter_topic: shared_events::topics::dead_letter,
+            },
+            producer,
+            handler: FulfillmentHandler {
+                fulfillments: fulfillments.clone(),
+            },
+        };
+
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
+            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            fulfillments,
+            topics: settings.topics.clone(),
+            outbox: waker,
+        });
+        let base_path = settings.http.base_path.clone();
+        let max_body_bytes = settings.http.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            let database = database.clone();
+            App::new()
+                .app_data(state.clone())
+                .app_data(platform::http::json_config(max_body_bytes))
+                .app_data(platform::http::query_config())
+                .app_data(platform::http::path_config())
+                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)))
+                .default_service(web::to(platform::http::no_route))
+        })
+        .disable_signals()
+        .shutdown_timeout(10);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, "fulfillment listening");
+        Ok(Application {
+            port,
+            server,
+            relay,
+            consumer,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The port the HTTP server listens on (the one picked when the settings said 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token stops the service as SIGTERM would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves and consumes until SIGTERM, Ctrl-C or the shutdown token: then stops taking
+    /// requests and messages, lets those in flight finish, and lets the relay publish what
+    /// they wrote.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown = self.shutdown;
+        let signals = tokio::spawn(platform::shutdown::cancel_on_signal(shutdown.clone()));
+        let ConsumerParts {
+            kafka,
+            subscription,
+            producer,
+            handler,
+        } = self.consumer;
+        let consumer_stop = CancellationToken::new();
+        let mut consumer = tokio::spawn(platform::consumer::run(
+            kafka,
+            subscription,
+            producer,
+            handler,
+            consumer_stop.clone(),
+        ));
+        // The relay stops last, so that it publishes what the last requests wrote.
+        let relay_stop = CancellationToken::new();
+        let relay = tokio::spawn(self.relay.run(relay_stop.clone()));
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        // A consumer that stops by itself takes the service down with it, so that the
+        // orchestrator restarts it instead of leaving it serving stale data.
+        let ended_early = tokio::select! {
+            () = shutdown.cancelled() => None,
+            ended = &mut consumer => Some(ended),
+        };
+        handle.stop(true).await;
+        server.await.context("the HTTP server task")??;
+        let consumed = match ended_early {
+            Some(ended) => ended,
+            None => {
+                consumer_stop.cancel();
+                consumer.await
+            }
+        };
+        relay_stop.cancel();
+        relay.await.context("the outbox relay task")?;
+        signals.abort();
+        consumed
+            .context("the consumer task")?
+            .context("the consumer")
+    }
+}
