@@ -62,6 +62,33 @@ pub async fn create_topics_with_dead_letters(kafka: &KafkaSettings, topics: &[&s
         .expect("creating test topics");
 }
 
+/// Publishes one record as any producer could, e.g. upstream's Java services (no key, no
+/// headers) or a broken one (a value that is not an event).
+pub async fn publish_raw(
+    kafka: &KafkaSettings,
+    topic: &str,
+    key: Option<&str>,
+    payload: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) {
+    let producer = platform::kafka::producer(kafka).expect("creating a test producer");
+    let headers: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    platform::kafka::publish(
+        &producer,
+        &platform::kafka::Record {
+            topic,
+            key: key.map(str::as_bytes),
+            payload,
+            headers: &headers,
+        },
+    )
+    .await
+    .expect("publishing a test record");
+}
+
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct ConsumedRecord {

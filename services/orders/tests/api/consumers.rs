@@ -1,0 +1,187 @@
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shared_events::headers;
+use test_support::{EVENT_DEADLINE, publish_raw};
+
+use crate::helpers::{customer_change, new_customer_id, spawn_app};
+
+#[tokio::test]
+async fn a_customer_change_updates_the_copy_without_touching_its_orders() {
+    let app = spawn_app().await;
+    let id = new_customer_id();
+    app.publish_customer_change(&customer_change(&id), "e-1")
+        .await;
+    let copy = app.wait_for_customer(&id).await;
+    assert_eq!(copy["orders"], json!([]));
+    assert_eq!(app.get("/customers/sample/orders").await.status(), 200);
+
+    let mut changed = customer_change(&id);
+    changed["contact"]["email"] = json!("john@new.example.com");
+    app.publish_customer_change(&changed, "e-2").await;
+    let copy = app
+        .wait_for(&format!("/customers/{id}"), |copy| {
+            copy["contact"]["email"] == "john@new.example.com"
+        })
+        .await;
+    assert_eq!(copy["orders"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn a_tombstone_removes_the_copy() {
+    let app = spawn_app().await;
+    let id = new_customer_id();
+    app.publish_customer_change(&customer_change(&id), "e-1")
+        .await;
+    app.wait_for_customer(&id).await;
+    publish_raw(
+        &app.settings.kafka,
+        &app.settings.topics.customer_change,
+        Some(&id),
+        None,
+        &[],
+    )
+    .await;
+    test_support::eventually("the copy to be removed", EVENT_DEADLINE, || async {
+        (app.get(&format!("/customers/{id}")).await.status() == 404).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyless_headerless_upstream_message_is_consumed() {
+    let app = spawn_app().await;
+    let id = new_customer_id();
+    let payload = customer_change(&id).to_string();
+    publish_raw(
+        &app.settings.kafka,
+        &app.settings.topics.customer_change,
+        None,
+        Some(payload.as_bytes()),
+        &[],
+    )
+    .await;
+    let copy = app.wait_for_customer(&id).await;
+    assert_eq!(copy["name"]["firstName"], "John");
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_and_the_next_message_still_applied() {
+    let app = spawn_app().await;
+    let topic = app.settings.topics.customer_change.clone();
+    let id = new_customer_id();
+    publish_raw(
+        &app.settings.kafka,
+        &topic,
+        Some(&id),
+        Some(b"{not json"),
+        &[],
+    )
+    .await;
+    app.publish_customer_change(&customer_change(&id), "e-1")
+        .await;
+    app.wait_for_customer(&id).await;
+
+    let mut dead_letters = app.reader(&format!("{topic}.DLT"));
+    let record = dead_letters.read_at_least(1, EVENT_DEADLINE).await[0].clone();
+    assert_eq!(record.payload.as_deref(), Some(&b"{not json"[..]));
+    assert_eq!(record.key.as_deref(), Some(id.as_str()));
+    assert_eq!(record.headers["kafka_dlt-original-topic"], topic);
+    assert!(
+        record.headers["kafka_dlt-exception-message"].contains("not a valid CustomerChangeEvent"),
+        "{:?}",
+        record.headers
+    );
+}
+
+/// A status change for an order guid, as fulfillment publishes it.
+fn status_change(guid: &str, status: &str, timestamp: i64) -> Vec<u8> {
+    json!({"guid": guid, "orderStatusEvent": {
+        "timestamp": timestamp, "orderStatusType": status, "note": null}})
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn status_changes_are_recorded_once_in_timestamp_order_and_unknown_ones_dead_lettered() {
+    let app = spawn_app().await;
+    let id = new_customer_id();
+    app.publish_customer_change(&customer_change(&id), "e-1")
+        .await;
+    app.wait_for_customer(&id).await;
+    app.get("/customers/sample/orders").await;
+    let copy: Value = app
+        .get(&format!("/customers/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let guid = copy["orders"][4]["guid"].as_str().unwrap().to_owned();
+    let created_at = copy["orders"][4]["orderStatusEvents"][0]["timestamp"]
+        .as_i64()
+        .unwrap();
+
+    let topic = app.settings.topics.order_status_change.clone();
+    let kafka = app.settings.kafka.clone();
+    let shipped = status_change(&guid, "SHIPPED", created_at + 20);
+    let processing = status_change(&guid, "PROCESSING", created_at + 10);
+    // Out of order, the shipped one twice under two event ids, and the processing one twice
+    // under the same event id.
+    for (payload, event_id) in [
+        (&shipped, "s-1"),
+        (&processing, "p-1"),
+        (&shipped, "s-2"),
+        (&processing, "p-1"),
+    ] {
+        publish_raw(
+            &kafka,
+            &topic,
+            Some(&guid),
+            Some(payload),
+            &[(headers::EVENT_ID, event_id)],
+        )
+        .await;
+    }
+    let unknown = status_change("00000000-0000-0000-0000-000000000000", "SHIPPED", 1);
+    publish_raw(&kafka, &topic, None, Some(&unknown), &[]).await;
+    let bad_status = status_change(&guid, "LOST_IN_SPACE", 1);
+    publish_raw(&kafka, &topic, Some(&guid), Some(&bad_status), &[]).await;
+
+    let mut dead_letters = app.reader(&format!("{topic}.DLT"));
+    let records = dead_letters.read_at_least(2, EVENT_DEADLINE).await.to_vec();
+    let reasons: Vec<&str> = records
+        .iter()
+        .map(|record| record.headers["kafka_dlt-exception-message"].as_str())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("no order has the guid")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("LOST_IN_SPACE")),
+        "{reasons:?}"
+    );
+
+    // The unknown status came after the others on the order's partition, so once it is
+    // dead-lettered they have all been handled and the history is final.
+    let order: Value = app
+        .get(&format!("/orders/{guid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<&str> = order["orderStatusEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["orderStatusType"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["CREATED", "APPROVED", "PROCESSING", "SHIPPED"]);
+    assert!(
+        dead_letters
+            .read_for(Duration::from_millis(500))
+            .await
+            .len()
+            == 2
+    );
+}

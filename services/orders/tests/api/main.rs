@@ -1,0 +1,5 @@
+//! Orders over real HTTP and real Kafka topics, against the local broker and database.
+
+mod consumers;
+mod helpers;
+mod orders;
