@@ -89,6 +89,37 @@ pub async fn publish_raw(
     .expect("publishing a test record");
 }
 
+/// How many records of `topic` the consumer group `group` has committed, over all partitions.
+pub fn committed_count(kafka: &KafkaSettings, group: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = platform::kafka::client_config(kafka)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating a test consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("reading topic metadata");
+    let mut partitions = TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .flat_map(|topic| topic.partitions())
+    {
+        partitions.add_partition(topic, partition.id());
+    }
+    let committed = consumer
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .expect("reading committed offsets");
+    committed
+        .elements()
+        .iter()
+        .filter_map(|element| match element.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        })
+        .sum()
+}
+
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct ConsumedRecord {

@@ -1,0 +1,116 @@
+use std::time::Duration;
+
+use fulfillment::configuration::{self, Settings};
+use fulfillment::startup::Application;
+use serde_json::Value;
+use test_support::{
+    EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, eventually, publish_raw,
+    unique_name,
+};
+use tokio_util::sync::CancellationToken;
+
+/// A running fulfillment app with its own database, topics and consumer group.
+pub(crate) struct TestApp {
+    pub(crate) address: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) settings: Settings,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub(crate) async fn spawn_app() -> TestApp {
+    let mut settings = configuration::load().expect("loading settings");
+    settings.http.host = "127.0.0.1".into();
+    settings.http.port = 0;
+    settings.http.workers = 1;
+    settings.database.name = unique_name("fulfillment");
+    settings.consumer.group_id = unique_name("fulfillment");
+    settings.topics.order_fulfill = unique_name("order-fulfill");
+    settings.topics.order_status_change = unique_name("order-status");
+    settings.outbox.poll_interval = Duration::from_millis(200);
+    create_topics_with_dead_letters(
+        &settings.kafka,
+        &[
+            &settings.topics.order_fulfill,
+            &settings.topics.order_status_change,
+        ],
+    )
+    .await;
+    let application = Application::build(settings.clone())
+        .await
+        .expect("building the app");
+    let address = format!(
+        "http://127.0.0.1:{}{}",
+        application.port(),
+        settings.http.base_path
+    );
+    let shutdown = application.shutdown_token();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        settings,
+        shutdown,
+    }
+}
+
+/// The golden fulfillment request with a fresh order guid.
+pub(crate) fn fulfillment_request() -> (Value, String) {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../../../shared-events/fixtures/fulfillment-request-event.json"
+    ))
+    .unwrap();
+    let guid = uuid::Uuid::new_v4().to_string();
+    event["order"]["guid"] = Value::String(guid.clone());
+    (event, guid)
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn publish_request(&self, event: &Value, event_id: &str) {
+        let payload = event.to_string();
+        publish_raw(
+            &self.settings.kafka,
+            &self.settings.topics.order_fulfill,
+            event["order"]["guid"].as_str(),
+            Some(payload.as_bytes()),
+            &[("eventId", event_id)],
+        )
+        .await;
+    }
+
+    /// Waits until the summary lists `count` fulfillments, and returns them.
+    pub(crate) async fn wait_for_fulfillments(&self, count: usize) -> Vec<Value> {
+        eventually(&format!("{count} fulfillments"), EVENT_DEADLINE, || async {
+            let summary: Value = self.get("/fulfillments/summary").await.json().await.ok()?;
+            let fulfillments = summary["fulfillments"].as_array()?.clone();
+            (fulfillments.len() == count).then_some(fulfillments)
+        })
+        .await
+    }
+
+    pub(crate) fn reader(&self, topic: &str) -> TopicReader {
+        TopicReader::new(&self.settings.kafka, topic)
+    }
+}

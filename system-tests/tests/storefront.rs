@@ -1,0 +1,234 @@
+//! The whole storefront: the seven sample calls, and a customer's life across services.
+
+use serde_json::{Value, json};
+use shared_events::headers;
+use system_tests::{Storefront, same_shape};
+use test_support::{EVENT_DEADLINE, TopicReader, committed_count, eventually};
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../shared-events/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Reads every record of a topic and checks each has a key, every header, and the golden shape.
+async fn assert_topic_shape(store: &Storefront, topic: &str, count: usize, golden: &str) {
+    let golden = fixture(golden);
+    let mut reader = TopicReader::new(&store.kafka, topic);
+    let records = reader.read_at_least(count, EVENT_DEADLINE).await;
+    for record in records {
+        assert!(record.key.is_some(), "{topic}: a record without a key");
+        for header in [
+            headers::EVENT_ID,
+            headers::EVENT_TYPE,
+            headers::EVENT_SOURCE,
+            headers::EVENT_TIME,
+            headers::TRACEPARENT,
+            headers::TYPE_ID,
+        ] {
+            assert!(
+                record.headers.contains_key(header),
+                "{topic}: no {header} header"
+            );
+        }
+        let payload: Value = serde_json::from_str(record.text()).unwrap();
+        assert!(
+            same_shape(&payload, &golden),
+            "{topic}: {payload} is not shaped like {golden}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_seven_sample_calls_take_every_fifth_order_to_received() {
+    let store = Storefront::start().await;
+    let (accounts, orders, fulfillment) = (&store.accounts, &store.orders, &store.fulfillment);
+
+    let (status, body) = store.get(&format!("{accounts}/customers/sample")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (201, Some("Sample customer accounts created"))
+    );
+    store
+        .wait_for(&format!("{orders}/customers/summary"), |summary| {
+            summary["customers"]
+                .as_array()
+                .is_some_and(|c| c.len() == 3)
+        })
+        .await;
+
+    let (status, body) = store
+        .get(&format!("{orders}/customers/sample/orders"))
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, Some("Sample orders added to customer orders"))
+    );
+
+    for _ in 0..2 {
+        let (status, body) = store
+            .get(&format!("{orders}/customers/sample/fulfill"))
+            .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, Some("All 'Approved' orders sent for fulfillment"))
+        );
+    }
+    // Both rounds of requests consumed, whatever the order of the partitions.
+    eventually(
+        "fulfillment to consume both rounds",
+        EVENT_DEADLINE,
+        || async {
+            (committed_count(
+                &store.kafka,
+                &store.fulfillment_group,
+                &store.topics.order_fulfill,
+            ) == 6)
+                .then_some(())
+        },
+    )
+    .await;
+
+    let steps = [
+        (
+            "process",
+            "Order status changed to 'Processing'",
+            "PROCESSING",
+        ),
+        ("ship", "Order status changed to 'Shipped'", "SHIPPED"),
+        (
+            "in-transit",
+            "Order status changed to 'In Transit'",
+            "IN_TRANSIT",
+        ),
+        ("receive", "Order status changed to 'Received'", "RECEIVED"),
+    ];
+    for (step, reply, status_type) in steps {
+        let (status, body) = store
+            .get(&format!("{fulfillment}/fulfillment/sample/{step}"))
+            .await;
+        assert_eq!((status, body.as_str()), (200, Some(reply)), "{step}");
+        store.wait_for_fifth_orders(3, status_type).await;
+    }
+
+    let (_, customers) = store.get(&format!("{accounts}/customers/summary")).await;
+    assert_eq!(customers["customers"].as_array().unwrap().len(), 3);
+    let (_, copies) = store.get(&format!("{orders}/customers/summary")).await;
+    for copy in copies["customers"].as_array().unwrap() {
+        let orders = copy["orders"].as_array().unwrap();
+        assert_eq!(orders.len(), 5);
+        let history: Vec<&str> = orders[4]["orderStatusEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["orderStatusType"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            history,
+            [
+                "CREATED",
+                "APPROVED",
+                "PROCESSING",
+                "SHIPPED",
+                "IN_TRANSIT",
+                "RECEIVED"
+            ]
+        );
+    }
+    let (_, fulfillments) = store
+        .get(&format!("{fulfillment}/fulfillments/summary"))
+        .await;
+    assert_eq!(fulfillments["fulfillments"].as_array().unwrap().len(), 3);
+
+    assert_topic_shape(
+        &store,
+        &store.topics.customer_change,
+        3,
+        "customer-change-event.json",
+    )
+    .await;
+    assert_topic_shape(
+        &store,
+        &store.topics.order_fulfill,
+        6,
+        "fulfillment-request-event.json",
+    )
+    .await;
+    assert_topic_shape(
+        &store,
+        &store.topics.order_status_change,
+        12,
+        "order-status-change-event.json",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_customer_change_in_accounts_reaches_orders_and_a_delete_removes_the_copy() {
+    let store = Storefront::start().await;
+    let customer = json!({
+        "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
+        "contact": {"primaryPhone": "555-000-1111", "email": "ada@example.com"},
+        "addresses": [{"type": "SHIPPING", "description": "Home", "address1": "1 Analytical Way",
+                       "city": "London", "state": "LN", "postalCode": "00001"}],
+        "creditCards": []
+    });
+    let created: Value = store
+        .client
+        .post(format!("{}/customers", store.accounts))
+        .json(&customer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let copy_url = format!("{}/customers/{id}", store.orders);
+    store.wait_for(&copy_url, |_| true).await;
+
+    let placed = store
+        .client
+        .post(format!("{copy_url}/orders"))
+        .json(&json!({"orderItems": [
+            {"product": {"guid": "b5efd4a0-4eb9-4ad0-bc9e-2f5542cbe897"}, "quantity": 3}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+
+    let patched = store
+        .client
+        .patch(format!("{}/customers/{id}", store.accounts))
+        .json(
+            &json!({"contact": {"primaryPhone": "555-000-2222", "email": "countess@example.com"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let copy = store
+        .wait_for(&copy_url, |copy| {
+            copy["contact"]["email"] == "countess@example.com"
+        })
+        .await;
+    assert_eq!(
+        copy["orders"].as_array().unwrap().len(),
+        1,
+        "orders untouched"
+    );
+
+    let deleted = store
+        .client
+        .delete(format!("{}/customers/{id}", store.accounts))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    eventually("the copy to be removed", EVENT_DEADLINE, || async {
+        (store.get(&copy_url).await.0 == 404).then_some(())
+    })
+    .await;
+}
