@@ -23,6 +23,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_local_infrastructure_script_creates_exactly_these_topics() {
+        let script = include_str!("../../scripts/lib.sh");
+        let listed: Vec<&str> = script
+            .lines()
+            .skip_while(|line| !line.starts_with("TOPICS=("))
+            .skip(1)
+            .take_while(|line| !line.starts_with(')'))
+            .map(str::trim)
+            .collect();
+        assert_eq!(listed, ALL);
+        assert!(script.contains(&format!("DEAD_LETTER_SUFFIX=\"{DEAD_LETTER_SUFFIX}\"")));
+    }
+
+    #[test]
     fn dead_letter_topic_appends_the_spring_suffix() {
         assert_eq!(dead_letter(CUSTOMER_CHANGE), "accounts.customer.change.DLT");
     }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every check and every test: formatting, lints, the MongoDB stand-in's own tests, and the
+# whole Rust test suite (unit, per-service integration and whole-system tests) against a local
+# broker and database. Installs what is missing first, starts the broker and database when they
+# are not already running, and stops again what it started.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+bash scripts/setup.sh
+
+if port_open "$BROKER_PORT" || port_open "$DATABASE_PORT"; then
+  log "using the broker and database already running"
+else
+  trap 'bash scripts/infra.sh stop' EXIT
+fi
+bash scripts/infra.sh start
+
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "MongoDB stand-in tests"
+"$VENV_DIR/bin/python" -m unittest dev/mongo-standin/test_server.py
+log "cargo nextest"
+cargo nextest run --workspace --locked --no-fail-fast
