@@ -255,7 +255,10 @@ async fn the_sample_data_script_loads_the_sample_data() {
         "{printed}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(printed.contains("201 Sample customer accounts created"), "{printed}");
+    assert!(
+        printed.contains("201 Sample customer accounts created"),
+        "{printed}"
+    );
     assert!(printed.ends_with("Sample data loaded.\n"), "{printed}");
     store.wait_for_fifth_orders(3, "RECEIVED").await;
 }

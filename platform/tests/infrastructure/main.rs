@@ -1,0 +1,41 @@
+//! The platform's MongoDB, outbox and consumer pieces against the local database and broker,
+//! through the real client crates. These also pin down what the MongoDB stand-in must support:
+//! every kind of command the services send is exercised here.
+
+mod consumer;
+mod mongo;
+mod outbox;
+
+use std::time::Duration;
+
+use platform::settings::{DatabaseSettings, KafkaSettings, OutboxSettings};
+use test_support::unique_name;
+
+fn database_settings() -> DatabaseSettings {
+    DatabaseSettings {
+        uri: "mongodb://127.0.0.1:27017".into(),
+        name: unique_name("platform"),
+        min_pool_size: 1,
+        max_pool_size: 4,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn kafka_settings() -> KafkaSettings {
+    KafkaSettings {
+        bootstrap_servers: "127.0.0.1:9092".into(),
+        security_protocol: "PLAINTEXT".into(),
+        sasl_mechanism: None,
+        sasl_username: None,
+        sasl_password: None,
+        delivery_timeout: Duration::from_secs(10),
+    }
+}
+
+fn outbox_settings() -> OutboxSettings {
+    OutboxSettings {
+        relay_enabled: true,
+        poll_interval: Duration::from_millis(100),
+        batch_size: 10,
+    }
+}

@@ -1,0 +1,140 @@
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Document, doc};
+use platform::outbox::{self, OutboxMessage, Relay, Waker};
+use test_support::{EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, unique_name};
+use tokio_util::sync::CancellationToken;
+
+use crate::{database_settings, kafka_settings, outbox_settings};
+
+fn message(topic: &str, key: &str, payload: Option<&str>) -> OutboxMessage {
+    OutboxMessage {
+        id: uuid::Uuid::new_v4().to_string(),
+        topic: topic.to_owned(),
+        key: Some(key.to_owned()),
+        payload: payload.map(str::to_owned),
+        headers: vec![("eventType".into(), "Test".into())],
+    }
+}
+
+#[tokio::test]
+async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked_documents() {
+    let kafka = kafka_settings();
+    let topic = unique_name("outbox");
+    create_topics_with_dead_letters(&kafka, &[&topic]).await;
+    let database = platform::mongo::connect(&database_settings())
+        .await
+        .unwrap();
+    let collection = database.collection::<Document>("aggregates");
+
+    let kept = ObjectId::new();
+    let removed = ObjectId::new();
+    let first = message(&topic, "kept", Some("1"));
+    let second = message(&topic, "kept", Some("2"));
+    let tombstone = message(&topic, "removed", None);
+    collection
+        .insert_one(doc! { "_id": kept, outbox::FIELD: [first.to_bson(), second.to_bson()] })
+        .await
+        .unwrap();
+    collection
+        .insert_one(doc! {
+            "_id": removed,
+            outbox::PENDING_REMOVAL: true,
+            outbox::FIELD: [tombstone.to_bson()],
+        })
+        .await
+        .unwrap();
+
+    let producer = platform::kafka::producer(&kafka).unwrap();
+    let relay = Relay::new(
+        collection.clone(),
+        producer,
+        outbox_settings(),
+        Waker::default(),
+    );
+    assert_eq!(relay.publish_pending().await.unwrap(), 3);
+    assert_eq!(
+        relay.publish_pending().await.unwrap(),
+        0,
+        "nothing is published twice"
+    );
+
+    let mut reader = TopicReader::new(&kafka, &topic);
+    let records = reader.read_at_least(3, EVENT_DEADLINE).await.to_vec();
+    let kept_payloads: Vec<&str> = records
+        .iter()
+        .filter(|record| record.key.as_deref() == Some("kept"))
+        .map(|record| record.text())
+        .collect();
+    assert_eq!(kept_payloads, ["1", "2"]);
+    let tombstone_record = records
+        .iter()
+        .find(|record| record.key.as_deref() == Some("removed"))
+        .unwrap();
+    assert_eq!(tombstone_record.payload, None);
+    assert_eq!(tombstone_record.headers["eventType"], "Test");
+
+    let kept_document = collection
+        .find_one(doc! { "_id": kept })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept_document.get_array(outbox::FIELD).unwrap().is_empty());
+    assert!(
+        collection
+            .find_one(doc! { "_id": removed })
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown() {
+    let kafka = kafka_settings();
+    let topic = unique_name("outbox");
+    create_topics_with_dead_letters(&kafka, &[&topic]).await;
+    let database = platform::mongo::connect(&database_settings())
+        .await
+        .unwrap();
+    let collection = database.collection::<Document>("aggregates");
+    let waker = Waker::default();
+    let mut settings = outbox_settings();
+    // Only a wake-up or the final pass can publish within the test's deadline.
+    settings.poll_interval = std::time::Duration::from_secs(3600);
+    let relay = Relay::new(
+        collection.clone(),
+        platform::kafka::producer(&kafka).unwrap(),
+        settings,
+        waker.clone(),
+    );
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(relay.run(stop.clone()));
+
+    let id = ObjectId::new();
+    collection
+        .insert_one(
+            doc! { "_id": id, outbox::FIELD: [message(&topic, "a", Some("woken")).to_bson()] },
+        )
+        .await
+        .unwrap();
+    waker.wake();
+    let mut reader = TopicReader::new(&kafka, &topic);
+    assert_eq!(
+        reader.read_at_least(1, EVENT_DEADLINE).await[0].text(),
+        "woken"
+    );
+
+    collection
+        .update_one(
+            doc! { "_id": id },
+            doc! { "$push": outbox::push(&[message(&topic, "a", Some("last"))]) },
+        )
+        .await
+        .unwrap();
+    stop.cancel();
+    running.await.unwrap();
+    assert_eq!(
+        reader.read_at_least(2, EVENT_DEADLINE).await[1].text(),
+        "last"
+    );
+}
