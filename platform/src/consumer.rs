@@ -11,7 +11,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use rdkafka::consumer::{
@@ -19,11 +20,14 @@ use rdkafka::consumer::{
 };
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureProducer;
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientContext, Message, Statistics};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::kafka::{self, Record};
+use crate::metrics;
 use crate::settings::KafkaSettings;
+use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Headers added to a dead-lettered record, named as Spring Kafka names them.
 pub mod dead_letter_headers {
@@ -32,6 +36,11 @@ pub mod dead_letter_headers {
     pub const ORIGINAL_OFFSET: &str = "kafka_dlt-original-offset";
     pub const REASON: &str = "kafka_dlt-exception-message";
 }
+
+/// How often the loop shows it is alive while it waits for messages.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the client reports statistics, consumer lag among them.
+const STATISTICS_INTERVAL_MS: &str = "5000";
 
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY_DELAY: Duration = Duration::from_secs(10);
@@ -111,13 +120,48 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<&'static str, HandlerError>> + Send;
 }
 
+/// When the consumer loop last showed it was alive: a liveness probe reads it, since a
+/// consumer can stop delivering without an error.
+#[derive(Debug, Clone, Default)]
+pub struct Heartbeat(Arc<AtomicI64>);
+
+impl Heartbeat {
+    fn beat(&self) {
+        self.0.store(now_millis(), Ordering::Relaxed);
+    }
+
+    /// Time since the last beat; `None` before the loop started.
+    pub fn age(&self) -> Option<Duration> {
+        let last = self.0.load(Ordering::Relaxed);
+        (last > 0).then(|| Duration::from_millis(now_millis().saturating_sub(last).max(0) as u64))
+    }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Commits stored offsets before partitions are taken away, so that the next owner does not
-/// redo what this one finished.
-struct CommitOnRevoke;
+/// redo what this one finished; turns the client's statistics into the consumer lag gauge.
+struct ConsumerObserver;
 
-impl ClientContext for CommitOnRevoke {}
+impl ClientContext for ConsumerObserver {
+    fn stats(&self, statistics: Statistics) {
+        for (name, topic) in &statistics.topics {
+            for (partition, stats) in &topic.partitions {
+                // Partition -1 is the client's internal unassigned queue; -1 lag is unknown.
+                if *partition >= 0 && stats.consumer_lag >= 0 {
+                    metrics::set_consumer_lag(name, *partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
-impl ConsumerContext for CommitOnRevoke {
+impl ConsumerContext for ConsumerObserver {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(_) = rebalance {
             // "No offset" just means nothing was stored since the last commit.
@@ -142,15 +186,17 @@ pub async fn run<H: Handler>(
     subscription: Subscription,
     producer: FutureProducer,
     handler: H,
+    heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: Arc<StreamConsumer<CommitOnRevoke>> = Arc::new(
+    let consumer: Arc<StreamConsumer<ConsumerObserver>> = Arc::new(
         kafka::client_config(&settings)
             .set("group.id", &subscription.group_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .create_with_context(CommitOnRevoke)
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            .create_with_context(ConsumerObserver)
             .context("creating the Kafka consumer")?,
     );
     let topics: Vec<&str> = subscription.topics.iter().map(String::as_str).collect();
@@ -159,9 +205,12 @@ pub async fn run<H: Handler>(
         .context("subscribing to topics")?;
     tracing::info!(group = %subscription.group_id, ?topics, "consumer started");
 
+    let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
     loop {
+        heartbeat.beat();
         let received = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = ticker.tick() => continue,
             received = consumer.recv() => received,
         };
         let message = match received {
@@ -172,8 +221,19 @@ pub async fn run<H: Handler>(
             }
         };
         let inbound = InboundMessage::from_borrowed(&message);
-        let Some(()) = process(&inbound, &handler, &producer, &subscription, &shutdown).await
-        else {
+        let context = TraceContext::continue_from(inbound.header(TRACEPARENT));
+        let span = tracing::info_span!("event", trace_id = %context.trace_id());
+        let processed = process(
+            &inbound,
+            &handler,
+            &producer,
+            &subscription,
+            &heartbeat,
+            &shutdown,
+        )
+        .instrument(span)
+        .await;
+        let Some(()) = processed else {
             // Stopped before the message was handled: its offset stays unstored.
             break;
         };
@@ -200,12 +260,17 @@ async fn process<H: Handler>(
     handler: &H,
     producer: &FutureProducer,
     subscription: &Subscription,
+    heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Option<()> {
     let mut delay = FIRST_RETRY_DELAY;
     loop {
+        // A loop retrying a transient failure is alive, just waiting.
+        heartbeat.beat();
+        let started = Instant::now();
         let outcome = match handler.handle(message).await {
             Ok(outcome) => {
+                metrics::record_consumed(&message.topic, outcome, started.elapsed());
                 tracing::info!(
                     topic = %message.topic,
                     partition = message.partition,
@@ -225,7 +290,12 @@ async fn process<H: Handler>(
                     %reason,
                     "event dead-lettered"
                 );
-                dead_letter(producer, message, &target, &reason).await
+                let sent = dead_letter(producer, message, &target, &reason).await;
+                if sent.is_ok() {
+                    metrics::record_consumed(&message.topic, "dead_lettered", started.elapsed());
+                    metrics::record_dead_lettered(&message.topic);
+                }
+                sent
             }
             Err(HandlerError::Failed(error)) => Err(error),
         };

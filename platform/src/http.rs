@@ -1,11 +1,22 @@
 //! HTTP plumbing every service shares: the JSON error body, extractor error handling, and HAL
 //! collections with paging and sorting as Spring Data REST serves them.
 
+use std::future::{Ready, ready};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, JsonPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
+
+use crate::metrics;
+use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Every error answer: a stable machine code and a sentence for people.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -89,6 +100,70 @@ pub async fn no_route(request: HttpRequest) -> HttpResponse {
             request.path()
         ),
     )
+}
+
+/// Wraps every request: continues or starts its trace, logs it once with its trace id, counts
+/// it by route pattern, and answers with the `traceparent` of the work it did.
+///
+/// Use with `actix_web::middleware::from_fn(platform::http::observe)`.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let incoming = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|value| value.to_str().ok());
+    let context = TraceContext::continue_from(incoming);
+    request.extensions_mut().insert(context);
+    let method = request.method().to_string();
+    let path = request.path().to_owned();
+    let span = tracing::info_span!("request", trace_id = %context.trace_id());
+    let started = Instant::now();
+    let mut response = next.call(request).instrument(span.clone()).await?;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
+    // Scrapes and Swagger UI's static assets would drown the API's own series.
+    if !route.ends_with("/actuator/prometheus") && !route.contains("/swagger-ui/") {
+        metrics::record_http_request(&method, &route, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %path,
+            %route,
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&context.to_string()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(TRACEPARENT), value);
+    }
+    Ok(response)
+}
+
+/// The trace of the current request, for handlers that publish events within it.
+impl FromRequest for TraceContext {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let context = request.extensions().get::<TraceContext>().copied();
+        ready(Ok(context.unwrap_or_else(|| {
+            let incoming = request
+                .headers()
+                .get(TRACEPARENT)
+                .and_then(|value| value.to_str().ok());
+            TraceContext::continue_from(incoming)
+        })))
+    }
 }
 
 /// The paging query parameters of a collection: `page` (from 0), `size`, `sort=property,dir`.

@@ -78,6 +78,7 @@ pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::
         .await
         .map_err(|(error, _)| error)
         .with_context(|| format!("publishing to {}", record.topic))?;
+    crate::metrics::record_produced(record.topic);
     Ok(())
 }
 

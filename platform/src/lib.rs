@@ -7,12 +7,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actuator;
 pub mod consumer;
-pub mod health;
 pub mod http;
 pub mod kafka;
+pub mod metrics;
 pub mod mongo;
 pub mod outbox;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace;

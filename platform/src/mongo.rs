@@ -4,9 +4,14 @@
 //! themselves natively (an ObjectId as an ObjectId, money as an exact string) while the same
 //! types write their human-readable form to JSON.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use anyhow::Context;
 use mongodb::bson::{self, Bson, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 use secrecy::ExposeSecret;
@@ -18,8 +23,9 @@ use crate::settings::DatabaseSettings;
 /// MongoDB's error code for a unique index violation.
 const DUPLICATE_KEY: i32 = 11000;
 
-/// Connects to the service's database. The driver connects lazily; the pool is warmed here so
-/// that the first requests do not queue behind connection set-up.
+/// Connects to the service's database. The driver connects lazily and keeps `min_pool_size`
+/// connections open from then on, so that a burst of requests does not queue behind
+/// connection set-up.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Database> {
     let mut options = ClientOptions::parse(settings.uri.expose_secret())
         .await
@@ -31,8 +37,37 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Database> {
     options
         .app_name
         .get_or_insert_with(|| settings.name.clone());
+    options.command_event_handler = Some(operation_timer());
     let client = Client::with_options(options).context("configuring the MongoDB client")?;
     Ok(client.database(&settings.name))
+}
+
+/// Times every command on a collection into `mongodb_operation_duration_seconds`. The
+/// collection is named only in the started event, so it is kept by request id until the
+/// command ends.
+fn operation_timer() -> EventHandler<CommandEvent> {
+    let collections: Arc<Mutex<HashMap<i32, String>>> = Arc::default();
+    EventHandler::callback(move |event| {
+        let Ok(mut collections) = collections.lock() else {
+            return;
+        };
+        let (request_id, operation, duration) = match event {
+            CommandEvent::Started(started) => {
+                if let Ok(collection) = started.command.get_str(&started.command_name) {
+                    collections.insert(started.request_id, collection.to_owned());
+                }
+                return;
+            }
+            CommandEvent::Succeeded(done) => (done.request_id, done.command_name, done.duration),
+            CommandEvent::Failed(failed) => {
+                (failed.request_id, failed.command_name, failed.duration)
+            }
+            _ => return,
+        };
+        if let Some(collection) = collections.remove(&request_id) {
+            crate::metrics::record_mongo_operation(&collection, &operation, duration);
+        }
+    })
 }
 
 /// Serializes a value for storage, with the same non-human-readable serializer the driver

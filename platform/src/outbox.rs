@@ -144,7 +144,11 @@ impl Relay {
             return;
         }
         loop {
-            let pause = match self.publish_pending().await {
+            let pass = self.publish_pending().await;
+            if let Err(error) = self.report_backlog().await {
+                tracing::debug!(error = format!("{error:#}"), "measuring the outbox backlog");
+            }
+            let pause = match pass {
                 Ok(_) => self.settings.poll_interval,
                 Err(error) => {
                     tracing::warn!(
@@ -190,6 +194,51 @@ impl Relay {
                 published += pass?;
             }
         }
+    }
+
+    /// Sets the backlog gauges: events still pending, and the age of the oldest.
+    pub async fn report_backlog(&self) -> anyhow::Result<()> {
+        let pipeline = [
+            doc! { "$match": { format!("{FIELD}.0"): { "$exists": true } } },
+            doc! { "$project": {
+                "pending": { "$size": format!("${FIELD}") },
+                "oldest": { "$min": format!("${FIELD}.createdAt") },
+            } },
+            doc! { "$group": {
+                "_id": Bson::Null,
+                "pending": { "$sum": "$pending" },
+                "oldest": { "$min": "$oldest" },
+            } },
+        ];
+        let mut cursor = self
+            .collection
+            .aggregate(pipeline)
+            .await
+            .context("measuring the outbox backlog")?;
+        let summary = cursor
+            .try_next()
+            .await
+            .context("measuring the outbox backlog")?;
+        let (pending, oldest_age) = match summary {
+            None => (0, Duration::ZERO),
+            Some(summary) => {
+                let pending = match summary.get("pending") {
+                    Some(Bson::Int32(count)) => u64::try_from(*count).unwrap_or(0),
+                    Some(Bson::Int64(count)) => u64::try_from(*count).unwrap_or(0),
+                    _ => 0,
+                };
+                let age = summary
+                    .get_datetime("oldest")
+                    .map(|oldest| {
+                        let millis = DateTime::now().timestamp_millis() - oldest.timestamp_millis();
+                        Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+                    })
+                    .unwrap_or(Duration::ZERO);
+                (pending, age)
+            }
+        };
+        crate::metrics::set_outbox_backlog(self.collection.name(), pending, oldest_age);
+        Ok(())
     }
 
     /// Publishes one document's pending events in order, then removes those the broker took.

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use platform::consumer::{
-    Handler, HandlerError, InboundMessage, Subscription, dead_letter_headers,
+    Handler, HandlerError, Heartbeat, InboundMessage, Subscription, dead_letter_headers,
 };
 use test_support::{
     EVENT_DEADLINE, TopicReader, committed_count, create_topics_with_dead_letters, eventually,
@@ -68,11 +68,14 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
     let recorder = Recorder::default();
     let stop = CancellationToken::new();
     let producer = platform::kafka::producer(&kafka).unwrap();
+    let heartbeat = Heartbeat::default();
+    assert_eq!(heartbeat.age(), None);
     let running = tokio::spawn(platform::consumer::run(
         kafka.clone(),
         subscription(&group, &topic),
         producer.clone(),
         recorder.clone(),
+        heartbeat.clone(),
         stop.clone(),
     ));
     let handled = recorder.handled.clone();
@@ -115,6 +118,7 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
         subscription(&group, &topic),
         producer,
         resumed.clone(),
+        Heartbeat::default(),
         stop.clone(),
     ));
     let handled = resumed.handled.clone();

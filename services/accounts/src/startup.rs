@@ -3,14 +3,37 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use mongodb::Database;
+use platform::actuator::Actuator;
+use platform::consumer::Heartbeat;
 use platform::outbox::{Relay, Waker};
+use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Settings, Topics};
 use crate::routes;
 use crate::storage::CustomerRepository;
+
+/// The service name in metrics, logs and `actuator/info`.
+const NAME: &str = "accounts";
+
+/// The actuator of one HTTP worker.
+fn actuator(
+    database: &Database,
+    producer: &FutureProducer,
+    consumer: Option<Heartbeat>,
+) -> Actuator {
+    Actuator {
+        application: NAME,
+        version: env!("CARGO_PKG_VERSION"),
+        database: database.clone(),
+        kafka: producer.clone(),
+        consumer,
+    }
+}
 
 /// What every request handler shares.
 pub(crate) struct AppState {
@@ -32,11 +55,14 @@ impl Application {
     /// Connects to the database and the broker and binds the listener; nothing runs until
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        platform::metrics::install(NAME);
         let database = platform::mongo::connect(&settings.database).await?;
         let customers = CustomerRepository::new(&database);
         customers.create_indexes().await?;
         let producer = platform::kafka::producer(&settings.kafka)?;
         let waker = Waker::default();
+        let probe_producer = producer.clone();
+        let heartbeat = None;
         let relay = Relay::new(
             customers.collection(),
             producer,
@@ -56,13 +82,14 @@ impl Application {
         let base_path = settings.http.base_path.clone();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
-            let database = database.clone();
+            let actuator = actuator(&database, &probe_producer, heartbeat.clone());
             App::new()
+                .wrap(from_fn(platform::http::observe))
                 .app_data(state.clone())
                 .app_data(platform::http::json_config(max_body_bytes))
                 .app_data(platform::http::query_config())
                 .app_data(platform::http::path_config())
-                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)))
+                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, actuator)))
                 .default_service(web::to(platform::http::no_route))
         })
         .disable_signals()
@@ -71,7 +98,7 @@ impl Application {
             server = server.workers(settings.http.workers);
         }
         let server = server.listen(listener)?.run();
-        tracing::info!(port, "accounts listening");
+        tracing::info!(port, "listening");
         Ok(Application {
             port,
             server,

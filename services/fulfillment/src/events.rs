@@ -3,6 +3,7 @@
 
 use platform::consumer::{Handler, HandlerError, InboundMessage};
 use platform::outbox::OutboxMessage;
+use platform::trace::{TRACEPARENT, TraceContext};
 use shared_events::{Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent};
 
 use crate::domain::Fulfillment;
@@ -11,11 +12,13 @@ use crate::storage::{FulfillmentRepository, Inserted};
 /// The `eventSource` header of everything fulfillment publishes.
 const SOURCE: &str = "fulfillment";
 
+/// The event announcing a status change, in the trace of the fulfillment's order.
 pub(crate) fn order_status_changed(
     event: &OrderStatusChangeEvent,
+    fulfillment: &Fulfillment,
     topic: &str,
 ) -> anyhow::Result<OutboxMessage> {
-    let envelope = Envelope::new(event, SOURCE, "")?;
+    let envelope = Envelope::new(event, SOURCE, &fulfillment.traceparent)?;
     Ok(OutboxMessage {
         id: envelope.id,
         topic: topic.to_owned(),
@@ -40,11 +43,9 @@ impl Handler for FulfillmentHandler {
             serde_json::from_slice(payload).map_err(|error| {
                 HandlerError::Rejected(format!("not a valid FulfillmentRequestEvent: {error}"))
             })?;
-        match self
-            .fulfillments
-            .insert(&Fulfillment::from_request(request))
-            .await?
-        {
+        let trace = TraceContext::continue_from(message.header(TRACEPARENT));
+        let fulfillment = Fulfillment::from_request(request, trace.to_string());
+        match self.fulfillments.insert(&fulfillment).await? {
             Inserted::New => Ok("applied"),
             Inserted::Duplicate => Ok("duplicate"),
         }

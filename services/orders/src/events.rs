@@ -4,6 +4,7 @@
 use mongodb::bson::oid::ObjectId;
 use platform::consumer::{Handler, HandlerError, InboundMessage};
 use platform::outbox::OutboxMessage;
+use platform::trace::TraceContext;
 use shared_events::{
     CustomerChangeEvent, Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent, headers,
 };
@@ -21,8 +22,9 @@ const CONFLICT_RETRIES: usize = 3;
 pub(crate) fn fulfillment_requested(
     request: &FulfillmentRequestEvent,
     topic: &str,
+    trace: &TraceContext,
 ) -> anyhow::Result<OutboxMessage> {
-    let envelope = Envelope::new(request, SOURCE, "")?;
+    let envelope = Envelope::new(request, SOURCE, &trace.to_string())?;
     Ok(OutboxMessage {
         id: envelope.id,
         topic: topic.to_owned(),

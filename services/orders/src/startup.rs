@@ -3,9 +3,12 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use platform::consumer::Subscription;
+use mongodb::Database;
+use platform::actuator::Actuator;
+use platform::consumer::{Heartbeat, Subscription};
 use platform::outbox::{Relay, Waker};
 use platform::settings::KafkaSettings;
 use rdkafka::producer::FutureProducer;
@@ -15,6 +18,24 @@ use crate::configuration::{Settings, Topics};
 use crate::events::OrdersHandler;
 use crate::routes;
 use crate::storage::CustomerOrdersRepository;
+
+/// The service name in metrics, logs and `actuator/info`.
+const NAME: &str = "orders";
+
+/// The actuator of one HTTP worker.
+fn actuator(
+    database: &Database,
+    producer: &FutureProducer,
+    consumer: Option<Heartbeat>,
+) -> Actuator {
+    Actuator {
+        application: NAME,
+        version: env!("CARGO_PKG_VERSION"),
+        database: database.clone(),
+        kafka: producer.clone(),
+        consumer,
+    }
+}
 
 /// What every request handler shares.
 pub(crate) struct AppState {
@@ -37,6 +58,7 @@ struct ConsumerParts {
     kafka: KafkaSettings,
     subscription: Subscription,
     producer: FutureProducer,
+    heartbeat: Heartbeat,
     handler: OrdersHandler,
 }
 
@@ -44,6 +66,7 @@ impl Application {
     /// Connects to the database and the broker and binds the listener; nothing runs until
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        platform::metrics::install(NAME);
         let database = platform::mongo::connect(&settings.database).await?;
         let customers = CustomerOrdersRepository::new(&database);
         customers.create_indexes().await?;
@@ -65,13 +88,16 @@ impl Application {
                 ],
                 dead_letter_topic: shared_events::topics::dead_letter,
             },
-            producer,
+            producer: producer.clone(),
+            heartbeat: Heartbeat::default(),
             handler: OrdersHandler {
                 customers: customers.clone(),
                 topics: settings.topics.clone(),
             },
         };
 
+        let probe_producer = producer;
+        let heartbeat = Some(consumer.heartbeat.clone());
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
             .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
@@ -84,13 +110,14 @@ impl Application {
         let base_path = settings.http.base_path.clone();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
-            let database = database.clone();
+            let actuator = actuator(&database, &probe_producer, heartbeat.clone());
             App::new()
+                .wrap(from_fn(platform::http::observe))
                 .app_data(state.clone())
                 .app_data(platform::http::json_config(max_body_bytes))
                 .app_data(platform::http::query_config())
                 .app_data(platform::http::path_config())
-                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, database)))
+                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, actuator)))
                 .default_service(web::to(platform::http::no_route))
         })
         .disable_signals()
@@ -99,7 +126,7 @@ impl Application {
             server = server.workers(settings.http.workers);
         }
         let server = server.listen(listener)?.run();
-        tracing::info!(port, "orders listening");
+        tracing::info!(port, "listening");
         Ok(Application {
             port,
             server,
@@ -129,6 +156,7 @@ impl Application {
             kafka,
             subscription,
             producer,
+            heartbeat,
             handler,
         } = self.consumer;
         let consumer_stop = CancellationToken::new();
@@ -137,6 +165,7 @@ impl Application {
             subscription,
             producer,
             handler,
+            heartbeat,
             consumer_stop.clone(),
         ));
         // The relay stops last, so that it publishes what the last requests wrote.

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::{PageQuery, PageRequest, hal_page, request_url, with_self_link};
+use platform::trace::TraceContext;
 use serde_json::json;
 
 use crate::domain::{Customer, CustomerDraft, CustomerPatch};
@@ -88,6 +89,7 @@ async fn get_customer(
 
 async fn create_customer(
     request: HttpRequest,
+    trace: TraceContext,
     body: web::Json<CustomerDraft>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -95,7 +97,7 @@ async fn create_customer(
         id: ObjectId::new(),
         draft: body.into_inner().validated(&[])?,
     };
-    let event = events::customer_changed(&customer, &state.topics.customer_change)?;
+    let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
     state.customers.insert(&customer, &[event]).await?;
     state.outbox.wake();
     let collection = collection_url(&request, &state);
@@ -107,22 +109,24 @@ async fn create_customer(
 
 async fn replace_customer(
     request: HttpRequest,
+    trace: TraceContext,
     id: web::Path<String>,
     body: web::Json<CustomerDraft>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let draft = body.into_inner();
-    change_customer(request, &id, state, move |_| draft.clone()).await
+    change_customer(request, trace, &id, state, move |_| draft.clone()).await
 }
 
 async fn update_customer(
     request: HttpRequest,
+    trace: TraceContext,
     id: web::Path<String>,
     body: web::Json<CustomerPatch>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let patch = body.into_inner();
-    change_customer(request, &id, state, move |stored| {
+    change_customer(request, trace, &id, state, move |stored| {
         stored.clone().patched(patch.clone())
     })
     .await
@@ -132,6 +136,7 @@ async fn update_customer(
 /// changed the customer meanwhile.
 async fn change_customer(
     request: HttpRequest,
+    trace: TraceContext,
     id: &str,
     state: web::Data<AppState>,
     change: impl Fn(&CustomerDraft) -> CustomerDraft,
@@ -147,7 +152,7 @@ async fn change_customer(
             id,
             draft: change(&stored.draft).validated(&stored.draft.credit_cards)?,
         };
-        let event = events::customer_changed(&customer, &state.topics.customer_change)?;
+        let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
         if state
             .customers
             .replace(&customer, version, &[event])
@@ -162,10 +167,11 @@ async fn change_customer(
 
 async fn delete_customer(
     id: web::Path<String>,
+    trace: TraceContext,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(&id)?;
-    let tombstone = events::customer_removed(id, &state.topics.customer_change);
+    let tombstone = events::customer_removed(id, &state.topics.customer_change, &trace);
     if !state.customers.remove(id, &[tombstone]).await? {
         return Err(ApiError::NotFound(id.to_hex()));
     }

@@ -4,11 +4,11 @@ mod customers;
 mod sample;
 
 use actix_web::web;
-use mongodb::Database;
+use platform::actuator::Actuator;
 
 /// The route table. Fixed paths come before `customers/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, database: Database) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, actuator: Actuator) {
     sample::configure(cfg);
     customers::configure(cfg);
-    platform::health::configure(cfg, database);
+    platform::actuator::configure(cfg, actuator);
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use mongodb::bson::oid::ObjectId;
+use platform::trace::TraceContext;
 
 use crate::domain::{Customer, sample};
 use crate::error::ApiResult;
@@ -14,10 +15,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/customers/sample", web::post().to(create_sample_customers));
 }
 
-async fn create_sample_customers(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+async fn create_sample_customers(
+    trace: TraceContext,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let topic = &state.topics.customer_change;
     for customer in state.customers.all().await? {
-        let tombstone = events::customer_removed(customer.id, topic);
+        let tombstone = events::customer_removed(customer.id, topic, &trace);
         state.customers.remove(customer.id, &[tombstone]).await?;
     }
     for draft in sample::customers() {
@@ -25,7 +29,7 @@ async fn create_sample_customers(state: web::Data<AppState>) -> ApiResult<HttpRe
             id: ObjectId::new(),
             draft,
         };
-        let event = events::customer_changed(&customer, topic)?;
+        let event = events::customer_changed(&customer, topic, &trace)?;
         state.customers.insert(&customer, &[event]).await?;
     }
     state.outbox.wake();

@@ -46,6 +46,9 @@ pub struct Fulfillment {
     pub address: Address,
     pub order: Order,
     pub shipping_method: Option<ShippingMethod>,
+    /// The W3C trace context of the order's journey, carried by every status change
+    /// published for it, so the journey shares one trace id across services.
+    pub traceparent: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +63,7 @@ pub enum TransitionError {
 }
 
 impl Fulfillment {
-    pub fn from_request(request: FulfillmentRequestEvent) -> Self {
+    pub fn from_request(request: FulfillmentRequestEvent, traceparent: String) -> Self {
         Fulfillment {
             id: ObjectId::new(),
             timestamp: request.timestamp,
@@ -69,6 +72,7 @@ impl Fulfillment {
             address: request.address,
             order: request.order,
             shipping_method: None,
+            traceparent,
         }
     }
 
@@ -127,7 +131,7 @@ mod tests {
     fn fulfillment() -> Fulfillment {
         let fixture =
             include_str!("../../../../shared-events/fixtures/fulfillment-request-event.json");
-        Fulfillment::from_request(serde_json::from_str(fixture).unwrap())
+        Fulfillment::from_request(serde_json::from_str(fixture).unwrap(), String::new())
     }
 
     #[test]

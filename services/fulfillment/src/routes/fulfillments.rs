@@ -106,7 +106,8 @@ async fn change_status(
         if body.shipping_method.is_some() {
             fulfillment.shipping_method = body.shipping_method;
         }
-        let message = events::order_status_changed(&event, &state.topics.order_status_change)?;
+        let message =
+            events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;
         if state
             .fulfillments
             .update(&fulfillment, version, &[message])

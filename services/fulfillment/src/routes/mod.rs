@@ -4,13 +4,13 @@ mod fulfillments;
 mod sample;
 
 use actix_web::web;
-use mongodb::Database;
+use platform::actuator::Actuator;
 
 /// The route table. Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, database: Database) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, actuator: Actuator) {
     sample::configure(cfg);
     fulfillments::configure(cfg);
-    platform::health::configure(cfg, database);
+    platform::actuator::configure(cfg, actuator);
 }
 
 /// Milliseconds since the Unix epoch, the timestamps of order statuses.

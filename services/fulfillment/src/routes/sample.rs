@@ -67,7 +67,8 @@ async fn advance_all(state: web::Data<AppState>, step: usize) -> ApiResult<HttpR
             fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
         }
         let event = fulfillment.advance(step.to, None, now_millis())?;
-        let message = events::order_status_changed(&event, &state.topics.order_status_change)?;
+        let message =
+            events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;
         // A fulfillment another request moved meanwhile is no longer in `from`: skip it.
         state
             .fulfillments

@@ -34,6 +34,8 @@ struct FulfillmentDocument {
     order: Order,
     shipping_method: Option<ShippingMethod>,
     #[serde(default)]
+    traceparent: String,
+    #[serde(default)]
     version: i64,
 }
 
@@ -202,6 +204,7 @@ fn to_document(fulfillment: &Fulfillment, version: i64) -> FulfillmentDocument {
         address: fulfillment.address.clone(),
         order: fulfillment.order.clone(),
         shipping_method: fulfillment.shipping_method,
+        traceparent: fulfillment.traceparent.clone(),
         version,
     }
 }
@@ -216,6 +219,7 @@ fn read(document: &Document) -> anyhow::Result<(Fulfillment, i64)> {
         address: stored.address,
         order: stored.order,
         shipping_method: stored.shipping_method,
+        traceparent: stored.traceparent,
     };
     Ok((fulfillment, stored.version))
 }

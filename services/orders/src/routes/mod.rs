@@ -5,14 +5,14 @@ mod orders;
 mod sample;
 
 use actix_web::web;
-use mongodb::Database;
+use platform::actuator::Actuator;
 
 /// The route table. Fixed paths come before `customers/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, database: Database) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, actuator: Actuator) {
     sample::configure(cfg);
     customers::configure(cfg);
     orders::configure(cfg);
-    platform::health::configure(cfg, database);
+    platform::actuator::configure(cfg, actuator);
 }
 
 /// Milliseconds since the Unix epoch, the timestamps of order statuses.

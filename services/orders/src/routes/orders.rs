@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::{request_url, with_self_link};
+use platform::trace::TraceContext;
 use uuid::Uuid;
 
 use super::now_millis;
@@ -92,6 +93,7 @@ async fn get_order(
 
 async fn approve_order(
     request: HttpRequest,
+    trace: TraceContext,
     guid: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -102,7 +104,7 @@ async fn approve_order(
             let mut customer = stored.customer.clone();
             let request_event = customer.approve(guid, now_millis())?;
             let message =
-                events::fulfillment_requested(&request_event, &state.topics.order_fulfill)?;
+                events::fulfillment_requested(&request_event, &state.topics.order_fulfill, &trace)?;
             Ok::<_, ApiError>(Decision::Write {
                 customer: Box::new(customer),
                 events: vec![message],

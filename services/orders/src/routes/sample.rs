@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use platform::trace::TraceContext;
 
 use super::now_millis;
 use crate::domain::sample;
@@ -58,7 +59,10 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
     ))
 }
 
-async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+async fn fulfill_approved_orders(
+    trace: TraceContext,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let mut requested = 0;
     for listed in state.customers.all().await? {
         let target = Target::Customer(listed.customer.id);
@@ -71,7 +75,7 @@ async fn fulfill_approved_orders(state: web::Data<AppState>) -> ApiResult<HttpRe
                 let events = requests
                     .iter()
                     .map(|request| {
-                        events::fulfillment_requested(request, &state.topics.order_fulfill)
+                        events::fulfillment_requested(request, &state.topics.order_fulfill, &trace)
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let count = events.len();
