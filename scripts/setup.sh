@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what building and running the storefront locally needs, once per machine: the C
-# toolchain pieces rdkafka builds with, the tansu Kafka broker, and the Python environment of
-# the MongoDB stand-in. Everything already present is skipped.
+# Installs what building, running and testing the storefront locally needs, once per machine:
+# the C toolchain pieces rdkafka builds with, Prometheus (the tests scrape with it), the tansu
+# Kafka broker, and the Python environment of the MongoDB stand-in. Everything already present
+# is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,13 +14,15 @@ apt_install() {
     apt_updated=true
   fi
   log "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 missing=()
 for tool in gcc g++ make pkg-config curl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+# The tests scrape the services with a real Prometheus server and check expositions with promtool.
+command -v prometheus >/dev/null || missing+=(prometheus)
 # rdkafka's bundled librdkafka links zlib and OpenSSL.
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)

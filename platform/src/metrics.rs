@@ -7,7 +7,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Buckets of every `_seconds` histogram: 1 ms to 10 s.
@@ -48,10 +50,55 @@ pub fn install(application: &str) {
                 }
             })
             .expect("starting the metrics upkeep thread");
+        describe();
         let process = metrics_process::Collector::default();
         process.describe();
         Exporter { handle, process }
     });
+}
+
+/// The HELP text of every metric, so that the exposition passes `promtool check metrics`.
+fn describe() {
+    describe_histogram!(
+        "http_server_requests_seconds",
+        Unit::Seconds,
+        "HTTP requests served, by method, route pattern and status"
+    );
+    describe_counter!(
+        "kafka_records_produced_total",
+        "Records the broker acknowledged, by topic"
+    );
+    describe_counter!(
+        "kafka_records_consumed_total",
+        "Records consumed, by topic and outcome"
+    );
+    describe_histogram!(
+        "event_handler_duration_seconds",
+        Unit::Seconds,
+        "Time spent handling one consumed record, by topic"
+    );
+    describe_counter!(
+        "kafka_dead_lettered_total",
+        "Records sent to the dead-letter topic, by source topic"
+    );
+    describe_gauge!(
+        "kafka_consumer_lag",
+        "Records not yet consumed, by topic and partition, as the client last reported"
+    );
+    describe_gauge!(
+        "outbox_pending_events",
+        "Events written but not yet acknowledged by the broker, by collection"
+    );
+    describe_gauge!(
+        "outbox_oldest_event_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest event waiting in the outbox, by collection"
+    );
+    describe_histogram!(
+        "mongodb_operation_duration_seconds",
+        Unit::Seconds,
+        "MongoDB commands, by collection and operation"
+    );
 }
 
 /// The exposition in Prometheus text format, process metrics refreshed.

@@ -1,11 +1,36 @@
-//! Logging set-up.
+//! Logging set-up: readable text on a terminal, JSON lines in containers.
+//!
+//! Requests and consumed events run inside a span that carries their `trace_id`, so every line
+//! they log shows it: in text as `request{trace_id=...}`, in JSON under `span`.
 
+use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+}
 
 /// Installs the global subscriber: `RUST_LOG` filters, `info` by default. Calling it again (a
 /// second app in one test process) keeps the first subscriber.
-pub fn init() {
+pub fn init(settings: &TelemetrySettings) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,mongodb=warn,actix_server=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match settings.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }

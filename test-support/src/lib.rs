@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use platform::settings::KafkaSettings;
@@ -28,6 +30,83 @@ pub fn unique_name(prefix: &str) -> String {
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("finding a free port")
+}
+
+/// A MongoDB stand-in of a test's own, so that the test can stop and restart its database
+/// without disturbing the tests that share the common one.
+pub struct PrivateDatabase {
+    port: u16,
+    process: Option<Child>,
+}
+
+impl PrivateDatabase {
+    pub fn start() -> Self {
+        let mut database = PrivateDatabase {
+            port: free_port(),
+            process: None,
+        };
+        database.restart();
+        database
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: it keeps data in memory only).
+    pub fn restart(&mut self) {
+        self.kill();
+        let tools = std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {
+            format!(
+                "{}/.local/share/storefront",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        let server = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dev/mongo-standin/server.py"
+        );
+        let mut process = Command::new(format!("{tools}/venv/bin/python"))
+            .args([
+                server,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the MongoDB stand-in (run scripts/setup.sh first)");
+        let mut ready = String::new();
+        BufReader::new(process.stdout.take().expect("piped stdout"))
+            .read_line(&mut ready)
+            .expect("reading the stand-in's first line");
+        assert!(ready.contains("listening"), "the stand-in said {ready:?}");
+        self.process = Some(process);
+    }
+}
+
+impl Drop for PrivateDatabase {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// Polls `check` until it yields a value, panicking with `what` after `deadline`.

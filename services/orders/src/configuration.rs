@@ -3,6 +3,7 @@
 use platform::settings::{
     DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
 };
+use platform::telemetry::TelemetrySettings;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -11,6 +12,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub outbox: OutboxSettings,
+    pub telemetry: TelemetrySettings,
     pub consumer: ConsumerSettings,
     pub topics: Topics,
 }

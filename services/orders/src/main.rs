@@ -2,8 +2,8 @@ use orders::{configuration, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::telemetry::init();
     let settings = configuration::load()?;
+    platform::telemetry::init(&settings.telemetry);
     let application = Application::build(settings).await?;
     application.run_until_stopped().await
 }

@@ -1,5 +1,6 @@
 //! Accounts over real HTTP, against the local broker and database.
 
+mod actuator;
 mod customers;
 mod events;
 mod helpers;

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use test_support::{EVENT_DEADLINE, eventually};
+use test_support::{EVENT_DEADLINE, eventually, free_port};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{customer_body, test_settings};
@@ -41,14 +41,6 @@ async fn start_process(
     )
     .await;
     child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -185,3 +185,15 @@ async fn status_changes_are_recorded_once_in_timestamp_order_and_unknown_ones_de
             == 2
     );
 }
+
+#[tokio::test]
+async fn liveness_watches_the_consumer_loop() {
+    let app = spawn_app().await;
+    let liveness = app
+        .wait_for("/actuator/health/liveness", |body| body["status"] == "UP")
+        .await;
+    assert_eq!(liveness["components"]["consumer"]["status"], "UP");
+    let health: Value = app.get("/actuator/health").await.json().await.unwrap();
+    let components: Vec<&String> = health["components"].as_object().unwrap().keys().collect();
+    assert_eq!(components, ["mongo", "kafka", "consumer"]);
+}

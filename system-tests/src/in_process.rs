@@ -1,0 +1,154 @@
+//! The three services as apps inside the test process.
+
+use std::time::Duration;
+
+use platform::settings::KafkaSettings;
+use serde_json::Value;
+use test_support::{EVENT_DEADLINE, create_topics_with_dead_letters, eventually, unique_name};
+use tokio_util::sync::CancellationToken;
+
+/// The topics one storefront uses.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub customer_change: String,
+    pub order_fulfill: String,
+    pub order_status_change: String,
+}
+
+/// The three running services.
+pub struct Storefront {
+    pub accounts: String,
+    pub orders: String,
+    pub fulfillment: String,
+    pub topics: Topics,
+    pub kafka: KafkaSettings,
+    pub fulfillment_group: String,
+    pub client: reqwest::Client,
+    shutdown: Vec<CancellationToken>,
+}
+
+impl Drop for Storefront {
+    fn drop(&mut self) {
+        for token in &self.shutdown {
+            token.cancel();
+        }
+    }
+}
+
+const OUTBOX_POLL: Duration = Duration::from_millis(200);
+
+impl Storefront {
+    pub async fn start() -> Self {
+        let topics = Topics {
+            customer_change: unique_name("customer-change"),
+            order_fulfill: unique_name("order-fulfill"),
+            order_status_change: unique_name("order-status"),
+        };
+
+        let mut accounts = accounts::configuration::load().expect("accounts settings");
+        accounts.http.port = 0;
+        accounts.http.workers = 1;
+        accounts.database.name = unique_name("accounts");
+        accounts.topics.customer_change = topics.customer_change.clone();
+        accounts.outbox.poll_interval = OUTBOX_POLL;
+        let kafka = accounts.kafka.clone();
+        create_topics_with_dead_letters(
+            &kafka,
+            &[
+                &topics.customer_change,
+                &topics.order_fulfill,
+                &topics.order_status_change,
+            ],
+        )
+        .await;
+
+        let mut orders = orders::configuration::load().expect("orders settings");
+        orders.http.port = 0;
+        orders.http.workers = 1;
+        orders.database.name = unique_name("orders");
+        orders.consumer.group_id = unique_name("orders");
+        orders.topics.customer_change = topics.customer_change.clone();
+        orders.topics.order_fulfill = topics.order_fulfill.clone();
+        orders.topics.order_status_change = topics.order_status_change.clone();
+        orders.outbox.poll_interval = OUTBOX_POLL;
+
+        let mut fulfillment = fulfillment::configuration::load().expect("fulfillment settings");
+        fulfillment.http.port = 0;
+        fulfillment.http.workers = 1;
+        fulfillment.database.name = unique_name("fulfillment");
+        fulfillment.consumer.group_id = unique_name("fulfillment");
+        fulfillment.topics.order_fulfill = topics.order_fulfill.clone();
+        fulfillment.topics.order_status_change = topics.order_status_change.clone();
+        fulfillment.outbox.poll_interval = OUTBOX_POLL;
+        let fulfillment_group = fulfillment.consumer.group_id.clone();
+
+        let mut shutdown = Vec::new();
+        let accounts_app = accounts::startup::Application::build(accounts)
+            .await
+            .expect("building accounts");
+        let accounts_url = format!("http://127.0.0.1:{}/accounts", accounts_app.port());
+        shutdown.push(accounts_app.shutdown_token());
+        tokio::spawn(accounts_app.run_until_stopped());
+
+        let orders_app = orders::startup::Application::build(orders)
+            .await
+            .expect("building orders");
+        let orders_url = format!("http://127.0.0.1:{}/orders", orders_app.port());
+        shutdown.push(orders_app.shutdown_token());
+        tokio::spawn(orders_app.run_until_stopped());
+
+        let fulfillment_app = fulfillment::startup::Application::build(fulfillment)
+            .await
+            .expect("building fulfillment");
+        let fulfillment_url = format!("http://127.0.0.1:{}/fulfillment", fulfillment_app.port());
+        shutdown.push(fulfillment_app.shutdown_token());
+        tokio::spawn(fulfillment_app.run_until_stopped());
+
+        Storefront {
+            accounts: accounts_url,
+            orders: orders_url,
+            fulfillment: fulfillment_url,
+            topics,
+            kafka,
+            fulfillment_group,
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// GETs a URL and returns its status and body (JSON when it is JSON, else a string).
+    pub async fn get(&self, url: &str) -> (u16, Value) {
+        let response = self.client.get(url).send().await.expect("GET");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("reading a body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    /// GETs a URL until `accept` takes its JSON body.
+    pub async fn wait_for(&self, url: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        eventually(&format!("GET {url}"), EVENT_DEADLINE, || async {
+            let (status, body) = self.get(url).await;
+            (status == 200 && accept(&body)).then_some(body)
+        })
+        .await
+    }
+
+    /// Waits until orders shows every customer's fifth order in `status`.
+    pub async fn wait_for_fifth_orders(&self, customers: usize, status: &str) -> Value {
+        let url = format!("{}/customers/summary", self.orders);
+        self.wait_for(&url, |summary| {
+            let Some(copies) = summary["customers"].as_array() else {
+                return false;
+            };
+            copies.len() == customers
+                && copies.iter().all(|copy| {
+                    copy["orders"][4]["orderStatusEvents"]
+                        .as_array()
+                        .and_then(|events| events.last())
+                        .is_some_and(|last| last["orderStatusType"] == status)
+                })
+        })
+        .await
+    }
+}

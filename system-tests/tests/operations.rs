@@ -1,0 +1,291 @@
+//! Operating the storefront: a real Prometheus server scrapes the three services, and one trace
+//! id follows an order through all of them in their logs.
+
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use system_tests::processes::{Service, Storefront};
+use test_support::{EVENT_DEADLINE, eventually, free_port, unique_name};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// `promtool check metrics` on one exposition; returns what it complained about.
+async fn promtool_problems(exposition: &str) -> Option<String> {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running promtool (scripts/setup.sh installs it)");
+    let mut stdin = promtool.stdin.take().unwrap();
+    stdin.write_all(exposition.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = promtool.wait_with_output().await.unwrap();
+    (!output.status.success()).then(|| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn scrape_config(services: &[&Service]) -> String {
+    let jobs: Vec<String> = services
+        .iter()
+        .map(|service| {
+            format!(
+                "  - job_name: {name}\n    metrics_path: /{name}/actuator/prometheus\n    \
+                 static_configs:\n      - targets: ['127.0.0.1:{port}']\n",
+                name = service.name,
+                port = service.port
+            )
+        })
+        .collect();
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{}",
+        jobs.concat()
+    )
+}
+
+async fn query(client: &reqwest::Client, prometheus: &str, promql: &str) -> Vec<Value> {
+    let body: Value = client
+        .get(format!("{prometheus}/api/v1/query"))
+        .query(&[("query", promql)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_every_service_and_finds_the_expected_series() {
+    let store = Storefront::start().await;
+    let client = reqwest::Client::new();
+    let sample = client
+        .get(format!("{}/customers/sample", store.accounts.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sample.status(), 201);
+    eventually(
+        "orders to hold the sample customers",
+        EVENT_DEADLINE,
+        || async {
+            let summary: Value = client
+                .get(format!("{}/customers/summary", store.orders.url))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (summary["customers"].as_array()?.len() == 3).then_some(())
+        },
+    )
+    .await;
+
+    for service in store.services() {
+        let exposition = client
+            .get(format!("{}/actuator/prometheus", service.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if let Some(problems) = promtool_problems(&exposition).await {
+            panic!("promtool rejects {}'s exposition: {problems}", service.name);
+        }
+    }
+
+    let directory = std::env::temp_dir().join(unique_name("prometheus"));
+    std::fs::create_dir_all(&directory).unwrap();
+    let config = directory.join("prometheus.yml");
+    std::fs::write(&config, scrape_config(&store.services())).unwrap();
+    let port = free_port();
+    let _prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            directory.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("running prometheus (scripts/setup.sh installs it)");
+    let prometheus = format!("http://127.0.0.1:{port}");
+
+    let targets = eventually("every target up", EVENT_DEADLINE, || async {
+        let body: Value = client
+            .get(format!("{prometheus}/api/v1/targets"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let active = body["data"]["activeTargets"].as_array()?.clone();
+        (active.len() == 3 && active.iter().all(|target| target["health"] == "up"))
+            .then_some(active)
+    })
+    .await;
+    assert_eq!(targets.len(), 3);
+
+    let applications = |results: Vec<Value>| -> Vec<String> {
+        let mut names: Vec<String> = results
+            .iter()
+            .filter_map(|result| result["metric"]["application"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    let everyone = ["accounts", "fulfillment", "orders"];
+    for (promql, expected) in [
+        (
+            "count by (application) (http_server_requests_seconds_bucket)",
+            &everyone[..],
+        ),
+        (
+            "count by (application) (process_resident_memory_bytes)",
+            &everyone[..],
+        ),
+        (
+            "count by (application) (process_start_time_seconds)",
+            &everyone[..],
+        ),
+        (
+            "count by (application) (outbox_pending_events)",
+            &everyone[..],
+        ),
+        (
+            "count by (application) (mongodb_operation_duration_seconds_count)",
+            &everyone[..],
+        ),
+        (
+            "count by (application) (kafka_records_produced_total)",
+            &["accounts"][..],
+        ),
+        (
+            "count by (application) (kafka_records_consumed_total)",
+            &["orders"][..],
+        ),
+    ] {
+        let found = eventually(promql, EVENT_DEADLINE, || async {
+            let found = applications(query(&client, &prometheus, promql).await);
+            (found == expected).then_some(found)
+        })
+        .await;
+        assert_eq!(found, expected, "{promql}");
+    }
+}
+
+/// The log lines of a service that ran in the trace `trace_id`, by message.
+fn logged_in_trace(service: &Service, trace_id: &str) -> Vec<String> {
+    std::fs::read_to_string(&service.log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["span"]["trace_id"] == trace_id)
+        .filter_map(|line| line["fields"]["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_traceparent_follows_an_order_through_every_service() {
+    let store = Storefront::start().await;
+    let client = reqwest::Client::new();
+    let customer = json!({
+        "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
+        "contact": {"primaryPhone": "555-000-1111", "email": "ada@example.com"},
+        "addresses": [{"type": "SHIPPING", "description": "Home", "address1": "1 Analytical Way",
+                       "city": "London", "state": "LN", "postalCode": "00001"}]
+    });
+    let created: Value = client
+        .post(format!("{}/customers", store.accounts.url))
+        .json(&customer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let copy = format!(
+        "{}/customers/{}",
+        store.orders.url,
+        created["id"].as_str().unwrap()
+    );
+    eventually("the customer copy in orders", EVENT_DEADLINE, || async {
+        let response = client.get(&copy).send().await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+    let order: Value = client
+        .post(format!("{copy}/orders"))
+        .json(&json!({"orderItems": [
+            {"product": {"guid": "b5efd4a0-4eb9-4ad0-bc9e-2f5542cbe897"}, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let guid = order["guid"].as_str().unwrap();
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let approved = client
+        .post(format!("{}/orders/{guid}/approve", store.orders.url))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+
+    eventually(
+        "fulfillment to log the request in the trace",
+        EVENT_DEADLINE,
+        || async {
+            logged_in_trace(&store.fulfillment, trace_id)
+                .contains(&"event handled".to_owned())
+                .then_some(())
+        },
+    )
+    .await;
+    // Processing is requested outside the trace; the status change still continues it.
+    let processed = client
+        .post(format!(
+            "{}/fulfillment/sample/process",
+            store.fulfillment.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(processed.status(), 200);
+    eventually(
+        "orders to log the status change in the trace",
+        EVENT_DEADLINE,
+        || async {
+            let messages = logged_in_trace(&store.orders, trace_id);
+            (messages.iter().filter(|m| *m == "event handled").count() == 1).then_some(())
+        },
+    )
+    .await;
+    let orders_lines = logged_in_trace(&store.orders, trace_id);
+    assert!(
+        orders_lines.contains(&"request".to_owned()),
+        "the approve request: {orders_lines:?}"
+    );
+    assert!(
+        logged_in_trace(&store.accounts, trace_id).is_empty(),
+        "accounts took no part in this order's journey"
+    );
+}
