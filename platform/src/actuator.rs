@@ -11,12 +11,17 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::DateTime;
 use mongodb::Database;
 use mongodb::bson::doc;
 use rdkafka::producer::{FutureProducer, Producer};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::consumer::Heartbeat;
 use crate::http::request_url;
@@ -38,14 +43,41 @@ pub struct Actuator {
 }
 
 /// Registers the actuator routes inside the service's scope.
-pub fn configure(cfg: &mut web::ServiceConfig, actuator: Actuator) {
+pub fn configure(cfg: &mut ServiceConfig<'_>, actuator: Actuator) {
     cfg.app_data(web::Data::new(actuator))
-        .route("/actuator", web::get().to(get_index))
-        .route("/actuator/health", web::get().to(get_health))
-        .route("/actuator/health/liveness", web::get().to(get_liveness))
-        .route("/actuator/health/readiness", web::get().to(get_readiness))
-        .route("/actuator/info", web::get().to(get_info))
-        .route("/actuator/prometheus", web::get().to(get_prometheus));
+        .service(get_index)
+        .service(get_health)
+        .service(get_liveness)
+        .service(get_readiness)
+        .service(get_info)
+        .service(get_prometheus);
+}
+
+/// UP or DOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Up,
+    Down,
+}
+
+/// The health of one component, with what explains it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComponentHealth {
+    pub status: Status,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+/// The health of the service: UP only when every component is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"status": "UP", "components": {
+    "mongo": {"status": "UP", "details": {"database": "orders"}},
+    "kafka": {"status": "UP", "details": {"brokers": 1}},
+    "consumer": {"status": "UP", "details": {"lastPollSecondsAgo": 0}}}}))]
+pub struct Health {
+    pub status: Status,
+    pub components: BTreeMap<String, ComponentHealth>,
 }
 
 /// One component's state and what explains it.
@@ -114,15 +146,21 @@ fn component(name: &'static str, details: Result<Value, String>) -> Component {
 /// The health answer over some components: UP (200) only if all of them are.
 fn health(components: Vec<Component>) -> HttpResponse {
     let up = components.iter().all(|component| component.up);
-    let status = |up: bool| if up { "UP" } else { "DOWN" };
-    let mut listed = Map::new();
-    for component in components {
-        listed.insert(
-            component.name.to_owned(),
-            json!({ "status": status(component.up), "details": component.details }),
-        );
-    }
-    let body = json!({ "status": status(up), "components": listed });
+    let status = |up: bool| if up { Status::Up } else { Status::Down };
+    let components = components
+        .into_iter()
+        .map(|component| {
+            let health = ComponentHealth {
+                status: status(component.up),
+                details: component.details,
+            };
+            (component.name.to_owned(), health)
+        })
+        .collect();
+    let body = Health {
+        status: status(up),
+        components,
+    };
     if up {
         HttpResponse::Ok().json(body)
     } else {
@@ -130,6 +168,9 @@ fn health(components: Vec<Component>) -> HttpResponse {
     }
 }
 
+/// Links to every actuator endpoint, as Spring Boot lists them.
+#[utoipa::path(tag = "actuator", responses((status = 200, description = "Links", body = Object)))]
+#[get("/actuator")]
 async fn get_index(request: HttpRequest) -> HttpResponse {
     let base = request_url(&request);
     let link = |path: &str, templated: bool| json!({ "href": format!("{base}{path}"), "templated": templated });
@@ -142,6 +183,12 @@ async fn get_index(request: HttpRequest) -> HttpResponse {
     } }))
 }
 
+/// Every component: MongoDB, Kafka and, where there is one, the consumer loop.
+#[utoipa::path(tag = "actuator", responses(
+    (status = 200, description = "All components UP", body = Health),
+    (status = 503, description = "Some component DOWN", body = Health),
+))]
+#[get("/actuator/health")]
 async fn get_health(actuator: web::Data<Actuator>) -> HttpResponse {
     let (mongo, kafka) = tokio::join!(actuator.mongo(), actuator.kafka());
     let mut components = vec![mongo, kafka];
@@ -149,15 +196,32 @@ async fn get_health(actuator: web::Data<Actuator>) -> HttpResponse {
     health(components)
 }
 
+/// Whether the process should be restarted: only a stuck consumer loop makes it DOWN.
+#[utoipa::path(tag = "actuator", responses(
+    (status = 200, description = "Alive", body = Health),
+    (status = 503, description = "Stuck", body = Health),
+))]
+#[get("/actuator/health/liveness")]
 async fn get_liveness(actuator: web::Data<Actuator>) -> HttpResponse {
     health(actuator.consumer().into_iter().collect())
 }
 
+/// Whether the service can serve: the database and the broker answer.
+#[utoipa::path(tag = "actuator", responses(
+    (status = 200, description = "Ready", body = Health),
+    (status = 503, description = "Not ready", body = Health),
+))]
+#[get("/actuator/health/readiness")]
 async fn get_readiness(actuator: web::Data<Actuator>) -> HttpResponse {
     let (mongo, kafka) = tokio::join!(actuator.mongo(), actuator.kafka());
     health(vec![mongo, kafka])
 }
 
+/// Name, version, git commit and build time.
+#[utoipa::path(tag = "actuator", responses((status = 200, description = "Build information", body = Object,
+    example = json!({"app": {"name": "orders", "version": "0.1.0"}, "git": {"commit": "d97a036678aa"},
+                     "build": {"time": "2026-11-25T01:52:02+00:00"}}))))]
+#[get("/actuator/info")]
 async fn get_info(actuator: web::Data<Actuator>) -> HttpResponse {
     let built = env!("STOREFRONT_BUILD_EPOCH_SECONDS")
         .parse::<i64>()
@@ -171,6 +235,10 @@ async fn get_info(actuator: web::Data<Actuator>) -> HttpResponse {
     }))
 }
 
+/// Metrics in the Prometheus text format.
+#[utoipa::path(tag = "actuator", responses((status = 200, description = "The exposition",
+    content_type = "text/plain; version=0.0.4", body = String)))]
+#[get("/actuator/prometheus")]
 async fn get_prometheus() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -1,26 +1,34 @@
 //! HTTP plumbing every service shares: the JSON error body, extractor error handling, and HAL
 //! collections with paging and sorting as Spring Data REST serves them.
 
+use std::collections::BTreeMap;
 use std::future::{Ready, ready};
 use std::time::Instant;
 
+use std::net::TcpListener;
+
 use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, Server, ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, JsonPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 use tracing::Instrument;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, scope};
 
 use crate::metrics;
+use crate::settings::HttpSettings;
 use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Every error answer: a stable machine code and a sentence for people.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[schema(example = json!({"code": "not_found", "message": "no customer has the id 5b189af9a8d05613315b0212"}))]
 pub struct ErrorBody {
+    /// Stable across releases: `malformed_body`, `not_found`, `conflict`, ...
     pub code: String,
     pub message: String,
 }
@@ -166,11 +174,63 @@ impl FromRequest for TraceContext {
     }
 }
 
+/// The HTTP server of a service: every route under `settings.base_path` (registered by
+/// `configure`, once per worker), the OpenAPI document and Swagger UI collected from those
+/// routes, JSON errors for every rejected request, and [`observe`] around it all.
+pub fn server<F>(
+    listener: TcpListener,
+    settings: &HttpSettings,
+    title: &'static str,
+    description: &'static str,
+    configure: F,
+) -> std::io::Result<Server>
+where
+    F: Fn(&mut ServiceConfig<'_>) + Clone + Send + 'static,
+{
+    let base_path = settings.base_path.clone();
+    let max_body_bytes = settings.max_body_bytes;
+    // The document is collected from the same route registrations the workers make.
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .service(scope(base_path.as_str()).configure(|cfg| configure(cfg)))
+        .split_for_parts();
+    let mut server = HttpServer::new(move || {
+        let configure = configure.clone();
+        App::new()
+            .wrap(from_fn(observe))
+            .app_data(json_config(max_body_bytes))
+            .app_data(query_config())
+            .app_data(path_config())
+            // Before the scope: a scope that matches the prefix keeps every request under it.
+            .service(crate::openapi::documentation(
+                &base_path,
+                title,
+                description,
+                api.clone(),
+            ))
+            .into_utoipa_app()
+            .service(scope(base_path.as_str()).configure(move |cfg| configure(cfg)))
+            .into_app()
+            .default_service(web::to(no_route))
+    })
+    // Shutdown is the service's to decide (SIGTERM stops the consumer and relay too).
+    .disable_signals()
+    .shutdown_timeout(10);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
+
 /// The paging query parameters of a collection: `page` (from 0), `size`, `sort=property,dir`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// The page number, from 0.
     pub page: Option<u64>,
+    /// Items per page, 1 to 1000; 20 when absent.
     pub size: Option<u64>,
+    /// `property` or `property,asc|desc`.
     pub sort: Option<String>,
 }
 
@@ -257,56 +317,99 @@ pub fn request_url(request: &HttpRequest) -> String {
     )
 }
 
-/// A HAL collection page: `_embedded.<relation>`, `_links` and `page`, each item given a
-/// `_links.self` to `<collection_url>/<id>`.
-pub fn hal_page(
-    relation: &str,
-    collection_url: &str,
-    items: Vec<(String, Value)>,
-    request: &PageRequest,
-    total: u64,
-) -> Value {
-    let embedded: Vec<Value> = items
-        .into_iter()
-        .map(|(id, item)| with_self_link(item, &format!("{collection_url}/{id}")))
-        .collect();
-    let total_pages = total.div_ceil(request.size);
-    let link =
-        |page: u64| json!({ "href": format!("{collection_url}?{}", request.query_string(page)) });
-    let mut links = Map::new();
-    links.insert("self".into(), link(request.page));
-    if total_pages > 0 {
-        links.insert("first".into(), link(0));
-        links.insert("last".into(), link(total_pages - 1));
-    }
-    if request.page > 0 {
-        links.insert("prev".into(), link(request.page - 1));
-    }
-    if request.page + 1 < total_pages {
-        links.insert("next".into(), link(request.page + 1));
-    }
-    json!({
-        "_embedded": { relation: embedded },
-        "_links": links,
-        "page": {
-            "size": request.size,
-            "totalElements": total,
-            "totalPages": total_pages,
-            "number": request.page,
-        },
-    })
+/// A HAL link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Link {
+    pub href: String,
 }
 
-/// Adds `_links.self.href` to an entity.
-pub fn with_self_link(mut item: Value, href: &str) -> Value {
-    if let Value::Object(fields) = &mut item {
-        fields.insert("_links".into(), json!({ "self": { "href": href } }));
+/// The `_links` of an entity: where it lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SelfLinks {
+    #[serde(rename = "self")]
+    pub self_link: Link,
+}
+
+impl SelfLinks {
+    pub fn to(href: String) -> Self {
+        SelfLinks {
+            self_link: Link { href },
+        }
     }
-    item
+}
+
+/// Where a page sits in its collection, as Spring Data REST reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMetadata {
+    pub size: u64,
+    pub total_elements: u64,
+    pub total_pages: u64,
+    pub number: u64,
+}
+
+/// A HAL collection page: `_embedded.<relation>`, `_links` (self, first, prev, next, last)
+/// and `page`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HalPage<T> {
+    #[serde(rename = "_embedded")]
+    pub embedded: BTreeMap<String, Vec<T>>,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+    pub page: PageMetadata,
+}
+
+impl<T> HalPage<T> {
+    /// One page of `total` items, linked to its neighbours under `collection_url`.
+    pub fn new(
+        relation: &str,
+        collection_url: &str,
+        items: Vec<T>,
+        request: &PageRequest,
+        total: u64,
+    ) -> Self {
+        let total_pages = total.div_ceil(request.size);
+        let link = |page: u64| Link {
+            href: format!("{collection_url}?{}", request.query_string(page)),
+        };
+        let mut links = BTreeMap::new();
+        links.insert("self".to_owned(), link(request.page));
+        if total_pages > 0 {
+            links.insert("first".to_owned(), link(0));
+            links.insert("last".to_owned(), link(total_pages - 1));
+        }
+        if request.page > 0 {
+            links.insert("prev".to_owned(), link(request.page - 1));
+        }
+        if request.page + 1 < total_pages {
+            links.insert("next".to_owned(), link(request.page + 1));
+        }
+        HalPage {
+            embedded: BTreeMap::from([(relation.to_owned(), items)]),
+            links,
+            page: PageMetadata {
+                size: request.size,
+                total_elements: total,
+                total_pages,
+                number: request.page,
+            },
+        }
+    }
+}
+
+/// The base URL of the service (scheme, host and base path) as the client addressed it.
+pub fn base_url(request: &HttpRequest, base_path: &str) -> String {
+    let url = request_url(request);
+    match url.find(base_path) {
+        Some(start) => url[..start + base_path.len()].to_owned(),
+        None => url,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     fn query(page: Option<u64>, size: Option<u64>, sort: Option<&str>) -> PageQuery {
@@ -353,15 +456,16 @@ mod tests {
     }
 
     #[test]
-    fn a_hal_page_links_its_neighbours_and_items() {
+    fn a_hal_page_links_its_neighbours() {
         let request = PageRequest::parse(&query(Some(1), Some(2), None), &[]).unwrap();
-        let page = hal_page(
+        let page = serde_json::to_value(HalPage::new(
             "customers",
             "http://h/accounts/customers",
-            vec![("a".into(), json!({"id": "a"}))],
+            vec![json!({"id": "a"})],
             &request,
             5,
-        );
+        ))
+        .unwrap();
         assert_eq!(
             page["page"],
             json!({"size": 2, "totalElements": 5, "totalPages": 3, "number": 1})
@@ -374,16 +478,20 @@ mod tests {
             page["_links"]["prev"]["href"],
             "http://h/accounts/customers?page=0&size=2"
         );
-        assert_eq!(
-            page["_embedded"]["customers"][0]["_links"]["self"]["href"],
-            "http://h/accounts/customers/a"
-        );
+        assert_eq!(page["_embedded"]["customers"][0]["id"], "a");
     }
 
     #[test]
     fn an_empty_collection_has_no_pages_and_no_neighbours() {
         let request = PageRequest::parse(&PageQuery::default(), &[]).unwrap();
-        let page = hal_page("customers", "http://h/c", vec![], &request, 0);
+        let page = serde_json::to_value(HalPage::<Value>::new(
+            "customers",
+            "http://h/c",
+            vec![],
+            &request,
+            0,
+        ))
+        .unwrap();
         assert_eq!(page["page"]["totalPages"], 0);
         assert!(page["_links"].get("next").is_none());
         assert!(page["_links"].get("prev").is_none());

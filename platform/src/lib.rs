@@ -13,6 +13,7 @@ pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod mongo;
+pub mod openapi;
 pub mod outbox;
 pub mod settings;
 pub mod shutdown;

@@ -2,6 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::uuid_text;
@@ -20,7 +21,7 @@ pub trait Event: Serialize + DeserializeOwned {
 }
 
 /// A customer was created or changed in accounts. Never carries credit cards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerChangeEvent {
     /// The accounts customer id: a MongoDB ObjectId as 24 hex characters.
@@ -40,7 +41,7 @@ impl Event for CustomerChangeEvent {
 }
 
 /// An approved order, with what fulfillment needs to ship it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FulfillmentRequestEvent {
     /// Milliseconds since the Unix epoch.
@@ -62,10 +63,11 @@ impl Event for FulfillmentRequestEvent {
 }
 
 /// Fulfillment moved an order to a new status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderStatusChangeEvent {
     #[serde(with = "uuid_text")]
+    #[schema(value_type = String, format = Uuid)]
     pub guid: Uuid,
     pub order_status_event: OrderStatusEvent,
 }

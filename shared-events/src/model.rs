@@ -3,11 +3,12 @@
 use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::Money;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Name {
     pub title: String,
@@ -17,7 +18,7 @@ pub struct Name {
     pub suffix: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     pub primary_phone: String,
@@ -25,7 +26,7 @@ pub struct Contact {
     pub email: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AddressType {
     Billing,
@@ -33,7 +34,7 @@ pub enum AddressType {
     ShippingAlternate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     #[serde(rename = "type")]
@@ -47,7 +48,7 @@ pub struct Address {
 }
 
 /// Where an order is in its life; see the state machine in the services that change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatusType {
     Created,
@@ -95,7 +96,7 @@ impl OrderStatusType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderStatusEvent {
     /// Milliseconds since the Unix epoch.
@@ -104,29 +105,33 @@ pub struct OrderStatusEvent {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     #[serde(with = "uuid_text")]
+    #[schema(value_type = String, format = Uuid)]
     pub guid: Uuid,
     pub title: String,
     /// Absent in some upstream documents; always written by our services.
     pub description: Option<String>,
     /// Absent in some upstream documents; always written by our services.
+    #[schema(value_type = Option<f64>, example = 11.99)]
     pub price: Option<Money>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderItem {
     pub product: Product,
+    #[schema(value_type = u32, minimum = 1)]
     pub quantity: NonZeroU32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
     #[serde(with = "uuid_text")]
+    #[schema(value_type = String, format = Uuid)]
     pub guid: Uuid,
     pub order_status_events: Vec<OrderStatusEvent>,
     pub order_items: Vec<OrderItem>,

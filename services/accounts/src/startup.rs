@@ -3,8 +3,7 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context;
 use mongodb::Database;
 use platform::actuator::Actuator;
@@ -16,6 +15,10 @@ use tokio_util::sync::CancellationToken;
 use crate::configuration::{Settings, Topics};
 use crate::routes;
 use crate::storage::CustomerRepository;
+
+const TITLE: &str = "Storefront accounts";
+const DESCRIPTION: &str = "Customer accounts. Every change is published on \
+    `accounts.customer.change`; card numbers are always shown masked.";
 
 /// The service name in metrics, logs and `actuator/info`.
 const NAME: &str = "accounts";
@@ -79,25 +82,11 @@ impl Application {
             outbox: waker,
             base_path: settings.http.base_path.clone(),
         });
-        let base_path = settings.http.base_path.clone();
-        let max_body_bytes = settings.http.max_body_bytes;
-        let mut server = HttpServer::new(move || {
-            let actuator = actuator(&database, &probe_producer, heartbeat.clone());
-            App::new()
-                .wrap(from_fn(platform::http::observe))
-                .app_data(state.clone())
-                .app_data(platform::http::json_config(max_body_bytes))
-                .app_data(platform::http::query_config())
-                .app_data(platform::http::path_config())
-                .service(web::scope(&base_path).configure(|cfg| routes::configure(cfg, actuator)))
-                .default_service(web::to(platform::http::no_route))
-        })
-        .disable_signals()
-        .shutdown_timeout(10);
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
-        let server = server.listen(listener)?.run();
+        let server =
+            platform::http::server(listener, &settings.http, TITLE, DESCRIPTION, move |cfg| {
+                cfg.app_data(state.clone());
+                routes::configure(cfg, actuator(&database, &probe_producer, heartbeat.clone()));
+            })?;
         tracing::info!(port, "listening");
         Ok(Application {
             port,

@@ -3,21 +3,25 @@
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, CustomerChangeEvent, Name};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CreditCardType {
     Primary,
     Alternate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreditCard {
     #[serde(rename = "type")]
     pub card_type: CreditCardType,
     pub description: String,
+    /// Shown masked (`****-****-****-0000`); a masked number sent back keeps the stored one.
+    #[schema(example = "****-****-****-0000")]
     pub number: String,
+    #[schema(example = "6/19")]
     pub expiration: String,
     pub name_on_card: String,
 }
@@ -30,7 +34,7 @@ pub struct Customer {
 }
 
 /// Everything about a customer but the id: what clients send to create or replace one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerDraft {
     pub name: Name,
@@ -42,7 +46,7 @@ pub struct CustomerDraft {
 }
 
 /// A partial change: the fields given replace the stored ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerPatch {
     pub name: Option<Name>,
@@ -154,19 +158,13 @@ impl Customer {
         }
     }
 
-    /// The customer as the API shows it: id as hex, card numbers masked.
-    pub fn to_resource(&self) -> serde_json::Value {
+    /// The customer as the API shows it: card numbers masked.
+    pub fn masked(&self) -> CustomerDraft {
         let mut draft = self.draft.clone();
         for card in &mut draft.credit_cards {
             card.number = mask_card_number(&card.number);
         }
-        let mut resource = serde_json::json!({ "id": self.id.to_hex() });
-        if let (Some(fields), Ok(serde_json::Value::Object(rest))) =
-            (resource.as_object_mut(), serde_json::to_value(&draft))
-        {
-            fields.extend(rest);
-        }
-        resource
+        draft
     }
 }
 
@@ -190,16 +188,15 @@ mod tests {
     }
 
     #[test]
-    fn the_resource_masks_every_card_and_shows_the_id() {
+    fn the_api_view_masks_every_card() {
         let customer = Customer {
             id: ObjectId::parse_str("5b189af9a8d05613315b0212").unwrap(),
             draft: john(),
         };
-        let resource = customer.to_resource();
-        assert_eq!(resource["id"], "5b189af9a8d05613315b0212");
-        assert_eq!(resource["creditCards"][0]["number"], "****-****-****-0000");
-        assert_eq!(resource["creditCards"][1]["number"], "****-****-****-6666");
-        assert!(!resource.to_string().contains("1234-6789"));
+        let shown = customer.masked();
+        assert_eq!(shown.credit_cards[0].number, "****-****-****-0000");
+        assert_eq!(shown.credit_cards[1].number, "****-****-****-6666");
+        assert!(!serde_json::to_string(&shown).unwrap().contains("1234-6789"));
     }
 
     #[test]

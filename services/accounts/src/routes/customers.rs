@@ -1,11 +1,13 @@
 //! `customers`: the customer accounts resource, as HAL.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{PageQuery, PageRequest, hal_page, request_url, with_self_link};
+use platform::http::{ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
 use platform::trace::TraceContext;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::{Customer, CustomerDraft, CustomerPatch};
 use crate::error::{ApiError, ApiResult};
@@ -16,37 +18,61 @@ use crate::storage::SORTABLE;
 /// How often a read-modify-write is retried when another request changed the customer first.
 const CONFLICT_RETRIES: usize = 3;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/customers", web::get().to(list_customers))
-        .route("/customers", web::post().to(create_customer))
-        .route("/customers/summary", web::get().to(get_customer_summary))
-        .route("/customers/{id}", web::get().to(get_customer))
-        .route("/customers/{id}", web::put().to(replace_customer))
-        .route("/customers/{id}", web::patch().to(update_customer))
-        .route("/customers/{id}", web::delete().to(delete_customer));
+/// Fixed paths come before `customers/{id}` so they are not taken for ids.
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(list_customers)
+        .service(create_customer)
+        .service(get_customer_summary)
+        .service(get_customer)
+        .service(replace_customer)
+        .service(update_customer)
+        .service(delete_customer);
+}
+
+/// A customer as the API shows it: card numbers masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CustomerResource {
+    /// The MongoDB ObjectId, 24 hex digits.
+    #[schema(example = "5b189af9a8d05613315b0212")]
+    id: String,
+    #[serde(flatten)]
+    customer: CustomerDraft,
+    #[serde(rename = "_links")]
+    links: SelfLinks,
+}
+
+impl CustomerResource {
+    fn new(customer: &Customer, base: &str) -> Self {
+        let id = customer.id.to_hex();
+        CustomerResource {
+            links: SelfLinks::to(format!("{base}/customers/{id}")),
+            id,
+            customer: customer.masked(),
+        }
+    }
+}
+
+/// Every customer at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CustomerSummary {
+    customers: Vec<CustomerResource>,
 }
 
 fn parse_id(id: &str) -> ApiResult<ObjectId> {
     ObjectId::parse_str(id).map_err(|_| ApiError::NotFound(id.to_owned()))
 }
 
-/// The collection URL, from a request to the collection or to one of its items.
-fn collection_url(request: &HttpRequest, state: &AppState) -> String {
-    let url = request_url(request);
-    let marker = format!("{}/customers", state.base_path);
-    match url.find(&marker) {
-        Some(start) => url[..start + marker.len()].to_owned(),
-        None => url,
-    }
-}
-
-fn item(customer: &Customer, collection: &str) -> serde_json::Value {
-    with_self_link(
-        customer.to_resource(),
-        &format!("{collection}/{}", customer.id.to_hex()),
-    )
-}
-
+/// A page of customers.
+#[utoipa::path(
+    tag = "customers",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A HAL page of customers", body = HalPage<CustomerResource>),
+        (status = 400, description = "Bad paging or sorting", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers")]
 async fn list_customers(
     request: HttpRequest,
     query: web::Query<PageQuery>,
@@ -54,25 +80,50 @@ async fn list_customers(
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(&query, &SORTABLE)?;
     let (customers, total) = state.customers.page(&page).await?;
+    let base = base_url(&request, &state.base_path);
     let items = customers
         .iter()
-        .map(|customer| (customer.id.to_hex(), customer.to_resource()))
+        .map(|customer| CustomerResource::new(customer, &base))
         .collect();
-    let url = collection_url(&request, &state);
-    Ok(HttpResponse::Ok().json(hal_page("customers", &url, items, &page, total)))
+    let collection = format!("{base}/customers");
+    Ok(HttpResponse::Ok().json(HalPage::new("customers", &collection, items, &page, total)))
 }
 
-async fn get_customer_summary(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let customers: Vec<_> = state
+/// Every customer, without paging.
+#[utoipa::path(
+    tag = "customers",
+    responses(
+        (status = 200, description = "All customers", body = CustomerSummary),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/summary")]
+async fn get_customer_summary(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let base = base_url(&request, &state.base_path);
+    let customers = state
         .customers
         .all()
         .await?
         .iter()
-        .map(Customer::to_resource)
+        .map(|customer| CustomerResource::new(customer, &base))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "customers": customers })))
+    Ok(HttpResponse::Ok().json(CustomerSummary { customers }))
 }
 
+/// One customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer id, 24 hex digits")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerResource),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/{id}")]
 async fn get_customer(
     request: HttpRequest,
     id: web::Path<String>,
@@ -84,9 +135,24 @@ async fn get_customer(
         .find(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
-    Ok(HttpResponse::Ok().json(item(&customer, &collection_url(&request, &state))))
+    let base = base_url(&request, &state.base_path);
+    Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)))
 }
 
+/// Creates a customer and publishes it.
+#[utoipa::path(
+    tag = "customers",
+    request_body = CustomerDraft,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = CustomerResource),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[post("/customers")]
 async fn create_customer(
     request: HttpRequest,
     trace: TraceContext,
@@ -100,13 +166,27 @@ async fn create_customer(
     let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
     state.customers.insert(&customer, &[event]).await?;
     state.outbox.wake();
-    let collection = collection_url(&request, &state);
-    let location = format!("{collection}/{}", customer.id.to_hex());
+    let resource = CustomerResource::new(&customer, &base_url(&request, &state.base_path));
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(item(&customer, &collection)))
+        .insert_header((header::LOCATION, resource.links.self_link.href.clone()))
+        .json(resource))
 }
 
+/// Replaces a customer and publishes the change.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer id, 24 hex digits")),
+    request_body = CustomerDraft,
+    responses(
+        (status = 200, description = "Replaced", body = CustomerResource),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[put("/customers/{id}")]
 async fn replace_customer(
     request: HttpRequest,
     trace: TraceContext,
@@ -118,6 +198,21 @@ async fn replace_customer(
     change_customer(request, trace, &id, state, move |_| draft.clone()).await
 }
 
+/// Changes the fields given and publishes the change.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer id, 24 hex digits")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "Changed", body = CustomerResource),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[patch("/customers/{id}")]
 async fn update_customer(
     request: HttpRequest,
     trace: TraceContext,
@@ -159,12 +254,24 @@ async fn change_customer(
             .await?
         {
             state.outbox.wake();
-            return Ok(HttpResponse::Ok().json(item(&customer, &collection_url(&request, &state))));
+            let base = base_url(&request, &state.base_path);
+            return Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)));
         }
     }
     Err(ApiError::Conflict)
 }
 
+/// Deletes a customer and publishes a tombstone.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer id, 24 hex digits")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[delete("/customers/{id}")]
 async fn delete_customer(
     id: web::Path<String>,
     trace: TraceContext,

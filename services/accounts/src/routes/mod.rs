@@ -3,11 +3,11 @@
 mod customers;
 mod sample;
 
-use actix_web::web;
 use platform::actuator::Actuator;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-/// The route table. Fixed paths come before `customers/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, actuator: Actuator) {
+/// The route table. Sample paths come before `customers/{id}` so they are not taken for ids.
+pub(crate) fn configure(cfg: &mut ServiceConfig<'_>, actuator: Actuator) {
     sample::configure(cfg);
     customers::configure(cfg);
     platform::actuator::configure(cfg, actuator);

@@ -1,20 +1,34 @@
 //! `customers/sample`: replaces every customer with the three sample customers.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, route, web};
 use mongodb::bson::oid::ObjectId;
+use platform::http::ErrorBody;
 use platform::trace::TraceContext;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::{Customer, sample};
 use crate::error::ApiResult;
 use crate::events;
 use crate::startup::AppState;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    // Upstream changes data on GET here; GET keeps working and POST is accepted too.
-    cfg.route("/customers/sample", web::get().to(create_sample_customers))
-        .route("/customers/sample", web::post().to(create_sample_customers));
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(create_sample_customers);
 }
 
+/// Replaces all customers with the three sample customers, publishing each new one and a
+/// tombstone for each removed one. Upstream changes data on GET here; GET keeps working and
+/// POST does the same.
+#[utoipa::path(
+    method(get, post),
+    path = "/customers/sample",
+    tag = "sample data",
+    responses(
+        (status = 201, description = "Replaced", body = String, content_type = "text/plain",
+         example = "Sample customer accounts created"),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[route("/customers/sample", method = "GET", method = "POST")]
 async fn create_sample_customers(
     trace: TraceContext,
     state: web::Data<AppState>,

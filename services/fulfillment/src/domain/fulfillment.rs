@@ -8,9 +8,10 @@ use shared_events::{
     Address, Contact, FulfillmentRequestEvent, Name, Order, OrderStatusChangeEvent,
     OrderStatusEvent, OrderStatusType,
 };
+use utoipa::ToSchema;
 
 /// How an order is shipped; written in exactly upstream's mixed case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum ShippingMethod {
     #[serde(rename = "USPS")]
     Usps,
@@ -109,19 +110,6 @@ impl Fulfillment {
             order_status_event: event,
         })
     }
-
-    /// The fulfillment as the API shows it.
-    pub fn to_resource(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id.to_hex(),
-            "timestamp": self.timestamp,
-            "name": self.name,
-            "contact": self.contact,
-            "address": self.address,
-            "order": self.order,
-            "shippingMethod": self.shipping_method,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -175,19 +163,5 @@ mod tests {
             Err(TransitionError::AlreadyInStatus(OrderStatusType::Approved))
         );
         assert_eq!(fulfillment, before);
-    }
-
-    #[test]
-    fn the_resource_matches_the_upstream_document_shape() {
-        let mut fulfillment = fulfillment();
-        fulfillment.shipping_method = Some(ShippingMethod::Drone);
-        let resource = fulfillment.to_resource();
-        assert_eq!(resource["shippingMethod"], "Drone");
-        assert_eq!(resource["address"]["type"], "SHIPPING");
-        assert_eq!(
-            resource["order"]["guid"],
-            "facb2d0c-4ae7-4d6c-96a0-293d9c521652"
-        );
-        assert_eq!(resource["id"].as_str().unwrap().len(), 24);
     }
 }

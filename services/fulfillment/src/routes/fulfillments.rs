@@ -1,14 +1,15 @@
 //! `fulfillments`: read them as HAL, and move one through the state machine.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{PageQuery, PageRequest, hal_page, request_url, with_self_link};
-use serde::Deserialize;
-use serde_json::json;
-use shared_events::OrderStatusType;
+use platform::http::{ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
+use serde::{Deserialize, Serialize};
+use shared_events::{Address, Contact, Name, Order, OrderStatusType};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
-use crate::domain::ShippingMethod;
+use crate::domain::{Fulfillment, ShippingMethod};
 use crate::error::{ApiError, ApiResult};
 use crate::events;
 use crate::startup::AppState;
@@ -17,21 +18,60 @@ use crate::storage::SORTABLE;
 /// How often a read-modify-write is retried when another request changed the fulfillment.
 const CONFLICT_RETRIES: usize = 3;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/fulfillments", web::get().to(list_fulfillments))
-        .route(
-            "/fulfillments/summary",
-            web::get().to(get_fulfillment_summary),
-        )
-        .route("/fulfillments/{id}", web::get().to(get_fulfillment))
-        .route("/fulfillments/{id}/status", web::post().to(change_status));
+/// Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(list_fulfillments)
+        .service(get_fulfillment_summary)
+        .service(get_fulfillment)
+        .service(change_status);
+}
+
+/// A fulfillment as the API shows it, in the shape of upstream's documents.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FulfillmentResource {
+    #[schema(example = "5b1bf1b8a8d0562de5133d64")]
+    id: String,
+    /// When fulfillment was requested, epoch millis.
+    timestamp: i64,
+    name: Name,
+    contact: Contact,
+    /// The SHIPPING address.
+    address: Address,
+    order: Order,
+    shipping_method: Option<ShippingMethod>,
+    #[serde(rename = "_links")]
+    links: SelfLinks,
+}
+
+impl FulfillmentResource {
+    fn new(fulfillment: &Fulfillment, base: &str) -> Self {
+        let id = fulfillment.id.to_hex();
+        FulfillmentResource {
+            links: SelfLinks::to(format!("{base}/fulfillments/{id}")),
+            id,
+            timestamp: fulfillment.timestamp,
+            name: fulfillment.name.clone(),
+            contact: fulfillment.contact.clone(),
+            address: fulfillment.address.clone(),
+            order: fulfillment.order.clone(),
+            shipping_method: fulfillment.shipping_method,
+        }
+    }
+}
+
+/// Every fulfillment at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FulfillmentSummary {
+    fulfillments: Vec<FulfillmentResource>,
 }
 
 /// A requested status change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct StatusChange {
+pub(crate) struct StatusChange {
     order_status_type: OrderStatusType,
+    #[schema(example = "Items out of stock")]
     note: Option<String>,
     /// Recorded with the change, typically when it is SHIPPED.
     shipping_method: Option<ShippingMethod>,
@@ -41,6 +81,17 @@ fn parse_id(id: &str) -> ApiResult<ObjectId> {
     ObjectId::parse_str(id).map_err(|_| ApiError::NotFound(id.to_owned()))
 }
 
+/// A page of fulfillments.
+#[utoipa::path(
+    tag = "fulfillments",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A HAL page of fulfillments", body = HalPage<FulfillmentResource>),
+        (status = 400, description = "Bad paging or sorting", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/fulfillments")]
 async fn list_fulfillments(
     request: HttpRequest,
     query: web::Query<PageQuery>,
@@ -48,30 +99,56 @@ async fn list_fulfillments(
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(&query, &SORTABLE)?;
     let (fulfillments, total) = state.fulfillments.page(&page).await?;
+    let base = base_url(&request, &state.base_path);
     let items = fulfillments
         .iter()
-        .map(|fulfillment| (fulfillment.id.to_hex(), fulfillment.to_resource()))
+        .map(|fulfillment| FulfillmentResource::new(fulfillment, &base))
         .collect();
-    Ok(HttpResponse::Ok().json(hal_page(
+    let collection = format!("{base}/fulfillments");
+    Ok(HttpResponse::Ok().json(HalPage::new(
         "fulfillments",
-        &request_url(&request),
+        &collection,
         items,
         &page,
         total,
     )))
 }
 
-async fn get_fulfillment_summary(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let fulfillments: Vec<_> = state
+/// Every fulfillment, without paging.
+#[utoipa::path(
+    tag = "fulfillments",
+    responses(
+        (status = 200, description = "All fulfillments", body = FulfillmentSummary),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/fulfillments/summary")]
+async fn get_fulfillment_summary(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let base = base_url(&request, &state.base_path);
+    let fulfillments = state
         .fulfillments
         .all()
         .await?
         .iter()
-        .map(|fulfillment| fulfillment.to_resource())
+        .map(|fulfillment| FulfillmentResource::new(fulfillment, &base))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "fulfillments": fulfillments })))
+    Ok(HttpResponse::Ok().json(FulfillmentSummary { fulfillments }))
 }
 
+/// One fulfillment.
+#[utoipa::path(
+    tag = "fulfillments",
+    params(("id" = String, Path, description = "The fulfillment id, 24 hex digits")),
+    responses(
+        (status = 200, description = "The fulfillment", body = FulfillmentResource),
+        (status = 404, description = "No such fulfillment", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/fulfillments/{id}")]
 async fn get_fulfillment(
     request: HttpRequest,
     id: web::Path<String>,
@@ -83,12 +160,25 @@ async fn get_fulfillment(
         .find(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
-    Ok(HttpResponse::Ok().json(with_self_link(
-        fulfillment.to_resource(),
-        &request_url(&request),
-    )))
+    let base = base_url(&request, &state.base_path);
+    Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
 }
 
+/// Moves a fulfillment to a new status, if the state machine allows it, and publishes it.
+#[utoipa::path(
+    tag = "fulfillments",
+    params(("id" = String, Path, description = "The fulfillment id, 24 hex digits")),
+    request_body = StatusChange,
+    responses(
+        (status = 200, description = "Changed", body = FulfillmentResource),
+        (status = 400, description = "Malformed body or unknown status", body = ErrorBody),
+        (status = 404, description = "No such fulfillment", body = ErrorBody),
+        (status = 409, description = "Already in that status, or changed meanwhile", body = ErrorBody),
+        (status = 422, description = "The state machine does not allow it", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[post("/fulfillments/{id}/status")]
 async fn change_status(
     request: HttpRequest,
     id: web::Path<String>,
@@ -114,9 +204,8 @@ async fn change_status(
             .await?
         {
             state.outbox.wake();
-            let url = request_url(&request);
-            let item_url = url.trim_end_matches("/status");
-            return Ok(HttpResponse::Ok().json(with_self_link(fulfillment.to_resource(), item_url)));
+            let base = base_url(&request, &state.base_path);
+            return Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)));
         }
     }
     Err(ApiError::Conflict)

@@ -1,10 +1,14 @@
 //! The sample-data endpoints: move every fulfillment in one status to the next, publishing
 //! each move. Served under both `fulfillment/sample/...` (upstream) and
-//! `fulfillments/sample/...`; upstream changes data on GET, so GET keeps working and POST is
-//! accepted too.
+//! `fulfillments/sample/...`; upstream changes data on GET, so GET keeps working and POST does
+//! the same.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, route, web};
+use platform::http::ErrorBody;
+use serde::Deserialize;
 use shared_events::OrderStatusType;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::ShippingMethod;
@@ -12,61 +16,82 @@ use crate::error::ApiResult;
 use crate::events;
 use crate::startup::AppState;
 
-/// One sample step: which status it moves from and to, and what it answers.
-struct Step {
-    path: &'static str,
-    from: OrderStatusType,
-    to: OrderStatusType,
-    reply: &'static str,
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(advance_all).service(advance_all_fulfillments);
 }
 
-const STEPS: [Step; 4] = [
-    Step {
-        path: "process",
-        from: OrderStatusType::Approved,
-        to: OrderStatusType::Processing,
-        reply: "Order status changed to 'Processing'",
-    },
-    Step {
-        path: "ship",
-        from: OrderStatusType::Processing,
-        to: OrderStatusType::Shipped,
-        reply: "Order status changed to 'Shipped'",
-    },
-    Step {
-        path: "in-transit",
-        from: OrderStatusType::Shipped,
-        to: OrderStatusType::InTransit,
-        reply: "Order status changed to 'In Transit'",
-    },
-    Step {
-        path: "receive",
-        from: OrderStatusType::InTransit,
-        to: OrderStatusType::Received,
-        reply: "Order status changed to 'Received'",
-    },
-];
+/// One sample step.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Step {
+    /// APPROVED to PROCESSING.
+    Process,
+    /// PROCESSING to SHIPPED, with a random shipping method.
+    Ship,
+    /// SHIPPED to IN_TRANSIT.
+    InTransit,
+    /// IN_TRANSIT to RECEIVED.
+    Receive,
+}
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    for (index, step) in STEPS.iter().enumerate() {
-        for prefix in ["fulfillment", "fulfillments"] {
-            let path = format!("/{prefix}/sample/{}", step.path);
-            cfg.route(&path, web::get().to(move |state| advance_all(state, index)))
-                .route(
-                    &path,
-                    web::post().to(move |state| advance_all(state, index)),
-                );
+impl Step {
+    fn moves(self) -> (OrderStatusType, OrderStatusType, &'static str) {
+        use OrderStatusType::*;
+        match self {
+            Step::Process => (Approved, Processing, "Order status changed to 'Processing'"),
+            Step::Ship => (Processing, Shipped, "Order status changed to 'Shipped'"),
+            Step::InTransit => (Shipped, InTransit, "Order status changed to 'In Transit'"),
+            Step::Receive => (InTransit, Received, "Order status changed to 'Received'"),
         }
     }
 }
 
-async fn advance_all(state: web::Data<AppState>, step: usize) -> ApiResult<HttpResponse> {
-    let step = &STEPS[step];
-    for (mut fulfillment, version) in state.fulfillments.with_status(step.from).await? {
-        if step.to == OrderStatusType::Shipped {
+/// Moves every fulfillment in the step's status to the next and publishes each move.
+#[utoipa::path(
+    method(get, post),
+    path = "/fulfillment/sample/{step}",
+    tag = "sample data",
+    params(("step" = Step, Path, description = "process, ship, in-transit or receive")),
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain",
+         example = "Order status changed to 'Processing'"),
+        (status = 404, description = "No such step", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[route("/fulfillment/sample/{step}", method = "GET", method = "POST")]
+async fn advance_all(step: web::Path<Step>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    advance(*step, &state).await
+}
+
+/// The same steps under the collection's own name.
+#[utoipa::path(
+    method(get, post),
+    path = "/fulfillments/sample/{step}",
+    tag = "sample data",
+    params(("step" = Step, Path, description = "process, ship, in-transit or receive")),
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain",
+         example = "Order status changed to 'Shipped'"),
+        (status = 404, description = "No such step", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[route("/fulfillments/sample/{step}", method = "GET", method = "POST")]
+async fn advance_all_fulfillments(
+    step: web::Path<Step>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    advance(*step, &state).await
+}
+
+async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
+    let (from, to, reply) = step.moves();
+    for (mut fulfillment, version) in state.fulfillments.with_status(from).await? {
+        if to == OrderStatusType::Shipped {
             fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
         }
-        let event = fulfillment.advance(step.to, None, now_millis())?;
+        let event = fulfillment.advance(to, None, now_millis())?;
         let message =
             events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;
         // A fulfillment another request moved meanwhile is no longer in `from`: skip it.
@@ -78,5 +103,5 @@ async fn advance_all(state: web::Data<AppState>, step: usize) -> ApiResult<HttpR
     state.outbox.wake();
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(step.reply))
+        .body(reply))
 }

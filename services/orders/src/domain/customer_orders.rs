@@ -8,6 +8,7 @@ use shared_events::{
     Address, AddressType, Contact, CustomerChangeEvent, FulfillmentRequestEvent, Name, Order,
     OrderItem, OrderStatusEvent, OrderStatusType,
 };
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::catalog;
@@ -24,21 +25,23 @@ pub struct CustomerOrders {
 }
 
 /// An order as a client places it: products by guid, and quantities.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewOrder {
     pub order_items: Vec<NewOrderItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct NewOrderItem {
     pub product: ProductReference,
+    #[schema(minimum = 1, example = 2)]
     pub quantity: u32,
 }
 
 /// A product named by its guid; title, description and price come from the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct ProductReference {
+    #[schema(example = "7f3c9c22-3c0a-47a5-9a92-2bd2e23f6e37")]
     pub guid: Uuid,
 }
 
@@ -205,17 +208,6 @@ impl CustomerOrders {
             .iter()
             .find(|address| address.address_type == AddressType::Shipping)
             .ok_or(OrderError::NoShippingAddress)
-    }
-
-    /// The customer as the API shows it.
-    pub fn to_resource(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id.to_hex(),
-            "name": self.name,
-            "contact": self.contact,
-            "addresses": self.addresses,
-            "orders": self.orders,
-        })
     }
 }
 

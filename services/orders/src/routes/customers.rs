@@ -1,20 +1,33 @@
 //! `customers`: the customer copies with their orders, read only, as HAL.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{PageQuery, PageRequest, hal_page, request_url, with_self_link};
-use serde_json::json;
+use platform::http::{ErrorBody, HalPage, PageQuery, PageRequest, base_url};
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::resources::{CustomerOrdersResource, CustomerOrdersSummary};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use crate::storage::SORTABLE;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/customers", web::get().to(list_customers))
-        .route("/customers/summary", web::get().to(get_customer_summary))
-        .route("/customers/{id}", web::get().to(get_customer));
+/// Fixed paths come before `customers/{id}` so they are not taken for ids.
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(list_customers)
+        .service(get_customer_summary)
+        .service(get_customer);
 }
 
+/// A page of customer copies with their orders.
+#[utoipa::path(
+    tag = "customers",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A HAL page of customers", body = HalPage<CustomerOrdersResource>),
+        (status = 400, description = "Bad paging or sorting", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers")]
 async fn list_customers(
     request: HttpRequest,
     query: web::Query<PageQuery>,
@@ -22,30 +35,56 @@ async fn list_customers(
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(&query, &SORTABLE)?;
     let (customers, total) = state.customers.page(&page).await?;
+    let base = base_url(&request, &state.base_path);
     let items = customers
         .iter()
-        .map(|customer| (customer.id.to_hex(), customer.to_resource()))
+        .map(|customer| CustomerOrdersResource::new(customer, &base))
         .collect();
-    Ok(HttpResponse::Ok().json(hal_page(
+    let collection = format!("{base}/customers");
+    Ok(HttpResponse::Ok().json(HalPage::new(
         "customerOrders",
-        &request_url(&request),
+        &collection,
         items,
         &page,
         total,
     )))
 }
 
-async fn get_customer_summary(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let customers: Vec<_> = state
+/// Every customer copy with its orders, without paging.
+#[utoipa::path(
+    tag = "customers",
+    responses(
+        (status = 200, description = "All customers", body = CustomerOrdersSummary),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/summary")]
+async fn get_customer_summary(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let base = base_url(&request, &state.base_path);
+    let customers = state
         .customers
         .all()
         .await?
         .iter()
-        .map(|stored| stored.customer.to_resource())
+        .map(|stored| CustomerOrdersResource::new(&stored.customer, &base))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "customers": customers })))
+    Ok(HttpResponse::Ok().json(CustomerOrdersSummary { customers }))
 }
 
+/// One customer copy with its orders.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = String, Path, description = "The accounts customer id, 24 hex digits")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerOrdersResource),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/{id}")]
 async fn get_customer(
     request: HttpRequest,
     id: web::Path<String>,
@@ -58,8 +97,6 @@ async fn get_customer(
         .find(object_id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(with_self_link(
-        stored.customer.to_resource(),
-        &request_url(&request),
-    )))
+    let base = base_url(&request, &state.base_path);
+    Ok(HttpResponse::Ok().json(CustomerOrdersResource::new(&stored.customer, &base)))
 }

@@ -1,35 +1,55 @@
 //! Placing, approving and reading orders.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{request_url, with_self_link};
+use platform::http::{ErrorBody, base_url};
 use platform::trace::TraceContext;
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::now_millis;
+use super::resources::OrderResource;
 use crate::domain::{NewOrder, OrderError};
 use crate::error::{ApiError, ApiResult};
 use crate::events;
 use crate::startup::AppState;
 use crate::storage::{Changed, Decision, Target};
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/customers/{id}/orders", web::post().to(place_order))
-        .route("/orders/{guid}", web::get().to(get_order))
-        .route("/orders/{guid}/approve", web::post().to(approve_order));
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(place_order)
+        .service(get_order)
+        .service(approve_order);
 }
 
-/// The URL of an order, built from the service's base URL.
-fn order_url(request: &HttpRequest, state: &AppState, guid: Uuid) -> String {
-    let url = request_url(request);
-    let base = match url.find(&state.base_path) {
-        Some(start) => &url[..start + state.base_path.len()],
-        None => url.as_str(),
-    };
-    format!("{base}/orders/{guid}")
+/// The value of a finished change, or the error for one that did not happen.
+fn settled<T>(changed: Changed<T>, not_found: impl FnOnce() -> ApiError) -> ApiResult<T> {
+    match changed {
+        Changed::Done(value) => Ok(value),
+        Changed::NotFound => Err(not_found()),
+        Changed::AlreadyApplied | Changed::Conflict => Err(ApiError::Conflict),
+    }
 }
 
+fn parse_guid(guid: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(guid).map_err(|_| ApiError::Order(OrderError::UnknownOrder(Uuid::nil())))
+}
+
+/// Places an order for a customer, CREATED; products and prices come from the catalog.
+#[utoipa::path(
+    tag = "orders",
+    params(("id" = String, Path, description = "The accounts customer id, 24 hex digits")),
+    request_body = NewOrder,
+    responses(
+        (status = 201, description = "Placed; `Location` names it", body = OrderResource),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
+        (status = 422, description = "No items, a zero quantity or an unknown product", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[post("/customers/{id}/orders")]
 async fn place_order(
     request: HttpRequest,
     id: web::Path<String>,
@@ -52,26 +72,23 @@ async fn place_order(
         })
         .await?;
     let order = settled(changed, not_found)?;
-    let url = order_url(&request, &state, order.guid);
-    let body = serde_json::to_value(&order).map_err(anyhow::Error::from)?;
+    let resource = OrderResource::new(order, &base_url(&request, &state.base_path));
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, url.clone()))
-        .json(with_self_link(body, &url)))
+        .insert_header((header::LOCATION, resource.href().to_owned()))
+        .json(resource))
 }
 
-/// The value of a finished change, or the error for one that did not happen.
-fn settled<T>(changed: Changed<T>, not_found: impl FnOnce() -> ApiError) -> ApiResult<T> {
-    match changed {
-        Changed::Done(value) => Ok(value),
-        Changed::NotFound => Err(not_found()),
-        Changed::AlreadyApplied | Changed::Conflict => Err(ApiError::Conflict),
-    }
-}
-
-fn parse_guid(guid: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(guid).map_err(|_| ApiError::Order(OrderError::UnknownOrder(Uuid::nil())))
-}
-
+/// One order.
+#[utoipa::path(
+    tag = "orders",
+    params(("guid" = String, Path, description = "The order guid")),
+    responses(
+        (status = 200, description = "The order", body = OrderResource),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/orders/{guid}")]
 async fn get_order(
     request: HttpRequest,
     guid: web::Path<String>,
@@ -86,11 +103,27 @@ async fn get_order(
     let order = stored
         .customer
         .order(guid)
-        .ok_or(OrderError::UnknownOrder(guid))?;
-    let body = serde_json::to_value(order).map_err(anyhow::Error::from)?;
-    Ok(HttpResponse::Ok().json(with_self_link(body, &request_url(&request))))
+        .ok_or(OrderError::UnknownOrder(guid))?
+        .clone();
+    Ok(HttpResponse::Ok().json(OrderResource::new(
+        order,
+        &base_url(&request, &state.base_path),
+    )))
 }
 
+/// Approves a CREATED order and publishes its `FulfillmentRequestEvent`.
+#[utoipa::path(
+    tag = "orders",
+    params(("guid" = String, Path, description = "The order guid")),
+    responses(
+        (status = 200, description = "Approved", body = OrderResource),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Already approved", body = ErrorBody),
+        (status = 422, description = "Not CREATED, or no SHIPPING address", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[post("/orders/{guid}/approve")]
 async fn approve_order(
     request: HttpRequest,
     trace: TraceContext,
@@ -114,6 +147,8 @@ async fn approve_order(
         .await?;
     let order = settled(changed, || ApiError::Order(OrderError::UnknownOrder(guid)))?;
     state.outbox.wake();
-    let body = serde_json::to_value(&order).map_err(anyhow::Error::from)?;
-    Ok(HttpResponse::Ok().json(with_self_link(body, &order_url(&request, &state, guid))))
+    Ok(HttpResponse::Ok().json(OrderResource::new(
+        order,
+        &base_url(&request, &state.base_path),
+    )))
 }

@@ -2,8 +2,10 @@
 //! approved order. Upstream changes data on GET here; GET keeps working and POST is accepted.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, route, web};
+use platform::http::ErrorBody;
 use platform::trace::TraceContext;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::sample;
@@ -12,20 +14,9 @@ use crate::events;
 use crate::startup::AppState;
 use crate::storage::{Changed, Decision, Target};
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/customers/sample/orders", web::get().to(add_sample_orders))
-        .route(
-            "/customers/sample/orders",
-            web::post().to(add_sample_orders),
-        )
-        .route(
-            "/customers/sample/fulfill",
-            web::get().to(fulfill_approved_orders),
-        )
-        .route(
-            "/customers/sample/fulfill",
-            web::post().to(fulfill_approved_orders),
-        );
+pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(add_sample_orders)
+        .service(fulfill_approved_orders);
 }
 
 fn text(status: StatusCode, body: &'static str) -> HttpResponse {
@@ -34,6 +25,19 @@ fn text(status: StatusCode, body: &'static str) -> HttpResponse {
         .body(body)
 }
 
+/// Gives every customer copy the five sample orders, replacing its orders.
+#[utoipa::path(
+    method(get, post),
+    path = "/customers/sample/orders",
+    tag = "sample data",
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain",
+         example = "Sample orders added to customer orders"),
+        (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[route("/customers/sample/orders", method = "GET", method = "POST")]
 async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     for listed in state.customers.all().await? {
         let target = Target::Customer(listed.customer.id);
@@ -59,6 +63,20 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
     ))
 }
 
+/// Publishes a `FulfillmentRequestEvent` for every order whose latest status is APPROVED.
+#[utoipa::path(
+    method(get, post),
+    path = "/customers/sample/fulfill",
+    tag = "sample data",
+    responses(
+        (status = 200, description = "Sent", body = String, content_type = "text/plain",
+         example = "All 'Approved' orders sent for fulfillment"),
+        (status = 404, description = "No 'Approved' orders found", body = ErrorBody),
+        (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[route("/customers/sample/fulfill", method = "GET", method = "POST")]
 async fn fulfill_approved_orders(
     trace: TraceContext,
     state: web::Data<AppState>,

@@ -1,0 +1,21 @@
+//! Serving a service's OpenAPI document and Swagger UI under its base path.
+
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::info::InfoBuilder;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// `{base}/v3/api-docs` (the document) and `{base}/swagger-ui/` (its UI, assets compiled in).
+pub fn documentation(
+    base_path: &str,
+    title: &str,
+    description: &str,
+    mut api: OpenApi,
+) -> SwaggerUi {
+    api.info = InfoBuilder::new()
+        .title(title)
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(description))
+        .build();
+    SwaggerUi::new(format!("{base_path}/swagger-ui/{{_:.*}}"))
+        .url(format!("{base_path}/v3/api-docs"), api)
+}
