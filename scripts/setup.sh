@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the storefront locally needs, once per machine:
-# the C toolchain pieces rdkafka builds with, Prometheus (the tests scrape with it), the tansu
+# the C toolchain pieces rdkafka builds with, Prometheus and Chromium (the tests use them), the tansu
 # Kafka broker, and the Python environment of the MongoDB stand-in. Everything already present
 # is skipped.
 set -euo pipefail
@@ -23,6 +23,8 @@ for tool in gcc g++ make pkg-config curl; do
 done
 # The tests scrape the services with a real Prometheus server and check expositions with promtool.
 command -v prometheus >/dev/null || missing+=(prometheus)
+# ... and open each service's Swagger UI in headless Chromium.
+command -v chromium >/dev/null || missing+=(chromium)
 # rdkafka's bundled librdkafka links zlib and OpenSSL.
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
@@ -39,14 +41,17 @@ else
   cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
 fi
 
-requirements="$REPO_ROOT/dev/mongo-standin/requirements.txt"
+# The MongoDB stand-in and the Python tools of the tests share one environment.
+requirements=("$REPO_ROOT/dev/mongo-standin/requirements.txt" "$REPO_ROOT/scripts/requirements-tools.txt")
 stamp="$VENV_DIR/.requirements"
-if [[ -f "$stamp" ]] && cmp -s "$requirements" "$stamp"; then
-  log "MongoDB stand-in environment present"
+if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$(cat "${requirements[@]}")" ]]; then
+  log "Python environment present"
 else
-  log "creating the MongoDB stand-in environment in $VENV_DIR"
+  log "creating the Python environment in $VENV_DIR"
   mkdir -p "$TOOLS_DIR"
   python3 -m venv "$VENV_DIR"
-  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$stamp"
+  for file in "${requirements[@]}"; do
+    "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r "$file"
+  done
+  cat "${requirements[@]}" >"$stamp"
 fi

@@ -1,6 +1,6 @@
 //! `customers/sample`: replaces every customer with the three sample customers.
 
-use actix_web::{HttpResponse, route, web};
+use actix_web::{HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::ErrorBody;
 use platform::trace::TraceContext;
@@ -12,15 +12,13 @@ use crate::events;
 use crate::startup::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(create_sample_customers);
+    cfg.service(create_sample_customers)
+        .service(create_sample_customers_by_get);
 }
 
 /// Replaces all customers with the three sample customers, publishing each new one and a
-/// tombstone for each removed one. Upstream changes data on GET here; GET keeps working and
-/// POST does the same.
+/// tombstone for each removed one.
 #[utoipa::path(
-    method(get, post),
-    path = "/customers/sample",
     tag = "sample data",
     responses(
         (status = 201, description = "Replaced", body = String, content_type = "text/plain",
@@ -28,8 +26,32 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
-#[route("/customers/sample", method = "GET", method = "POST")]
+#[post("/customers/sample")]
 async fn create_sample_customers(
+    trace: TraceContext,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    replace_with_samples(trace, state).await
+}
+
+/// The same as POST: upstream changes data on GET here, and its users' scripts still do.
+#[utoipa::path(
+    tag = "sample data",
+    responses(
+        (status = 201, description = "Replaced", body = String, content_type = "text/plain",
+         example = "Sample customer accounts created"),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/sample")]
+async fn create_sample_customers_by_get(
+    trace: TraceContext,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    replace_with_samples(trace, state).await
+}
+
+async fn replace_with_samples(
     trace: TraceContext,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {

@@ -3,7 +3,7 @@
 //! `fulfillments/sample/...`; upstream changes data on GET, so GET keeps working and POST does
 //! the same.
 
-use actix_web::{HttpResponse, route, web};
+use actix_web::{HttpResponse, get, post, web};
 use platform::http::ErrorBody;
 use serde::Deserialize;
 use shared_events::OrderStatusType;
@@ -17,7 +17,10 @@ use crate::events;
 use crate::startup::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(advance_all).service(advance_all_fulfillments);
+    cfg.service(advance_all)
+        .service(advance_all_by_get)
+        .service(advance_all_fulfillments)
+        .service(advance_all_fulfillments_by_get);
 }
 
 /// One sample step.
@@ -48,10 +51,8 @@ impl Step {
 
 /// Moves every fulfillment in the step's status to the next and publishes each move.
 #[utoipa::path(
-    method(get, post),
-    path = "/fulfillment/sample/{step}",
     tag = "sample data",
-    params(("step" = Step, Path, description = "process, ship, in-transit or receive")),
+    params(("step" = inline(Step), Path, description = "process, ship, in-transit or receive")),
     responses(
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Order status changed to 'Processing'"),
@@ -59,17 +60,34 @@ impl Step {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
-#[route("/fulfillment/sample/{step}", method = "GET", method = "POST")]
+#[post("/fulfillment/sample/{step}")]
 async fn advance_all(step: web::Path<Step>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    advance(*step, &state).await
+}
+
+/// The same as POST: upstream changes data on GET here, and its users' scripts still do.
+#[utoipa::path(
+    tag = "sample data",
+    params(("step" = inline(Step), Path, description = "process, ship, in-transit or receive")),
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain",
+         example = "Order status changed to 'Processing'"),
+        (status = 404, description = "No such step", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/fulfillment/sample/{step}")]
+async fn advance_all_by_get(
+    step: web::Path<Step>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     advance(*step, &state).await
 }
 
 /// The same steps under the collection's own name.
 #[utoipa::path(
-    method(get, post),
-    path = "/fulfillments/sample/{step}",
     tag = "sample data",
-    params(("step" = Step, Path, description = "process, ship, in-transit or receive")),
+    params(("step" = inline(Step), Path, description = "process, ship, in-transit or receive")),
     responses(
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Order status changed to 'Shipped'"),
@@ -77,8 +95,27 @@ async fn advance_all(step: web::Path<Step>, state: web::Data<AppState>) -> ApiRe
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
-#[route("/fulfillments/sample/{step}", method = "GET", method = "POST")]
+#[post("/fulfillments/sample/{step}")]
 async fn advance_all_fulfillments(
+    step: web::Path<Step>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    advance(*step, &state).await
+}
+
+/// The same steps under the collection's own name, by GET as upstream.
+#[utoipa::path(
+    tag = "sample data",
+    params(("step" = inline(Step), Path, description = "process, ship, in-transit or receive")),
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain",
+         example = "Order status changed to 'Shipped'"),
+        (status = 404, description = "No such step", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/fulfillments/sample/{step}")]
+async fn advance_all_fulfillments_by_get(
     step: web::Path<Step>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {

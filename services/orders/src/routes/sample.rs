@@ -2,7 +2,7 @@
 //! approved order. Upstream changes data on GET here; GET keeps working and POST is accepted.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, route, web};
+use actix_web::{HttpResponse, get, post, web};
 use platform::http::ErrorBody;
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,7 +16,9 @@ use crate::storage::{Changed, Decision, Target};
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(add_sample_orders)
-        .service(fulfill_approved_orders);
+        .service(add_sample_orders_by_get)
+        .service(fulfill_approved_orders)
+        .service(fulfill_approved_orders_by_get);
 }
 
 fn text(status: StatusCode, body: &'static str) -> HttpResponse {
@@ -27,8 +29,6 @@ fn text(status: StatusCode, body: &'static str) -> HttpResponse {
 
 /// Gives every customer copy the five sample orders, replacing its orders.
 #[utoipa::path(
-    method(get, post),
-    path = "/customers/sample/orders",
     tag = "sample data",
     responses(
         (status = 200, description = "Done", body = String, content_type = "text/plain",
@@ -37,8 +37,27 @@ fn text(status: StatusCode, body: &'static str) -> HttpResponse {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
-#[route("/customers/sample/orders", method = "GET", method = "POST")]
+#[post("/customers/sample/orders")]
 async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    give_sample_orders(state).await
+}
+
+/// The same as POST: upstream changes data on GET here, and its users' scripts still do.
+#[utoipa::path(
+    tag = "sample data",
+    responses(
+        (status = 200, description = "Done", body = String, content_type = "text/plain",
+         example = "Sample orders added to customer orders"),
+        (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/sample/orders")]
+async fn add_sample_orders_by_get(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    give_sample_orders(state).await
+}
+
+async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     for listed in state.customers.all().await? {
         let target = Target::Customer(listed.customer.id);
         let changed = state
@@ -65,8 +84,6 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
 
 /// Publishes a `FulfillmentRequestEvent` for every order whose latest status is APPROVED.
 #[utoipa::path(
-    method(get, post),
-    path = "/customers/sample/fulfill",
     tag = "sample data",
     responses(
         (status = 200, description = "Sent", body = String, content_type = "text/plain",
@@ -76,8 +93,34 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
-#[route("/customers/sample/fulfill", method = "GET", method = "POST")]
+#[post("/customers/sample/fulfill")]
 async fn fulfill_approved_orders(
+    trace: TraceContext,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    request_fulfillment(trace, state).await
+}
+
+/// The same as POST: upstream changes data on GET here, and its users' scripts still do.
+#[utoipa::path(
+    tag = "sample data",
+    responses(
+        (status = 200, description = "Sent", body = String, content_type = "text/plain",
+         example = "All 'Approved' orders sent for fulfillment"),
+        (status = 404, description = "No 'Approved' orders found", body = ErrorBody),
+        (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+)]
+#[get("/customers/sample/fulfill")]
+async fn fulfill_approved_orders_by_get(
+    trace: TraceContext,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    request_fulfillment(trace, state).await
+}
+
+async fn request_fulfillment(
     trace: TraceContext,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {

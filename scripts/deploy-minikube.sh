@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Deploys the storefront to minikube behind the Istio ingress gateway, with the real Kafka
+# (Strimzi) and the real MongoDB, then prints the gateway URL:
+#   1. starts minikube (profile "storefront") with enough CPU and memory for Istio and Kafka;
+#   2. installs Istio (default profile) and its Prometheus and Grafana add-ons;
+#   3. installs the Strimzi operator into the kafka namespace;
+#   4. builds the three images into minikube's Docker;
+#   5. applies k8s/overlays/minikube and istio/, and mounts the dashboard into Grafana;
+#   6. waits until MongoDB, Kafka, the topics, the services and the gateway are ready.
+# Idempotent: rerun it after any change; what is already there is left or updated in place, and
+# the services restart only when their image changed.
+# Needs minikube, kubectl, curl and (for the image build) the docker CLI. Settings, by environment:
+#   MINIKUBE_PROFILE (storefront), MINIKUBE_CPUS (4), MINIKUBE_MEMORY (8192, MB),
+#   MINIKUBE_DISK_SIZE (30g), MINIKUBE_DRIVER (minikube's choice), MINIKUBE_KUBERNETES_VERSION,
+#   ISTIO_VERSION (1.29.2), STRIMZI_VERSION (0.47.0).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+PROFILE=${MINIKUBE_PROFILE:-storefront}
+ISTIO_VERSION=${ISTIO_VERSION:-1.29.2}
+# 0.47 serves kafka.strimzi.io/v1beta2 and runs Kafka 4.0.0, which k8s/infra/kafka asks for.
+STRIMZI_VERSION=${STRIMZI_VERSION:-0.47.0}
+IMAGE_TAG=0.1.0
+SERVICES=(accounts orders fulfillment)
+ISTIO_DIR="$TOOLS_DIR/istio-$ISTIO_VERSION"
+
+k() { kubectl --context "$PROFILE" "$@"; }
+
+for tool in minikube kubectl curl; do
+  command -v "$tool" >/dev/null || { log "$tool is needed; install it first"; exit 1; }
+done
+
+# --- 1. minikube ----------------------------------------------------------------------------
+if [[ "$(minikube -p "$PROFILE" status --format '{{.Host}} {{.APIServer}}' 2>/dev/null || true)" == "Running Running" ]]; then
+  log "minikube profile $PROFILE is already running"
+else
+  # Istio's control plane and gateway, a Kafka node and MongoDB need about 6 GB together.
+  log "starting minikube profile $PROFILE (${MINIKUBE_CPUS:-4} CPUs, ${MINIKUBE_MEMORY:-8192} MB)"
+  args=(--cpus "${MINIKUBE_CPUS:-4}" --memory "${MINIKUBE_MEMORY:-8192}" --disk-size "${MINIKUBE_DISK_SIZE:-30g}"
+    --container-runtime docker)
+  [[ -n ${MINIKUBE_DRIVER:-} ]] && args+=(--driver "$MINIKUBE_DRIVER")
+  [[ -n ${MINIKUBE_KUBERNETES_VERSION:-} ]] && args+=(--kubernetes-version "$MINIKUBE_KUBERNETES_VERSION")
+  minikube start -p "$PROFILE" "${args[@]}"
+fi
+log "enabling the metrics-server add-on (the HorizontalPodAutoscalers read CPU use from it)"
+minikube -p "$PROFILE" addons enable metrics-server >/dev/null
+
+# --- 2. Istio -------------------------------------------------------------------------------
+if [[ ! -x "$ISTIO_DIR/bin/istioctl" ]]; then
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) platform=linux-amd64 ;;
+    Linux-aarch64 | Linux-arm64) platform=linux-arm64 ;;
+    Darwin-x86_64) platform=osx ;;
+    Darwin-arm64) platform=osx-arm64 ;;
+    *) log "no Istio release for $(uname -s) $(uname -m)"; exit 1 ;;
+  esac
+  log "downloading Istio $ISTIO_VERSION ($platform) into $TOOLS_DIR"
+  mkdir -p "$TOOLS_DIR"
+  curl -fsSL "https://github.com/istio/istio/releases/download/$ISTIO_VERSION/istio-$ISTIO_VERSION-$platform.tar.gz" |
+    tar -xz -C "$TOOLS_DIR"
+fi
+log "installing Istio $ISTIO_VERSION, default profile (istiod and the ingress gateway)"
+"$ISTIO_DIR/bin/istioctl" install --context "$PROFILE" --set profile=default --skip-confirmation
+log "installing Istio's Prometheus and Grafana add-ons"
+k apply -f "$ISTIO_DIR/samples/addons/prometheus.yaml" -f "$ISTIO_DIR/samples/addons/grafana.yaml" >/dev/null
+
+# --- 3. Strimzi -----------------------------------------------------------------------------
+strimzi_manifest="$TOOLS_DIR/strimzi-cluster-operator-$STRIMZI_VERSION.yaml"
+if [[ ! -s "$strimzi_manifest" ]]; then
+  log "downloading the Strimzi $STRIMZI_VERSION operator manifest"
+  mkdir -p "$TOOLS_DIR"
+  curl -fsSL -o "$strimzi_manifest.part" \
+    "https://github.com/strimzi/strimzi-kafka-operator/releases/download/$STRIMZI_VERSION/strimzi-cluster-operator-$STRIMZI_VERSION.yaml"
+  mv "$strimzi_manifest.part" "$strimzi_manifest"
+fi
+log "installing the Strimzi $STRIMZI_VERSION operator into namespace kafka"
+k create namespace kafka --dry-run=client -o yaml | k apply -f - >/dev/null
+# The release manifest names the namespace "myproject"; Strimzi's documentation rewrites it so.
+# Server-side apply: the CRDs are too large for the annotation of a client-side apply.
+sed 's/namespace: .*/namespace: kafka/' "$strimzi_manifest" |
+  k apply --server-side --force-conflicts -f - >/dev/null
+k wait --for condition=established --timeout=120s \
+  crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io >/dev/null
+k -n kafka rollout status deployment/strimzi-cluster-operator --timeout=300s
+
+# --- 4. images ------------------------------------------------------------------------------
+image_id() { docker image inspect --format '{{.Id}}' "storefront/$1:$IMAGE_TAG" 2>/dev/null || true; }
+changed=()
+# minikube's own Docker daemon: the images are then in the cluster with no registry, and the
+# docker CLI sends only what .dockerignore allows. The Dockerfile's build stage is the same for
+# the three images, so the second and third builds reuse it.
+if command -v docker >/dev/null && docker_env=$(minikube -p "$PROFILE" docker-env --shell bash 2>/dev/null); then
+  eval "$docker_env"
+  for service in "${SERVICES[@]}"; do
+    before=$(image_id "$service")
+    log "building image storefront/$service:$IMAGE_TAG (the first build compiles the workspace: 10-20 minutes)"
+    DOCKER_BUILDKIT=1 docker build --build-arg "SERVICE=$service" -t "storefront/$service:$IMAGE_TAG" .
+    [[ "$(image_id "$service")" == "$before" ]] || changed+=("$service")
+  done
+else
+  for service in "${SERVICES[@]}"; do
+    log "building image storefront/$service:$IMAGE_TAG inside minikube (no docker CLI, or not the docker runtime)"
+    minikube -p "$PROFILE" image build -t "storefront/$service:$IMAGE_TAG" --build-opt "build-arg=SERVICE=$service" .
+    changed+=("$service")
+  done
+fi
+
+# --- 5. the storefront ----------------------------------------------------------------------
+log "applying k8s/overlays/minikube (namespaces dev, mongo, kafka; MongoDB; Kafka; the services)"
+k apply -k k8s/overlays/minikube >/dev/null
+log "applying istio/ (gateway, routes, destination rules, strict mTLS in dev)"
+k apply -k istio >/dev/null
+log "mounting the storefront dashboard into Istio's Grafana"
+k -n istio-system patch deployment grafana --patch-file k8s/istio-addons/grafana-patch.yaml >/dev/null
+for service in "${changed[@]}"; do
+  # Same tag, new image: a restart makes the pods run it.
+  log "restarting $service, whose image changed"
+  k -n dev rollout restart "deployment/$service" >/dev/null
+done
+
+# --- 6. readiness ---------------------------------------------------------------------------
+log "waiting for MongoDB"
+k -n mongo rollout status statefulset/mongo --timeout=300s
+log "waiting for the Kafka cluster (a few minutes on first start)"
+k -n kafka wait kafka/storefront --for=condition=Ready --timeout=900s
+log "waiting for the topics"
+k -n kafka wait kafkatopic --all --for=condition=Ready --timeout=300s
+for service in "${SERVICES[@]}"; do
+  log "waiting for $service"
+  k -n dev rollout status "deployment/$service" --timeout=300s
+done
+k -n istio-system rollout status deployment/istio-ingressgateway --timeout=300s
+k -n istio-system rollout status deployment/grafana --timeout=300s
+
+# The ingress gateway's Service is a LoadBalancer, which minikube serves through a node port.
+node_port=$(k -n istio-system get service istio-ingressgateway \
+  -o jsonpath='{.spec.ports[?(@.port==80)].nodePort}')
+gateway="http://$(minikube -p "$PROFILE" ip):$node_port"
+if curl -fsS --max-time 5 -o /dev/null "$gateway/accounts/actuator/health"; then
+  reachable="answers"
+else
+  # With the docker driver on macOS or Windows the node's address is not reachable from the host.
+  reachable="not reachable from here: run 'minikube -p $PROFILE tunnel' and use http://127.0.0.1, or scripts/refresh-sample-data-minikube.sh, which port-forwards"
+fi
+
+cat <<DONE
+
+The storefront is running on minikube (profile $PROFILE), behind the Istio ingress gateway:
+  gateway      $gateway  ($reachable)
+  accounts     $gateway/accounts/customers
+  orders       $gateway/orders/customers
+  fulfillment  $gateway/fulfillment/fulfillments
+Load the sample data:  scripts/refresh-sample-data-minikube.sh
+Grafana (dashboard Storefront):  $ISTIO_DIR/bin/istioctl dashboard grafana --context $PROFILE
+Prometheus:                      $ISTIO_DIR/bin/istioctl dashboard prometheus --context $PROFILE
+mongo-express:  kubectl --context $PROFILE -n mongo port-forward svc/mongo-express 8081  (admin / storefront-dev-only)
+Require a JWT for writes:  edit istio/jwt/request-authentication.yaml, then kubectl --context $PROFILE apply -k istio/jwt
+Remove it all:  scripts/teardown-minikube.sh  (--all also deletes the minikube profile)
+DONE
