@@ -11,6 +11,7 @@
 
 mod envelope;
 mod events;
+mod examples;
 pub mod headers;
 mod model;
 mod money;

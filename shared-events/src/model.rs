@@ -10,6 +10,7 @@ use crate::Money;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::name)]
 pub struct Name {
     pub title: String,
     pub first_name: String,
@@ -20,6 +21,7 @@ pub struct Name {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::contact)]
 pub struct Contact {
     pub primary_phone: String,
     pub secondary_phone: Option<String>,
@@ -36,6 +38,7 @@ pub enum AddressType {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::address)]
 pub struct Address {
     #[serde(rename = "type")]
     pub address_type: AddressType,
@@ -98,6 +101,7 @@ impl OrderStatusType {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::order_status_event)]
 pub struct OrderStatusEvent {
     /// Milliseconds since the Unix epoch.
     pub timestamp: i64,
@@ -107,6 +111,7 @@ pub struct OrderStatusEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::product)]
 pub struct Product {
     #[serde(with = "uuid_text")]
     #[schema(value_type = String, format = Uuid)]
@@ -129,6 +134,7 @@ pub struct OrderItem {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::order)]
 pub struct Order {
     #[serde(with = "uuid_text")]
     #[schema(value_type = String, format = Uuid)]
