@@ -34,12 +34,27 @@ const CONSUMER_SILENCE_LIMIT: Duration = Duration::from_secs(30);
 /// What the actuator reports on.
 pub struct Actuator {
     /// The service name, e.g. `accounts`.
-    pub application: &'static str,
-    pub version: &'static str,
-    pub database: Database,
+    application: &'static str,
+    database: Database,
     /// Any client of the cluster; its metadata request tells whether the broker answers.
-    pub kafka: FutureProducer,
-    pub consumer: Option<Heartbeat>,
+    kafka: FutureProducer,
+    consumer: Option<Heartbeat>,
+}
+
+impl Actuator {
+    pub fn new(
+        application: &'static str,
+        database: Database,
+        kafka: FutureProducer,
+        consumer: Option<Heartbeat>,
+    ) -> Self {
+        Actuator {
+            application,
+            database,
+            kafka,
+            consumer,
+        }
+    }
 }
 
 /// Registers the actuator routes inside the service's scope.
@@ -229,7 +244,7 @@ async fn get_info(actuator: web::Data<Actuator>) -> HttpResponse {
         .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
         .map(|time| time.to_rfc3339());
     HttpResponse::Ok().json(json!({
-        "app": { "name": actuator.application, "version": actuator.version },
+        "app": { "name": actuator.application, "version": env!("CARGO_PKG_VERSION") },
         "git": { "commit": env!("STOREFRONT_GIT_COMMIT") },
         "build": { "time": built },
     }))

@@ -33,6 +33,45 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// A request that failed on the server's side, not because of what the client sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerFailure {
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<anyhow::Error> for ServerFailure {
+    fn from(error: anyhow::Error) -> Self {
+        if crate::mongo::is_unavailable(&error) {
+            ServerFailure::Unavailable(error)
+        } else {
+            ServerFailure::Internal(error)
+        }
+    }
+}
+
+impl ServerFailure {
+    /// The status and machine code of the answer.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ServerFailure::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
+            ServerFailure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    /// The answer: 503 or 500 with a generic message; the cause is logged, never sent.
+    pub fn response(&self) -> HttpResponse {
+        let (ServerFailure::Unavailable(cause) | ServerFailure::Internal(cause)) = self;
+        tracing::error!(error = format!("{cause:#}"), "request failed");
+        let (status, code) = self.status_and_code();
+        error_response(status, code, self.to_string())
+    }
+}
+
 /// An error response with the JSON error body.
 pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(ErrorBody {

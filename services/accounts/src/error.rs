@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use platform::http::{PageError, error_response};
+use platform::http::{PageError, ServerFailure, error_response};
 
 use crate::domain::InvalidCustomer;
 
@@ -16,51 +16,42 @@ pub(crate) enum ApiError {
     Page(#[from] PageError),
     #[error("the customer was changed by another request meanwhile; read it and try again")]
     Conflict,
-    #[error("the database is unavailable; try again shortly")]
-    Unavailable(#[source] anyhow::Error),
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    #[error(transparent)]
+    Server(#[from] ServerFailure),
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
-        if platform::mongo::is_unavailable(&error) {
-            ApiError::Unavailable(error)
-        } else {
-            ApiError::Internal(error)
-        }
+        ApiError::Server(error.into())
     }
 }
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_customer"),
+            ApiError::Page(_) => (StatusCode::BAD_REQUEST, "invalid_page"),
+            ApiError::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Server(failure) => failure.status_and_code(),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Page(_) => StatusCode::BAD_REQUEST,
-            ApiError::Conflict => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.status_and_code().0
     }
 
     fn error_response(&self) -> HttpResponse {
-        let code = match self {
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Invalid(_) => "invalid_customer",
-            ApiError::Page(_) => "invalid_page",
-            ApiError::Conflict => "conflict",
-            ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "request failed");
-                if matches!(self, ApiError::Unavailable(_)) {
-                    "database_unavailable"
-                } else {
-                    "internal_error"
-                }
+        match self {
+            ApiError::Server(failure) => failure.response(),
+            client => {
+                let (status, code) = client.status_and_code();
+                error_response(status, code, client.to_string())
             }
-        };
-        error_response(self.status_code(), code, self.to_string())
+        }
     }
 }

@@ -5,11 +5,8 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::web;
 use anyhow::Context;
-use mongodb::Database;
 use platform::actuator::Actuator;
-use platform::consumer::Heartbeat;
 use platform::outbox::{Relay, Waker};
-use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Settings, Topics};
@@ -22,21 +19,6 @@ const DESCRIPTION: &str = "Customer accounts. Every change is published on \
 
 /// The service name in metrics, logs and `actuator/info`.
 const NAME: &str = "accounts";
-
-/// The actuator of one HTTP worker.
-fn actuator(
-    database: &Database,
-    producer: &FutureProducer,
-    consumer: Option<Heartbeat>,
-) -> Actuator {
-    Actuator {
-        application: NAME,
-        version: env!("CARGO_PKG_VERSION"),
-        database: database.clone(),
-        kafka: producer.clone(),
-        consumer,
-    }
-}
 
 /// What every request handler shares.
 pub(crate) struct AppState {
@@ -65,7 +47,6 @@ impl Application {
         let producer = platform::kafka::producer(&settings.kafka)?;
         let waker = Waker::default();
         let probe_producer = producer.clone();
-        let heartbeat = None;
         let relay = Relay::new(
             customers.collection(),
             producer,
@@ -85,7 +66,8 @@ impl Application {
         let server =
             platform::http::server(listener, &settings.http, TITLE, DESCRIPTION, move |cfg| {
                 cfg.app_data(state.clone());
-                routes::configure(cfg, actuator(&database, &probe_producer, heartbeat.clone()));
+                let actuator = Actuator::new(NAME, database.clone(), probe_producer.clone(), None);
+                routes::configure(cfg, actuator);
             })?;
         tracing::info!(port, "listening");
         Ok(Application {
@@ -109,19 +91,6 @@ impl Application {
     /// Serves until SIGTERM, Ctrl-C or the shutdown token: then stops taking requests, lets
     /// those in flight finish, and lets the relay publish what they wrote.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let shutdown = self.shutdown;
-        let signals = tokio::spawn(platform::shutdown::cancel_on_signal(shutdown.clone()));
-        // The relay stops after the server, so that it publishes what the last requests wrote.
-        let relay_stop = CancellationToken::new();
-        let relay = tokio::spawn(self.relay.run(relay_stop.clone()));
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        shutdown.cancelled().await;
-        handle.stop(true).await;
-        server.await.context("the HTTP server task")??;
-        relay_stop.cancel();
-        relay.await.context("the outbox relay task")?;
-        signals.abort();
-        Ok(())
+        platform::service::serve(self.server, self.relay, self.shutdown).await
     }
 }

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use platform::http::{PageError, error_response};
+use platform::http::{PageError, ServerFailure, error_response};
 
 use crate::domain::OrderError;
 
@@ -18,56 +18,49 @@ pub(crate) enum ApiError {
     Page(#[from] PageError),
     #[error("the customer was changed by another request meanwhile; try again")]
     Conflict,
-    #[error("the database is unavailable; try again shortly")]
-    Unavailable(#[source] anyhow::Error),
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    #[error(transparent)]
+    Server(#[from] ServerFailure),
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
-        if platform::mongo::is_unavailable(&error) {
-            ApiError::Unavailable(error)
-        } else {
-            ApiError::Internal(error)
-        }
+        ApiError::Server(error.into())
     }
 }
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::CustomerNotFound(_)
             | ApiError::Order(OrderError::UnknownOrder(_))
-            | ApiError::NothingToFulfill(_) => "not_found",
-            ApiError::Order(OrderError::AlreadyInStatus(_)) | ApiError::Conflict => "conflict",
-            ApiError::Order(OrderError::IllegalTransition { .. }) => "illegal_transition",
-            ApiError::Order(_) => "invalid_order",
-            ApiError::Page(_) => "invalid_page",
-            ApiError::Unavailable(_) => "database_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::NothingToFulfill(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Order(OrderError::AlreadyInStatus(_)) | ApiError::Conflict => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            ApiError::Order(OrderError::IllegalTransition { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "illegal_transition")
+            }
+            ApiError::Order(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_order"),
+            ApiError::Page(_) => (StatusCode::BAD_REQUEST, "invalid_page"),
+            ApiError::Server(failure) => failure.status_and_code(),
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self.code() {
-            "not_found" => StatusCode::NOT_FOUND,
-            "conflict" => StatusCode::CONFLICT,
-            "illegal_transition" | "invalid_order" => StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_page" => StatusCode::BAD_REQUEST,
-            "database_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.status_and_code().0
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Unavailable(cause) | ApiError::Internal(cause) = self {
-            tracing::error!(error = format!("{cause:#}"), "request failed");
+        match self {
+            ApiError::Server(failure) => failure.response(),
+            client => {
+                let (status, code) = client.status_and_code();
+                error_response(status, code, client.to_string())
+            }
         }
-        error_response(self.status_code(), self.code(), self.to_string())
     }
 }

@@ -5,12 +5,10 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::web;
 use anyhow::Context;
-use mongodb::Database;
 use platform::actuator::Actuator;
 use platform::consumer::{Heartbeat, Subscription};
 use platform::outbox::{Relay, Waker};
-use platform::settings::KafkaSettings;
-use rdkafka::producer::FutureProducer;
+use platform::service::Consumer;
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Settings, Topics};
@@ -26,21 +24,6 @@ const DESCRIPTION: &str = "Customers' orders. Keeps a copy of each accounts cust
 /// The service name in metrics, logs and `actuator/info`.
 const NAME: &str = "orders";
 
-/// The actuator of one HTTP worker.
-fn actuator(
-    database: &Database,
-    producer: &FutureProducer,
-    consumer: Option<Heartbeat>,
-) -> Actuator {
-    Actuator {
-        application: NAME,
-        version: env!("CARGO_PKG_VERSION"),
-        database: database.clone(),
-        kafka: producer.clone(),
-        consumer,
-    }
-}
-
 /// What every request handler shares.
 pub(crate) struct AppState {
     pub(crate) customers: CustomerOrdersRepository,
@@ -54,16 +37,8 @@ pub struct Application {
     port: u16,
     server: Server,
     relay: Relay,
-    consumer: ConsumerParts,
+    consumer: Consumer<OrdersHandler>,
     shutdown: CancellationToken,
-}
-
-struct ConsumerParts {
-    kafka: KafkaSettings,
-    subscription: Subscription,
-    producer: FutureProducer,
-    heartbeat: Heartbeat,
-    handler: OrdersHandler,
 }
 
 impl Application {
@@ -82,7 +57,7 @@ impl Application {
             settings.outbox.clone(),
             waker.clone(),
         );
-        let consumer = ConsumerParts {
+        let consumer = Consumer {
             kafka: settings.kafka.clone(),
             subscription: Subscription {
                 group_id: settings.consumer.group_id.clone(),
@@ -114,7 +89,13 @@ impl Application {
         let server =
             platform::http::server(listener, &settings.http, TITLE, DESCRIPTION, move |cfg| {
                 cfg.app_data(state.clone());
-                routes::configure(cfg, actuator(&database, &probe_producer, heartbeat.clone()));
+                let actuator = Actuator::new(
+                    NAME,
+                    database.clone(),
+                    probe_producer.clone(),
+                    heartbeat.clone(),
+                );
+                routes::configure(cfg, actuator);
             })?;
         tracing::info!(port, "listening");
         Ok(Application {
@@ -140,49 +121,7 @@ impl Application {
     /// requests and messages, lets those in flight finish, and lets the relay publish what
     /// they wrote.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let shutdown = self.shutdown;
-        let signals = tokio::spawn(platform::shutdown::cancel_on_signal(shutdown.clone()));
-        let ConsumerParts {
-            kafka,
-            subscription,
-            producer,
-            heartbeat,
-            handler,
-        } = self.consumer;
-        let consumer_stop = CancellationToken::new();
-        let mut consumer = tokio::spawn(platform::consumer::run(
-            kafka,
-            subscription,
-            producer,
-            handler,
-            heartbeat,
-            consumer_stop.clone(),
-        ));
-        // The relay stops last, so that it publishes what the last requests wrote.
-        let relay_stop = CancellationToken::new();
-        let relay = tokio::spawn(self.relay.run(relay_stop.clone()));
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        // A consumer that stops by itself takes the service down with it, so that the
-        // orchestrator restarts it instead of leaving it serving stale data.
-        let ended_early = tokio::select! {
-            () = shutdown.cancelled() => None,
-            ended = &mut consumer => Some(ended),
-        };
-        handle.stop(true).await;
-        server.await.context("the HTTP server task")??;
-        let consumed = match ended_early {
-            Some(ended) => ended,
-            None => {
-                consumer_stop.cancel();
-                consumer.await
-            }
-        };
-        relay_stop.cancel();
-        relay.await.context("the outbox relay task")?;
-        signals.abort();
-        consumed
-            .context("the consumer task")?
-            .context("the consumer")
+        platform::service::serve_and_consume(self.server, self.relay, self.consumer, self.shutdown)
+            .await
     }
 }
