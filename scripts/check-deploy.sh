@@ -114,9 +114,9 @@ run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
 # --- kustomize ---------------------------------------------------------------------------------
 
 # Rendered from a copy, where each overlay that reads an untracked secrets.env gets its
-# secrets.env.example instead: the check never needs (or prints) real credentials.
+# secrets.env.example instead: the check never reads (or prints) real credentials.
 mkdir -p "$WORK/tree" "$WORK/rendered"
-cp -r k8s istio deploy "$WORK/tree/"
+tar --exclude=secrets.env -cf - k8s istio deploy | tar -xf - -C "$WORK/tree"
 while IFS= read -r example; do
   cp "$example" "${example%.example}"
 done < <(find "$WORK/tree" -name secrets.env.example)
@@ -197,8 +197,10 @@ done
 tomls=$(printf '%s,' services/*/configuration/production.toml)
 
 env_check() {
-  checks env README.md "${tomls%,}" Dockerfile "$WORK/compose.yaml" "${overlays[@]}" | sed 's/^/    /'
-  return "${PIPESTATUS[0]}"
+  checks env README.md "${tomls%,}" Dockerfile "$WORK/compose.yaml" "${overlays[@]}" >"$WORK/env.out"
+  local status=$?
+  sed 's/^/    /' "$WORK/env.out"
+  return "$status"
 }
 run "environment variables: only those in README.md's configuration table, required ones set (Dockerfile, compose, ${#overlays[@]} overlays)" env_check
 
@@ -276,6 +278,11 @@ run "shellcheck passes: ${deploy_scripts[*]}" "$VENV_DIR/bin/shellcheck" -x "${d
 # --- verdict -----------------------------------------------------------------------------------
 
 echo
+# Findings that do not fail the check but need someone's attention.
+if grep -q '^WARN' "$WORK/env.out" 2>/dev/null; then
+  log "warnings:"
+  grep '^WARN' "$WORK/env.out" | sed 's/^/    /'
+fi
 if ((${#failed[@]} > 0)); then
   log "failed:"
   printf '    - %s\n' "${failed[@]}"

@@ -86,6 +86,8 @@ k wait --for condition=established --timeout=120s \
 k -n kafka rollout status deployment/strimzi-cluster-operator --timeout=300s
 
 # --- 4. images ------------------------------------------------------------------------------
+# actuator/info reports it; the image build has no .git.
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 image_id() { docker image inspect --format '{{.Id}}' "storefront/$1:$IMAGE_TAG" 2>/dev/null || true; }
 changed=()
 # minikube's own Docker daemon: the images are then in the cluster with no registry, and the
@@ -96,13 +98,15 @@ if command -v docker >/dev/null && docker_env=$(minikube -p "$PROFILE" docker-en
   for service in "${SERVICES[@]}"; do
     before=$(image_id "$service")
     log "building image storefront/$service:$IMAGE_TAG (the first build compiles the workspace: 10-20 minutes)"
-    DOCKER_BUILDKIT=1 docker build --build-arg "SERVICE=$service" -t "storefront/$service:$IMAGE_TAG" .
+    DOCKER_BUILDKIT=1 docker build --build-arg "SERVICE=$service" --build-arg "STOREFRONT_GIT_COMMIT=$commit" \
+      -t "storefront/$service:$IMAGE_TAG" .
     [[ "$(image_id "$service")" == "$before" ]] || changed+=("$service")
   done
 else
   for service in "${SERVICES[@]}"; do
     log "building image storefront/$service:$IMAGE_TAG inside minikube (no docker CLI, or not the docker runtime)"
-    minikube -p "$PROFILE" image build -t "storefront/$service:$IMAGE_TAG" --build-opt "build-arg=SERVICE=$service" .
+    minikube -p "$PROFILE" image build -t "storefront/$service:$IMAGE_TAG" --build-opt "build-arg=SERVICE=$service" \
+      --build-opt "build-arg=STOREFRONT_GIT_COMMIT=$commit" .
     changed+=("$service")
   done
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and every test: formatting, lints, the MongoDB stand-in's own tests, and the
-# whole Rust test suite (unit, per-service integration and whole-system tests) against a local
+# Runs every check and every test: formatting, lints, the offline checks of the deployment files,
+# the MongoDB stand-in's own tests, and the whole Rust test suite (unit, per-service integration and whole-system tests) against a local
 # broker and database. Installs what is missing first, starts the broker and database when they
 # are not already running, and stops again what it started.
 set -euo pipefail
@@ -20,6 +20,8 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+log "deployment files (offline checks)"
+bash scripts/check-deploy.sh
 log "MongoDB stand-in tests"
 "$VENV_DIR/bin/python" -m unittest dev/mongo-standin/test_server.py
 log "cargo nextest"

@@ -31,6 +31,65 @@ async fn promtool_problems(exposition: &str) -> Option<String> {
     })
 }
 
+async fn scrape(client: &reqwest::Client, service: &Service) -> Option<String> {
+    client
+        .get(format!("{}/actuator/prometheus", service.url))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+/// One metric family the Grafana dashboard is built on.
+struct ExportedMetric {
+    name: String,
+    kind: String,
+    labels: Vec<String>,
+}
+
+impl ExportedMetric {
+    /// Whether an exposition has the family, of that type, with a sample carrying every label.
+    fn is_in(&self, exposition: &str) -> bool {
+        let sample = if self.kind == "histogram" {
+            format!("{}_bucket{{", self.name)
+        } else {
+            format!("{}{{", self.name)
+        };
+        exposition.contains(&format!("# TYPE {} {}", self.name, self.kind))
+            && exposition.lines().any(|line| {
+                line.starts_with(&sample)
+                    && self
+                        .labels
+                        .iter()
+                        .chain([&"application".to_owned()])
+                        .all(|label| line.contains(&format!("{label}=\"")))
+            })
+    }
+}
+
+/// The dashboard's list of metric families: `deploy/grafana/exported-metrics.txt`.
+fn exported_metrics() -> Vec<ExportedMetric> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/grafana/exported-metrics.txt"
+    );
+    std::fs::read_to_string(path)
+        .expect("reading the dashboard's metric list")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut fields = line.split_whitespace().map(str::to_owned);
+            ExportedMetric {
+                name: fields.next().unwrap(),
+                kind: fields.next().unwrap(),
+                labels: fields.collect(),
+            }
+        })
+        .collect()
+}
+
 fn scrape_config(services: &[&Service]) -> String {
     let jobs: Vec<String> = services
         .iter()
@@ -65,6 +124,7 @@ async fn query(client: &reqwest::Client, prometheus: &str, promql: &str) -> Vec<
         .unwrap_or_default()
 }
 
+/// Also: every metric family the Grafana dashboard uses is in a live scrape, with its labels.
 #[tokio::test]
 async fn prometheus_scrapes_every_service_and_finds_the_expected_series() {
     let store = Storefront::start().await;
@@ -92,15 +152,34 @@ async fn prometheus_scrapes_every_service_and_finds_the_expected_series() {
     )
     .await;
 
+    // A poison record, so that the dead-letter counter exists too.
+    test_support::publish_raw(
+        &store.kafka,
+        &store.topics.customer_change,
+        Some("poison"),
+        Some(b"not json"),
+        &[],
+    )
+    .await;
+    let dashboard_metrics = exported_metrics();
+    eventually(
+        "every metric the dashboard uses in a live scrape",
+        EVENT_DEADLINE,
+        || async {
+            let mut scraped = String::new();
+            for service in store.services() {
+                let exposition = scrape(&client, service).await?;
+                scraped.push_str(&exposition);
+            }
+            dashboard_metrics
+                .iter()
+                .all(|metric| metric.is_in(&scraped))
+                .then_some(())
+        },
+    )
+    .await;
     for service in store.services() {
-        let exposition = client
-            .get(format!("{}/actuator/prometheus", service.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let exposition = scrape(&client, service).await.unwrap();
         if let Some(problems) = promtool_problems(&exposition).await {
             panic!("promtool rejects {}'s exposition: {problems}", service.name);
         }
@@ -172,8 +251,9 @@ async fn prometheus_scrapes_every_service_and_finds_the_expected_series() {
             &everyone[..],
         ),
         (
+            // orders produced the poison record's dead letter.
             "count by (application) (kafka_records_produced_total)",
-            &["accounts"][..],
+            &["accounts", "orders"][..],
         ),
         (
             "count by (application) (kafka_records_consumed_total)",

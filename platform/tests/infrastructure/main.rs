@@ -3,6 +3,7 @@
 //! every kind of command the services send is exercised here.
 
 mod consumer;
+mod managed;
 mod mongo;
 mod outbox;
 

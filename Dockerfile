@@ -1,0 +1,76 @@
+# One image per service, all from this file:
+#   docker build --build-arg SERVICE=accounts -t storefront/accounts:0.1.0 .
+# SERVICE is accounts, orders or fulfillment; STOREFRONT_GIT_COMMIT (optional) is the commit that
+# actuator/info reports.
+#
+# The build stage runs exactly the build command of scripts/run-local.sh (scripts/check-deploy.sh
+# fails if they differ): the images hold the same release binaries as a local run, with no second
+# build path to drift. That stage does not depend on SERVICE, so building the three images
+# compiles the workspace once and the other two builds reuse its layers.
+
+ARG RUST_VERSION=1.95
+
+# bookworm, like the runtime image below: the binaries need the glibc they were linked against.
+FROM rust:${RUST_VERSION}-slim-bookworm AS build
+# rdkafka-sys compiles librdkafka from source with its own configure script.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc g++ make pkg-config zlib1g-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+
+# Dependency layer: the manifests and the lock file, with empty targets, so that a change to the
+# sources reuses the compiled dependencies (most of the build time) from the layer cache.
+COPY Cargo.toml Cargo.lock ./
+COPY shared-events/Cargo.toml shared-events/
+COPY platform/Cargo.toml platform/
+COPY services/accounts/Cargo.toml services/accounts/
+COPY services/orders/Cargo.toml services/orders/
+COPY services/fulfillment/Cargo.toml services/fulfillment/
+# Not built, but cargo reads every workspace member's manifest to resolve the workspace.
+COPY system-tests/Cargo.toml system-tests/
+COPY test-support/Cargo.toml test-support/
+RUN for crate in shared-events platform system-tests test-support \
+        services/accounts services/orders services/fulfillment; do \
+      mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
+    done \
+ && for service in accounts orders fulfillment; do \
+      echo 'fn main() {}' > "services/$service/src/main.rs"; \
+    done \
+ && cargo build --release --locked -p accounts -p orders -p fulfillment
+
+COPY shared-events shared-events
+COPY platform platform
+COPY services services
+# actuator/info reports the commit; the build context has no .git, so platform/build.rs reads
+# it from this variable: --build-arg STOREFRONT_GIT_COMMIT=$(git rev-parse --short=12 HEAD).
+ARG STOREFRONT_GIT_COMMIT=unknown
+# COPY keeps the files' original modification times, which are older than the empty targets
+# compiled above; without the touch cargo would consider those targets fresh and keep them.
+RUN find shared-events platform services -type f -exec touch {} + \
+ && cargo build --release --locked -p accounts -p orders -p fulfillment
+
+# Declared after the build so that the layers above are the same for all three images.
+ARG SERVICE
+RUN case "$SERVICE" in \
+      accounts|orders|fulfillment) cp "target/release/$SERVICE" /service ;; \
+      *) echo "build with --build-arg SERVICE=accounts|orders|fulfillment (got '$SERVICE')" >&2; exit 1 ;; \
+    esac
+
+# The statically linked (musl) busybox, installed under the name wget so that it runs only its
+# wget applet: the compose health checks need an HTTP client and distroless has none.
+FROM busybox:1.37.0-musl AS wget
+
+# glibc, libgcc, libssl and zlib (librdkafka is linked statically, zlib dynamically), CA
+# certificates, no shell, no package manager; the nonroot variant runs as uid 65532.
+FROM gcr.io/distroless/cc-debian12:nonroot
+ARG SERVICE
+LABEL org.opencontainers.image.title="storefront-${SERVICE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=wget /bin/busybox /usr/local/bin/wget
+COPY --from=build /service /usr/local/bin/service
+# production listens on 0.0.0.0:8080 (configuration/production.toml of each service).
+ENV APP_ENVIRONMENT=production
+# Numeric, so that Kubernetes can verify runAsNonRoot without reading /etc/passwd.
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/service"]

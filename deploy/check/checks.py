@@ -1,0 +1,795 @@
+#!/usr/bin/env python3
+"""The offline checks of scripts/check-deploy.sh that need more than one command.
+
+Each subcommand prints one line per check ("ok   ..." or "FAIL ...") and exits 1 if any
+failed. The script runs them in its Python environment (PyYAML, jsonschema, dockerfile).
+
+  split RENDERED.yaml SOURCE CORE.yaml CUSTOM.json   core resources vs custom resources
+  strimzi SCHEMA.yaml CUSTOM.json...                 Strimzi resources: schema and wiring
+  env README TOMLS DOCKERFILE COMPOSE.yaml OVERLAYS  environment variables of the services
+  wiring COMPOSE.yaml PROMETHEUS.yml OVERLAYS ISTIO   ports, probes, scrape paths, routes
+  topics LIB_SH COMPOSE.yaml MINIKUBE.yaml           topic lists agree
+  dashboard DASHBOARD.json METRICS.txt RULES_OUT [SCRAPE_FILES...]
+  build-command DOCKERFILE RUN_LOCAL_SH              one build path
+"""
+
+import base64
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+SERVICES = ("accounts", "orders", "fulfillment")
+HOST_PORTS = {"accounts": 8085, "orders": 8090, "fulfillment": 8095}
+CONTAINER_PORT = 8080
+
+
+class Report:
+    def __init__(self):
+        self.failures = 0
+
+    def ok(self, message):
+        print(f"ok   {message}")
+
+    def fail(self, message):
+        print(f"FAIL {message}")
+        self.failures += 1
+
+    def warn(self, message):
+        print(f"WARN {message}")
+
+    def group(self, message, problems):
+        """One line for several checks: ok, or FAIL with every problem found."""
+        if problems:
+            self.fail(f"{message}: " + "; ".join(problems))
+        else:
+            self.ok(message)
+
+    def check(self, condition, message, detail=""):
+        if condition:
+            self.ok(message)
+        else:
+            self.fail(f"{message}{': ' + detail if detail else ''}")
+        return condition
+
+    def exit(self):
+        sys.exit(1 if self.failures else 0)
+
+
+def load_all(path):
+    return [doc for doc in yaml.safe_load_all(Path(path).read_text()) if doc]
+
+
+def parse_overlays(arguments):
+    """NAME=PATH arguments: rendered kustomize overlays."""
+    overlays = {}
+    for argument in arguments:
+        name, _, path = argument.partition("=")
+        overlays[name] = load_all(path)
+    return overlays
+
+
+def group_of(resource):
+    api_version = resource.get("apiVersion", "")
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def is_custom(resource):
+    group = group_of(resource)
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def label(resource):
+    meta = resource.get("metadata", {})
+    namespace = meta.get("namespace")
+    return f"{resource.get('kind')}/{(namespace + '/') if namespace else ''}{meta.get('name')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# split
+
+
+def cmd_split(rendered, source, core_out, custom_out):
+    resources = load_all(rendered)
+    core = [r for r in resources if not is_custom(r)]
+    custom = [{"source": source, "resource": r} for r in resources if is_custom(r)]
+    Path(core_out).write_text(yaml.safe_dump_all(core, sort_keys=False) if core else "")
+    Path(custom_out).write_text(json.dumps(custom))
+    print(f"{source}: {len(core)} core resources, {len(custom)} custom resources")
+
+
+# ---------------------------------------------------------------------------------------------
+# strimzi
+
+
+def cmd_strimzi(schema_file, custom_files):
+    import jsonschema
+
+    report = Report()
+    schema = yaml.safe_load(Path(schema_file).read_text())
+    items = []
+    for file in custom_files:
+        items += [i for i in json.loads(Path(file).read_text()) if group_of(i["resource"]) == "kafka.strimzi.io"]
+    validators = {}
+    for kind, sub in schema["kinds"].items():
+        full = {"$schema": schema["$schema"], "$defs": schema["$defs"], **sub}
+        jsonschema.Draft202012Validator.check_schema(full)
+        validators[kind] = jsonschema.Draft202012Validator(full)
+
+    seen = set()
+    for item in items:
+        resource, source = item["resource"], item["source"]
+        key = json.dumps(resource, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        validator = validators.get(f"{resource['apiVersion']} {resource['kind']}")
+        if validator is None:
+            report.fail(f"{source}: {label(resource)}: no schema for {resource['apiVersion']} {resource['kind']}")
+            continue
+        errors = sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path))
+        report.group(
+            f"{source}: {label(resource)} matches the kafka.strimzi.io/v1beta2 schema",
+            [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors],
+        )
+
+    # Wiring that a schema cannot express, per rendered kustomization.
+    by_source = {}
+    for item in items:
+        by_source.setdefault(item["source"], []).append(item["resource"])
+    for source, resources in by_source.items():
+        problems = []
+        clusters = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Kafka"}
+        if len(clusters) != 1:
+            problems.append(f"{len(clusters)} Kafka clusters")
+        for cluster in clusters.values():
+            annotations = cluster["metadata"].get("annotations", {})
+            if not (annotations.get("strimzi.io/kraft") == "enabled" and annotations.get("strimzi.io/node-pools") == "enabled"):
+                problems.append(f"{label(cluster)} lacks the strimzi.io/kraft and strimzi.io/node-pools annotations")
+            config = cluster["spec"]["kafka"].get("config", {})
+            forbidden = [k for k in config if re.match(FORBIDDEN_KAFKA_CONFIG, k)]
+            if forbidden:
+                problems.append(f"{label(cluster)} sets options that Strimzi manages itself: {', '.join(forbidden)}")
+        pools = [r for r in resources if r["kind"] == "KafkaNodePool"]
+        for r in resources:
+            if r["kind"] in ("KafkaNodePool", "KafkaTopic"):
+                cluster = r["metadata"].get("labels", {}).get("strimzi.io/cluster")
+                if cluster not in clusters or clusters[cluster]["metadata"].get("namespace") != r["metadata"].get("namespace"):
+                    problems.append(f"{label(r)}: strimzi.io/cluster={cluster!r} names no Kafka in its namespace")
+        roles = {role for pool in pools for role in pool["spec"].get("roles", [])}
+        if not {"controller", "broker"} <= roles:
+            problems.append(f"the node pools have roles {sorted(roles)}, not both controller and broker")
+        brokers = sum(p["spec"].get("replicas", 0) for p in pools if "broker" in p["spec"].get("roles", []))
+        for r in resources:
+            if r["kind"] == "KafkaTopic" and r["spec"].get("replicas", 1) > brokers:
+                problems.append(f"{label(r)} asks for {r['spec']['replicas']} replicas with {brokers} brokers")
+        for cluster in clusters.values():
+            config = cluster["spec"]["kafka"].get("config", {})
+            for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor", "default.replication.factor", "min.insync.replicas"):
+                if int(config.get(key, 3 if key != "min.insync.replicas" else 1)) > brokers:
+                    problems.append(f"{key} is {config.get(key, 3)} with {brokers} brokers")
+        report.group(
+            f"{source}: one KRaft cluster with node pools holding controllers and {brokers} broker(s); every node pool "
+            "and topic belongs to it; replication fits the brokers; no Strimzi-managed option set",
+            problems,
+        )
+    if not items:
+        report.fail("no Strimzi resources found to check")
+    report.exit()
+
+
+# Options the Strimzi operator sets itself and rejects in spec.kafka.config (Strimzi
+# documentation, "Kafka broker configuration"): listeners, security, storage and node identity.
+FORBIDDEN_KAFKA_CONFIG = (
+    r"^(listeners|advertised\.|broker\.|listener\.(?!name\.[^.]+\.ssl\.)|host\.name|port$|"
+    r"inter\.broker\.listener\.name|sasl\.|ssl\.|security\.|password\.|log\.dir|zookeeper\.|"
+    r"authorizer\.|super\.user|node\.id|process\.roles|controller\.|metadata\.log\.dir|"
+    r"cruise\.control\.metrics\.(topic|reporter\.bootstrap\.servers))"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# env
+
+
+def read_configuration_table(readme):
+    """The README's configuration table: {variable: {"default": str, "services": set}}."""
+    text = Path(readme).read_text()
+    section = re.search(r"^## Configuration\n(.*?)(?=^## )", text, re.S | re.M)
+    if not section:
+        raise SystemExit(f"{readme}: no '## Configuration' section")
+    table = {}
+    for line in section.group(1).splitlines():
+        match = re.match(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|(.*?)\|(.*?)\|\s*$", line)
+        if not match:
+            continue
+        name, default, meaning = match.group(1), match.group(2).strip(), match.group(3).strip()
+        services = set(SERVICES)
+        scope = re.search(r"\(([a-z, ]+)\)\s*$", meaning)
+        if scope:
+            named = {s.strip() for s in scope.group(1).split(",")}
+            if named <= set(SERVICES):
+                services = named
+        table[name] = {"default": default, "meaning": meaning, "services": services}
+    if not table:
+        raise SystemExit(f"{readme}: the configuration table has no rows")
+    return table
+
+
+def settings_set_by_production(tomls):
+    """APP_ variables that every service's production.toml sets, e.g. APP_HTTP__HOST."""
+    import tomllib
+
+    sets = []
+    for toml in tomls:
+        data = tomllib.loads(Path(toml).read_text())
+        sets.append({f"APP_{section.upper()}__{key.upper()}" for section, values in data.items() for key in values})
+    return set.intersection(*sets) if sets else set()
+
+
+def required_settings(table, production):
+    """Settings a container must set: those whose local default is the loopback address and that
+    production.toml does not replace (the database URI and the brokers, today)."""
+    return sorted(name for name, row in table.items() if "127.0.0.1" in row["default"] and name not in production)
+
+
+ALLOWED_VALUES = {
+    "APP_ENVIRONMENT": {"production"},
+    "APP_KAFKA__SECURITY_PROTOCOL": {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
+    "APP_KAFKA__SASL_MECHANISM": {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"},
+    "APP_OUTBOX__RELAY_ENABLED": {"true"},
+}
+
+
+def check_environment(report, where, service, env, table, required):
+    """env: {name: [(value or None, source), ...]}; one line per service and place."""
+    problems = []
+    unknown = sorted(n for n in env if n not in table)
+    if unknown:
+        problems.append("not in the README's configuration table: " + ", ".join(unknown))
+    foreign = sorted(n for n in env if n in table and service not in table[n]["services"])
+    if foreign:
+        problems.append(f"not read by {service}: " + ", ".join(foreign))
+    twice = sorted(n for n, sources in env.items() if len(sources) > 1)
+    if twice:
+        problems.append("set more than once: " + ", ".join(f"{n} ({', '.join(s for _, s in env[n])})" for n in twice))
+    value = {n: sources[-1][0] for n, sources in env.items()}
+    # A value of None comes from valueFrom, unknown here but set.
+    missing = [n for n in ["APP_ENVIRONMENT", *required] if n not in env or value[n] == ""]
+    if missing:
+        problems.append("required but not set: " + ", ".join(missing))
+    for name, allowed in ALLOWED_VALUES.items():
+        if value.get(name) is not None and value[name] not in allowed:
+            problems.append(f"{name}={value[name]!r} (expected {' or '.join(sorted(allowed))})")
+    uri = value.get("APP_DATABASE__URI")
+    if uri is not None and not re.match(r"^mongodb(\+srv)?://", uri):
+        problems.append("APP_DATABASE__URI is not a mongodb:// or mongodb+srv:// URI")
+    for name, row in table.items():
+        if value.get(name) is not None and re.fullmatch(r"`?\d+`?", row["default"]) and not re.fullmatch(r"\d+", value[name]):
+            problems.append(f"{name}={value[name]!r} is not a whole number")
+    if value.get("APP_HTTP__PORT") not in (None, str(CONTAINER_PORT)):
+        problems.append(f"APP_HTTP__PORT={value['APP_HTTP__PORT']} but the probes and Services use {CONTAINER_PORT}")
+    if value.get("APP_HTTP__BASE_PATH") not in (None, f"/{service}"):
+        problems.append(f"APP_HTTP__BASE_PATH={value['APP_HTTP__BASE_PATH']} but the routes and probes use /{service}")
+    if value.get("APP_CONSUMER__GROUP_ID") not in (None, service):
+        problems.append(f"APP_CONSUMER__GROUP_ID={value['APP_CONSUMER__GROUP_ID']} is not the {service} group")
+    protocol = value.get("APP_KAFKA__SECURITY_PROTOCOL") or "PLAINTEXT"
+    if protocol.startswith("SASL_"):
+        for name in ("APP_KAFKA__SASL_MECHANISM", "APP_KAFKA__SASL_USERNAME", "APP_KAFKA__SASL_PASSWORD"):
+            if name not in env:
+                problems.append(f"{protocol} needs {name}")
+    elif any(n.startswith("APP_KAFKA__SASL_") for n in env):
+        problems.append(f"SASL settings with security protocol {protocol}, which does not use them")
+    report.group(
+        f"{where}: {service} sets {', '.join(sorted(env))}: each read by {service} (README table), set once, "
+        "required ones set, values valid",
+        problems,
+    )
+
+
+def compose_storefront_services(compose):
+    for name, service in compose.get("services", {}).items():
+        args = (service.get("build") or {}).get("args") or {}
+        if args.get("SERVICE") in SERVICES:
+            yield name, args["SERVICE"], service
+
+
+def k8s_storefront_containers(resources):
+    """(deployment, service name, container, namespace) of every storefront Deployment."""
+    for r in resources:
+        if r.get("kind") != "Deployment":
+            continue
+        labels = r["spec"]["template"]["metadata"].get("labels", {})
+        if labels.get("app.kubernetes.io/part-of") != "storefront" or labels.get("app.kubernetes.io/name") not in SERVICES:
+            continue
+        for container in r["spec"]["template"]["spec"]["containers"]:
+            yield r, labels["app.kubernetes.io/name"], container, r["metadata"].get("namespace", "default")
+
+
+def k8s_environment(report, where, resources, container, namespace):
+    index = {(r["kind"], r["metadata"].get("namespace", "default"), r["metadata"]["name"]): r for r in resources if "metadata" in r}
+    env = {}
+    for source in container.get("envFrom", []):
+        for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+            if key not in source:
+                continue
+            name = source[key]["name"]
+            found = index.get((kind, namespace, name))
+            if found is None:
+                if not source[key].get("optional"):
+                    report.fail(f"{where}: {container['name']} reads {kind} {name}, which the overlay does not define")
+                continue
+            data = dict(found.get("data") or {})
+            if kind == "Secret":
+                data = {k: base64.b64decode(v).decode() for k, v in data.items()}
+                data.update(found.get("stringData") or {})
+            for k, v in data.items():
+                env.setdefault(source.get("prefix", "") + k, []).append((v, f"{kind} {name}"))
+    for entry in container.get("env", []):
+        env.setdefault(entry["name"], []).append((entry.get("value"), "env"))
+    return env
+
+
+def cmd_env(readme, production_tomls, dockerfile, compose_file, overlay_arguments):
+    report = Report()
+    table = read_configuration_table(readme)
+    production = settings_set_by_production(production_tomls.split(","))
+    required = required_settings(table, production)
+    report.ok(f"README configuration table: {len(table)} variables; required in a container: APP_ENVIRONMENT=production, {', '.join(required)}")
+
+    image_env = {}
+    for instruction in dockerfile_instructions(dockerfile):
+        if instruction.cmd == "ENV":
+            values = list(instruction.value)
+            image_env.update(dict(zip(values[0::2], values[1::2])))
+    unknown = sorted(n for n in image_env if n not in table)
+    report.check(not unknown, f"{dockerfile}: ENV sets only variables the services read ({', '.join(image_env)})", ", ".join(unknown))
+    report.check(image_env.get("APP_ENVIRONMENT") == "production", f"{dockerfile}: the image defaults to APP_ENVIRONMENT=production")
+
+    compose = yaml.safe_load(Path(compose_file).read_text()) or {}
+    found = set()
+    for name, service, spec in compose_storefront_services(compose):
+        found.add(service)
+        environment = spec.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(item.split("=", 1) for item in environment)
+        env = {k: [(None if v is None else str(v), "environment")] for k, v in environment.items()}
+        check_environment(report, "docker-compose.yml", service, env, table, required)
+    report.check(found == set(SERVICES), "docker-compose.yml builds the three services", str(sorted(found)))
+
+    needs_tls = set()
+    for overlay, resources in parse_overlays(overlay_arguments).items():
+        found = set()
+        for deployment, service, container, namespace in k8s_storefront_containers(resources):
+            found.add(service)
+            env = k8s_environment(report, overlay, resources, container, namespace)
+            check_environment(report, overlay, service, env, table, required)
+            protocol = (env.get("APP_KAFKA__SECURITY_PROTOCOL") or [("", "")])[-1][0] or ""
+            mechanism = (env.get("APP_KAFKA__SASL_MECHANISM") or [("", "")])[-1][0] or ""
+            if protocol in ("SSL", "SASL_SSL") or mechanism.startswith("SCRAM-"):
+                needs_tls.add(overlay)
+        report.check(found == set(SERVICES), f"{overlay}: deploys the three services", str(sorted(found)))
+
+    # librdkafka supports SSL, SASL_SSL and SCRAM only when built with OpenSSL: the rdkafka
+    # crate's ssl (or ssl-vendored) feature. Not a failure of the deployment files, but those
+    # overlays cannot connect until the feature is on.
+    import tomllib
+
+    workspace = tomllib.loads(Path(readme).with_name("Cargo.toml").read_text())
+    rdkafka = workspace.get("workspace", {}).get("dependencies", {}).get("rdkafka", {})
+    features = set(rdkafka.get("features", [])) if isinstance(rdkafka, dict) else set()
+    if needs_tls and not features & {"ssl", "ssl-vendored"}:
+        report.warn(
+            f"{', '.join(sorted(needs_tls))} use TLS (SASL_SSL, SCRAM), but Cargo.toml builds rdkafka without its "
+            "ssl feature, so librdkafka has no OpenSSL and those services cannot connect: add "
+            'features = ["ssl"] to rdkafka in Cargo.toml (the Dockerfile and the runtime image already have OpenSSL)'
+        )
+    elif needs_tls:
+        report.ok(f"rdkafka is built with {sorted(features & {'ssl', 'ssl-vendored'})[0]}, as {', '.join(sorted(needs_tls))} need")
+    report.exit()
+
+
+# ---------------------------------------------------------------------------------------------
+# wiring
+
+
+def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
+    report = Report()
+    compose = yaml.safe_load(Path(compose_file).read_text()) or {}
+    if not compose:
+        report.fail("docker-compose config gave no configuration to check (see its error above)")
+    for name, service, spec in compose_storefront_services(compose):
+        ports = [str(p.get("published")) + ":" + str(p.get("target")) if isinstance(p, dict) else str(p) for p in spec.get("ports", [])]
+        report.check(
+            any(p.endswith(f"{HOST_PORTS[service]}:{CONTAINER_PORT}") or p == f"{HOST_PORTS[service]}:{CONTAINER_PORT}" for p in ports),
+            f"docker-compose.yml: {service} on host port {HOST_PORTS[service]}",
+            str(ports),
+        )
+        test = " ".join(spec.get("healthcheck", {}).get("test", []))
+        report.check(f":{CONTAINER_PORT}/{service}/actuator/health/readiness" in test, f"docker-compose.yml: {service} health check asks /{service}/actuator/health/readiness", test)
+        depends = spec.get("depends_on", {})
+        conditions = {k: (v or {}).get("condition") for k, v in depends.items()} if isinstance(depends, dict) else {}
+        report.check(
+            conditions.get("mongo") == "service_healthy" and conditions.get("kafka-init") == "service_completed_successfully",
+            f"docker-compose.yml: {service} starts once MongoDB is healthy and the topics exist",
+            str(conditions),
+        )
+    prometheus = yaml.safe_load(Path(prometheus_file).read_text())
+    jobs = {}
+    for job in prometheus.get("scrape_configs", []):
+        for static in job.get("static_configs", []):
+            for target in static.get("targets", []):
+                jobs[target] = job.get("metrics_path", "/metrics")
+    for service in SERVICES:
+        report.check(
+            jobs.get(f"{service}:{CONTAINER_PORT}") == f"/{service}/actuator/prometheus",
+            f"deploy/prometheus/prometheus.yml scrapes {service}:{CONTAINER_PORT}/{service}/actuator/prometheus",
+            str(jobs.get(f"{service}:{CONTAINER_PORT}")),
+        )
+
+    for overlay, resources in parse_overlays(overlay_arguments).items():
+        for deployment, service, container, namespace in k8s_storefront_containers(resources):
+            problems = []
+            template = deployment["spec"]["template"]
+            annotations = template["metadata"].get("annotations", {})
+            ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+            if ports.get("http") != CONTAINER_PORT:
+                problems.append(f"container ports {ports}")
+            probes = {}
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                http = (container.get(probe) or {}).get("httpGet") or {}
+                probes[probe] = (http.get("path"), http.get("port"))
+            if not (
+                probes["livenessProbe"] == (f"/{service}/actuator/health/liveness", "http")
+                and probes["readinessProbe"] == (f"/{service}/actuator/health/readiness", "http")
+                and probes["startupProbe"][0] in (f"/{service}/actuator/health/liveness", None)
+            ):
+                problems.append(f"probes {probes}")
+            scrape = {k: v for k, v in annotations.items() if k.startswith("prometheus.io")}
+            if scrape != {"prometheus.io/scrape": "true", "prometheus.io/port": str(CONTAINER_PORT), "prometheus.io/path": f"/{service}/actuator/prometheus"}:
+                problems.append(f"Prometheus annotations {scrape}")
+            pod_security = template["spec"].get("securityContext", {})
+            security = container.get("securityContext", {})
+            if not (
+                pod_security.get("runAsNonRoot") is True
+                and security.get("readOnlyRootFilesystem") is True
+                and security.get("allowPrivilegeEscalation") is False
+                and "ALL" in (security.get("capabilities") or {}).get("drop", [])
+            ):
+                problems.append("not non-root with a read-only root filesystem and no capabilities")
+            resources_spec = container.get("resources", {})
+            if not all(resources_spec.get(kind, {}).get(r) for kind in ("requests", "limits") for r in ("cpu", "memory")):
+                problems.append("CPU or memory request or limit missing")
+            selector = deployment["spec"]["selector"]["matchLabels"]
+            namespace = deployment["metadata"].get("namespace")
+            services = [
+                r for r in resources
+                if r["kind"] == "Service" and r["metadata"].get("namespace") == namespace
+                and r["spec"].get("selector") and all(selector.get(k) == v for k, v in r["spec"]["selector"].items())
+            ]
+            if not any(r["metadata"]["name"] == service and any(p.get("name") == "http" and p.get("port") == CONTAINER_PORT for p in r["spec"]["ports"]) for r in services):
+                problems.append(f"no Service {service} with port http {CONTAINER_PORT} selecting the pods")
+            for kind in ("PodDisruptionBudget", "HorizontalPodAutoscaler"):
+                owners = [r for r in resources if r["kind"] == kind and r["metadata"].get("namespace") == namespace]
+                if kind == "PodDisruptionBudget":
+                    match = [r for r in owners if r["spec"]["selector"].get("matchLabels") == selector]
+                else:
+                    match = [r for r in owners if r["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]]
+                if len(match) != 1:
+                    problems.append(f"{len(match)} {kind}s")
+            report.group(
+                f"{overlay}: {service}: port http {CONTAINER_PORT}, probes and scrape annotations under /{service}/actuator, "
+                "non-root, read-only root filesystem, requests and limits, Service, PDB, HPA",
+                problems,
+            )
+
+    # The Istio routes lead to the Services and to pods that the subsets select.
+    istio = load_all(istio_file)
+    minikube = next(iter(parse_overlays(overlay_arguments[:1]).values()))
+    pods = {service: d["spec"]["template"]["metadata"]["labels"] for d, service, _, _ in k8s_storefront_containers(minikube)}
+    rules = {r["spec"]["host"]: r for r in istio if r["kind"] == "DestinationRule"}
+    routes = [h for r in istio if r["kind"] == "VirtualService" for h in r["spec"].get("http", [])]
+    for service in SERVICES:
+        host = f"{service}.dev.svc.cluster.local"
+        route = [
+            h for h in routes
+            if any((m.get("uri") or {}).get("prefix") == f"/{service}/" for m in h.get("match", []))
+        ]
+        destinations = [d["destination"] for h in route for d in h.get("route", [])]
+        report.check(
+            route and all(d["host"] == host and (d.get("port") or {}).get("number") == CONTAINER_PORT for d in destinations)
+            and not any("rewrite" in h for h in route),
+            f"istio: /{service}/ routes to {host}:{CONTAINER_PORT} with no rewrite",
+        )
+        subsets = {s["name"]: s.get("labels", {}) for s in (rules.get(host) or {}).get("spec", {}).get("subsets", [])}
+        wanted = {d.get("subset") for d in destinations}
+        report.check(
+            wanted and all(s in subsets and all(pods.get(service, {}).get(k) == v for k, v in subsets[s].items()) for s in wanted),
+            f"istio: the {service} subsets {sorted(w for w in wanted if w)} select its pods",
+            str(subsets),
+        )
+    report.exit()
+
+
+# ---------------------------------------------------------------------------------------------
+# topics
+
+
+def cmd_topics(lib_sh, compose_file, minikube_file):
+    report = Report()
+    text = Path(lib_sh).read_text()
+    # The same reading as the test in shared-events/src/topics.rs.
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("TOPICS=("))
+    topics = []
+    for line in lines[start + 1:]:
+        if line.startswith(")"):
+            break
+        topics.append(line.strip())
+    suffix = re.search(r'^DEAD_LETTER_SUFFIX="([^"]*)"', text, re.M).group(1)
+    expected = set(topics) | {t + suffix for t in topics}
+    report.ok(f"scripts/lib.sh: topics {', '.join(topics)} with dead-letter suffix {suffix}")
+
+    compose = yaml.safe_load(Path(compose_file).read_text()) or {}
+    init = ((compose.get("services") or {}).get("kafka-init") or {}).get("environment") or {}
+    report.check(init.get("TOPICS", "").split() == topics, "docker-compose.yml kafka-init creates the same topics", init.get("TOPICS"))
+    report.check(init.get("DEAD_LETTER_SUFFIX") == suffix, "docker-compose.yml kafka-init uses the same dead-letter suffix", init.get("DEAD_LETTER_SUFFIX"))
+    report.check(str(init.get("PARTITIONS")) == "3", "docker-compose.yml topics have 3 partitions", str(init.get("PARTITIONS")))
+
+    kafka_topics = [r for r in load_all(minikube_file) if r.get("kind") == "KafkaTopic"]
+    names = {r["spec"].get("topicName", r["metadata"]["name"]) for r in kafka_topics}
+    report.check(names == expected, "k8s KafkaTopics are the topics and their dead-letter topics", f"missing {sorted(expected - names)}, extra {sorted(names - expected)}")
+    wrong = [r["metadata"]["name"] for r in kafka_topics if r["spec"].get("partitions") != 3]
+    report.check(not wrong, "k8s KafkaTopics have 3 partitions", ", ".join(wrong))
+    report.exit()
+
+
+# ---------------------------------------------------------------------------------------------
+# dashboard
+
+PROMQL_WORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or",
+    "unless", "inf", "nan", "atan2",
+}
+GRAFANA_SUBSTITUTIONS = {
+    "$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "${datasource}": "", "$application": ".*",
+}
+
+
+def read_exported_metrics(path):
+    families = {}
+    for line in Path(path).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, kind, *labels = line.split()
+        families[name] = {"type": kind, "labels": set(labels) | {"application"}}
+    series = {}
+    for name, family in families.items():
+        if family["type"] == "histogram":
+            series[f"{name}_bucket"] = (name, family["labels"] | {"le"})
+            series[f"{name}_sum"] = (name, family["labels"])
+            series[f"{name}_count"] = (name, family["labels"])
+        else:
+            series[name] = (name, family["labels"])
+    return families, series
+
+
+def promql_parts(expr):
+    """(metric names, label names used in matchers and grouping clauses) of a PromQL expression."""
+    labels = set()
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    for matchers in re.findall(r"\{([^}]*)\}", text):
+        labels |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", matchers))
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    for clause in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", text):
+        labels |= {l.strip() for l in clause.split(",") if l.strip()}
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\boffset\s+\S+", " ", text)
+    metrics = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        word = match.group(0)
+        following = text[match.end():].lstrip()
+        if word.lower() in PROMQL_WORDS or following.startswith("("):
+            continue
+        before = text[:match.start()]
+        if before and (before[-1].isdigit() or before[-1] == "."):
+            continue
+        metrics.add(word)
+    return metrics, labels
+
+
+def panels_of(panels):
+    for panel in panels:
+        yield panel
+        yield from panels_of(panel.get("panels", []))
+
+
+def cmd_dashboard(dashboard_file, metrics_file, rules_out, scrape_files):
+    report = Report()
+    try:
+        dashboard = json.loads(Path(dashboard_file).read_text())
+        report.ok(f"{dashboard_file} parses as JSON")
+    except json.JSONDecodeError as error:
+        report.fail(f"{dashboard_file} does not parse: {error}")
+        report.exit()
+    families, series = read_exported_metrics(metrics_file)
+
+    queries = []
+    stray_sources = []
+    for panel in panels_of(dashboard.get("panels", [])):
+        for target in panel.get("targets", []):
+            if target.get("expr"):
+                queries.append((panel.get("title", "?"), target["expr"]))
+        if panel.get("type") != "row" and (panel.get("datasource") or {}).get("uid") != "${datasource}":
+            stray_sources.append(panel.get("title", "?"))
+    variables = {}
+    for variable in dashboard.get("templating", {}).get("list", []):
+        variables[variable["name"]] = variable
+        query = variable.get("query")
+        query = query.get("query") if isinstance(query, dict) else query
+        match = re.match(r"^\s*label_values\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*,\s*([A-Za-z_]\w*)\s*\)\s*$", query or "")
+        if variable.get("type") == "query":
+            if match:
+                queries.append((f"variable {variable['name']}", f'{match.group(1)}{{{match.group(2)}!=""}}'))
+            else:
+                report.fail(f"variable {variable['name']}: unsupported query {query!r}")
+    report.check(
+        variables.get("datasource", {}).get("type") == "datasource" and not stray_sources,
+        "every panel queries the Prometheus chosen by the datasource variable (no data source uid baked in)",
+        "panels with another data source: " + ", ".join(stray_sources),
+    )
+    report.check(len(queries) > 0, f"the dashboard has {len(queries)} queries")
+
+    used = set()
+    rules = []
+    for where, expr in queries:
+        metrics, labels = promql_parts(expr)
+        unknown = sorted(m for m in metrics if m not in series)
+        allowed = set().union(*(series[m][1] for m in metrics if m in series)) | {"instance", "job"} if metrics else {"instance", "job"}
+        # Labels are judged only against known metrics; an unknown metric is reported instead.
+        stray = [] if unknown else sorted(labels - allowed)
+        used |= {series[m][0] for m in metrics if m in series}
+        report.check(not unknown and not stray and metrics, f"'{where}': {', '.join(sorted(metrics)) or 'no metric'}",
+                     "; ".join(filter(None, [unknown and f"not exported: {', '.join(unknown)}", stray and f"labels not on these metrics: {', '.join(stray)}"])))
+        substituted = expr
+        for grafana, value in GRAFANA_SUBSTITUTIONS.items():
+            substituted = substituted.replace(grafana, value)
+        rules.append({"record": f"storefront:check:{len(rules)}", "expr": substituted})
+    unused = sorted(set(families) - used)
+    report.check(not unused, "every exported metric is on the dashboard", "not shown: " + ", ".join(unused))
+    Path(rules_out).write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, sort_keys=False))
+    print(f"wrote the {len(rules)} queries to {rules_out} for promtool to parse")
+
+    # Live scrapes: together (accounts consumes nothing, so it has no consumer metrics, and a
+    # labelled series appears once first used) they must expose every metric the dashboard uses,
+    # each series labelled with its application.
+    exposed, unlabelled = set(), set()
+    scraped_labels = {}
+    for scrape in scrape_files:
+        source, _, file = scrape.partition("=")
+        for line in Path(file).read_text().splitlines():
+            if line.startswith("# TYPE "):
+                exposed.add(line.split()[2])
+            if line.startswith("#") or not line.strip():
+                continue
+            name = re.match(r"[A-Za-z_:][A-Za-z0-9_:]*", line).group(0)
+            exposed.add(name)
+            if name in series and 'application="' not in line:
+                unlabelled.add(f"{name} ({source})")
+            if name in series:
+                matchers = re.match(r"[^{\s]*\{(.*)\}", line)
+                names = set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="', matchers.group(1))) if matchers else set()
+                scraped_labels.setdefault(series[name][0], set()).update(names - {"le"})
+    if scrape_files:
+        missing = sorted(
+            name for name in used
+            if not any(s in exposed for s, (family, _) in series.items() if family == name) and name not in exposed
+        )
+        report.check(
+            not missing,
+            f"the {len(scrape_files)} live scrape(s) together expose every metric of the dashboard",
+            "missing (a labelled series appears after its first use: load the sample data first): " + ", ".join(missing),
+        )
+        report.check(not unlabelled, "every scraped series of these metrics has an application label", ", ".join(sorted(unlabelled)))
+        differ = [
+            f"{family}: scraped {sorted(labels)}, listed {sorted(families[family]['labels'])}"
+            for family, labels in sorted(scraped_labels.items()) if labels != families[family]["labels"]
+        ]
+        report.check(not differ, f"the scraped label names are those of {metrics_file}", "; ".join(differ))
+    report.exit()
+
+
+# ---------------------------------------------------------------------------------------------
+# build-command
+
+
+def shell_commands(text):
+    """Commands in shell text: continuation lines joined, split at ;, &&, || and |."""
+    text = re.sub(r"\\\n", " ", text)
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for part in re.split(r"&&|\|\||;|\|", line):
+            part = part.strip()
+            if part:
+                yield part
+
+
+def cargo_builds(commands):
+    found = []
+    for command in commands:
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        if len(words) >= 2 and Path(words[0]).name == "cargo" and words[1] in ("build", "b", "rustc", "install", "chef"):
+            found.append(" ".join(words))
+    return found
+
+
+def dockerfile_instructions(dockerfile):
+    """The Dockerfile as BuildKit's own parser reads it (PyPI package dockerfile)."""
+    import dockerfile as parser
+
+    return parser.parse_file(str(dockerfile))
+
+
+def cmd_build_command(dockerfile, run_local):
+    report = Report()
+    local = cargo_builds(shell_commands(Path(run_local).read_text()))
+    if not report.check(len(local) == 1, f"{run_local} has one build command", str(local)):
+        report.exit()
+    expected = local[0]
+    report.ok(f"{run_local} builds with: {expected}")
+    instructions = dockerfile_instructions(dockerfile)
+    runs = []
+    for instruction in instructions:
+        if instruction.cmd == "RUN":
+            runs += [" ".join(instruction.value)] if instruction.json else list(shell_commands(instruction.value[0]))
+    docker = cargo_builds(runs)
+    report.check(len(docker) > 0, f"{dockerfile} runs a cargo build")
+    for command in docker:
+        report.check(command == expected, f"{dockerfile} builds with: {command}", f"differs from {run_local}: {expected}")
+
+    # The runtime stage: the last FROM and what follows it.
+    last_from = max(i for i, ins in enumerate(instructions) if ins.cmd == "FROM")
+    runtime = instructions[last_from:]
+    users = [ins.value[0] for ins in runtime if ins.cmd == "USER"]
+    report.check(
+        bool(users) and re.fullmatch(r"[1-9][0-9]*(:[0-9]+)?", users[-1]) is not None,
+        f"{dockerfile}: the runtime image runs as a numeric non-root user", str(users),
+    )
+    exposed = [port for ins in runtime if ins.cmd == "EXPOSE" for port in ins.value]
+    report.check(str(CONTAINER_PORT) in exposed, f"{dockerfile}: the runtime image exposes {CONTAINER_PORT}", str(exposed))
+    report.exit()
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    command, args = argv[1], argv[2:]
+    if command == "split":
+        cmd_split(*args)
+    elif command == "strimzi":
+        cmd_strimzi(args[0], args[1:])
+    elif command == "env":
+        cmd_env(args[0], args[1], args[2], args[3], args[4:])
+    elif command == "wiring":
+        cmd_wiring(args[0], args[1], args[2], args[3:])
+    elif command == "topics":
+        cmd_topics(*args)
+    elif command == "dashboard":
+        cmd_dashboard(args[0], args[1], args[2], args[3:])
+    elif command == "build-command":
+        cmd_build_command(*args)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
