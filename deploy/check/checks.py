@@ -2,10 +2,10 @@
 """The offline checks of scripts/check-deploy.sh that need more than one command.
 
 Each subcommand prints one line per check ("ok   ..." or "FAIL ...") and exits 1 if any
-failed. The script runs them in its Python environment (PyYAML, jsonschema, dockerfile).
+failed. The script runs them in its Python environment (PyYAML, dockerfile).
 
   split RENDERED.yaml SOURCE CORE.yaml CUSTOM.json   core resources vs custom resources
-  strimzi SCHEMA.yaml CUSTOM.json...                 Strimzi resources: schema and wiring
+  strimzi CUSTOM.json...                             Strimzi resources agree with each other
   env README TOMLS DOCKERFILE COMPOSE.yaml OVERLAYS  environment variables of the services
   wiring COMPOSE.yaml PROMETHEUS.yml OVERLAYS ISTIO   ports, probes, scrape paths, routes
   topics LIB_SH COMPOSE.yaml MINIKUBE.yaml           topic lists agree
@@ -105,38 +105,14 @@ def cmd_split(rendered, source, core_out, custom_out):
 # strimzi
 
 
-def cmd_strimzi(schema_file, custom_files):
-    import jsonschema
-
+def cmd_strimzi(custom_files):
+    """What the published models (validate-models.mjs checks each resource against them) cannot
+    express: how the resources of each rendered kustomization fit together."""
     report = Report()
-    schema = yaml.safe_load(Path(schema_file).read_text())
     items = []
     for file in custom_files:
         items += [i for i in json.loads(Path(file).read_text()) if group_of(i["resource"]) == "kafka.strimzi.io"]
-    validators = {}
-    for kind, sub in schema["kinds"].items():
-        full = {"$schema": schema["$schema"], "$defs": schema["$defs"], **sub}
-        jsonschema.Draft202012Validator.check_schema(full)
-        validators[kind] = jsonschema.Draft202012Validator(full)
 
-    seen = set()
-    for item in items:
-        resource, source = item["resource"], item["source"]
-        key = json.dumps(resource, sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        validator = validators.get(f"{resource['apiVersion']} {resource['kind']}")
-        if validator is None:
-            report.fail(f"{source}: {label(resource)}: no schema for {resource['apiVersion']} {resource['kind']}")
-            continue
-        errors = sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path))
-        report.group(
-            f"{source}: {label(resource)} matches the kafka.strimzi.io/v1beta2 schema",
-            [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors],
-        )
-
-    # Wiring that a schema cannot express, per rendered kustomization.
     by_source = {}
     for item in items:
         by_source.setdefault(item["source"], []).append(item["resource"])
@@ -149,6 +125,10 @@ def cmd_strimzi(schema_file, custom_files):
             annotations = cluster["metadata"].get("annotations", {})
             if not (annotations.get("strimzi.io/kraft") == "enabled" and annotations.get("strimzi.io/node-pools") == "enabled"):
                 problems.append(f"{label(cluster)} lacks the strimzi.io/kraft and strimzi.io/node-pools annotations")
+            # The v1beta2 CRD (and so its model) still has spec.zookeeper, which Strimzi 0.46
+            # and later ignore: ZooKeeper-based clusters are gone.
+            if "zookeeper" in cluster["spec"]:
+                problems.append(f"{label(cluster)} sets spec.zookeeper, which a KRaft cluster does not use")
             config = cluster["spec"]["kafka"].get("config", {})
             forbidden = [k for k in config if re.match(FORBIDDEN_KAFKA_CONFIG, k)]
             if forbidden:
@@ -172,7 +152,7 @@ def cmd_strimzi(schema_file, custom_files):
                 if int(config.get(key, 3 if key != "min.insync.replicas" else 1)) > brokers:
                     problems.append(f"{key} is {config.get(key, 3)} with {brokers} brokers")
         report.group(
-            f"{source}: one KRaft cluster with node pools holding controllers and {brokers} broker(s); every node pool "
+            f"{source}: one KRaft cluster (no spec.zookeeper) with node pools holding controllers and {brokers} broker(s); every node pool "
             "and topic belongs to it; replication fits the brokers; no Strimzi-managed option set",
             problems,
         )
@@ -776,7 +756,7 @@ def main(argv):
     if command == "split":
         cmd_split(*args)
     elif command == "strimzi":
-        cmd_strimzi(args[0], args[1:])
+        cmd_strimzi(args)
     elif command == "env":
         cmd_env(args[0], args[1], args[2], args[3], args[4:])
     elif command == "wiring":

@@ -1,11 +1,15 @@
-// Validates Istio and prometheus-operator resources against their published models (npm
-// @kubernetes-models/istio and @kubernetes-models/prometheus-operator, generated from the
-// projects' CRDs), in two passes:
+// Validates Istio, prometheus-operator and Strimzi resources against their published models (npm
+// @kubernetes-models/istio, @kubernetes-models/prometheus-operator and
+// @kubernetes-models/strimzi-kafka-operator, generated from the projects' CRDs), in two passes:
 //   1. schema: each model's validate() (types, enums, required fields, patterns);
 //   2. unknown fields: the CRD schemas allow unknown fields (the API server would silently prune
 //      them, so a misspelt outlierDetection would just not apply); each resource is written out
 //      as a TypeScript object literal typed with the model's interface, and tsc's excess-property
 //      check rejects any field the model does not define.
+// The Strimzi models of kafka.strimzi.io/v1beta2 come from the Strimzi 0.49 CRDs, a little newer
+// than the 0.47 that scripts/deploy-minikube.sh installs: a field added in 0.48 or 0.49 would pass
+// here and be pruned by the cluster. Free-form maps (spec.kafka.config, a topic's config) are
+// typed {} and so not checked field by field; deploy/check/checks.py checks the Kafka options.
 // Run by scripts/check-deploy.sh from the folder where those packages are installed:
 //   node validate-models.mjs RESOURCES.json WORK_DIR
 // RESOURCES.json: [{"source": "...", "resource": {...}}, ...]. Exits 1 on any failure.
@@ -19,6 +23,7 @@ const packages = {
   "security.istio.io": "@kubernetes-models/istio",
   "telemetry.istio.io": "@kubernetes-models/istio",
   "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+  "kafka.strimzi.io": "@kubernetes-models/strimzi-kafka-operator",
 };
 
 const [resourcesFile, workDir] = process.argv.slice(2);
