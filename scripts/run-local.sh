@@ -18,7 +18,7 @@ bash scripts/infra.sh start
 
 pids=()
 cleanup() {
-  trap - INT TERM EXIT
+  trap - EXIT
   log "stopping the services"
   for pid in "${pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
@@ -30,7 +30,10 @@ cleanup() {
     bash scripts/infra.sh stop
   fi
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+interrupted=false
+# Ctrl-C reaches the services too (same process group); the trap only notes that it was asked.
+trap 'interrupted=true' INT TERM
 
 mkdir -p "$DATA_DIR"
 declare -A ports=([accounts]=8085 [orders]=8090 [fulfillment]=8095)
@@ -56,5 +59,7 @@ Press Ctrl-C to stop everything.
 URLS
 
 # Returns when a service exits on its own or Ctrl-C arrives.
-wait -n "${pids[@]}"
-log "a service stopped; see its log in $DATA_DIR"
+wait -n "${pids[@]}" || true
+if ! $interrupted; then
+  log "a service stopped by itself; see its log in $DATA_DIR"
+fi
