@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -27,6 +29,7 @@ use tracing::Instrument;
 use crate::kafka::{self, Record};
 use crate::metrics;
 use crate::settings::KafkaSettings;
+use crate::trace::export::{self, FinishedSpan};
 use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Headers added to a dead-lettered record, named as Spring Kafka names them.
@@ -223,6 +226,7 @@ pub async fn run<H: Handler>(
         let inbound = InboundMessage::from_borrowed(&message);
         let context = TraceContext::continue_from(inbound.header(TRACEPARENT));
         let span = tracing::info_span!("event", trace_id = %context.trace_id());
+        let started_at = SystemTime::now();
         let processed = process(
             &inbound,
             &handler,
@@ -237,6 +241,23 @@ pub async fn run<H: Handler>(
             // Stopped before the message was handled: its offset stays unstored.
             break;
         };
+        export::record(FinishedSpan {
+            context,
+            name: format!("{} process", inbound.topic),
+            kind: SpanKind::Consumer,
+            start: started_at,
+            end: SystemTime::now(),
+            attributes: vec![
+                KeyValue::new("messaging.system", "kafka"),
+                KeyValue::new("messaging.destination.name", inbound.topic.clone()),
+                KeyValue::new(
+                    "messaging.destination.partition.id",
+                    inbound.partition.to_string(),
+                ),
+                KeyValue::new("messaging.kafka.offset", inbound.offset),
+            ],
+            failed: false,
+        });
         consumer
             .store_offset_from_message(&message)
             .context("storing the consumed offset")?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::{Ready, ready};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use std::net::TcpListener;
 
@@ -14,6 +14,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -22,6 +24,7 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::metrics;
 use crate::settings::HttpSettings;
+use crate::trace::export::{self, FinishedSpan};
 use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Every error answer: a stable machine code and a sentence for people.
@@ -167,6 +170,7 @@ pub async fn observe(
     let path = request.path().to_owned();
     let span = tracing::info_span!("request", trace_id = %context.trace_id());
     let started = Instant::now();
+    let started_at = SystemTime::now();
     let mut response = next.call(request).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -187,6 +191,20 @@ pub async fn observe(
             elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         );
+    });
+    export::record(FinishedSpan {
+        context,
+        name: format!("{method} {route}"),
+        kind: SpanKind::Server,
+        start: started_at,
+        end: SystemTime::now(),
+        attributes: vec![
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("http.route", route),
+            KeyValue::new("url.path", path),
+            KeyValue::new("http.response.status_code", i64::from(status)),
+        ],
+        failed: status >= 500,
     });
     if let Ok(value) = HeaderValue::from_str(&context.to_string()) {
         response

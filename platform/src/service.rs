@@ -92,6 +92,7 @@ async fn run(
     relay_stop.cancel();
     relay.await.context("the outbox relay task")?;
     signals.abort();
+    crate::trace::export::flush();
     consumed
         .context("the consumer task")?
         .context("the consumer")

@@ -17,6 +17,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
     pub log_format: LogFormat,
+    /// The OTLP/HTTP base URL of a collector (e.g. `http://otel-collector:4318`); spans are
+    /// exported only when it is set.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Installs the global subscriber: `RUST_LOG` filters, `info` by default. Calling it again (a

@@ -50,6 +50,11 @@ fn binary(name: &str) -> PathBuf {
 
 impl Storefront {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts the three with these settings added to each one's environment.
+    pub async fn start_with(settings: &[(&str, &str)]) -> Self {
         let topics = Topics {
             customer_change: unique_name("customer-change"),
             order_fulfill: unique_name("order-fulfill"),
@@ -78,9 +83,9 @@ impl Storefront {
                 topics.order_status_change.as_str(),
             ),
         ];
-        let accounts = start("accounts", &topic_settings[..1]).await;
-        let orders = start("orders", &topic_settings).await;
-        let fulfillment = start("fulfillment", &topic_settings[1..]).await;
+        let accounts = start("accounts", &topic_settings[..1], settings).await;
+        let orders = start("orders", &topic_settings, settings).await;
+        let fulfillment = start("fulfillment", &topic_settings[1..], settings).await;
         Storefront {
             accounts,
             orders,
@@ -95,7 +100,7 @@ impl Storefront {
     }
 }
 
-async fn start(name: &'static str, topics: &[(&str, &str)]) -> Service {
+async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &str)]) -> Service {
     let port = free_port();
     let log = std::env::temp_dir().join(format!("{}.log", unique_name(name)));
     let process = Command::new(binary(name))
@@ -106,6 +111,7 @@ async fn start(name: &'static str, topics: &[(&str, &str)]) -> Service {
         .env("APP_OUTBOX__POLL_INTERVAL", "200")
         .env("APP_TELEMETRY__LOG_FORMAT", "json")
         .envs(topics.iter().copied())
+        .envs(settings.iter().copied())
         .stdout(File::create(&log).expect("creating the log file"))
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

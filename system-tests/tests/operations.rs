@@ -2,6 +2,12 @@
 //! id follows an order through all of them in their logs.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use prost::Message;
 
 use serde_json::{Value, json};
 use system_tests::processes::{Service, Storefront};
@@ -280,9 +286,83 @@ fn logged_in_trace(service: &Service, trace_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// One span as a collector received it.
+#[derive(Debug, Clone)]
+struct ReceivedSpan {
+    service: String,
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+}
+
+type Received = Arc<Mutex<Vec<ReceivedSpan>>>;
+
+/// An OTLP/HTTP collector that keeps what it receives; returns its base URL.
+fn start_collector(received: Received) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(received.clone()))
+            .route("/v1/traces", web::post().to(receive_spans))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
+}
+
+async fn receive_spans(body: web::Bytes, received: web::Data<Received>) -> HttpResponse {
+    let Ok(request) = ExportTraceServiceRequest::decode(body.as_ref()) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let hex = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    let mut spans = received.lock().unwrap();
+    for resource_spans in request.resource_spans {
+        let service = resource_spans
+            .resource
+            .iter()
+            .flat_map(|resource| &resource.attributes)
+            .find(|attribute| attribute.key == "service.name")
+            .and_then(|attribute| attribute.value.as_ref())
+            .and_then(|value| match &value.value {
+                Some(any_value::Value::StringValue(name)) => Some(name.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for span in resource_spans
+            .scope_spans
+            .into_iter()
+            .flat_map(|scope| scope.spans)
+        {
+            spans.push(ReceivedSpan {
+                service: service.clone(),
+                name: span.name,
+                trace_id: hex(&span.trace_id),
+                span_id: hex(&span.span_id),
+                parent_span_id: hex(&span.parent_span_id),
+            });
+        }
+    }
+    HttpResponse::Ok()
+        .content_type("application/x-protobuf")
+        .finish()
+}
+
 #[tokio::test]
 async fn one_traceparent_follows_an_order_through_every_service() {
-    let store = Storefront::start().await;
+    let received = Received::default();
+    let collector = start_collector(received.clone());
+    let store = Storefront::start_with(&[("APP_TELEMETRY__OTLP_ENDPOINT", &collector)]).await;
     let client = reqwest::Client::new();
     let customer = json!({
         "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
@@ -368,4 +448,37 @@ async fn one_traceparent_follows_an_order_through_every_service() {
         logged_in_trace(&store.accounts, trace_id).is_empty(),
         "accounts took no part in this order's journey"
     );
+
+    // The same journey, exported as spans: the approval continues the caller's span, and
+    // fulfillment's consumer continues the approval's span.
+    let spans = eventually(
+        "the journey's spans at the collector",
+        EVENT_DEADLINE,
+        || async {
+            let spans: Vec<ReceivedSpan> = received
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|span| span.trace_id == trace_id)
+                .cloned()
+                .collect();
+            let services: Vec<&str> = spans.iter().map(|span| span.service.as_str()).collect();
+            (services.contains(&"fulfillment")
+                && services.iter().filter(|s| **s == "orders").count() >= 2)
+                .then_some(spans)
+        },
+    )
+    .await;
+    let approval = spans
+        .iter()
+        .find(|span| span.name == "POST /orders/orders/{guid}/approve")
+        .expect("the approval's span");
+    assert_eq!(approval.service, "orders");
+    assert_eq!(approval.parent_span_id, "00f067aa0ba902b7");
+    let fulfilled = spans
+        .iter()
+        .find(|span| span.service == "fulfillment")
+        .expect("fulfillment's consumer span");
+    assert!(fulfilled.name.ends_with(" process"), "{fulfilled:?}");
+    assert_eq!(fulfilled.parent_span_id, approval.span_id);
 }

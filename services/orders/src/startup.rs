@@ -46,6 +46,9 @@ impl Application {
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         platform::metrics::install(NAME);
+        if let Some(endpoint) = &settings.telemetry.otlp_endpoint {
+            platform::trace::export::install(endpoint, NAME)?;
+        }
         let database = platform::mongo::connect(&settings.database).await?;
         let customers = CustomerOrdersRepository::new(&database);
         customers.create_indexes().await?;

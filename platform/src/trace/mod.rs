@@ -1,11 +1,14 @@
 //! W3C trace context (`traceparent`), carried from HTTP requests into Kafka headers and on into
 //! the consumers, so that one order's journey shares one trace id in every service's logs.
 //!
-//! Only the propagation format lives here; exporting spans is not this module's concern.
+//! When an OTLP endpoint is configured, every request and every consumed record is also
+//! exported as a span ([`export`]), with exactly the ids the logs and headers show.
 
 use std::fmt;
 
 use rand::Rng;
+
+pub mod export;
 
 /// The header name on HTTP requests and Kafka records alike.
 pub const TRACEPARENT: &str = "traceparent";
@@ -15,6 +18,8 @@ pub const TRACEPARENT: &str = "traceparent";
 pub struct TraceContext {
     trace_id: u128,
     span_id: u64,
+    /// The span this one continues, when it came from a `traceparent`.
+    parent_span_id: Option<u64>,
     sampled: bool,
 }
 
@@ -25,6 +30,7 @@ impl TraceContext {
         TraceContext {
             trace_id: rng.random_range(1..=u128::MAX),
             span_id: rng.random_range(1..=u64::MAX),
+            parent_span_id: None,
             sampled: true,
         }
     }
@@ -33,6 +39,7 @@ impl TraceContext {
     pub fn child(&self) -> Self {
         TraceContext {
             span_id: rand::rng().random_range(1..=u64::MAX),
+            parent_span_id: Some(self.span_id),
             ..*self
         }
     }
@@ -71,8 +78,14 @@ impl TraceContext {
         (trace_id != 0 && span_id != 0).then_some(TraceContext {
             trace_id,
             span_id,
+            parent_span_id: None,
             sampled: flags & 1 == 1,
         })
+    }
+
+    /// The span id as 16 hex digits.
+    pub fn span_id(&self) -> String {
+        format!("{:016x}", self.span_id)
     }
 
     /// The trace id as 32 hex digits, as logs show it.
@@ -132,7 +145,10 @@ mod tests {
             assert_eq!(TraceContext::parse(invalid), None, "{invalid}");
         }
         let fresh = TraceContext::continue_from(Some("garbage"));
-        assert_eq!(TraceContext::parse(&fresh.to_string()), Some(fresh));
+        assert_eq!(
+            TraceContext::parse(&fresh.to_string()).map(|parsed| parsed.to_string()),
+            Some(fresh.to_string())
+        );
         assert_ne!(
             TraceContext::new_root().trace_id(),
             TraceContext::new_root().trace_id()
