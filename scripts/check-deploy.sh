@@ -12,7 +12,8 @@
 #   - the topics agree with scripts/lib.sh (itself tested against shared-events);
 #   - the Grafana dashboard parses, its queries parse (promtool) and use only exported metrics
 #     and labels; with the services running (or STOREFRONT_METRICS_URLS set), a live scrape too;
-#   - the Dockerfile builds with exactly the command of scripts/run-local.sh;
+#   - the Dockerfile builds with exactly the command of scripts/run-local.sh, which
+#     scripts/test.sh (CI) runs too;
 #   - shellcheck passes on the deployment scripts.
 # Installs what it needs once (docker-compose and promtool with apt, a Python environment and
 # npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
@@ -264,8 +265,8 @@ fi
 
 # --- Dockerfile --------------------------------------------------------------------------------
 
-build_command() { checks build-command Dockerfile scripts/run-local.sh | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
-run "the Dockerfile builds with the command of scripts/run-local.sh (one build path)" build_command
+build_command() { checks build-command Dockerfile scripts/run-local.sh scripts/test.sh | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "the Dockerfile builds with the command of scripts/run-local.sh, which CI runs too (one build path)" build_command
 
 # --- the deployment scripts --------------------------------------------------------------------
 

@@ -24,5 +24,7 @@ log "deployment files (offline checks)"
 bash scripts/check-deploy.sh
 log "MongoDB stand-in tests"
 "$VENV_DIR/bin/python" -m unittest dev/mongo-standin/test_server.py
+log "release build: the command run-local.sh and the Dockerfile use, so CI builds what they ship"
+cargo build --release --locked -p accounts -p orders -p fulfillment
 log "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -10,7 +10,7 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
   wiring COMPOSE.yaml PROMETHEUS.yml OVERLAYS ISTIO   ports, probes, scrape paths, routes
   topics LIB_SH COMPOSE.yaml MINIKUBE.yaml           topic lists agree
   dashboard DASHBOARD.json METRICS.txt RULES_OUT [SCRAPE_FILES...]
-  build-command DOCKERFILE RUN_LOCAL_SH              one build path
+  build-command DOCKERFILE RUN_LOCAL_SH [SCRIPT...]  one build path (SCRIPTs run it too)
 """
 
 import base64
@@ -719,13 +719,16 @@ def dockerfile_instructions(dockerfile):
     return parser.parse_file(str(dockerfile))
 
 
-def cmd_build_command(dockerfile, run_local):
+def cmd_build_command(dockerfile, run_local, *also):
     report = Report()
     local = cargo_builds(shell_commands(Path(run_local).read_text()))
     if not report.check(len(local) == 1, f"{run_local} has one build command", str(local)):
         report.exit()
     expected = local[0]
     report.ok(f"{run_local} builds with: {expected}")
+    for script in also:
+        builds = cargo_builds(shell_commands(Path(script).read_text()))
+        report.check(expected in builds, f"{script} runs the same build, so CI builds what the images hold", str(builds))
     instructions = dockerfile_instructions(dockerfile)
     runs = []
     for instruction in instructions:
