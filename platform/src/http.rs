@@ -14,8 +14,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::future::LocalBoxFuture;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use utoipa::{IntoParams, ToSchema};
@@ -113,6 +115,38 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
             };
             InternalError::from_response(error, response).into()
         })
+}
+
+/// A JSON request body whose shape errors name the field at fault, e.g. ``at `contact.email`:
+/// invalid type: integer `5`, expected a string``. Size (413), content type (415) and syntax
+/// (400) are checked as by `web::Json`, under [`json_config`].
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(request, payload);
+        Box::pin(async move {
+            let web::Json(value) = json.await?;
+            serde_path_to_error::deserialize(value)
+                .map(Body)
+                .map_err(|error| {
+                    let response = error_response(
+                        StatusCode::BAD_REQUEST,
+                        "malformed_body",
+                        format!(
+                            "the request body is not valid at `{}`: {}",
+                            error.path(),
+                            error.inner()
+                        ),
+                    );
+                    InternalError::from_response(error.into_inner(), response).into()
+                })
+        })
+    }
 }
 
 /// Query strings that do not parse answer 400 with the JSON error body.

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
+use platform::http::{Body, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
 use platform::trace::TraceContext;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -156,12 +156,12 @@ async fn get_customer(
 async fn create_customer(
     request: HttpRequest,
     trace: TraceContext,
-    body: web::Json<CustomerDraft>,
+    body: Body<CustomerDraft>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let customer = Customer {
         id: ObjectId::new(),
-        draft: body.into_inner().validated(&[])?,
+        draft: body.0.validated(&[])?,
     };
     let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
     state.customers.insert(&customer, &[event]).await?;
@@ -191,10 +191,10 @@ async fn replace_customer(
     request: HttpRequest,
     trace: TraceContext,
     id: web::Path<String>,
-    body: web::Json<CustomerDraft>,
+    body: Body<CustomerDraft>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let draft = body.into_inner();
+    let draft = body.0;
     change_customer(request, trace, &id, state, move |_| draft.clone()).await
 }
 
@@ -217,10 +217,10 @@ async fn update_customer(
     request: HttpRequest,
     trace: TraceContext,
     id: web::Path<String>,
-    body: web::Json<CustomerPatch>,
+    body: Body<CustomerPatch>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let patch = body.into_inner();
+    let patch = body.0;
     change_customer(request, trace, &id, state, move |stored| {
         stored.clone().patched(patch.clone())
     })

@@ -214,3 +214,31 @@ async fn sample_customers_replace_all_customers_by_get_or_post() {
         "****-****-****-6666"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_body_is_refused_naming_the_field_at_fault() {
+    let app = spawn_app().await;
+    let mut wrong_type = customer_body("ada@example.com");
+    wrong_type["contact"]["email"] = json!(5);
+    let mut missing = customer_body("ada@example.com");
+    missing["name"].as_object_mut().unwrap().remove("lastName");
+    let mut unknown_card_type = customer_body("ada@example.com");
+    unknown_card_type["creditCards"][0]["type"] = json!("GOLD");
+    for (body, field, reason) in [
+        (wrong_type, "contact.email", "invalid type"),
+        (missing, "name", "missing field `lastName`"),
+        (
+            unknown_card_type,
+            "creditCards[0].type",
+            "unknown variant `GOLD`",
+        ),
+    ] {
+        let response = app.post_json("/customers", &body).await;
+        assert_eq!(response.status(), 400);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "malformed_body");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(&format!("at `{field}`")), "{message}");
+        assert!(message.contains(reason), "{message}");
+    }
+}

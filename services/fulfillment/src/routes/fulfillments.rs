@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
+use platform::http::{Body, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 use utoipa::ToSchema;
@@ -182,7 +182,7 @@ async fn get_fulfillment(
 async fn change_status(
     request: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<StatusChange>,
+    Body(change): Body<StatusChange>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(&id)?;
@@ -192,9 +192,10 @@ async fn change_status(
             .find(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
-        let event = fulfillment.advance(body.order_status_type, body.note.clone(), now_millis())?;
-        if body.shipping_method.is_some() {
-            fulfillment.shipping_method = body.shipping_method;
+        let event =
+            fulfillment.advance(change.order_status_type, change.note.clone(), now_millis())?;
+        if change.shipping_method.is_some() {
+            fulfillment.shipping_method = change.shipping_method;
         }
         let message =
             events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{ErrorBody, base_url};
+use platform::http::{Body, ErrorBody, base_url};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -53,12 +53,12 @@ fn parse_guid(guid: &str) -> ApiResult<Uuid> {
 async fn place_order(
     request: HttpRequest,
     id: web::Path<String>,
-    body: web::Json<NewOrder>,
+    body: Body<NewOrder>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let not_found = || ApiError::CustomerNotFound(id.to_string());
     let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
-    let new_order = body.into_inner();
+    let new_order = body.0;
     let changed = state
         .customers
         .change(Target::Customer(object_id), None, |stored| {
