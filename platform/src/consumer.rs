@@ -45,9 +45,6 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the client reports statistics, consumer lag among them.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-const LONGEST_RETRY_DELAY: Duration = Duration::from_secs(10);
-
 /// A consumed record, copied out of the client's buffers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMessage {
@@ -284,7 +281,7 @@ async fn process<H: Handler>(
     heartbeat: &Heartbeat,
     shutdown: &CancellationToken,
 ) -> Option<()> {
-    let mut delay = FIRST_RETRY_DELAY;
+    let mut delays = crate::retry::delays();
     loop {
         // A loop retrying a transient failure is alive, just waiting.
         heartbeat.beat();
@@ -320,6 +317,7 @@ async fn process<H: Handler>(
             }
             Err(HandlerError::Failed(error)) => Err(error),
         };
+        let delay = delays.next().unwrap_or(crate::retry::LONGEST_DELAY);
         match outcome {
             Ok(()) => return Some(()),
             Err(error) => tracing::warn!(
@@ -334,7 +332,6 @@ async fn process<H: Handler>(
             () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(LONGEST_RETRY_DELAY);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod mongo;
 pub mod openapi;
 pub mod outbox;
+mod retry;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

@@ -32,9 +32,6 @@ pub const FIELD: &str = "outbox";
 /// Set on a document that is deleted once its outbox is empty.
 pub const PENDING_REMOVAL: &str = "pendingRemoval";
 
-/// How long the relay waits before trying again after the broker or database failed.
-const RETRY_DELAY: Duration = Duration::from_secs(1);
-
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
@@ -143,20 +140,26 @@ impl Relay {
             tracing::warn!(collection = %self.collection.name(), "outbox relay disabled");
             return;
         }
+        let mut delays = crate::retry::delays();
         loop {
             let pass = self.publish_pending().await;
             if let Err(error) = self.report_backlog().await {
                 tracing::debug!(error = format!("{error:#}"), "measuring the outbox backlog");
             }
             let pause = match pass {
-                Ok(_) => self.settings.poll_interval,
+                Ok(_) => {
+                    delays = crate::retry::delays();
+                    self.settings.poll_interval
+                }
                 Err(error) => {
+                    let delay = delays.next().unwrap_or(crate::retry::LONGEST_DELAY);
                     tracing::warn!(
                         collection = %self.collection.name(),
                         error = format!("{error:#}"),
+                        retry_in_ms = delay.as_millis() as u64,
                         "outbox relay pass failed; retrying"
                     );
-                    RETRY_DELAY
+                    delay
                 }
             };
             tokio::select! {
