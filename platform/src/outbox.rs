@@ -182,7 +182,7 @@ impl Relay {
             let documents: Vec<Document> = self
                 .collection
                 .find(filter)
-                .projection(doc! { FIELD: 1, PENDING_REMOVAL: 1 })
+                .projection(doc! { FIELD: 1 })
                 .limit(i64::from(self.settings.batch_size))
                 .await
                 .context("finding pending outbox events")?
@@ -280,16 +280,16 @@ impl Relay {
         if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
             return Err(error);
         }
-        if document.get_bool(PENDING_REMOVAL).unwrap_or(false) {
-            self.collection
-                .delete_one(doc! {
-                    "_id": id,
-                    PENDING_REMOVAL: true,
-                    format!("{FIELD}.0"): { "$exists": false },
-                })
-                .await
-                .context("removing a document whose tombstone was published")?;
-        }
+        // The filter, not the document read above, decides: a document marked for removal while
+        // its last events were being published is removed too.
+        self.collection
+            .delete_one(doc! {
+                "_id": id,
+                PENDING_REMOVAL: true,
+                format!("{FIELD}.0"): { "$exists": false },
+            })
+            .await
+            .context("removing a document whose tombstone was published")?;
         Ok(acknowledged.len())
     }
 
