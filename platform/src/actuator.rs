@@ -32,6 +32,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 const CONSUMER_SILENCE_LIMIT: Duration = Duration::from_secs(30);
 
 /// What the actuator reports on.
+#[derive(Clone)]
 pub struct Actuator {
     /// The service name, e.g. `accounts`.
     application: &'static str,

@@ -14,6 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context;
 use futures_util::future::LocalBoxFuture;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
@@ -24,6 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::{AppExt, scope};
 
+use crate::actuator::Actuator;
 use crate::metrics;
 use crate::settings::HttpSettings;
 use crate::trace::export::{self, FinishedSpan};
@@ -265,28 +267,36 @@ impl FromRequest for TraceContext {
     }
 }
 
-/// The HTTP server of a service: every route under `settings.base_path` (registered by
-/// `configure`, once per worker), the OpenAPI document and Swagger UI collected from those
-/// routes, JSON errors for every rejected request, and [`observe`] around it all.
+/// The HTTP server of a service, bound to `settings.host:port`: every route under
+/// `settings.base_path` (the service's, registered by `configure` once per worker, and the
+/// actuator's), the OpenAPI document and Swagger UI collected from those routes, JSON errors for
+/// every rejected request, and [`observe`] around it all. Returns the server and its port.
 pub fn server<F>(
-    listener: TcpListener,
     settings: &HttpSettings,
     title: &'static str,
     description: &'static str,
+    actuator: Actuator,
     configure: F,
-) -> std::io::Result<Server>
+) -> anyhow::Result<(Server, u16)>
 where
     F: Fn(&mut ServiceConfig<'_>) + Clone + Send + 'static,
 {
+    let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+        .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+    let port = listener.local_addr()?.port();
+    let routes = move |cfg: &mut ServiceConfig<'_>| {
+        configure(cfg);
+        crate::actuator::configure(cfg, actuator.clone());
+    };
     let base_path = settings.base_path.clone();
     let max_body_bytes = settings.max_body_bytes;
     // The document is collected from the same route registrations the workers make.
     let (_, api) = App::new()
         .into_utoipa_app()
-        .service(scope(base_path.as_str()).configure(|cfg| configure(cfg)))
+        .service(scope(base_path.as_str()).configure(|cfg| routes(cfg)))
         .split_for_parts();
     let mut server = HttpServer::new(move || {
-        let configure = configure.clone();
+        let routes = routes.clone();
         App::new()
             .wrap(from_fn(observe))
             .app_data(json_config(max_body_bytes))
@@ -300,7 +310,7 @@ where
                 api.clone(),
             ))
             .into_utoipa_app()
-            .service(scope(base_path.as_str()).configure(move |cfg| configure(cfg)))
+            .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg)))
             .into_app()
             .default_service(web::to(no_route))
     })
@@ -310,7 +320,9 @@ where
     if settings.workers > 0 {
         server = server.workers(settings.workers);
     }
-    Ok(server.listen(listener)?.run())
+    let server = server.listen(listener)?.run();
+    tracing::info!(port, "listening");
+    Ok((server, port))
 }
 
 /// The paging query parameters of a collection: `page` (from 0), `size`, `sort=property,dir`.

@@ -1,10 +1,7 @@
 //! Building the accounts app from settings and running it until it is told to stop.
 
-use std::net::TcpListener;
-
 use actix_web::dev::Server;
 use actix_web::web;
-use anyhow::Context;
 use platform::actuator::Actuator;
 use platform::outbox::{Relay, Waker};
 use tokio_util::sync::CancellationToken;
@@ -57,22 +54,18 @@ impl Application {
             waker.clone(),
         );
 
-        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
-            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
-        let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             customers,
             topics: settings.topics.clone(),
             outbox: waker,
             base_path: settings.http.base_path.clone(),
         });
-        let server =
-            platform::http::server(listener, &settings.http, TITLE, DESCRIPTION, move |cfg| {
+        let actuator = Actuator::new(NAME, database, probe_producer, None);
+        let (server, port) =
+            platform::http::server(&settings.http, TITLE, DESCRIPTION, actuator, move |cfg| {
                 cfg.app_data(state.clone());
-                let actuator = Actuator::new(NAME, database.clone(), probe_producer.clone(), None);
-                routes::configure(cfg, actuator);
+                routes::configure(cfg);
             })?;
-        tracing::info!(port, "listening");
         Ok(Application {
             port,
             server,

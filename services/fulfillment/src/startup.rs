@@ -1,10 +1,7 @@
 //! Building the fulfillment app from settings and running it until it is told to stop.
 
-use std::net::TcpListener;
-
 use actix_web::dev::Server;
 use actix_web::web;
-use anyhow::Context;
 use platform::actuator::Actuator;
 use platform::consumer::{Heartbeat, Subscription};
 use platform::outbox::{Relay, Waker};
@@ -74,28 +71,23 @@ impl Application {
         };
 
         let probe_producer = producer;
-        let heartbeat = Some(consumer.heartbeat.clone());
-        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
-            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
-        let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             fulfillments,
             topics: settings.topics.clone(),
             outbox: waker,
             base_path: settings.http.base_path.clone(),
         });
-        let server =
-            platform::http::server(listener, &settings.http, TITLE, DESCRIPTION, move |cfg| {
+        let actuator = Actuator::new(
+            NAME,
+            database,
+            probe_producer,
+            Some(consumer.heartbeat.clone()),
+        );
+        let (server, port) =
+            platform::http::server(&settings.http, TITLE, DESCRIPTION, actuator, move |cfg| {
                 cfg.app_data(state.clone());
-                let actuator = Actuator::new(
-                    NAME,
-                    database.clone(),
-                    probe_producer.clone(),
-                    heartbeat.clone(),
-                );
-                routes::configure(cfg, actuator);
+                routes::configure(cfg);
             })?;
-        tracing::info!(port, "listening");
         Ok(Application {
             port,
             server,

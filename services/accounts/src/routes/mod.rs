@@ -3,12 +3,10 @@
 mod customers;
 mod sample;
 
-use platform::actuator::Actuator;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The route table. Sample paths come before `customers/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut ServiceConfig<'_>, actuator: Actuator) {
+pub(crate) fn configure(cfg: &mut ServiceConfig<'_>) {
     sample::configure(cfg);
     customers::configure(cfg);
-    platform::actuator::configure(cfg, actuator);
 }

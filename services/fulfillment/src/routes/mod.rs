@@ -3,14 +3,12 @@
 mod fulfillments;
 mod sample;
 
-use platform::actuator::Actuator;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The route table. Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut ServiceConfig<'_>, actuator: Actuator) {
+pub(crate) fn configure(cfg: &mut ServiceConfig<'_>) {
     sample::configure(cfg);
     fulfillments::configure(cfg);
-    platform::actuator::configure(cfg, actuator);
 }
 
 /// Milliseconds since the Unix epoch, the timestamps of order statuses.
