@@ -40,6 +40,43 @@ pub struct Actuator {
     /// Any client of the cluster; its metadata request tells whether the broker answers.
     kafka: FutureProducer,
     consumer: Option<Heartbeat>,
+    exposure: Exposure,
+}
+
+/// Which actuator endpoints are served; by default health, info and prometheus, and nothing
+/// else exists to expose (no environment, heap dump or shutdown endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    health: bool,
+    info: bool,
+    prometheus: bool,
+}
+
+impl Exposure {
+    /// Reads a comma-separated list such as `health,info,prometheus`.
+    pub fn parse(list: &str) -> anyhow::Result<Self> {
+        let mut exposure = Exposure {
+            health: false,
+            info: false,
+            prometheus: false,
+        };
+        for name in list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match name {
+                "health" => exposure.health = true,
+                "info" => exposure.info = true,
+                "prometheus" => exposure.prometheus = true,
+                other => anyhow::bail!(
+                    "unknown actuator endpoint `{other}` in the exposure list; \
+                     use health, info or prometheus"
+                ),
+            }
+        }
+        Ok(exposure)
+    }
 }
 
 impl Actuator {
@@ -54,19 +91,30 @@ impl Actuator {
             database,
             kafka,
             consumer,
+            exposure: Exposure {
+                health: true,
+                info: true,
+                prometheus: true,
+            },
         }
     }
 }
 
 /// Registers the actuator routes inside the service's scope.
-pub fn configure(cfg: &mut ServiceConfig<'_>, actuator: Actuator) {
-    cfg.app_data(web::Data::new(actuator))
-        .service(get_index)
-        .service(get_health)
-        .service(get_liveness)
-        .service(get_readiness)
-        .service(get_info)
-        .service(get_prometheus);
+pub fn configure(cfg: &mut ServiceConfig<'_>, mut actuator: Actuator, exposure: Exposure) {
+    actuator.exposure = exposure;
+    cfg.app_data(web::Data::new(actuator)).service(get_index);
+    if exposure.health {
+        cfg.service(get_health)
+            .service(get_liveness)
+            .service(get_readiness);
+    }
+    if exposure.info {
+        cfg.service(get_info);
+    }
+    if exposure.prometheus {
+        cfg.service(get_prometheus);
+    }
 }
 
 /// UP or DOWN.
@@ -187,16 +235,23 @@ fn health(components: Vec<Component>) -> HttpResponse {
 /// Links to every actuator endpoint, as Spring Boot lists them.
 #[utoipa::path(tag = "actuator", responses((status = 200, description = "Links", body = Object)))]
 #[get("/actuator")]
-async fn get_index(request: HttpRequest) -> HttpResponse {
+async fn get_index(request: HttpRequest, actuator: web::Data<Actuator>) -> HttpResponse {
     let base = request_url(&request);
     let link = |path: &str, templated: bool| json!({ "href": format!("{base}{path}"), "templated": templated });
-    HttpResponse::Ok().json(json!({ "_links": {
-        "self": link("", false),
-        "health": link("/health", false),
-        "health-path": link("/health/{*path}", true),
-        "info": link("/info", false),
-        "prometheus": link("/prometheus", false),
-    } }))
+    let exposure = actuator.exposure;
+    let mut links = serde_json::Map::new();
+    links.insert("self".into(), link("", false));
+    if exposure.health {
+        links.insert("health".into(), link("/health", false));
+        links.insert("health-path".into(), link("/health/{*path}", true));
+    }
+    if exposure.info {
+        links.insert("info".into(), link("/info", false));
+    }
+    if exposure.prometheus {
+        links.insert("prometheus".into(), link("/prometheus", false));
+    }
+    HttpResponse::Ok().json(json!({ "_links": links }))
 }
 
 /// Every component: MongoDB, Kafka and, where there is one, the consumer loop.
@@ -259,4 +314,17 @@ async fn get_prometheus() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::metrics::render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposure_reads_a_list_and_refuses_unknown_endpoints() {
+        let exposure = Exposure::parse(" health , prometheus").unwrap();
+        assert!(exposure.health && exposure.prometheus && !exposure.info);
+        let error = Exposure::parse("health,env").unwrap_err().to_string();
+        assert!(error.contains("`env`"), "{error}");
+    }
 }

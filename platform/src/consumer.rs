@@ -9,12 +9,15 @@
 //! database is down: the same message is retried with backoff, holding back the partition so
 //! that per-key order is kept).
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use futures_util::FutureExt;
+use futures_util::future::join_all;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 use rdkafka::consumer::{
@@ -42,6 +45,9 @@ pub mod dead_letter_headers {
 
 /// How often the loop shows it is alive while it waits for messages.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Most messages handled at once: those already received when the loop asks for more, split
+/// into lanes by key.
+const MAX_BATCH: usize = 64;
 /// How often the client reports statistics, consumer lag among them.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
@@ -178,6 +184,8 @@ pub struct Subscription {
     pub topics: Vec<String>,
     /// The dead-letter topic for a source topic.
     pub dead_letter_topic: fn(&str) -> String,
+    /// Deadline for handling one message; past it the attempt is abandoned and retried.
+    pub handler_timeout: Duration,
 }
 
 /// Consumes until `shutdown`, handing every message to `handler`.
@@ -206,58 +214,67 @@ pub async fn run<H: Handler>(
     tracing::info!(group = %subscription.group_id, ?topics, "consumer started");
 
     let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
-    loop {
+    'consuming: loop {
         heartbeat.beat();
         let received = tokio::select! {
             () = shutdown.cancelled() => break,
             _ = ticker.tick() => continue,
             received = consumer.recv() => received,
         };
-        let message = match received {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(%error, "consumer error");
-                continue;
+        let mut batch = Vec::new();
+        let mut next = Some(received);
+        while let Some(received) = next {
+            match received {
+                Ok(message) => batch.push(InboundMessage::from_borrowed(&message)),
+                Err(error) => tracing::warn!(%error, "consumer error"),
             }
-        };
-        let inbound = InboundMessage::from_borrowed(&message);
-        let context = TraceContext::continue_from(inbound.header(TRACEPARENT));
-        let span = tracing::info_span!("event", trace_id = %context.trace_id());
-        let started_at = SystemTime::now();
-        let processed = process(
-            &inbound,
-            &handler,
-            &producer,
-            &subscription,
-            &heartbeat,
-            &shutdown,
-        )
-        .instrument(span)
+            // Whatever else has already arrived joins the batch, without waiting for more.
+            next = if batch.len() < MAX_BATCH {
+                consumer.recv().now_or_never()
+            } else {
+                None
+            };
+        }
+        let lanes = lanes(batch);
+        let (handler, producer, subscription) = (&handler, &producer, &subscription);
+        let (heartbeat, shutdown) = (&heartbeat, &shutdown);
+        let finished = join_all(lanes.iter().map(|lane| async move {
+            let mut done = 0;
+            for message in lane {
+                if handle(
+                    message,
+                    handler,
+                    producer,
+                    subscription,
+                    heartbeat,
+                    shutdown,
+                )
+                .await
+                .is_none()
+                {
+                    break;
+                }
+                done += 1;
+            }
+            done
+        }))
         .await;
-        let Some(()) = processed else {
-            // Stopped before the message was handled: its offset stays unstored.
-            break;
-        };
-        export::record(FinishedSpan {
-            context,
-            name: format!("{} process", inbound.topic),
-            kind: SpanKind::Consumer,
-            start: started_at,
-            end: SystemTime::now(),
-            attributes: vec![
-                KeyValue::new("messaging.system", "kafka"),
-                KeyValue::new("messaging.destination.name", inbound.topic.clone()),
-                KeyValue::new(
-                    "messaging.destination.partition.id",
-                    inbound.partition.to_string(),
-                ),
-                KeyValue::new("messaging.kafka.offset", inbound.offset),
-            ],
-            failed: false,
-        });
-        consumer
-            .store_offset_from_message(&message)
-            .context("storing the consumed offset")?;
+        let handled = handled_offsets(&lanes, &finished);
+        for ((topic, partition), offset) in &handled {
+            // Fails for a partition taken away meanwhile: its next owner handles the message
+            // again, which handlers are made for.
+            if let Err(error) = consumer.store_offset(topic, *partition, *offset) {
+                tracing::warn!(%topic, partition, offset, %error, "offset not stored");
+            }
+        }
+        if lanes
+            .iter()
+            .zip(&finished)
+            .any(|(lane, done)| *done < lane.len())
+        {
+            // Stopped before every message was handled: the rest stay unstored.
+            break 'consuming;
+        }
     }
 
     let committing = Arc::clone(&consumer);
@@ -270,6 +287,96 @@ pub async fn run<H: Handler>(
     }
     tracing::info!(group = %subscription.group_id, "consumer stopped");
     Ok(())
+}
+
+/// Handles one message within its trace; `None` if stopped first.
+async fn handle<H: Handler>(
+    inbound: &InboundMessage,
+    handler: &H,
+    producer: &FutureProducer,
+    subscription: &Subscription,
+    heartbeat: &Heartbeat,
+    shutdown: &CancellationToken,
+) -> Option<()> {
+    let context = TraceContext::continue_from(inbound.header(TRACEPARENT));
+    let span = tracing::info_span!("event", trace_id = %context.trace_id());
+    let started_at = SystemTime::now();
+    process(
+        inbound,
+        handler,
+        producer,
+        subscription,
+        heartbeat,
+        shutdown,
+    )
+    .instrument(span)
+    .await?;
+    export::record(FinishedSpan {
+        context,
+        name: format!("{} process", inbound.topic),
+        kind: SpanKind::Consumer,
+        start: started_at,
+        end: SystemTime::now(),
+        attributes: vec![
+            KeyValue::new("messaging.system", "kafka"),
+            KeyValue::new("messaging.destination.name", inbound.topic.clone()),
+            KeyValue::new(
+                "messaging.destination.partition.id",
+                inbound.partition.to_string(),
+            ),
+            KeyValue::new("messaging.kafka.offset", inbound.offset),
+        ],
+        failed: false,
+    });
+    Some(())
+}
+
+/// Splits a batch into lanes that may be handled concurrently: the messages of one key (in
+/// one partition) stay in one lane, in the order they arrived, so per-key order is kept.
+/// Messages without a key keep the order of their partition.
+fn lanes(batch: Vec<InboundMessage>) -> Vec<Vec<InboundMessage>> {
+    let mut lanes: Vec<Vec<InboundMessage>> = Vec::new();
+    let mut index: HashMap<(String, i32, Option<Vec<u8>>), usize> = HashMap::new();
+    for message in batch {
+        let lane = (
+            message.topic.clone(),
+            message.partition,
+            message.key.clone(),
+        );
+        let position = *index.entry(lane).or_insert_with(|| {
+            lanes.push(Vec::new());
+            lanes.len() - 1
+        });
+        lanes[position].push(message);
+    }
+    lanes
+}
+
+/// For each partition, the last offset up to which every message of the batch was handled,
+/// given how many messages of each lane were (a lane stops at its first unhandled message).
+fn handled_offsets(
+    lanes: &[Vec<InboundMessage>],
+    finished: &[usize],
+) -> BTreeMap<(String, i32), i64> {
+    let mut outcomes: BTreeMap<(String, i32), BTreeMap<i64, bool>> = BTreeMap::new();
+    for (lane, done) in lanes.iter().zip(finished) {
+        for (position, message) in lane.iter().enumerate() {
+            outcomes
+                .entry((message.topic.clone(), message.partition))
+                .or_default()
+                .insert(message.offset, position < *done);
+        }
+    }
+    outcomes
+        .into_iter()
+        .filter_map(|(partition, offsets)| {
+            let last = offsets
+                .into_iter()
+                .take_while(|(_, handled)| *handled)
+                .last()?;
+            Some((partition, last.0))
+        })
+        .collect()
 }
 
 /// Handles one message until it is applied or dead-lettered; `None` if stopped first.
@@ -286,7 +393,14 @@ async fn process<H: Handler>(
         // A loop retrying a transient failure is alive, just waiting.
         heartbeat.beat();
         let started = Instant::now();
-        let outcome = match handler.handle(message).await {
+        let attempt = tokio::time::timeout(subscription.handler_timeout, handler.handle(message));
+        let result = attempt.await.unwrap_or_else(|_| {
+            Err(HandlerError::Failed(anyhow::anyhow!(
+                "not handled within {:?}",
+                subscription.handler_timeout
+            )))
+        });
+        let outcome = match result {
             Ok(outcome) => {
                 metrics::record_consumed(&message.topic, outcome, started.elapsed());
                 tracing::info!(
@@ -370,4 +484,76 @@ async fn dead_letter(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(partition: i32, offset: i64, key: Option<&str>) -> InboundMessage {
+        InboundMessage {
+            topic: "t".into(),
+            partition,
+            offset,
+            key: key.map(|key| key.as_bytes().to_vec()),
+            payload: Some(b"{}".to_vec()),
+            headers: Vec::new(),
+        }
+    }
+
+    fn offsets(lane: &[InboundMessage]) -> Vec<(i32, i64)> {
+        lane.iter()
+            .map(|message| (message.partition, message.offset))
+            .collect()
+    }
+
+    #[test]
+    fn lanes_keep_each_key_in_arrival_order() {
+        let batch = vec![
+            message(0, 10, Some("a")),
+            message(0, 11, Some("b")),
+            message(1, 5, Some("c")),
+            message(0, 12, Some("a")),
+            message(0, 13, None),
+            message(0, 14, None),
+        ];
+        let lanes = lanes(batch);
+        let lanes: Vec<Vec<(i32, i64)>> = lanes.iter().map(|lane| offsets(lane)).collect();
+        assert_eq!(
+            lanes,
+            [
+                vec![(0, 10), (0, 12)],
+                vec![(0, 11)],
+                vec![(1, 5)],
+                vec![(0, 13), (0, 14)],
+            ]
+        );
+    }
+
+    #[test]
+    fn offsets_are_stored_only_up_to_the_first_unhandled_message_of_a_partition() {
+        let lanes = lanes(vec![
+            message(0, 10, Some("a")),
+            message(0, 11, Some("b")),
+            message(0, 12, Some("a")),
+            message(1, 5, Some("c")),
+            message(2, 7, Some("d")),
+        ]);
+        // Key a stopped after its first message; b, c were handled; d was not started.
+        let handled = handled_offsets(&lanes, &[1, 1, 1, 0]);
+        let expected: BTreeMap<(String, i32), i64> =
+            [(("t".to_owned(), 0), 11), (("t".to_owned(), 1), 5)].into();
+        assert_eq!(handled, expected);
+    }
+
+    #[test]
+    fn a_fully_handled_batch_stores_the_last_offset_of_each_partition() {
+        let lanes = lanes(vec![
+            message(0, 10, Some("a")),
+            message(0, 11, Some("b")),
+            message(0, 12, Some("a")),
+        ]);
+        let handled = handled_offsets(&lanes, &[2, 1]);
+        assert_eq!(handled.get(&("t".to_owned(), 0)), Some(&12));
+    }
 }

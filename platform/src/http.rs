@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::future::{Ready, ready};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use std::net::TcpListener;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Server, ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, JsonPayloadError};
 use actix_web::http::StatusCode;
@@ -27,6 +27,7 @@ use utoipa_actix_web::{AppExt, scope};
 
 use crate::actuator::Actuator;
 use crate::metrics;
+use crate::outbox::Outbox;
 use crate::settings::HttpSettings;
 use crate::trace::export::{self, FinishedSpan};
 use crate::trace::{TRACEPARENT, TraceContext};
@@ -207,13 +208,21 @@ pub async fn observe(
     let span = tracing::info_span!("request", trace_id = %context.trace_id());
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let mut response = next.call(request).instrument(span.clone()).await?;
+    let outcome = next.call(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
+    let (status, route) = match &outcome {
+        Ok(response) => (
+            response.status().as_u16(),
+            response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned()),
+        ),
+        Err(error) => (
+            error.as_response_error().status_code().as_u16(),
+            metrics::ABANDONED_ROUTE.to_owned(),
+        ),
+    };
     // Scrapes and Swagger UI's static assets would drown the API's own series.
     if !route.ends_with("/actuator/prometheus") && !route.contains("/swagger-ui/") {
         metrics::record_http_request(&method, &route, status, elapsed);
@@ -242,12 +251,64 @@ pub async fn observe(
         ],
         failed: status >= 500,
     });
+    let mut response = outcome?;
     if let Ok(value) = HeaderValue::from_str(&context.to_string()) {
         response
             .headers_mut()
             .insert(HeaderName::from_static(TRACEPARENT), value);
     }
     Ok(response)
+}
+
+/// What every request is held to: a deadline, and, for requests that change something, room
+/// in the outbox for the events they would add.
+#[derive(Clone)]
+struct Limits {
+    request_timeout: Duration,
+    outbox: Outbox,
+}
+
+/// Answers 503 (with `Retry-After`) instead of letting a request wait without end on a
+/// dependency, or add events to an outbox the relay cannot empty.
+async fn guard(
+    limits: Limits,
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if !request.method().is_safe()
+        && let Some(pending) = limits.outbox.overloaded()
+    {
+        let refused = unavailable(
+            "overloaded",
+            format!("{pending} events are waiting to be published; try again shortly"),
+        );
+        return Ok(request.into_response(refused).map_into_right_body());
+    }
+    match tokio::time::timeout(limits.request_timeout, next.call(request)).await {
+        Ok(response) => Ok(response?.map_into_left_body()),
+        Err(_) => {
+            let late = unavailable(
+                "timeout",
+                format!(
+                    "the request did not complete within {:?}; a dependency is not answering",
+                    limits.request_timeout
+                ),
+            );
+            // The request went into the abandoned work, so the answer travels as an error,
+            // which `observe` turns into the response.
+            Err(InternalError::from_response("request deadline passed", late).into())
+        }
+    }
+}
+
+/// A 503 that tells the client when to try again.
+fn unavailable(code: &str, message: String) -> HttpResponse {
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code, message);
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        HeaderValue::from_static("1"),
+    );
+    response
 }
 
 /// The trace of the current request, for handlers that publish events within it.
@@ -270,12 +331,14 @@ impl FromRequest for TraceContext {
 /// The HTTP server of a service, bound to `settings.host:port`: every route under
 /// `settings.base_path` (the service's, registered by `configure` once per worker, and the
 /// actuator's), the OpenAPI document and Swagger UI collected from those routes, JSON errors for
-/// every rejected request, and [`observe`] around it all. Returns the server and its port.
+/// every rejected request, the request deadline and the outbox's backpressure, and [`observe`]
+/// around it all. Returns the server and its port.
 pub fn server<F>(
     settings: &HttpSettings,
     title: &'static str,
     description: &'static str,
     actuator: Actuator,
+    outbox: Outbox,
     configure: F,
 ) -> anyhow::Result<(Server, u16)>
 where
@@ -284,9 +347,14 @@ where
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
+    let exposure = crate::actuator::Exposure::parse(&settings.actuator_exposure)?;
     let routes = move |cfg: &mut ServiceConfig<'_>| {
         configure(cfg);
-        crate::actuator::configure(cfg, actuator.clone());
+        crate::actuator::configure(cfg, actuator.clone(), exposure);
+    };
+    let limits = Limits {
+        request_timeout: settings.request_timeout,
+        outbox,
     };
     let base_path = settings.base_path.clone();
     let max_body_bytes = settings.max_body_bytes;
@@ -297,7 +365,11 @@ where
         .split_for_parts();
     let mut server = HttpServer::new(move || {
         let routes = routes.clone();
+        let limits = limits.clone();
         App::new()
+            .wrap(from_fn(move |request, next| {
+                guard(limits.clone(), request, next)
+            }))
             .wrap(from_fn(observe))
             .app_data(json_config(max_body_bytes))
             .app_data(query_config())

@@ -22,6 +22,8 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The route label of requests no route matched, so scanners cannot explode the series count.
 pub const UNMATCHED_ROUTE: &str = "UNMATCHED";
+/// The route label of requests abandoned at their deadline (their route is not known then).
+pub const ABANDONED_ROUTE: &str = "ABANDONED";
 
 struct Exporter {
     handle: PrometheusHandle,

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use mongodb::bson::{self, Bson, Document};
@@ -108,18 +109,40 @@ pub fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     }
 }
 
+/// A database call that did not finish within its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer within {0:?}")]
+pub struct NoAnswer(pub Duration);
+
+/// Runs a database call with a deadline. The driver has no socket timeout, so without one a
+/// server that stops answering (paused, or cut off by the network) holds the caller forever;
+/// past the deadline the call is abandoned and the driver discards its connection.
+pub async fn bounded<T, E>(
+    limit: Duration,
+    call: impl IntoFuture<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(NoAnswer(limit).into()),
+    }
+}
+
 /// Whether an error means the database could not be reached, as opposed to a rejected command.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
-            .downcast_ref::<mongodb::error::Error>()
-            .is_some_and(|error| {
-                matches!(
-                    error.kind.as_ref(),
-                    ErrorKind::ServerSelection { .. }
-                        | ErrorKind::Io(_)
-                        | ErrorKind::ConnectionPoolCleared { .. }
-                )
-            })
+        cause.is::<NoAnswer>()
+            || cause
+                .downcast_ref::<mongodb::error::Error>()
+                .is_some_and(|error| {
+                    matches!(
+                        error.kind.as_ref(),
+                        ErrorKind::ServerSelection { .. }
+                            | ErrorKind::Io(_)
+                            | ErrorKind::ConnectionPoolCleared { .. }
+                    )
+                })
     })
 }

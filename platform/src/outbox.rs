@@ -13,6 +13,7 @@
 //! relay deletes it once that tombstone is published. Reads skip such documents.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -25,6 +26,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::{self, Record};
+use crate::mongo::bounded;
 use crate::settings::OutboxSettings;
 
 /// The array of pending events inside each document.
@@ -100,14 +102,36 @@ pub fn not_pending_removal() -> Document {
     doc! { PENDING_REMOVAL: { "$ne": true } }
 }
 
-/// Tells the relay that a write just added events, so it publishes them without waiting for its
-/// next poll.
-#[derive(Debug, Clone, Default)]
-pub struct Waker(Arc<Notify>);
+/// What the writers of a collection share with its relay: the call that wakes the relay after a
+/// write, and the backlog the relay last measured, which refuses new writes while it is longer
+/// than `max_pending` (backpressure: when the broker is away, the outbox does not grow without
+/// bound, and clients are told to come back instead).
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    wake: Arc<Notify>,
+    pending: Arc<AtomicU64>,
+    max_pending: u64,
+}
 
-impl Waker {
+impl Outbox {
+    pub fn new(settings: &OutboxSettings) -> Self {
+        Outbox {
+            wake: Arc::default(),
+            pending: Arc::default(),
+            max_pending: settings.max_pending,
+        }
+    }
+
+    /// Tells the relay that a write just added events, so it publishes them without waiting
+    /// for its next poll.
     pub fn wake(&self) {
-        self.0.notify_one();
+        self.wake.notify_one();
+    }
+
+    /// The backlog, when it is too long to take more events.
+    pub fn overloaded(&self) -> Option<u64> {
+        let pending = self.pending.load(Ordering::Relaxed);
+        (pending > self.max_pending).then_some(pending)
     }
 }
 
@@ -116,7 +140,9 @@ pub struct Relay {
     collection: Collection<Document>,
     producer: FutureProducer,
     settings: OutboxSettings,
-    waker: Waker,
+    outbox: Outbox,
+    /// Deadline for each database call.
+    call_timeout: Duration,
 }
 
 impl Relay {
@@ -124,13 +150,15 @@ impl Relay {
         collection: Collection<Document>,
         producer: FutureProducer,
         settings: OutboxSettings,
-        waker: Waker,
+        outbox: Outbox,
+        call_timeout: Duration,
     ) -> Self {
         Relay {
             collection,
             producer,
             settings,
-            waker,
+            outbox,
+            call_timeout,
         }
     }
 
@@ -164,7 +192,7 @@ impl Relay {
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.waker.0.notified() => {}
+                () = self.outbox.wake.notified() => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }
@@ -179,16 +207,18 @@ impl Relay {
         let mut published = 0;
         loop {
             let filter = doc! { format!("{FIELD}.0"): { "$exists": true } };
-            let documents: Vec<Document> = self
-                .collection
-                .find(filter)
-                .projection(doc! { FIELD: 1 })
-                .limit(i64::from(self.settings.batch_size))
+            let find = async {
+                self.collection
+                    .find(filter)
+                    .projection(doc! { FIELD: 1 })
+                    .limit(i64::from(self.settings.batch_size))
+                    .await?
+                    .try_collect::<Vec<Document>>()
+                    .await
+            };
+            let documents = bounded(self.call_timeout, find)
                 .await
-                .context("finding pending outbox events")?
-                .try_collect()
-                .await
-                .context("reading pending outbox events")?;
+                .context("finding pending outbox events")?;
             if documents.is_empty() {
                 return Ok(published);
             }
@@ -213,13 +243,8 @@ impl Relay {
                 "oldest": { "$min": "$oldest" },
             } },
         ];
-        let mut cursor = self
-            .collection
-            .aggregate(pipeline)
-            .await
-            .context("measuring the outbox backlog")?;
-        let summary = cursor
-            .try_next()
+        let aggregate = async { self.collection.aggregate(pipeline).await?.try_next().await };
+        let summary = bounded(self.call_timeout, aggregate)
             .await
             .context("measuring the outbox backlog")?;
         let (pending, oldest_age) = match summary {
@@ -240,6 +265,7 @@ impl Relay {
                 (pending, age)
             }
         };
+        self.outbox.pending.store(pending, Ordering::Relaxed);
         crate::metrics::set_outbox_backlog(self.collection.name(), pending, oldest_age);
         Ok(())
     }
@@ -269,11 +295,11 @@ impl Relay {
             .map(|(message, _)| message.id.as_str())
             .collect();
         if !acknowledged.is_empty() {
-            self.collection
-                .update_one(
-                    doc! { "_id": id.clone() },
-                    doc! { "$pull": { FIELD: { "_id": { "$in": &acknowledged } } } },
-                )
+            let pull = self.collection.update_one(
+                doc! { "_id": id.clone() },
+                doc! { "$pull": { FIELD: { "_id": { "$in": &acknowledged } } } },
+            );
+            bounded(self.call_timeout, pull)
                 .await
                 .context("removing published events from the outbox")?;
         }
@@ -282,12 +308,12 @@ impl Relay {
         }
         // The filter, not the document read above, decides: a document marked for removal while
         // its last events were being published is removed too.
-        self.collection
-            .delete_one(doc! {
-                "_id": id,
-                PENDING_REMOVAL: true,
-                format!("{FIELD}.0"): { "$exists": false },
-            })
+        let delete = self.collection.delete_one(doc! {
+            "_id": id,
+            PENDING_REMOVAL: true,
+            format!("{FIELD}.0"): { "$exists": false },
+        });
+        bounded(self.call_timeout, delete)
             .await
             .context("removing a document whose tombstone was published")?;
         Ok(acknowledged.len())

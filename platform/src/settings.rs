@@ -55,6 +55,13 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Deadline for answering one request; past it the client gets 503 and the work is
+    /// abandoned (a database that stopped answering cannot hold requests forever).
+    #[serde(with = "millis")]
+    pub request_timeout: Duration,
+    /// The actuator endpoints served, comma-separated, out of `health`, `info` and
+    /// `prometheus`; the index is always served and lists them.
+    pub actuator_exposure: String,
 }
 
 /// The service's MongoDB database.
@@ -94,8 +101,11 @@ pub struct OutboxSettings {
     /// How often the relay looks for unpublished events when nothing woke it.
     #[serde(with = "millis")]
     pub poll_interval: Duration,
-    /// Documents with pending events taken per pass.
+    /// Documents with pending events taken per pass: what the relay has in flight at most.
     pub batch_size: u32,
+    /// Events allowed to wait in the outbox; past this, requests that would add more are
+    /// refused with 503 until the relay catches up (backpressure when the broker is away).
+    pub max_pending: u64,
 }
 
 /// Durations in settings are whole milliseconds, e.g. `timeout = 5000`.

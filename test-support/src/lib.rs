@@ -69,6 +69,22 @@ impl PrivateDatabase {
         }
     }
 
+    /// Freezes the server (SIGSTOP): its connections stay open and nothing answers, as when a
+    /// host hangs or the network drops packets.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT), with its data.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let process = self.process.as_ref().expect("the stand-in is running");
+        send_signal(process.id(), signal);
+    }
+
     /// Starts the server again on the same port (empty: it keeps data in memory only).
     pub fn restart(&mut self) {
         self.kill();
@@ -107,6 +123,16 @@ impl Drop for PrivateDatabase {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Sends a signal (`STOP`, `CONT`, `KILL`, `TERM`) to a process, as `kill -<signal>` does.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// Polls `check` until it yields a value, panicking with `what` after `deadline`.

@@ -45,6 +45,7 @@ fn subscription(group: &str, topic: &str) -> Subscription {
         group_id: group.to_owned(),
         topics: vec![topic.to_owned()],
         dead_letter_topic,
+        handler_timeout: Duration::from_secs(5),
     }
 }
 

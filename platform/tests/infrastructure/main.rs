@@ -38,5 +38,6 @@ fn outbox_settings() -> OutboxSettings {
         relay_enabled: true,
         poll_interval: Duration::from_millis(100),
         batch_size: 10,
+        max_pending: 1000,
     }
 }

@@ -1,6 +1,6 @@
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
-use platform::outbox::{self, OutboxMessage, Relay, Waker};
+use platform::outbox::{self, Outbox, OutboxMessage, Relay};
 use test_support::{EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, unique_name};
 use tokio_util::sync::CancellationToken;
 
@@ -49,7 +49,8 @@ async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked
         collection.clone(),
         producer,
         outbox_settings(),
-        Waker::default(),
+        Outbox::new(&outbox_settings()),
+        database_settings().timeout,
     );
     assert_eq!(relay.publish_pending().await.unwrap(), 3);
     assert_eq!(
@@ -97,7 +98,7 @@ async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown
         .await
         .unwrap();
     let collection = database.collection::<Document>("aggregates");
-    let waker = Waker::default();
+    let waker = Outbox::new(&outbox_settings());
     let mut settings = outbox_settings();
     // Only a wake-up or the final pass can publish within the test's deadline.
     settings.poll_interval = std::time::Duration::from_secs(3600);
@@ -106,6 +107,7 @@ async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown
         platform::kafka::producer(&kafka).unwrap(),
         settings,
         waker.clone(),
+        database_settings().timeout,
     );
     let stop = CancellationToken::new();
     let running = tokio::spawn(relay.run(stop.clone()));

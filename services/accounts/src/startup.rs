@@ -3,7 +3,7 @@
 use actix_web::dev::Server;
 use actix_web::web;
 use platform::actuator::Actuator;
-use platform::outbox::{Relay, Waker};
+use platform::outbox::{Outbox, Relay};
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Settings, Topics};
@@ -21,7 +21,7 @@ const NAME: &str = "accounts";
 pub(crate) struct AppState {
     pub(crate) customers: CustomerRepository,
     pub(crate) topics: Topics,
-    pub(crate) outbox: Waker,
+    pub(crate) outbox: Outbox,
     pub(crate) base_path: String,
 }
 
@@ -45,27 +45,34 @@ impl Application {
         let customers = CustomerRepository::new(&database);
         customers.create_indexes().await?;
         let producer = platform::kafka::producer(&settings.kafka)?;
-        let waker = Waker::default();
+        let outbox = Outbox::new(&settings.outbox);
         let probe_producer = producer.clone();
         let relay = Relay::new(
             customers.collection(),
             producer,
             settings.outbox.clone(),
-            waker.clone(),
+            outbox.clone(),
+            settings.database.timeout,
         );
 
         let state = web::Data::new(AppState {
             customers,
             topics: settings.topics.clone(),
-            outbox: waker,
+            outbox: outbox.clone(),
             base_path: settings.http.base_path.clone(),
         });
         let actuator = Actuator::new(NAME, database, probe_producer, None);
-        let (server, port) =
-            platform::http::server(&settings.http, TITLE, DESCRIPTION, actuator, move |cfg| {
+        let (server, port) = platform::http::server(
+            &settings.http,
+            TITLE,
+            DESCRIPTION,
+            actuator,
+            outbox,
+            move |cfg| {
                 cfg.app_data(state.clone());
                 routes::configure(cfg);
-            })?;
+            },
+        )?;
         Ok(Application {
             port,
             server,

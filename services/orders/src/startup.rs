@@ -4,7 +4,7 @@ use actix_web::dev::Server;
 use actix_web::web;
 use platform::actuator::Actuator;
 use platform::consumer::{Heartbeat, Subscription};
-use platform::outbox::{Relay, Waker};
+use platform::outbox::{Outbox, Relay};
 use platform::service::Consumer;
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +25,7 @@ const NAME: &str = "orders";
 pub(crate) struct AppState {
     pub(crate) customers: CustomerOrdersRepository,
     pub(crate) topics: Topics,
-    pub(crate) outbox: Waker,
+    pub(crate) outbox: Outbox,
     pub(crate) base_path: String,
 }
 
@@ -50,12 +50,13 @@ impl Application {
         let customers = CustomerOrdersRepository::new(&database);
         customers.create_indexes().await?;
         let producer = platform::kafka::producer(&settings.kafka)?;
-        let waker = Waker::default();
+        let outbox = Outbox::new(&settings.outbox);
         let relay = Relay::new(
             customers.collection(),
             producer.clone(),
             settings.outbox.clone(),
-            waker.clone(),
+            outbox.clone(),
+            settings.database.timeout,
         );
         let consumer = Consumer {
             kafka: settings.kafka.clone(),
@@ -66,6 +67,7 @@ impl Application {
                     settings.topics.order_status_change.clone(),
                 ],
                 dead_letter_topic: shared_events::topics::dead_letter,
+                handler_timeout: settings.database.timeout,
             },
             producer: producer.clone(),
             heartbeat: Heartbeat::default(),
@@ -79,7 +81,7 @@ impl Application {
         let state = web::Data::new(AppState {
             customers,
             topics: settings.topics.clone(),
-            outbox: waker,
+            outbox: outbox.clone(),
             base_path: settings.http.base_path.clone(),
         });
         let actuator = Actuator::new(
@@ -88,11 +90,17 @@ impl Application {
             probe_producer,
             Some(consumer.heartbeat.clone()),
         );
-        let (server, port) =
-            platform::http::server(&settings.http, TITLE, DESCRIPTION, actuator, move |cfg| {
+        let (server, port) = platform::http::server(
+            &settings.http,
+            TITLE,
+            DESCRIPTION,
+            actuator,
+            outbox,
+            move |cfg| {
                 cfg.app_data(state.clone());
                 routes::configure(cfg);
-            })?;
+            },
+        )?;
         Ok(Application {
             port,
             server,

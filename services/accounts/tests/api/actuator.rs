@@ -138,3 +138,44 @@ async fn without_its_database_the_service_is_unready_and_recovers_by_itself() {
     .await;
     assert_eq!(app.get_json("/customers").await["page"]["totalElements"], 0);
 }
+
+#[tokio::test]
+async fn only_health_info_and_prometheus_are_exposed_unless_configured_otherwise() {
+    let app = spawn_app().await;
+    for endpoint in [
+        "env",
+        "beans",
+        "heapdump",
+        "threaddump",
+        "loggers",
+        "configprops",
+        "mappings",
+        "metrics",
+        "shutdown",
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/actuator/{endpoint}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "actuator/{endpoint}");
+    }
+
+    let mut settings = test_settings().await;
+    settings.http.actuator_exposure = "health".into();
+    let app = spawn_app_with(settings).await;
+    assert_eq!(app.get_json("/actuator/health").await["status"], "UP");
+    for endpoint in ["info", "prometheus"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/actuator/{endpoint}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "actuator/{endpoint}");
+    }
+    let links = app.get_json("/actuator").await["_links"].clone();
+    assert!(links.get("health").is_some());
+    assert!(links.get("info").is_none() && links.get("prometheus").is_none());
+}

@@ -4,4 +4,5 @@ mod actuator;
 mod customers;
 mod events;
 mod helpers;
+mod limits;
 mod outbox;
