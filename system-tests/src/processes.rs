@@ -1,12 +1,12 @@
 //! The three services as child processes of the test, started from the built binaries.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::process::Stdio;
 
 use platform::settings::KafkaSettings;
 use test_support::{
-    EVENT_DEADLINE, create_topics_with_dead_letters, eventually, free_port, unique_name,
+    EVENT_DEADLINE, create_topics_with_dead_letters, eventually, free_port, send_signal,
+    unique_name,
 };
 use tokio::process::{Child, Command};
 
@@ -18,9 +18,11 @@ pub struct Service {
     pub port: u16,
     /// The base URL, base path included, e.g. `http://127.0.0.1:40123/orders`.
     pub url: String,
-    /// Where the process writes its log (JSON lines).
+    /// Where the process writes its log (JSON lines), appended to across restarts.
     pub log: PathBuf,
-    _process: Child,
+    /// Its settings, kept to restart it as it was.
+    environment: Vec<(String, String)>,
+    process: Option<Child>,
 }
 
 /// The three services running as processes.
@@ -60,9 +62,16 @@ impl Storefront {
             order_fulfill: unique_name("order-fulfill"),
             order_status_change: unique_name("order-status"),
         };
-        let kafka = accounts::configuration::load()
+        let mut kafka = accounts::configuration::load()
             .expect("accounts settings")
             .kafka;
+        // A test with a broker of its own says so in the settings.
+        if let Some((_, servers)) = settings
+            .iter()
+            .find(|(key, _)| *key == "APP_KAFKA__BOOTSTRAP_SERVERS")
+        {
+            (*servers).clone_into(&mut kafka.bootstrap_servers);
+        }
         create_topics_with_dead_letters(
             &kafka,
             &[
@@ -102,34 +111,87 @@ impl Storefront {
 
 async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &str)]) -> Service {
     let port = free_port();
-    let log = std::env::temp_dir().join(format!("{}.log", unique_name(name)));
-    let process = Command::new(binary(name))
-        .env("APP_HTTP__PORT", port.to_string())
-        .env("APP_HTTP__WORKERS", "1")
-        .env("APP_DATABASE__NAME", unique_name(name))
-        .env("APP_CONSUMER__GROUP_ID", unique_name(name))
-        .env("APP_OUTBOX__POLL_INTERVAL", "200")
-        .env("APP_TELEMETRY__LOG_FORMAT", "json")
-        .envs(topics.iter().copied())
-        .envs(settings.iter().copied())
-        .stdout(File::create(&log).expect("creating the log file"))
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("starting {name}: {error}"));
-    let url = format!("http://127.0.0.1:{port}/{name}");
-    let client = reqwest::Client::new();
-    let readiness = format!("{url}/actuator/health/readiness");
-    eventually(&format!("{name} to be ready"), EVENT_DEADLINE, || async {
-        let response = client.get(&readiness).send().await.ok()?;
-        (response.status() == 200).then_some(())
-    })
-    .await;
-    Service {
+    let mut environment: Vec<(String, String)> = [
+        ("APP_HTTP__PORT", port.to_string()),
+        ("APP_HTTP__WORKERS", "1".to_owned()),
+        ("APP_DATABASE__NAME", unique_name(name)),
+        ("APP_CONSUMER__GROUP_ID", unique_name(name)),
+        ("APP_OUTBOX__POLL_INTERVAL", "200".to_owned()),
+        ("APP_TELEMETRY__LOG_FORMAT", "json".to_owned()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+    environment.extend(
+        topics
+            .iter()
+            .chain(settings)
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+    );
+    let mut service = Service {
         name,
         port,
-        url,
-        log,
-        _process: process,
+        url: format!("http://127.0.0.1:{port}/{name}"),
+        log: std::env::temp_dir().join(format!("{}.log", unique_name(name))),
+        environment,
+        process: None,
+    };
+    service.restart().await;
+    service
+}
+
+impl Service {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(Child::id)
+    }
+
+    /// A setting it was started with, e.g. `APP_DATABASE__NAME`.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash or an OOM kill would.
+    pub async fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill().await.expect("killing a service");
+        }
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits for it to exit, returning how it exited.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut process = self.process.take().expect("the service is running");
+        send_signal(process.id().expect("a running process"), "TERM");
+        process.wait().await.expect("waiting for a service to exit")
+    }
+
+    /// Starts the process (again) with the same port, database, group and settings, and waits
+    /// until it is ready.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("opening the log file");
+        let process = Command::new(binary(self.name))
+            .envs(self.environment.iter().map(|(key, value)| (key, value)))
+            .stdout(log)
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {}: {error}", self.name));
+        self.process = Some(process);
+        let client = reqwest::Client::new();
+        let readiness = format!("{}/actuator/health/readiness", self.url);
+        eventually(&format!("{} to be ready", self.name), EVENT_DEADLINE, || async {
+            let response = client.get(&readiness).send().await.ok()?;
+            (response.status() == 200).then_some(())
+        })
+        .await;
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -123,6 +124,85 @@ impl Drop for PrivateDatabase {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A tansu broker of a test's own (sqlite storage in a temporary folder), so that the test can
+/// stop and restart its broker without disturbing the tests that share the common one.
+pub struct PrivateBroker {
+    port: u16,
+    data: PathBuf,
+    process: Option<Child>,
+}
+
+impl PrivateBroker {
+    pub fn start() -> Self {
+        let data = std::env::temp_dir().join(unique_name("broker"));
+        std::fs::create_dir_all(&data).expect("creating the broker's folder");
+        let mut broker = PrivateBroker {
+            port: free_port(),
+            data,
+            process: None,
+        };
+        broker.restart();
+        broker
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker at once, as a crash or a lost host would.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port, with the records and offsets it had stored.
+    pub fn restart(&mut self) {
+        self.kill();
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let process = Command::new(tansu_binary())
+            .args(["broker", "--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener])
+            // The sqlite path is relative to the working directory.
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(&self.data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting tansu (run scripts/setup.sh first)");
+        self.process = Some(process);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < EVENT_DEADLINE,
+                "the broker did not listen within {EVENT_DEADLINE:?}"
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// The tansu binary: on the PATH, or where `cargo install` put it.
+fn tansu_binary() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|folder| folder.join("tansu"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/tansu")
+        })
 }
 
 /// Sends a signal (`STOP`, `CONT`, `KILL`, `TERM`) to a process, as `kill -<signal>` does.
