@@ -350,12 +350,16 @@ pub struct PageRequest {
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest page served.
 pub const MAX_PAGE_SIZE: u64 = 1000;
+/// The most documents a page may skip: MongoDB takes the skip as a signed 64-bit integer.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// Why a page request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PageError {
     #[error("size must be between 1 and {MAX_PAGE_SIZE}")]
     Size,
+    #[error("page must be at most {0} with that size")]
+    Page(u64),
     #[error("cannot sort by `{0}`; sortable properties: {1}")]
     Property(String, String),
     #[error("sort direction must be asc or desc, not `{0}`")]
@@ -368,6 +372,11 @@ impl PageRequest {
         let size = query.size.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
             return Err(PageError::Size);
+        }
+        let page = query.page.unwrap_or(0);
+        let last_page = MAX_OFFSET / size;
+        if page > last_page {
+            return Err(PageError::Page(last_page));
         }
         let sort = match query.sort.as_deref().filter(|sort| !sort.is_empty()) {
             None => None,
@@ -387,11 +396,7 @@ impl PageRequest {
                 Some((property.to_owned(), ascending))
             }
         };
-        Ok(PageRequest {
-            page: query.page.unwrap_or(0),
-            size,
-            sort,
-        })
+        Ok(PageRequest { page, size, sort })
     }
 
     /// Documents to skip before this page.
@@ -556,6 +561,18 @@ mod tests {
                 .unwrap();
         assert_eq!(sorted.sort, Some(("name.lastName".into(), false)));
         assert_eq!(sorted.offset(), 40);
+    }
+
+    #[test]
+    fn a_page_request_refuses_a_page_past_what_the_database_can_skip() {
+        let last = i64::MAX.unsigned_abs() / 20;
+        assert_eq!(
+            PageRequest::parse(&query(Some(last + 1), None, None), &[]),
+            Err(PageError::Page(last))
+        );
+        let furthest = PageRequest::parse(&query(Some(last), None, None), &[]).unwrap();
+        assert!(i64::try_from(furthest.offset()).is_ok());
+        assert!(PageRequest::parse(&query(Some(u64::MAX), Some(1), None), &[]).is_err());
     }
 
     #[test]
