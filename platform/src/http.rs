@@ -21,7 +21,8 @@ use opentelemetry::trace::SpanKind;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::{AppExt, scope};
 
@@ -38,6 +39,39 @@ pub struct ErrorBody {
     /// Stable across releases: `malformed_body`, `not_found`, `conflict`, ...
     pub code: String,
     pub message: String,
+}
+
+/// The answers of every operation that takes a JSON [`Body`] when the body is refused before
+/// the handler sees it, for `responses(...)` in `#[utoipa::path]`. The body of each is an
+/// [`ErrorBody`].
+pub struct BodyRejected;
+
+impl IntoResponses for BodyRejected {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            (
+                StatusCode::BAD_REQUEST,
+                "Malformed body: not JSON, or not of the documented shape",
+            ),
+            (StatusCode::PAYLOAD_TOO_LARGE, "Body too large"),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Not JSON: the content type is not `application/json`",
+            ),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", content)
+                .build();
+            (status.as_u16().to_string(), response.into())
+        })
+        .collect()
+    }
 }
 
 /// A request that failed on the server's side, not because of what the client sent.
