@@ -366,6 +366,7 @@ pub struct PageQuery {
     /// The page number, from 0.
     pub page: Option<u64>,
     /// Items per page, 1 to 1000; 20 when absent.
+    #[param(minimum = 1, maximum = 1000)]
     pub size: Option<u64>,
     /// `property` or `property,asc|desc`.
     pub sort: Option<String>,
@@ -607,6 +608,17 @@ mod tests {
         let furthest = PageRequest::parse(&query(Some(last), None, None), &[]).unwrap();
         assert!(i64::try_from(furthest.offset()).is_ok());
         assert!(PageRequest::parse(&query(Some(u64::MAX), Some(1), None), &[]).is_err());
+    }
+
+    #[test]
+    fn the_documented_page_size_bounds_are_those_checked() {
+        let size = PageQuery::into_params(|| None)
+            .into_iter()
+            .find(|parameter| parameter.name == "size")
+            .and_then(|parameter| parameter.schema);
+        let bounds = serde_json::to_value(size).unwrap();
+        assert_eq!(bounds["minimum"], 1);
+        assert_eq!(bounds["maximum"], MAX_PAGE_SIZE);
     }
 
     #[test]
