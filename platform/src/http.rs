@@ -21,7 +21,8 @@ use opentelemetry::trace::SpanKind;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::{AppExt, scope};
 
@@ -39,6 +40,39 @@ pub struct ErrorBody {
     /// Stable across releases: `malformed_body`, `not_found`, `conflict`, ...
     pub code: String,
     pub message: String,
+}
+
+/// The answers of every operation that takes a JSON [`Body`] when the body is refused before
+/// the handler sees it, for `responses(...)` in `#[utoipa::path]`. The body of each is an
+/// [`ErrorBody`].
+pub struct BodyRejected;
+
+impl IntoResponses for BodyRejected {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            (
+                StatusCode::BAD_REQUEST,
+                "Malformed body: not JSON, or not of the documented shape",
+            ),
+            (StatusCode::PAYLOAD_TOO_LARGE, "Body too large"),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Not JSON: the content type is not `application/json`",
+            ),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", content)
+                .build();
+            (status.as_u16().to_string(), response.into())
+        })
+        .collect()
+    }
 }
 
 /// A request that failed on the server's side, not because of what the client sent.
@@ -404,6 +438,7 @@ pub struct PageQuery {
     /// The page number, from 0.
     pub page: Option<u64>,
     /// Items per page, 1 to 1000; 20 when absent.
+    #[param(minimum = 1, maximum = 1000)]
     pub size: Option<u64>,
     /// `property` or `property,asc|desc`.
     pub sort: Option<String>,
@@ -422,12 +457,16 @@ pub struct PageRequest {
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest page served.
 pub const MAX_PAGE_SIZE: u64 = 1000;
+/// The most documents a page may skip: MongoDB takes the skip as a signed 64-bit integer.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// Why a page request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PageError {
     #[error("size must be between 1 and {MAX_PAGE_SIZE}")]
     Size,
+    #[error("page must be at most {0} with that size")]
+    Page(u64),
     #[error("cannot sort by `{0}`; sortable properties: {1}")]
     Property(String, String),
     #[error("sort direction must be asc or desc, not `{0}`")]
@@ -440,6 +479,11 @@ impl PageRequest {
         let size = query.size.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
             return Err(PageError::Size);
+        }
+        let page = query.page.unwrap_or(0);
+        let last_page = MAX_OFFSET / size;
+        if page > last_page {
+            return Err(PageError::Page(last_page));
         }
         let sort = match query.sort.as_deref().filter(|sort| !sort.is_empty()) {
             None => None,
@@ -459,11 +503,7 @@ impl PageRequest {
                 Some((property.to_owned(), ascending))
             }
         };
-        Ok(PageRequest {
-            page: query.page.unwrap_or(0),
-            size,
-            sort,
-        })
+        Ok(PageRequest { page, size, sort })
     }
 
     /// Documents to skip before this page.
@@ -628,6 +668,29 @@ mod tests {
                 .unwrap();
         assert_eq!(sorted.sort, Some(("name.lastName".into(), false)));
         assert_eq!(sorted.offset(), 40);
+    }
+
+    #[test]
+    fn a_page_request_refuses_a_page_past_what_the_database_can_skip() {
+        let last = i64::MAX.unsigned_abs() / 20;
+        assert_eq!(
+            PageRequest::parse(&query(Some(last + 1), None, None), &[]),
+            Err(PageError::Page(last))
+        );
+        let furthest = PageRequest::parse(&query(Some(last), None, None), &[]).unwrap();
+        assert!(i64::try_from(furthest.offset()).is_ok());
+        assert!(PageRequest::parse(&query(Some(u64::MAX), Some(1), None), &[]).is_err());
+    }
+
+    #[test]
+    fn the_documented_page_size_bounds_are_those_checked() {
+        let size = PageQuery::into_params(|| None)
+            .into_iter()
+            .find(|parameter| parameter.name == "size")
+            .and_then(|parameter| parameter.schema);
+        let bounds = serde_json::to_value(size).unwrap();
+        assert_eq!(bounds["minimum"], 1);
+        assert_eq!(bounds["maximum"], MAX_PAGE_SIZE);
     }
 
     #[test]

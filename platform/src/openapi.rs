@@ -1,8 +1,10 @@
 //! Serving a service's OpenAPI document and Swagger UI under its base path.
 
-use utoipa::openapi::OpenApi;
 use utoipa::openapi::info::InfoBuilder;
+use utoipa::openapi::{ComponentsBuilder, OpenApi, OpenApiBuilder};
 use utoipa_swagger_ui::SwaggerUi;
+
+use crate::http::ErrorBody;
 
 /// `{base}/v3/api-docs` (the document) and `{base}/swagger-ui/` (its UI, assets compiled in).
 pub fn documentation(
@@ -16,6 +18,15 @@ pub fn documentation(
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(description))
         .build();
+    // utoipa collects the schemas of `body = ...` responses only, not those that shared
+    // responses such as `BodyRejected` refer to.
+    api.merge(
+        OpenApiBuilder::new()
+            .components(Some(
+                ComponentsBuilder::new().schema_from::<ErrorBody>().build(),
+            ))
+            .build(),
+    );
     SwaggerUi::new(format!("{base_path}/swagger-ui/{{_:.*}}"))
         .url(format!("{base_path}/v3/api-docs"), api)
 }

@@ -3,13 +3,15 @@
 //!
 //! [`Storefront`] runs the three apps inside the test process; [`processes::Storefront`] runs
 //! the built binaries as child processes, for what needs separate processes: a metrics
-//! endpoint per service, and each service's own log output.
+//! endpoint per service, and each service's own log output. [`tools`] finds the Python tools
+//! the tests run.
 
 #![forbid(unsafe_code)]
 
 mod in_process;
 pub mod processes;
 mod shape;
+pub mod tools;
 
 pub use in_process::{Storefront, Topics};
 pub use shape::same_shape;

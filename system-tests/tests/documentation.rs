@@ -1,10 +1,13 @@
 //! Each service's OpenAPI document: valid OpenAPI 3.1, exactly the contract's operations, each
-//! of them served; and Swagger UI rendering them in a real browser.
+//! of them served, every answer to generated requests documented (schemathesis); and Swagger UI
+//! rendering them in a real browser.
 
 use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
 use system_tests::Storefront;
+use system_tests::tools::python_tool;
 use test_support::unique_name;
 use tokio::process::Command;
 
@@ -91,16 +94,6 @@ fn services(store: &Storefront) -> [(&'static str, &str); 3] {
     ]
 }
 
-fn validator() -> String {
-    let tools = std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {
-        format!(
-            "{}/.local/share/storefront",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    format!("{tools}/venv/bin/openapi-spec-validator")
-}
-
 #[tokio::test]
 async fn each_document_is_valid_and_lists_exactly_the_operations_served() {
     let store = Storefront::start().await;
@@ -111,7 +104,7 @@ async fn each_document_is_valid_and_lists_exactly_the_operations_served() {
 
         let file = std::env::temp_dir().join(format!("{}.json", unique_name(service)));
         std::fs::write(&file, document.to_string()).unwrap();
-        let checked = Command::new(validator())
+        let checked = Command::new(python_tool("openapi-spec-validator"))
             .arg(&file)
             .output()
             .await
@@ -147,6 +140,52 @@ async fn each_document_is_valid_and_lists_exactly_the_operations_served() {
             );
         }
     }
+}
+
+/// What schemathesis checks of every answer: never a 5xx, and a status, content type and body
+/// the document lists for the operation.
+const SCHEMATHESIS_CHECKS: &str = "not_a_server_error,status_code_conformance,\
+                                   content_type_conformance,response_schema_conformance";
+/// Test cases per operation and phase: enough to reach every parameter's and body's edge cases,
+/// few enough that the three services take well under a minute together.
+const SCHEMATHESIS_MAX_EXAMPLES: &str = "20";
+/// Fixed, so that a failure shows again on the next run.
+const SCHEMATHESIS_SEED: &str = "20251125";
+
+#[tokio::test]
+async fn every_answer_to_generated_requests_is_documented_and_none_is_a_server_error() {
+    let store = system_tests::processes::Storefront::start().await;
+    // The working directory, where schemathesis keeps its example database and crash cache.
+    let scratch = std::env::temp_dir().join(unique_name("schemathesis"));
+    std::fs::create_dir_all(&scratch).unwrap();
+    // accounts first: the customers it creates reach orders over the broker meanwhile.
+    for service in store.services() {
+        let run = Command::new(python_tool("st"))
+            .arg("run")
+            .arg(format!("{}/v3/api-docs", service.url))
+            // The document's paths already carry the base path.
+            .arg(format!("--url=http://127.0.0.1:{}", service.port))
+            .arg(format!("--checks={SCHEMATHESIS_CHECKS}"))
+            .arg(format!("--max-examples={SCHEMATHESIS_MAX_EXAMPLES}"))
+            .arg(format!("--seed={SCHEMATHESIS_SEED}"))
+            .args(["--request-timeout=10", "--no-color"])
+            .current_dir(&scratch)
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(120), run)
+            .await
+            .unwrap_or_else(|_| panic!("schemathesis took over 2 minutes on {}", service.name))
+            .expect("running schemathesis (scripts/setup.sh installs it)");
+        assert!(
+            output.status.success(),
+            "schemathesis found problems in {} (its log: {}):\n{}{}",
+            service.name,
+            service.log.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+    }
+    std::fs::remove_dir_all(&scratch).unwrap();
 }
 
 #[tokio::test]

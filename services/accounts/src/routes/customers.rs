@@ -3,7 +3,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{Body, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
+use platform::http::{
+    Body, BodyRejected, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url,
+};
 use platform::trace::TraceContext;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -145,11 +147,9 @@ async fn get_customer(
     request_body = CustomerDraft,
     responses(
         (status = 201, description = "Created; `Location` names it", body = CustomerResource),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
+        BodyRejected,
     ),
 )]
 #[post("/customers")]
@@ -179,11 +179,11 @@ async fn create_customer(
     request_body = CustomerDraft,
     responses(
         (status = 200, description = "Replaced", body = CustomerResource),
-        (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
+        BodyRejected,
     ),
 )]
 #[put("/customers/{id}")]
@@ -205,11 +205,11 @@ async fn replace_customer(
     request_body = CustomerPatch,
     responses(
         (status = 200, description = "Changed", body = CustomerResource),
-        (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
+        BodyRejected,
     ),
 )]
 #[patch("/customers/{id}")]

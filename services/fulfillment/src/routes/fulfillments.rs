@@ -2,7 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{Body, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url};
+use platform::http::{
+    Body, BodyRejected, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url,
+};
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 use utoipa::ToSchema;
@@ -171,11 +173,11 @@ async fn get_fulfillment(
     request_body = StatusChange,
     responses(
         (status = 200, description = "Changed", body = FulfillmentResource),
-        (status = 400, description = "Malformed body or unknown status", body = ErrorBody),
         (status = 404, description = "No such fulfillment", body = ErrorBody),
         (status = 409, description = "Already in that status, or changed meanwhile", body = ErrorBody),
         (status = 422, description = "The state machine does not allow it", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
+        BodyRejected,
     ),
 )]
 #[post("/fulfillments/{id}/status")]

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{Body, ErrorBody, base_url};
+use platform::http::{Body, BodyRejected, ErrorBody, base_url};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -42,11 +42,11 @@ fn parse_guid(guid: &str) -> ApiResult<Uuid> {
     request_body = NewOrder,
     responses(
         (status = 201, description = "Placed; `Location` names it", body = OrderResource),
-        (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "No items, a zero quantity or an unknown product", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
+        BodyRejected,
     ),
 )]
 #[post("/customers/{id}/orders")]

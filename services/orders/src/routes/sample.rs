@@ -90,6 +90,8 @@ async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpRespons
          example = "All 'Approved' orders sent for fulfillment"),
         (status = 404, description = "No 'Approved' orders found", body = ErrorBody),
         (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
+        (status = 422, description = "A customer with an APPROVED order has no SHIPPING address",
+         body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
@@ -109,6 +111,8 @@ async fn fulfill_approved_orders(
          example = "All 'Approved' orders sent for fulfillment"),
         (status = 404, description = "No 'Approved' orders found", body = ErrorBody),
         (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
+        (status = 422, description = "A customer with an APPROVED order has no SHIPPING address",
+         body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
 )]
