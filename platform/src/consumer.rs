@@ -48,6 +48,13 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Most messages handled at once: those already received when the loop asks for more, split
 /// into lanes by key.
 const MAX_BATCH: usize = 64;
+/// The largest value handed to a handler. Events are a few kilobytes; a value far larger is
+/// not an event of ours (or an attempt to exhaust memory) and is dead-lettered unread.
+const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
+/// How long a member that died without leaving the group (a crash, `kill -9`, a lost node)
+/// keeps its partitions before the group hands them to the others, or to its own restart:
+/// 10 s instead of the client's 45 s, so a restarted pod is back at work within seconds.
+const SESSION_TIMEOUT_MS: &str = "10000";
 /// How often the client reports statistics, consumer lag among them.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
@@ -184,6 +191,8 @@ pub struct Subscription {
     pub topics: Vec<String>,
     /// The dead-letter topic for a source topic.
     pub dead_letter_topic: fn(&str) -> String,
+    /// This instance's static membership name, if it has one.
+    pub instance_id: Option<String>,
     /// Deadline for handling one message; past it the attempt is abandoned and retried.
     pub handler_timeout: Duration,
 }
@@ -197,13 +206,18 @@ pub async fn run<H: Handler>(
     heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let mut config = kafka::client_config(&settings);
+    if let Some(instance) = &subscription.instance_id {
+        config.set("group.instance.id", instance);
+    }
     let consumer: Arc<StreamConsumer<ConsumerObserver>> = Arc::new(
-        kafka::client_config(&settings)
+        config
             .set("group.id", &subscription.group_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            .set("session.timeout.ms", SESSION_TIMEOUT_MS)
             .create_with_context(ConsumerObserver)
             .context("creating the Kafka consumer")?,
     );
@@ -393,13 +407,21 @@ async fn process<H: Handler>(
         // A loop retrying a transient failure is alive, just waiting.
         heartbeat.beat();
         let started = Instant::now();
-        let attempt = tokio::time::timeout(subscription.handler_timeout, handler.handle(message));
-        let result = attempt.await.unwrap_or_else(|_| {
-            Err(HandlerError::Failed(anyhow::anyhow!(
-                "not handled within {:?}",
-                subscription.handler_timeout
+        let size = message.payload.as_ref().map_or(0, Vec::len);
+        let result = if size > MAX_PAYLOAD_BYTES {
+            Err(HandlerError::Rejected(format!(
+                "the value is {size} bytes; events are at most {MAX_PAYLOAD_BYTES}"
             )))
-        });
+        } else {
+            let attempt =
+                tokio::time::timeout(subscription.handler_timeout, handler.handle(message));
+            attempt.await.unwrap_or_else(|_| {
+                Err(HandlerError::Failed(anyhow::anyhow!(
+                    "not handled within {:?}",
+                    subscription.handler_timeout
+                )))
+            })
+        };
         let outcome = match result {
             Ok(outcome) => {
                 metrics::record_consumed(&message.topic, outcome, started.elapsed());

@@ -93,6 +93,16 @@ pub struct KafkaSettings {
     pub delivery_timeout: Duration,
 }
 
+/// The consumer group a consuming service joins.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsumerSettings {
+    pub group_id: String,
+    /// A stable name for this instance (the pod's name), making it a static member of the
+    /// group: restarted after a crash, it takes its partitions back at once instead of waiting
+    /// for the group to notice the crash. Unique per running instance; none by default.
+    pub instance_id: Option<String>,
+}
+
 /// The transactional outbox relay of a producing service.
 #[derive(Debug, Clone, Deserialize)]
 pub struct OutboxSettings {

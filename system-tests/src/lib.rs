@@ -8,10 +8,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod faults;
 mod in_process;
 pub mod processes;
 mod shape;
-pub mod tools;
 
 pub use in_process::{Storefront, Topics};
 pub use shape::same_shape;

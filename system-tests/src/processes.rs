@@ -116,6 +116,8 @@ async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &
         ("APP_HTTP__WORKERS", "1".to_owned()),
         ("APP_DATABASE__NAME", unique_name(name)),
         ("APP_CONSUMER__GROUP_ID", unique_name(name)),
+        // As a pod's name: kept across restarts of the process.
+        ("APP_CONSUMER__INSTANCE_ID", unique_name(name)),
         ("APP_OUTBOX__POLL_INTERVAL", "200".to_owned()),
         ("APP_TELEMETRY__LOG_FORMAT", "json".to_owned()),
     ]
@@ -188,10 +190,14 @@ impl Service {
         self.process = Some(process);
         let client = reqwest::Client::new();
         let readiness = format!("{}/actuator/health/readiness", self.url);
-        eventually(&format!("{} to be ready", self.name), EVENT_DEADLINE, || async {
-            let response = client.get(&readiness).send().await.ok()?;
-            (response.status() == 200).then_some(())
-        })
+        eventually(
+            &format!("{} to be ready", self.name),
+            EVENT_DEADLINE,
+            || async {
+                let response = client.get(&readiness).send().await.ok()?;
+                (response.status() == 200).then_some(())
+            },
+        )
         .await;
     }
 }

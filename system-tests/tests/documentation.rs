@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use system_tests::Storefront;
-use system_tests::tools::python_tool;
-use test_support::unique_name;
+use test_support::{python_tool, unique_name};
 use tokio::process::Command;
 
 const ACTUATOR: [&str; 6] = [

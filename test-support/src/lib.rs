@@ -89,17 +89,11 @@ impl PrivateDatabase {
     /// Starts the server again on the same port (empty: it keeps data in memory only).
     pub fn restart(&mut self) {
         self.kill();
-        let tools = std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {
-            format!(
-                "{}/.local/share/storefront",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
         let server = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../dev/mongo-standin/server.py"
         );
-        let mut process = Command::new(format!("{tools}/venv/bin/python"))
+        let mut process = Command::new(python_tool("python"))
             .args([
                 server,
                 "--host",
@@ -213,6 +207,19 @@ pub fn send_signal(pid: u32, signal: &str) {
         .status()
         .expect("running kill");
     assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// The executable `name` in the Python environment `scripts/setup.sh` installs the stand-in
+/// and the test tools into: `$STOREFRONT_TOOLS_DIR/venv/bin`, `~/.local/share/storefront/venv/bin`
+/// by default.
+pub fn python_tool(name: &str) -> String {
+    let tools = std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {
+        format!(
+            "{}/.local/share/storefront",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    format!("{tools}/venv/bin/{name}")
 }
 
 /// Polls `check` until it yields a value, panicking with `what` after `deadline`.

@@ -43,6 +43,7 @@ fn dead_letter_topic(topic: &str) -> String {
 fn subscription(group: &str, topic: &str) -> Subscription {
     Subscription {
         group_id: group.to_owned(),
+        instance_id: None,
         topics: vec![topic.to_owned()],
         dead_letter_topic,
         handler_timeout: Duration::from_secs(5),

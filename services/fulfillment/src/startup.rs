@@ -61,6 +61,7 @@ impl Application {
             kafka: settings.kafka.clone(),
             subscription: Subscription {
                 group_id: settings.consumer.group_id.clone(),
+                instance_id: settings.consumer.instance_id.clone(),
                 topics: vec![settings.topics.order_fulfill.clone()],
                 dead_letter_topic: shared_events::topics::dead_letter,
                 handler_timeout: settings.database.timeout,

@@ -1,7 +1,7 @@
 //! The settings of the orders service.
 
 use platform::settings::{
-    DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
+    ConsumerSettings, DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
 };
 use platform::telemetry::TelemetrySettings;
 use serde::Deserialize;
@@ -15,11 +15,6 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub consumer: ConsumerSettings,
     pub topics: Topics,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConsumerSettings {
-    pub group_id: String,
 }
 
 /// Topic names, configurable so that tests can give each app its own.

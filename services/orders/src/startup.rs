@@ -62,6 +62,7 @@ impl Application {
             kafka: settings.kafka.clone(),
             subscription: Subscription {
                 group_id: settings.consumer.group_id.clone(),
+                instance_id: settings.consumer.instance_id.clone(),
                 topics: vec![
                     settings.topics.customer_change.clone(),
                     settings.topics.order_status_change.clone(),

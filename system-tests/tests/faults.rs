@@ -1,0 +1,412 @@
+//! Faults injected while a stream of changes is in flight: crashes, a lost broker, a frozen
+//! database, poison messages and SIGTERM under load. Each scenario asserts that nothing
+//! acknowledged is lost or doubled, and writes its row of the reliability table
+//! (`scripts/reliability.sh` runs this suite and prints the table).
+//!
+//! The stream's size is `STOREFRONT_FAULT_STREAM` acknowledged changes (default 2,000, sized for
+//! CI); each scenario has a broker and a database of its own.
+
+use std::time::{Duration, Instant};
+
+use system_tests::faults::{
+    Rig, Row, Stream, converge, count_log_lines, pending_outbox_events, running,
+};
+
+/// Acknowledged changes per stream.
+fn stream_size() -> usize {
+    std::env::var("STOREFRONT_FAULT_STREAM")
+        .ok()
+        .and_then(|size| size.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// Concurrent clients of the stream.
+const WORKERS: usize = 6;
+
+/// How long the broker is away, and the database frozen.
+const OUTAGE: Duration = Duration::from_secs(30);
+
+/// SIGTERM to exit: the server's 10 s grace for requests, the consumer's last commit and the
+/// relay's last pass.
+const STOP_BOUND: Duration = Duration::from_secs(20);
+
+fn assert_nothing_lost_or_doubled(row: &Row, missing: &[String]) {
+    row.report();
+    assert!(
+        missing.is_empty(),
+        "{}: {} acknowledged changes not applied downstream, e.g. {:?}",
+        row.scenario,
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(row.duplicated, 0, "{}: duplicated effects", row.scenario);
+    assert_eq!(row.applied, row.acknowledged, "{}", row.scenario);
+}
+
+#[tokio::test]
+async fn every_service_killed_in_turn_under_load_loses_and_doubles_nothing() {
+    let mut rig = Rig::start(&[]).await;
+    let size = stream_size();
+    let stream = Stream::start(&rig, WORKERS, size);
+    let mut restarted_in = Vec::new();
+    for (turn, name) in ["accounts", "orders", "fulfillment"]
+        .into_iter()
+        .enumerate()
+    {
+        stream.wait_for(size * (turn + 1) / 4).await;
+        let service = match name {
+            "accounts" => &mut rig.store.accounts,
+            "orders" => &mut rig.store.orders,
+            _ => &mut rig.store.fulfillment,
+        };
+        service.kill().await;
+        let started = Instant::now();
+        service.restart().await;
+        restarted_in.push(format!("{name} {:.1} s", started.elapsed().as_secs_f64()));
+    }
+    let fault_ended = Instant::now();
+    let sent = stream.finish().await;
+    let (check, _) = converge(&rig, &sent).await;
+    let dead_lettered = rig.dead_lettered().await;
+    let row = Row {
+        scenario: "kill -9 accounts, orders, fulfillment in turn".into(),
+        acknowledged: check.acknowledged,
+        applied: check.applied,
+        duplicated: check.duplicated,
+        dead_lettered,
+        lost: check.missing.len(),
+        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
+        notes: format!(
+            "{} writes acknowledged; restarted to ready: {}",
+            sent.acknowledged,
+            restarted_in.join(", ")
+        ),
+    };
+    assert_eq!(dead_lettered, 0);
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
+#[tokio::test]
+async fn a_broker_away_for_30_seconds_loses_nothing_and_everything_recovers_by_itself() {
+    let mut rig = Rig::start(&[]).await;
+    let size = stream_size();
+    let stream = Stream::start(&rig, WORKERS, size);
+    stream.wait_for(size / 4).await;
+    rig.broker.kill();
+    let during = stream.acknowledged();
+    // The fault itself: the broker is away this long while the stream goes on.
+    tokio::time::sleep(OUTAGE).await;
+    let acknowledged_while_away = stream.acknowledged() - during;
+    rig.broker.restart();
+    let fault_ended = Instant::now();
+    let sent = stream.finish().await;
+    let (check, _) = converge(&rig, &sent).await;
+    let row = Row {
+        scenario: "broker stopped for 30 s".into(),
+        acknowledged: check.acknowledged,
+        applied: check.applied,
+        duplicated: check.duplicated,
+        dead_lettered: rig.dead_lettered().await,
+        lost: check.missing.len(),
+        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
+        notes: format!(
+            "{acknowledged_while_away} writes acknowledged while the broker was away (their events waited in the outboxes)"
+        ),
+    };
+    assert!(
+        acknowledged_while_away > 0,
+        "writes go on without the broker"
+    );
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
+#[tokio::test]
+async fn a_database_frozen_for_30_seconds_answers_503_then_delivers_every_pending_event() {
+    let rig = Rig::start(&[
+        ("APP_HTTP__REQUEST_TIMEOUT", "2000"),
+        ("APP_DATABASE__TIMEOUT", "1000"),
+    ])
+    .await;
+    let size = stream_size();
+    let stream = Stream::start(&rig, WORKERS, size);
+    stream.wait_for(size / 4).await;
+    rig.database.pause();
+    let paused = Instant::now();
+
+    let answer = rig
+        .client
+        .get(format!("{}/customers?size=1", rig.store.accounts.url))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    let answered_in = paused.elapsed();
+    assert_eq!(answer.status(), 503);
+    let body: serde_json::Value = answer.json().await.expect("a JSON body");
+    let code = body["code"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        ["timeout", "database_unavailable"].contains(&code.as_str()),
+        "{body}"
+    );
+    let mut unready = Vec::new();
+    for service in rig.store.services() {
+        let readiness = format!("{}/actuator/health/readiness", service.url);
+        let status = rig
+            .client
+            .get(&readiness)
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        assert_eq!(
+            status.ok(),
+            Some(503),
+            "{} readiness while frozen",
+            service.name
+        );
+        unready.push(service.name);
+    }
+    // The fault itself: the database stays frozen this long while the stream goes on.
+    tokio::time::sleep(OUTAGE.saturating_sub(paused.elapsed())).await;
+    rig.database.resume();
+    let fault_ended = Instant::now();
+    for service in rig.store.services() {
+        let readiness = format!("{}/actuator/health/readiness", service.url);
+        test_support::eventually(
+            &format!("{} to be ready again", service.name),
+            test_support::EVENT_DEADLINE,
+            || {
+                let request = rig.client.get(&readiness).send();
+                async move { (request.await.ok()?.status() == 200).then_some(()) }
+            },
+        )
+        .await;
+    }
+    let ready_again = fault_ended.elapsed();
+    let sent = stream.finish().await;
+    let (check, _) = converge(&rig, &sent).await;
+    let row = Row {
+        scenario: "database frozen (SIGSTOP) for 30 s".into(),
+        acknowledged: check.acknowledged,
+        applied: check.applied,
+        duplicated: check.duplicated,
+        dead_lettered: rig.dead_lettered().await,
+        lost: check.missing.len(),
+        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
+        notes: format!(
+            "API answered 503 `{code}` in {:.1} s; readiness DOWN for {}, UP {:.1} s after the thaw; {} requests refused",
+            answered_in.as_secs_f64(),
+            unready.join(", "),
+            ready_again.as_secs_f64(),
+            sent.refused
+        ),
+    };
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
+#[tokio::test]
+async fn poison_on_every_consumed_topic_is_dead_lettered_and_consumers_go_on() {
+    let rig = Rig::start(&[]).await;
+    let topics = rig.store.topics.clone();
+    let consumed = [
+        (&topics.customer_change, "customer-change-event.json"),
+        (&topics.order_fulfill, "fulfillment-request-event.json"),
+        (
+            &topics.order_status_change,
+            "order-status-change-event.json",
+        ),
+    ];
+    let mut poisoned = 0;
+    for (topic, fixture) in consumed {
+        for (kind, payload) in poison(&system_tests::faults::fixture_text(fixture)) {
+            test_support::publish_raw(
+                &rig.store.kafka,
+                topic,
+                Some("poison"),
+                Some(&payload),
+                &[("eventType", kind)],
+            )
+            .await;
+            poisoned += 1;
+        }
+    }
+    // Good events after the poison, one per consumer: both are applied.
+    let customer = system_tests::faults::fixture_text("customer-change-event.json");
+    let request = system_tests::faults::fixture_text("fulfillment-request-event.json");
+    for (topic, payload) in [
+        (&topics.customer_change, &customer),
+        (&topics.order_fulfill, &request),
+    ] {
+        test_support::publish_raw(
+            &rig.store.kafka,
+            topic,
+            Some("good"),
+            Some(payload.as_bytes()),
+            &[],
+        )
+        .await;
+    }
+    let started = Instant::now();
+    let copy = format!(
+        "{}/customers/5b189af9a8d05613315b0212",
+        rig.store.orders.url
+    );
+    test_support::eventually(
+        "the good customer change to reach orders",
+        test_support::EVENT_DEADLINE,
+        || {
+            let request = rig.client.get(&copy).send();
+            async move { (request.await.ok()?.status() == 200).then_some(()) }
+        },
+    )
+    .await;
+    let fulfillments = format!("{}/fulfillments/summary", rig.store.fulfillment.url);
+    test_support::eventually(
+        "the good fulfillment request to be applied",
+        test_support::EVENT_DEADLINE,
+        || {
+            let request = rig.client.get(&fulfillments).send();
+            async move {
+                let body: serde_json::Value = request.await.ok()?.json().await.ok()?;
+                (body["fulfillments"].as_array()?.len() == 1).then_some(())
+            }
+        },
+    )
+    .await;
+    let recovered = started.elapsed();
+
+    let mut reasons = Vec::new();
+    for (topic, _) in consumed {
+        let dead = rig.read_topic(&format!("{topic}.DLT"), 4).await;
+        assert_eq!(dead.len(), 4, "{topic}: every poison once, nothing else");
+        for record in &dead {
+            let reason = &record.headers[platform::consumer::dead_letter_headers::REASON];
+            assert!(!reason.is_empty());
+            assert_eq!(
+                record.headers[platform::consumer::dead_letter_headers::ORIGINAL_TOPIC],
+                *topic
+            );
+            reasons.push(format!(
+                "{}: {}",
+                record.headers["eventType"],
+                truncate(reason)
+            ));
+        }
+    }
+    let dead_lettered = rig.dead_lettered().await;
+    let row = Row {
+        scenario: "poison on every consumed topic".into(),
+        acknowledged: 2,
+        applied: 2,
+        duplicated: 0,
+        dead_lettered,
+        lost: 0,
+        recovery_seconds: recovered.as_secs_f64(),
+        notes: format!(
+            "{poisoned} poison records (not JSON, wrong shape, unknown enum, 200 KB value) on 3 topics, each dead-lettered with its reason; the good events behind them applied"
+        ),
+    };
+    row.report();
+    assert_eq!(dead_lettered, poisoned);
+    for reason in reasons {
+        println!("{reason}");
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+/// The four kinds of poison, made from a valid event.
+fn poison(valid: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let unknown_enum = ["SHIPPING", "PROCESSING", "CREATED"]
+        .into_iter()
+        .find(|known| valid.contains(&format!("\"{known}\"")))
+        .map(|known| valid.replacen(&format!("\"{known}\""), "\"TELEPORTED\"", 1))
+        .expect("the event has an enum value");
+    let mut oversized: serde_json::Value = serde_json::from_str(valid).expect("a valid event");
+    oversized["padding"] = serde_json::Value::String("x".repeat(200 * 1024));
+    vec![
+        ("not-json", b"{not json".to_vec()),
+        ("wrong-shape", br#"{"guid": 42, "name": []}"#.to_vec()),
+        ("unknown-enum", unknown_enum.into_bytes()),
+        ("oversized", oversized.to_string().into_bytes()),
+    ]
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_requests_commits_offsets_and_flushes_the_outbox() {
+    let mut rig = Rig::start(&[]).await;
+    let size = stream_size();
+    let stream = Stream::start(&rig, WORKERS, size);
+    let mut stops = Vec::new();
+    for (turn, name) in ["accounts", "orders", "fulfillment"]
+        .into_iter()
+        .enumerate()
+    {
+        stream.wait_for(size * (turn + 1) / 4).await;
+        let kafka = rig.store.kafka.clone();
+        let topics = rig.store.topics.clone();
+        let database_uri = rig.database.uri();
+        let service = match name {
+            "accounts" => &mut rig.store.accounts,
+            "orders" => &mut rig.store.orders,
+            _ => &mut rig.store.fulfillment,
+        };
+        let pid = service.pid().expect("running");
+        let started = Instant::now();
+        let status = service.terminate().await;
+        let took = started.elapsed();
+        assert!(status.success(), "{name} exited with {status}");
+        assert!(!running(pid));
+        assert!(took < STOP_BOUND, "{name} took {took:?} to stop");
+        let pending = pending_outbox_events(&database_uri, service).await;
+        assert_eq!(
+            pending, 0,
+            "{name}: the relay publishes what was written before it stopped"
+        );
+        let handled = count_log_lines(&service.log, "event handled", "topic");
+        let group = service.setting("APP_CONSUMER__GROUP_ID").map(str::to_owned);
+        for (topic, count) in &handled {
+            let group = group.as_deref().expect("a consumer group");
+            let committed = test_support::committed_count(&kafka, group, topic);
+            assert_eq!(
+                committed, *count as i64,
+                "{name}: every handled {topic} record committed"
+            );
+        }
+        let consumed = [
+            &topics.customer_change,
+            &topics.order_fulfill,
+            &topics.order_status_change,
+        ]
+        .into_iter()
+        .filter(|topic| handled.contains_key(topic.as_str()))
+        .count();
+        stops.push(format!(
+            "{name} {:.1} s ({consumed} topics committed)",
+            took.as_secs_f64()
+        ));
+        service.restart().await;
+    }
+    let fault_ended = Instant::now();
+    let sent = stream.finish().await;
+    let (check, _) = converge(&rig, &sent).await;
+    let row = Row {
+        scenario: "SIGTERM each service under load".into(),
+        acknowledged: check.acknowledged,
+        applied: check.applied,
+        duplicated: check.duplicated,
+        dead_lettered: rig.dead_lettered().await,
+        lost: check.missing.len(),
+        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
+        notes: format!(
+            "exit 0 within {}; {} requests cut off in flight; outboxes empty at exit",
+            stops.join(", "),
+            sent.aborted
+        ),
+    };
+    assert_eq!(
+        sent.aborted, 0,
+        "requests in flight at SIGTERM are answered"
+    );
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
