@@ -33,8 +33,13 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
 
 /// An idempotent producer that waits for every in-sync replica (`acks=all`).
 pub fn producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
-    client_config(settings)
-        .set("enable.idempotence", "true")
+    let mut config = client_config(settings);
+    if settings.idempotence {
+        config.set("enable.idempotence", "true");
+    } else {
+        config.set("max.in.flight.requests.per.connection", "1");
+    }
+    config
         .set("acks", "all")
         .set(
             "delivery.timeout.ms",

@@ -91,6 +91,10 @@ pub struct KafkaSettings {
     /// Deadline for one produce, including retries inside the client.
     #[serde(with = "millis")]
     pub delivery_timeout: Duration,
+    /// The idempotent producer (on by default). Off only for a broker that cannot keep
+    /// producer state across its restarts (the local tansu 0.6); one request in flight per
+    /// connection then keeps the order, and consumers drop duplicates by event id.
+    pub idempotence: bool,
 }
 
 /// The consumer group a consuming service joins.

@@ -154,18 +154,31 @@ impl PrivateBroker {
         }
     }
 
+    /// Stops the broker as an operator would (SIGTERM), waiting until it exited.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            send_signal(process.id(), "TERM");
+            let _ = process.wait();
+        }
+    }
+
     /// Starts the broker again on the same port, with the records and offsets it had stored.
     pub fn restart(&mut self) {
         self.kill();
         let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.join("broker.log"))
+            .expect("opening the broker's log");
         let process = Command::new(tansu_binary())
             .args(["broker", "--listener-url", &listener])
             .args(["--advertised-listener-url", &listener])
             // The sqlite path is relative to the working directory.
             .args(["--storage-engine", "sqlite://tansu.db"])
             .current_dir(&self.data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("the broker's log"))
+            .stderr(log)
             .spawn()
             .expect("starting tansu (run scripts/setup.sh first)");
         self.process = Some(process);
@@ -183,7 +196,10 @@ impl PrivateBroker {
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
         self.kill();
-        let _ = std::fs::remove_dir_all(&self.data);
+        // Kept when the test failed, for its log.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 

@@ -30,6 +30,7 @@ fn kafka_settings() -> KafkaSettings {
         sasl_username: None,
         sasl_password: None,
         delivery_timeout: Duration::from_secs(10),
+        idempotence: true,
     }
 }
 

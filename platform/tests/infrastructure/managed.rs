@@ -16,6 +16,7 @@ fn sasl(mechanism: &str) -> KafkaSettings {
         sasl_username: Some("api-key".into()),
         sasl_password: Some("a-secret-value".into()),
         delivery_timeout: Duration::from_secs(5),
+        idempotence: true,
     }
 }
 
