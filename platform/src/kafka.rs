@@ -113,3 +113,45 @@ pub async fn create_topics(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::consumer::BaseConsumer;
+
+    use super::*;
+
+    fn sasl_ssl(mechanism: &str) -> KafkaSettings {
+        KafkaSettings {
+            // Loopback, and nothing listens there: the clients are built, never connected.
+            bootstrap_servers: "127.0.0.1:1".into(),
+            security_protocol: "SASL_SSL".into(),
+            sasl_mechanism: Some(mechanism.into()),
+            sasl_username: Some("storefront".into()),
+            sasl_password: Some("kafka-secret-7f3a".to_owned().into()),
+            delivery_timeout: Duration::from_secs(1),
+            idempotence: true,
+        }
+    }
+
+    #[test]
+    fn sasl_ssl_clients_are_built_for_plain_and_scram() {
+        for mechanism in ["PLAIN", "SCRAM-SHA-512"] {
+            let settings = sasl_ssl(mechanism);
+            let _producer = producer(&settings)
+                .unwrap_or_else(|error| panic!("{mechanism} producer: {error:#}"));
+            let consumer: Result<BaseConsumer, _> =
+                client_config(&settings).set("group.id", "g").create();
+            consumer.unwrap_or_else(|error| panic!("{mechanism} consumer: {error}"));
+            let config = client_config(&settings);
+            assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+            assert_eq!(config.get("sasl.mechanism"), Some(mechanism));
+            assert_eq!(config.get("sasl.password"), Some("kafka-secret-7f3a"));
+        }
+    }
+
+    #[test]
+    fn settings_never_show_the_password() {
+        let shown = format!("{:?}", sasl_ssl("PLAIN"));
+        assert!(!shown.contains("kafka-secret-7f3a"), "{shown}");
+    }
+}

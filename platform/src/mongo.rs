@@ -146,3 +146,48 @@ pub fn is_unavailable(error: &anyhow::Error) -> bool {
                 })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_credentials() -> DatabaseSettings {
+        DatabaseSettings {
+            // Loopback, and nothing listens there: the driver connects lazily, so this only
+            // builds the client.
+            uri: "mongodb://storefront:mongo-secret-91c2@127.0.0.1:1/?authSource=admin"
+                .to_owned()
+                .into(),
+            name: "orders".into(),
+            min_pool_size: 0,
+            max_pool_size: 2,
+            timeout: Duration::from_millis(100),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_with_credentials_is_built_from_settings_without_connecting() {
+        let database = connect(&with_credentials()).await.unwrap();
+        assert_eq!(database.name(), "orders");
+        let options = ClientOptions::parse(with_credentials().uri.expose_secret())
+            .await
+            .unwrap();
+        let credential = options.credential.expect("credentials from the URI");
+        assert_eq!(credential.username.as_deref(), Some("storefront"));
+        assert_eq!(credential.source.as_deref(), Some("admin"));
+    }
+
+    #[test]
+    fn settings_never_show_the_uri() {
+        let shown = format!("{:?}", with_credentials());
+        assert!(!shown.contains("mongo-secret-91c2"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_call_past_its_deadline_is_reported_as_unavailable() {
+        let never = std::future::pending::<Result<(), std::io::Error>>();
+        let error = bounded(Duration::from_millis(10), never).await.unwrap_err();
+        assert!(is_unavailable(&error), "{error:#}");
+        assert!(error.to_string().contains("did not answer"), "{error}");
+    }
+}

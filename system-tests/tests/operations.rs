@@ -482,3 +482,45 @@ async fn one_traceparent_follows_an_order_through_every_service() {
     assert!(fulfilled.name.ends_with(" process"), "{fulfilled:?}");
     assert_eq!(fulfilled.parent_span_id, approval.span_id);
 }
+
+#[tokio::test]
+async fn configured_secrets_never_reach_the_logs() {
+    let secret = format!("sasl-{}", test_support::unique_name("secret"));
+    // Debug logging everywhere, the clients' own included: the most a log could give away.
+    let mut store = Storefront::start_with(&[
+        ("RUST_LOG", "debug"),
+        ("APP_KAFKA__SASL_MECHANISM", "PLAIN"),
+        ("APP_KAFKA__SASL_USERNAME", "storefront"),
+        ("APP_KAFKA__SASL_PASSWORD", &secret),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    for url in [
+        format!("{}/customers/sample", store.accounts.url),
+        format!("{}/customers/sample/orders", store.orders.url),
+        format!("{}/customers", store.accounts.url),
+    ] {
+        client.post(&url).body("{not json").send().await.unwrap();
+        client.get(&url).send().await.unwrap();
+    }
+    for service in [
+        &mut store.accounts,
+        &mut store.orders,
+        &mut store.fulfillment,
+    ] {
+        assert!(service.terminate().await.success());
+    }
+    for service in store.services() {
+        let log = std::fs::read_to_string(&service.log).unwrap();
+        assert!(
+            log.lines().count() > 20 && log.contains("\"level\":\"DEBUG\""),
+            "{}: a debug log to search",
+            service.name
+        );
+        assert!(
+            !log.contains(&secret),
+            "{} logged the password",
+            service.name
+        );
+    }
+}

@@ -120,21 +120,34 @@ impl Drop for PrivateDatabase {
     }
 }
 
-/// A tansu broker of a test's own (sqlite storage in a temporary folder), so that the test can
-/// stop and restart its broker without disturbing the tests that share the common one.
+/// A tansu broker of a test's own, so that the test can stop and restart its broker, or load
+/// it heavily, without disturbing the tests that share the common one.
 pub struct PrivateBroker {
     port: u16,
     data: PathBuf,
+    /// `sqlite://tansu.db` (kept across restarts) or `memory://tansu/`.
+    storage: &'static str,
     process: Option<Child>,
 }
 
 impl PrivateBroker {
+    /// A broker that keeps records in memory: fast, and gone when it stops.
     pub fn start() -> Self {
+        Self::start_with("memory://tansu/")
+    }
+
+    /// A broker that keeps records and offsets in sqlite, across its restarts.
+    pub fn start_durable() -> Self {
+        Self::start_with("sqlite://tansu.db")
+    }
+
+    fn start_with(storage: &'static str) -> Self {
         let data = std::env::temp_dir().join(unique_name("broker"));
         std::fs::create_dir_all(&data).expect("creating the broker's folder");
         let mut broker = PrivateBroker {
             port: free_port(),
             data,
+            storage,
             process: None,
         };
         broker.restart();
@@ -174,8 +187,8 @@ impl PrivateBroker {
         let process = Command::new(tansu_binary())
             .args(["broker", "--listener-url", &listener])
             .args(["--advertised-listener-url", &listener])
-            // The sqlite path is relative to the working directory.
-            .args(["--storage-engine", "sqlite://tansu.db"])
+            // A sqlite path is relative to the working directory.
+            .args(["--storage-engine", self.storage])
             .current_dir(&self.data)
             .stdout(log.try_clone().expect("the broker's log"))
             .stderr(log)
