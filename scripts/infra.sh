@@ -2,6 +2,7 @@
 # Starts or stops the local broker and database on 127.0.0.1, for development and tests.
 #   scripts/infra.sh start   tansu on 9092 (sqlite in .data/), the MongoDB stand-in on 27017,
 #                            and every topic with 3 partitions plus its dead-letter topic
+#                            (STOREFRONT_BROKER_STORAGE=memory://tansu/ keeps records in memory)
 #   scripts/infra.sh stop    stops what start started
 # A server already listening on its port is used as it is.
 set -euo pipefail
@@ -63,7 +64,7 @@ case "${1:-}" in
     start_process broker "$BROKER_PORT" "$DATA_DIR/broker" "$(tansu_bin)" broker \
       --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --storage-engine "sqlite://tansu.db"
+      --storage-engine "${STOREFRONT_BROKER_STORAGE:-sqlite://tansu.db}"
     start_process database "$DATABASE_PORT" "$DATA_DIR" "$VENV_DIR/bin/python" \
       "$REPO_ROOT/dev/mongo-standin/server.py" --host 127.0.0.1 --port "$DATABASE_PORT"
     create_topics

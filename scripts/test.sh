@@ -13,6 +13,9 @@ if port_open "$BROKER_PORT" || port_open "$DATABASE_PORT"; then
   log "using the broker and database already running"
 else
   trap 'bash scripts/infra.sh stop' EXIT
+  # Tests need no durable broker, and tansu's in-memory storage holds up better under the
+  # suite's parallel load than its sqlite storage.
+  export STOREFRONT_BROKER_STORAGE="memory://tansu/"
 fi
 bash scripts/infra.sh start
 
