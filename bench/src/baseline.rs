@@ -48,15 +48,24 @@ fn event_headers() -> Vec<(String, Vec<u8>)> {
     .collect()
 }
 
-/// A consumer configured as the services' consumer loop configures theirs.
-fn consumer(kafka: &KafkaSettings, group: &str, topic: &str) -> anyhow::Result<StreamConsumer> {
-    let consumer: StreamConsumer = platform::kafka::client_config(kafka)
+/// A consumer configured as the services' consumer loop configures theirs, but for
+/// `fetch_wait`, which replaces librdkafka's default `fetch.wait.max.ms` (500) when given.
+fn consumer(
+    kafka: &KafkaSettings,
+    group: &str,
+    topic: &str,
+    fetch_wait: Option<Duration>,
+) -> anyhow::Result<StreamConsumer> {
+    let mut config = platform::kafka::client_config(kafka);
+    config
         .set("group.id", group)
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .context("creating the baseline consumer")?;
+        .set("auto.offset.reset", "earliest");
+    if let Some(wait) = fetch_wait {
+        config.set("fetch.wait.max.ms", wait.as_millis().to_string());
+    }
+    let consumer: StreamConsumer = config.create().context("creating the baseline consumer")?;
     consumer
         .subscribe(&[topic])
         .context("subscribing the baseline consumer")?;
@@ -69,13 +78,13 @@ type Waiting = Arc<Mutex<HashMap<u64, oneshot::Sender<Instant>>>>;
 /// a record's latency runs from handing it to the producer until the consumer received it.
 pub(crate) async fn kafka_round_trip(
     kafka: &KafkaSettings,
-    topic: &str,
-    group: &str,
+    (topic, group): (&str, &str),
+    fetch_wait: Option<Duration>,
     payload: Vec<u8>,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<Outcome> {
-    let consumer = consumer(kafka, group, topic)?;
+    let consumer = consumer(kafka, group, topic, fetch_wait)?;
     let producer = platform::kafka::producer(kafka)?;
     let waiting: Waiting = Arc::default();
     let stop = CancellationToken::new();
@@ -198,7 +207,7 @@ pub(crate) async fn kafka_bulk(
     }
     let produce_per_second = count as f64 / started.elapsed().as_secs_f64();
 
-    let consumer = consumer(kafka, group, topic)?;
+    let consumer = consumer(kafka, group, topic, None)?;
     let mut first = None;
     let mut received = 0;
     while received < count {

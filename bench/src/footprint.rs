@@ -33,28 +33,55 @@ impl StartTimes {
     }
 }
 
+/// The memory lines of `/proc/PID/status` that explain a resident set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Memory {
+    pub(crate) rss_bytes: u64,
+    /// Heap, stacks and other private memory.
+    pub(crate) anonymous_bytes: u64,
+    /// Pages of the binary and shared libraries that were touched.
+    pub(crate) file_bytes: u64,
+    pub(crate) threads: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Footprint {
     pub(crate) service: &'static str,
     pub(crate) start_to_ready_ms: StartTimes,
-    pub(crate) idle_rss_bytes: u64,
+    pub(crate) idle: Memory,
     /// The highest sample taken while load ran.
     pub(crate) load_rss_bytes: u64,
     pub(crate) binary_bytes: u64,
 }
 
-/// The resident set size in a `/proc/PID/status` text, in bytes.
-pub(crate) fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let mut fields = line["VmRSS:".len()..].split_whitespace();
-    let kilobytes: u64 = fields.next()?.parse().ok()?;
-    (fields.next()? == "kB").then_some(kilobytes * 1024)
+/// One field of a `/proc/PID/status` text: a count, or a size in kB returned in bytes.
+fn status_field(status: &str, name: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?;
+    let mut fields = line.split_whitespace();
+    let value: u64 = fields.next()?.parse().ok()?;
+    match fields.next() {
+        None => Some(value),
+        Some("kB") => Some(value * 1024),
+        Some(_) => None,
+    }
 }
 
-/// The resident set size of a running process, in bytes.
-pub(crate) fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+/// The memory of a process from its `/proc/PID/status` text.
+pub(crate) fn parse_status(status: &str) -> Option<Memory> {
+    Some(Memory {
+        rss_bytes: status_field(status, "VmRSS")?,
+        anonymous_bytes: status_field(status, "RssAnon").unwrap_or(0),
+        file_bytes: status_field(status, "RssFile").unwrap_or(0),
+        threads: status_field(status, "Threads").unwrap_or(0),
+    })
+}
+
+/// The memory of a running process.
+pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    parse_vm_rss(&status).ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
+    parse_status(&status).ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
 }
 
 /// Samples the memory of some processes until stopped, keeping each one's peak.
@@ -75,9 +102,9 @@ impl PeakSampler {
                 let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
                 while stop.run_until_cancelled(ticker.tick()).await.is_some() {
                     for &pid in &pids {
-                        if let (Ok(rss), Ok(mut peaks)) = (rss_bytes(pid), peaks.lock()) {
+                        if let (Ok(memory), Ok(mut peaks)) = (memory(pid), peaks.lock()) {
                             let peak = peaks.entry(pid).or_default();
-                            *peak = (*peak).max(rss);
+                            *peak = (*peak).max(memory.rss_bytes);
                         }
                     }
                 }
@@ -102,14 +129,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_resident_set_is_read_from_the_vm_rss_line_in_bytes() {
-        let status = "Name:\torders\nVmPeak:\t  900000 kB\nVmRSS:\t   12345 kB\nRssAnon:\t 1 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(12345 * 1024));
+    fn memory_is_read_from_the_status_lines_in_bytes() {
+        let status = "Name:\torders\nVmPeak:\t  900000 kB\nVmRSS:\t   12345 kB\n\
+                      RssAnon:\t    10000 kB\nRssFile:\t    2345 kB\nThreads:\t19\n";
+        assert_eq!(
+            parse_status(status),
+            Some(Memory {
+                rss_bytes: 12345 * 1024,
+                anonymous_bytes: 10000 * 1024,
+                file_bytes: 2345 * 1024,
+                threads: 19
+            })
+        );
     }
 
     #[test]
     fn a_status_without_resident_memory_reads_as_nothing() {
-        assert_eq!(parse_vm_rss("Name:\tzombie\nState:\tZ (zombie)\n"), None);
+        assert_eq!(parse_status("Name:\tzombie\nState:\tZ (zombie)\n"), None);
     }
 
     #[test]
@@ -129,6 +165,7 @@ mod tests {
 
     #[test]
     fn this_process_has_a_resident_set() {
-        assert!(rss_bytes(std::process::id()).expect("reading /proc") > 0);
+        let memory = memory(std::process::id()).expect("reading /proc");
+        assert!(memory.rss_bytes > 0 && memory.threads > 0, "{memory:?}");
     }
 }

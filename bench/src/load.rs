@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -73,13 +74,19 @@ pub(crate) fn customer(n: u64) -> Value {
     })
 }
 
-/// The sum of `kafka_records_consumed_total` for one topic, every outcome, in a Prometheus
+/// Records accounts' producer had acknowledged by the broker, by topic.
+const PRODUCED: &str = "kafka_records_produced_total";
+/// Records orders' consumer handled, by topic and outcome.
+const CONSUMED: &str = "kafka_records_consumed_total";
+
+/// The sum of a counter's series for one topic, whatever their other labels, in a Prometheus
 /// text exposition.
-pub(crate) fn handled_records(exposition: &str, topic: &str) -> u64 {
+pub(crate) fn counted(exposition: &str, metric: &str, topic: &str) -> u64 {
     let label = format!("topic=\"{topic}\"");
+    let prefix = format!("{metric}{{");
     exposition
         .lines()
-        .filter_map(|line| line.strip_prefix("kafka_records_consumed_total{"))
+        .filter_map(|line| line.strip_prefix(prefix.as_str()))
         .filter_map(|line| line.split_once('}'))
         .filter(|(labels, _)| labels.split(',').any(|pair| pair == label))
         .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
@@ -100,6 +107,25 @@ fn text<'a>(value: &'a Value, field: &str) -> anyhow::Result<&'a str> {
     value[field]
         .as_str()
         .with_context(|| format!("no `{field}` in {value}"))
+}
+
+/// The customer changes phase, as rates over the time from its start.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct ChangeRates {
+    /// Changes accounts answered, during the phase.
+    pub(crate) acknowledged_per_second: f64,
+    /// Changes accounts' outbox relay had published, until the last was published.
+    pub(crate) published_per_second: f64,
+    /// Changes orders had handled, until the last was handled.
+    pub(crate) applied_per_second: f64,
+}
+
+/// Published and handled counts, each with when it was seen complete.
+struct Drained {
+    published: u64,
+    published_at: Instant,
+    handled: u64,
+    handled_at: Instant,
 }
 
 /// The base URLs of the three services.
@@ -292,16 +318,16 @@ impl Load {
         .await
     }
 
-    /// Customer changes on `concurrency` workers, then the time until orders handled every one
-    /// of them. Returns the phase's outcome and changes applied per second, start to last.
+    /// Customer changes on `concurrency` workers, then the time until accounts published and
+    /// orders handled every one of them.
     pub(crate) async fn change_customers(
         &self,
         ids: Arc<Vec<String>>,
         concurrency: usize,
         duration: Duration,
         topic: &str,
-    ) -> anyhow::Result<(Outcome, f64)> {
-        let before = self.await_handled(topic).await?;
+    ) -> anyhow::Result<(Outcome, ChangeRates)> {
+        let before = self.drained(topic).await?;
         let started = Instant::now();
         let load = self.clone();
         let outcome = closed_loop(concurrency, duration, move |n| {
@@ -314,22 +340,35 @@ impl Load {
             }
         })
         .await;
-        let handled = self.await_handled(topic).await? - before;
-        let per_second = handled as f64 / started.elapsed().as_secs_f64();
-        Ok((outcome, per_second))
+        let after = self.drained(topic).await?;
+        let rate = |count: u64, at: Instant| count as f64 / (at - started).as_secs_f64();
+        let rates = ChangeRates {
+            acknowledged_per_second: outcome.summary.per_second,
+            published_per_second: rate(after.published - before.published, after.published_at),
+            applied_per_second: rate(after.handled - before.handled, after.handled_at),
+        };
+        Ok((outcome, rates))
     }
 
-    /// Waits until orders has handled every customer event accounts acknowledged so far, and
-    /// returns how many it handled in all.
-    async fn await_handled(&self, topic: &str) -> anyhow::Result<u64> {
-        let url = format!("{}/actuator/prometheus", self.urls.orders);
+    /// Waits until accounts has published, and orders has handled, every customer event that
+    /// accounts acknowledged so far; each count with the moment it was first seen complete.
+    async fn drained(&self, topic: &str) -> anyhow::Result<Drained> {
         let deadline = Instant::now() + DRAIN_DEADLINE;
+        let mut published = None;
         loop {
             let expected = self.customer_events.load(Ordering::Relaxed);
-            let exposition = self.client.get(&url).send().await?.text().await?;
-            let handled = handled_records(&exposition, topic);
-            if handled >= expected {
-                return Ok(handled);
+            if published.is_none() {
+                let count = self.counter(&self.urls.accounts, PRODUCED, topic).await?;
+                published = (count >= expected).then(|| (count, Instant::now()));
+            }
+            let handled = self.counter(&self.urls.orders, CONSUMED, topic).await?;
+            if let (Some((published, published_at)), true) = (published, handled >= expected) {
+                return Ok(Drained {
+                    published,
+                    published_at,
+                    handled,
+                    handled_at: Instant::now(),
+                });
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
@@ -337,6 +376,12 @@ impl Load {
             );
             tokio::time::sleep(self.poll).await;
         }
+    }
+
+    async fn counter(&self, service: &str, metric: &str, topic: &str) -> anyhow::Result<u64> {
+        let url = format!("{service}/actuator/prometheus");
+        let exposition = self.client.get(url).send().await?.text().await?;
+        Ok(counted(&exposition, metric, topic))
     }
 
     /// The realistic flow on `concurrency` workers for `duration`, optionally paced to `rate`
@@ -525,7 +570,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn handled_records_add_up_every_outcome_of_one_topic_only() {
+    fn a_counter_adds_up_every_outcome_of_one_topic_only() {
         let exposition = "\
 # TYPE kafka_records_consumed_total counter
 kafka_records_consumed_total{application=\"orders\",outcome=\"applied\",topic=\"run.customer\"} 40
@@ -533,8 +578,9 @@ kafka_records_consumed_total{application=\"orders\",outcome=\"unchanged\",topic=
 kafka_records_consumed_total{application=\"orders\",outcome=\"applied\",topic=\"run.customer.x\"} 7
 kafka_records_produced_total{application=\"orders\",topic=\"run.customer\"} 9
 ";
-        assert_eq!(handled_records(exposition, "run.customer"), 42);
-        assert_eq!(handled_records(exposition, "other"), 0);
+        assert_eq!(counted(exposition, CONSUMED, "run.customer"), 42);
+        assert_eq!(counted(exposition, PRODUCED, "run.customer"), 9);
+        assert_eq!(counted(exposition, CONSUMED, "other"), 0);
     }
 
     #[test]

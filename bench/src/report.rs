@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::footprint::Footprint;
 use crate::latency::{Named, Summary};
+use crate::load::ChangeRates;
 
 /// What a check requires.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -208,7 +209,7 @@ pub(crate) fn latency_table(first_column: &str, operations: &[Named]) -> String 
 }
 
 pub(crate) fn footprint_table(footprints: &[Footprint]) -> String {
-    let megabytes = |bytes: u64| number(bytes as f64 / 1_048_576.0);
+    let mebibytes = |bytes: u64| number(bytes as f64 / 1_048_576.0);
     let rows: Vec<Vec<String>> = footprints
         .iter()
         .map(|f| {
@@ -221,19 +222,26 @@ pub(crate) fn footprint_table(footprints: &[Footprint]) -> String {
                     number(f.start_to_ready_ms.max),
                     f.start_to_ready_ms.samples
                 ),
-                megabytes(f.idle_rss_bytes),
-                megabytes(f.load_rss_bytes),
-                megabytes(f.binary_bytes),
+                format!(
+                    "{} ({} anon + {} file)",
+                    mebibytes(f.idle.rss_bytes),
+                    mebibytes(f.idle.anonymous_bytes),
+                    mebibytes(f.idle.file_bytes)
+                ),
+                f.idle.threads.to_string(),
+                mebibytes(f.load_rss_bytes),
+                mebibytes(f.binary_bytes),
             ]
         })
         .collect();
     markdown_table(
         &[
             "service",
-            "start to ready, ms: median",
-            "idle RSS MB",
-            "peak RSS under load MB",
-            "binary MB",
+            "start to ready ms: median",
+            "idle RSS MiB",
+            "threads",
+            "peak RSS under load MiB",
+            "binary MiB",
         ],
         &rows,
     )
@@ -243,6 +251,8 @@ pub(crate) fn footprint_table(footprints: &[Footprint]) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Baselines {
     pub(crate) kafka_round_trip: Summary,
+    /// The same with the consumer's `fetch.wait.max.ms` at 10 ms instead of librdkafka's 500.
+    pub(crate) kafka_round_trip_short_fetch_wait: Summary,
     pub(crate) kafka_produce_per_second: f64,
     pub(crate) kafka_consume_per_second: f64,
     pub(crate) mongo_find_one: Summary,
@@ -279,6 +289,7 @@ pub(crate) struct Report {
     pub(crate) flow_seconds: u64,
     pub(crate) poll_interval_ms: u64,
     pub(crate) checks: Vec<Check>,
+    pub(crate) changes: ChangeRates,
     pub(crate) baselines: Baselines,
     pub(crate) http: Vec<Named>,
     pub(crate) end_to_end: Vec<Named>,
@@ -299,6 +310,13 @@ impl Report {
             self.poll_interval_ms
         );
         text.push_str(&checks_table(&self.checks));
+        text.push_str(&format!(
+            "\nCustomer changes per second: acknowledged by accounts {}, published by its outbox \
+             relay {}, applied in orders {}.\n",
+            number(self.changes.acknowledged_per_second),
+            number(self.changes.published_per_second),
+            number(self.changes.applied_per_second)
+        ));
         text.push_str("\n### Baselines (raw clients, same broker and database)\n\n");
         text.push_str(&latency_table("operation", &self.baselines.rows()));
         text.push_str(&format!(
