@@ -25,8 +25,11 @@ use crate::workers::{Outcome, closed_loop};
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 /// How long one measured record may take to come back before the baseline fails.
 const ROUND_TRIP_DEADLINE: Duration = Duration::from_secs(30);
-/// Records produced at once in the bulk measurement.
-const BULK_IN_FLIGHT: usize = 1000;
+/// Records produced at once in the bulk measurement: as many as one outbox relay pass takes.
+const BULK_IN_FLIGHT: usize = 100;
+/// How long the bulk consumer waits for a next record before it stops counting: tansu has been
+/// seen to stop serving a partition part-way.
+const BULK_IDLE: Duration = Duration::from_secs(10);
 /// Documents in the raw collection: enough that a lookup is not always the same one.
 const DOCUMENTS: usize = 1000;
 
@@ -170,6 +173,8 @@ impl RoundTrip {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BulkRates {
     pub(crate) produce_per_second: f64,
+    /// Records consumed before the broker stopped serving them, when it did.
+    pub(crate) consumed: usize,
     pub(crate) consume_per_second: f64,
 }
 
@@ -209,20 +214,34 @@ pub(crate) async fn kafka_bulk(
 
     let consumer = consumer(kafka, group, topic, None)?;
     let mut first = None;
+    let mut last = None;
     let mut received = 0;
     while received < count {
-        let message = tokio::time::timeout(JOIN_DEADLINE, consumer.recv())
-            .await
-            .with_context(|| format!("consumed {received} of {count} records, then nothing"))?
-            .context("consuming the bulk records")?;
-        first.get_or_insert_with(Instant::now);
+        // The first record waits for the group join; later ones only for the broker.
+        let wait = if first.is_none() {
+            JOIN_DEADLINE
+        } else {
+            BULK_IDLE
+        };
+        let Ok(message) = tokio::time::timeout(wait, consumer.recv()).await else {
+            anyhow::ensure!(first.is_some(), "the bulk consumer received nothing");
+            break;
+        };
+        let message = message.context("consuming the bulk records")?;
+        let now = Instant::now();
+        first.get_or_insert(now);
+        last = Some(now);
         received += 1;
         consumer.store_offset_from_message(&message)?;
     }
-    let consuming = first.map_or(Duration::ZERO, |first| first.elapsed());
+    let consuming = match (first, last) {
+        (Some(first), Some(last)) => last - first,
+        _ => Duration::ZERO,
+    };
     Ok(BulkRates {
         produce_per_second,
-        consume_per_second: (count.saturating_sub(1)) as f64 / consuming.as_secs_f64().max(1e-9),
+        consumed: received,
+        consume_per_second: received.saturating_sub(1) as f64 / consuming.as_secs_f64().max(1e-9),
     })
 }
 

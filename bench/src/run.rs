@@ -142,7 +142,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         http: on_services.http,
         end_to_end: on_services.end_to_end,
         footprint: footprints,
-        notes: notes(&options, on_services.errors),
+        notes: notes(&options, &raw, on_services.errors),
     };
     let markdown = report.markdown();
     println!("{markdown}");
@@ -463,7 +463,7 @@ fn checks(raw: &Raw, on_services: &OnServices, footprints: &[Footprint]) -> Vec<
     checks
 }
 
-fn notes(options: &Options, errors: Vec<String>) -> Vec<String> {
+fn notes(options: &Options, raw: &Raw, errors: Vec<String>) -> Vec<String> {
     let mut notes = vec![
         "No Docker engine on this machine, so no image size; the release binaries' sizes \
          (debuginfo stripped, thin LTO) stand in."
@@ -487,6 +487,13 @@ fn notes(options: &Options, errors: Vec<String>) -> Vec<String> {
          had handled, the last of them."
             .to_owned(),
     ];
+    if raw.bulk.consumed < options.bulk_messages {
+        notes.push(format!(
+            "The broker stopped serving the bulk records after {} of {}: the bulk consume rate \
+             counts those only.",
+            raw.bulk.consumed, options.bulk_messages
+        ));
+    }
     notes.extend(errors);
     notes
 }
