@@ -1,0 +1,194 @@
+//! The command line: `storefront-bench [--option value]...`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) const USAGE: &str = "\
+storefront-bench: starts the three services from their release binaries on free ports, with their
+own databases, consumer groups and topics; measures raw Kafka and MongoDB on the same broker and
+database; drives the realistic flow; prints Markdown tables and writes JSON.
+
+Options (defaults in brackets):
+  --bin-dir DIR          where accounts, orders and fulfillment are  [this binary's directory]
+  --out FILE             the JSON report; the Markdown goes beside it, .md  [DIR/../bench/report.json]
+  --concurrency N        workers in every phase, raw baselines included  [4]
+  --phase-seconds N      length of each baseline and throughput phase  [10]
+  --flow-seconds N       length of the realistic-flow phase  [30]
+  --rate N               pace the flows to N per second in all (else as fast as the workers go)
+  --poll-ms N            how often a worker looks for an effect in the other service  [5]
+  --start-runs N         extra start-stop cycles per service for the start-up figure  [3]
+  --bulk-messages N      records in the bulk produce and consume baseline  [20000]
+  --help                 this text
+
+Broker and database come from the same settings the services read (APP_KAFKA__*, APP_DATABASE__URI).";
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Options {
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) concurrency: usize,
+    pub(crate) phase: Duration,
+    pub(crate) flows: Duration,
+    pub(crate) rate: Option<f64>,
+    pub(crate) poll: Duration,
+    pub(crate) start_runs: usize,
+    pub(crate) bulk_messages: usize,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Command {
+    Run(Options),
+    Help,
+}
+
+fn parsed<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{option} takes a number, not `{value}`"))
+}
+
+impl Options {
+    /// Reads the arguments after the program name; `bin_dir` is the default binary directory.
+    pub(crate) fn parse(
+        arguments: impl IntoIterator<Item = String>,
+        bin_dir: PathBuf,
+    ) -> Result<Command, String> {
+        let mut options = Options {
+            out: PathBuf::new(),
+            bin_dir,
+            concurrency: 4,
+            phase: Duration::from_secs(10),
+            flows: Duration::from_secs(30),
+            rate: None,
+            poll: Duration::from_millis(5),
+            start_runs: 3,
+            bulk_messages: 20_000,
+        };
+        let mut out = None;
+        let mut arguments = arguments.into_iter();
+        while let Some(option) = arguments.next() {
+            if option == "--help" || option == "-h" {
+                return Ok(Command::Help);
+            }
+            let value = arguments
+                .next()
+                .ok_or_else(|| format!("{option} needs a value"))?;
+            match option.as_str() {
+                "--bin-dir" => options.bin_dir = PathBuf::from(value),
+                "--out" => out = Some(PathBuf::from(value)),
+                "--concurrency" => options.concurrency = parsed(&option, &value)?,
+                "--phase-seconds" => options.phase = Duration::from_secs(parsed(&option, &value)?),
+                "--flow-seconds" => options.flows = Duration::from_secs(parsed(&option, &value)?),
+                "--rate" => options.rate = Some(parsed(&option, &value)?),
+                "--poll-ms" => options.poll = Duration::from_millis(parsed(&option, &value)?),
+                "--start-runs" => options.start_runs = parsed(&option, &value)?,
+                "--bulk-messages" => options.bulk_messages = parsed(&option, &value)?,
+                _ => return Err(format!("unknown option {option}")),
+            }
+        }
+        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/report.json"));
+        if options.concurrency == 0 || options.bulk_messages == 0 {
+            return Err("--concurrency and --bulk-messages must be at least 1".to_owned());
+        }
+        if options
+            .rate
+            .is_some_and(|rate| rate <= 0.0 || !rate.is_finite())
+        {
+            return Err("--rate must be a positive number".to_owned());
+        }
+        Ok(Command::Run(options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(arguments: &[&str]) -> Result<Command, String> {
+        Options::parse(
+            arguments.iter().map(|a| (*a).to_owned()),
+            PathBuf::from("target/release"),
+        )
+    }
+
+    fn run(arguments: &[&str]) -> Options {
+        match parse(arguments) {
+            Ok(Command::Run(options)) => options,
+            other => panic!("expected options, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_put_the_report_beside_the_release_directory() {
+        let options = run(&[]);
+        assert_eq!(options.bin_dir, PathBuf::from("target/release"));
+        assert_eq!(
+            options.out,
+            PathBuf::from("target/release/../bench/report.json")
+        );
+        assert_eq!(options.concurrency, 4);
+        assert_eq!(options.rate, None);
+    }
+
+    #[test]
+    fn the_report_follows_a_binary_directory_given_after_it() {
+        let options = run(&["--bin-dir", "/opt/storefront"]);
+        assert_eq!(
+            options.out,
+            PathBuf::from("/opt/storefront/../bench/report.json")
+        );
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let options = run(&[
+            "--out",
+            "r.json",
+            "--concurrency",
+            "8",
+            "--phase-seconds",
+            "5",
+            "--flow-seconds",
+            "20",
+            "--rate",
+            "2.5",
+            "--poll-ms",
+            "10",
+            "--start-runs",
+            "1",
+            "--bulk-messages",
+            "100",
+        ]);
+        assert_eq!(options.out, PathBuf::from("r.json"));
+        assert_eq!(options.concurrency, 8);
+        assert_eq!(options.phase, Duration::from_secs(5));
+        assert_eq!(options.flows, Duration::from_secs(20));
+        assert_eq!(options.rate, Some(2.5));
+        assert_eq!(options.poll, Duration::from_millis(10));
+        assert_eq!((options.start_runs, options.bulk_messages), (1, 100));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert_eq!(
+            parse(&["--concurrency"]),
+            Err("--concurrency needs a value".to_owned())
+        );
+        assert_eq!(
+            parse(&["--concurrency", "many"]),
+            Err("--concurrency takes a number, not `many`".to_owned())
+        );
+        assert_eq!(
+            parse(&["--fast", "1"]),
+            Err("unknown option --fast".to_owned())
+        );
+        assert!(parse(&["--rate", "0"]).is_err());
+        assert!(parse(&["--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn help_wins_over_everything_else() {
+        assert_eq!(parse(&["--concurrency", "8", "--help"]), Ok(Command::Help));
+    }
+}

@@ -1,0 +1,164 @@
+//! The three services as child processes, on free ports with their own database names, consumer
+//! groups and topics, so that a benchmark never meets a development stack running beside it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+
+/// How long a service may take to become ready before the run gives up.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a service may take to stop after SIGTERM before it is killed.
+const STOP_DEADLINE: Duration = Duration::from_secs(20);
+/// Pause between two readiness probes: short, since it bounds the start-up figure's resolution.
+const READY_POLL: Duration = Duration::from_millis(1);
+
+pub(crate) const SERVICES: [&str; 3] = ["accounts", "orders", "fulfillment"];
+
+/// The topic names of one run, set on each service through `APP_TOPICS__*`.
+#[derive(Debug, Clone)]
+pub(crate) struct Topics {
+    pub(crate) customer_change: String,
+    pub(crate) order_fulfill: String,
+    pub(crate) order_status_change: String,
+}
+
+impl Topics {
+    pub(crate) fn of_run(run_id: &str) -> Self {
+        Topics {
+            customer_change: format!("{run_id}.accounts.customer.change"),
+            order_fulfill: format!("{run_id}.orders.order.fulfill"),
+            order_status_change: format!("{run_id}.fulfillment.order.change"),
+        }
+    }
+
+    pub(crate) fn all(&self) -> [&str; 3] {
+        [
+            &self.customer_change,
+            &self.order_fulfill,
+            &self.order_status_change,
+        ]
+    }
+
+    fn environment(&self) -> [(&'static str, &str); 3] {
+        [
+            ("APP_TOPICS__CUSTOMER_CHANGE", &self.customer_change),
+            ("APP_TOPICS__ORDER_FULFILL", &self.order_fulfill),
+            ("APP_TOPICS__ORDER_STATUS_CHANGE", &self.order_status_change),
+        ]
+    }
+}
+
+/// Where the binaries are and how this run names what it owns.
+#[derive(Debug, Clone)]
+pub(crate) struct Launcher {
+    pub(crate) binaries: PathBuf,
+    pub(crate) logs: PathBuf,
+    pub(crate) run_id: String,
+    pub(crate) topics: Topics,
+}
+
+/// One running service.
+pub(crate) struct Service {
+    pub(crate) name: &'static str,
+    /// Base URL with the base path, e.g. `http://127.0.0.1:40123/orders`.
+    pub(crate) url: String,
+    pub(crate) pid: u32,
+    process: Child,
+}
+
+impl Launcher {
+    pub(crate) fn binary(&self, name: &str) -> PathBuf {
+        self.binaries.join(name)
+    }
+
+    /// The database each service of this run uses.
+    pub(crate) fn database_name(&self, service: &str) -> String {
+        format!("{}-{service}", self.run_id)
+    }
+
+    /// Starts a service and waits until its readiness probe answers 200, returning it with the
+    /// time from spawning the process to that answer.
+    pub(crate) async fn start(
+        &self,
+        name: &'static str,
+        client: &reqwest::Client,
+    ) -> anyhow::Result<(Service, Duration)> {
+        let port = test_support::free_port();
+        let log = open_log(&self.logs, name)?;
+        let started = Instant::now();
+        let process = Command::new(self.binary(name))
+            .env("APP_HTTP__PORT", port.to_string())
+            .env("APP_DATABASE__NAME", self.database_name(name))
+            .env("APP_CONSUMER__GROUP_ID", format!("{}-{name}", self.run_id))
+            .envs(self.topics.environment())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary(name).display()))?;
+        let pid = process.id().context("the process ended at once")?;
+        let url = format!("http://127.0.0.1:{port}/{name}");
+        let readiness = format!("{url}/actuator/health/readiness");
+        loop {
+            let ready = client
+                .get(&readiness)
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == reqwest::StatusCode::OK);
+            if ready {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < READY_DEADLINE,
+                "{name} was not ready within {READY_DEADLINE:?}; see {}",
+                self.logs.display()
+            );
+            tokio::time::sleep(READY_POLL).await;
+        }
+        let elapsed = started.elapsed();
+        Ok((
+            Service {
+                name,
+                url,
+                pid,
+                process,
+            },
+            elapsed,
+        ))
+    }
+}
+
+fn open_log(directory: &Path, name: &str) -> anyhow::Result<File> {
+    let path = directory.join(format!("{name}.log"));
+    File::options()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+impl Service {
+    /// Stops the service as an orchestrator would: SIGTERM, then SIGKILL after a deadline.
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
+        let signalled = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .await
+            .context("running kill")?;
+        if signalled.success()
+            && tokio::time::timeout(STOP_DEADLINE, self.process.wait())
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        eprintln!(
+            "{} did not stop within {STOP_DEADLINE:?} of SIGTERM; killing it",
+            self.name
+        );
+        self.process.kill().await.context("killing the service")
+    }
+}
