@@ -371,7 +371,7 @@ impl Driver {
 }
 
 /// A new customer's body with this email.
-pub fn customer(email: &str) -> Value {
+fn customer(email: &str) -> Value {
     json!({
         "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
         "contact": {"primaryPhone": "555-000-1111", "email": email},
@@ -637,73 +637,4 @@ pub fn count_log_lines(
         }
     }
     counts
-}
-
-/// A request caught in flight: its connection was already serving, its headers and half its
-/// body are sent. [`InFlight::finish`] sends the rest and reads the answer's status.
-pub struct InFlight {
-    stream: tokio::net::TcpStream,
-    rest: Vec<u8>,
-}
-
-impl InFlight {
-    /// Opens a connection, has it serve one request (so the server has accepted it), then
-    /// starts a `POST path` with `body` and stops halfway through the body.
-    pub async fn start(port: u16, warm_up: &str, path: &str, body: &Value) -> Self {
-        use tokio::io::AsyncWriteExt;
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connecting");
-        let get = format!("GET {warm_up} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        stream.write_all(get.as_bytes()).await.expect("sending");
-        let status = read_status(&mut stream).await;
-        assert_eq!(status, 200, "GET {warm_up}");
-        let body = body.to_string().into_bytes();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let (first, rest) = body.split_at(body.len() / 2);
-        stream.write_all(head.as_bytes()).await.expect("sending");
-        stream.write_all(first).await.expect("sending");
-        InFlight {
-            stream,
-            rest: rest.to_vec(),
-        }
-    }
-
-    /// Sends the rest of the body; the status of the answer.
-    pub async fn finish(mut self) -> u16 {
-        use tokio::io::AsyncWriteExt;
-        self.stream.write_all(&self.rest).await.expect("sending");
-        read_status(&mut self.stream).await
-    }
-}
-
-/// Reads one HTTP/1.1 answer with a `Content-Length` body; its status.
-async fn read_status(stream: &mut tokio::net::TcpStream) -> u16 {
-    use tokio::io::AsyncReadExt;
-    let mut received = Vec::new();
-    let mut buffer = [0_u8; 4096];
-    loop {
-        let read = stream.read(&mut buffer).await.expect("reading an answer");
-        assert!(read > 0, "the connection closed without an answer");
-        received.extend_from_slice(&buffer[..read]);
-        let text = String::from_utf8_lossy(&received);
-        let Some(end) = text.find("\r\n\r\n") else {
-            continue;
-        };
-        let length = text[..end]
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse::<usize>().ok())
-                    .flatten()
-            })
-            .unwrap_or(0);
-        if received.len() >= end + 4 + length {
-            return text[9..12].parse().expect("a status code");
-        }
-    }
 }
