@@ -146,19 +146,7 @@ impl Stream {
     pub fn start(rig: &Rig, workers: usize, target: usize) -> Self {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for worker in 0..workers {
-            let driver = Driver {
-                client: rig.client.clone(),
-                accounts: rig.store.accounts.url.clone(),
-                orders: rig.store.orders.url.clone(),
-                ledger: Arc::clone(&ledger),
-                stop: Arc::clone(&stop),
-                target,
-            };
-            tasks.push(tokio::spawn(async move { driver.run(worker).await }));
-        }
-        let stepper = Driver {
+        let driver = || Driver {
             client: rig.client.clone(),
             accounts: rig.store.accounts.url.clone(),
             orders: rig.store.orders.url.clone(),
@@ -166,6 +154,12 @@ impl Stream {
             stop: Arc::clone(&stop),
             target,
         };
+        let mut tasks = Vec::new();
+        for worker in 0..workers {
+            let driver = driver();
+            tasks.push(tokio::spawn(async move { driver.run(worker).await }));
+        }
+        let stepper = driver();
         let fulfillment = rig.store.fulfillment.url.clone();
         tasks.push(tokio::spawn(async move {
             stepper.advance_fulfillments(&fulfillment).await;
@@ -433,9 +427,31 @@ pub struct Check {
     pub missing: Vec<String>,
 }
 
+impl Check {
+    /// The table row of a scenario that ended with this check.
+    pub fn row(
+        &self,
+        scenario: &str,
+        dead_lettered: usize,
+        recovery: Duration,
+        notes: String,
+    ) -> Row {
+        Row {
+            scenario: scenario.to_owned(),
+            acknowledged: self.acknowledged,
+            applied: self.applied,
+            duplicated: self.duplicated,
+            dead_lettered,
+            lost: self.missing.len(),
+            recovery_seconds: recovery.as_secs_f64(),
+            notes,
+        }
+    }
+}
+
 /// Waits until everything acknowledged is applied downstream (or the deadline passes), and
-/// says what it found, with the time it took.
-pub async fn converge(rig: &Rig, sent: &Sent) -> (Check, Duration) {
+/// says what it found.
+pub async fn converge(rig: &Rig, sent: &Sent) -> Check {
     let started = Instant::now();
     loop {
         let check = inspect(rig, sent).await;
@@ -448,7 +464,7 @@ pub async fn converge(rig: &Rig, sent: &Sent) -> (Check, Duration) {
                 check.missing.len(),
                 check.missing.iter().take(3).collect::<Vec<_>>()
             );
-            return (check, started.elapsed());
+            return check;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -67,22 +67,18 @@ async fn every_service_killed_in_turn_under_load_loses_and_doubles_nothing() {
     }
     let fault_ended = Instant::now();
     let sent = stream.finish().await;
-    let (check, _) = converge(&rig, &sent).await;
+    let check = converge(&rig, &sent).await;
     let dead_lettered = rig.dead_lettered().await;
-    let row = Row {
-        scenario: "kill -9 accounts, orders, fulfillment in turn".into(),
-        acknowledged: check.acknowledged,
-        applied: check.applied,
-        duplicated: check.duplicated,
+    let row = check.row(
+        "kill -9 accounts, orders, fulfillment in turn",
         dead_lettered,
-        lost: check.missing.len(),
-        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
-        notes: format!(
+        fault_ended.elapsed(),
+        format!(
             "{} writes acknowledged; restarted to ready: {}",
             sent.acknowledged,
             restarted_in.join(", ")
         ),
-    };
+    );
     assert_eq!(dead_lettered, 0);
     assert_nothing_lost_or_doubled(&row, &check.missing);
 }
@@ -108,19 +104,15 @@ async fn a_broker_away_for_30_seconds_loses_nothing_and_everything_recovers_by_i
     rig.broker.restart();
     let fault_ended = Instant::now();
     let sent = stream.finish().await;
-    let (check, _) = converge(&rig, &sent).await;
-    let row = Row {
-        scenario: "broker stopped for 30 s".into(),
-        acknowledged: check.acknowledged,
-        applied: check.applied,
-        duplicated: check.duplicated,
-        dead_lettered: rig.dead_lettered().await,
-        lost: check.missing.len(),
-        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
-        notes: format!(
+    let check = converge(&rig, &sent).await;
+    let row = check.row(
+        "broker stopped for 30 s",
+        rig.dead_lettered().await,
+        fault_ended.elapsed(),
+        format!(
             "{acknowledged_while_away} writes acknowledged while the broker was away (their events waited in the outboxes)"
         ),
-    };
+    );
     assert!(
         acknowledged_while_away > 0,
         "writes go on without the broker"
@@ -190,23 +182,19 @@ async fn a_database_frozen_for_30_seconds_answers_503_then_delivers_every_pendin
     }
     let ready_again = fault_ended.elapsed();
     let sent = stream.finish().await;
-    let (check, _) = converge(&rig, &sent).await;
-    let row = Row {
-        scenario: "database frozen (SIGSTOP) for 30 s".into(),
-        acknowledged: check.acknowledged,
-        applied: check.applied,
-        duplicated: check.duplicated,
-        dead_lettered: rig.dead_lettered().await,
-        lost: check.missing.len(),
-        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
-        notes: format!(
+    let check = converge(&rig, &sent).await;
+    let row = check.row(
+        "database frozen (SIGSTOP) for 30 s",
+        rig.dead_lettered().await,
+        fault_ended.elapsed(),
+        format!(
             "API answered 503 `{code}` in {:.1} s; readiness DOWN for {}, UP {:.1} s after the thaw; {} requests refused",
             answered_in.as_secs_f64(),
             unready.join(", "),
             ready_again.as_secs_f64(),
             sent.refused
         ),
-    };
+    );
     assert_nothing_lost_or_doubled(&row, &check.missing);
 }
 
@@ -397,20 +385,16 @@ async fn sigterm_under_load_exits_in_time_commits_offsets_and_flushes_the_outbox
     }
     let fault_ended = Instant::now();
     let sent = stream.finish().await;
-    let (check, _) = converge(&rig, &sent).await;
-    let row = Row {
-        scenario: "SIGTERM each service under load".into(),
-        acknowledged: check.acknowledged,
-        applied: check.applied,
-        duplicated: check.duplicated,
-        dead_lettered: rig.dead_lettered().await,
-        lost: check.missing.len(),
-        recovery_seconds: fault_ended.elapsed().as_secs_f64(),
-        notes: format!(
+    let check = converge(&rig, &sent).await;
+    let row = check.row(
+        "SIGTERM each service under load",
+        rig.dead_lettered().await,
+        fault_ended.elapsed(),
+        format!(
             "exit 0 in {}; outboxes empty at exit; {} stream requests reset before an answer (connections the closing listener had not accepted)",
             stops.join(", "),
             sent.aborted
         ),
-    };
+    );
     assert_nothing_lost_or_doubled(&row, &check.missing);
 }
