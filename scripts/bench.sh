@@ -49,7 +49,7 @@ log "starting a broker on 127.0.0.1:$broker_port (log: $servers/broker.log)"
 (cd "$servers/broker" && exec "$(tansu_bin)" broker \
   --listener-url "tcp://127.0.0.1:$broker_port" \
   --advertised-listener-url "tcp://127.0.0.1:$broker_port" \
-  --storage-engine "sqlite://tansu.db" >"$servers/broker.log" 2>&1) &
+  --storage-engine "${STOREFRONT_BROKER_STORAGE:-sqlite://tansu.db}" >"$servers/broker.log" 2>&1) &
 pids+=($!)
 database_port=$(free_port)
 log "starting a MongoDB stand-in on 127.0.0.1:$database_port (log: $servers/database.log)"

@@ -203,6 +203,11 @@ impl Relay {
     }
 
     /// Publishes every pending event, returning how many were published.
+    ///
+    /// Each pass takes up to `batch_size` documents, hands all their events to the producer at
+    /// once, and then removes what the broker acknowledged with one database command for the
+    /// whole pass rather than one per document: the database, not the broker, is what a busy
+    /// relay waits on.
     pub async fn publish_pending(&self) -> anyhow::Result<usize> {
         let mut published = 0;
         loop {
@@ -222,9 +227,14 @@ impl Relay {
             if documents.is_empty() {
                 return Ok(published);
             }
-            let passes = join_all(documents.iter().map(|document| self.drain(document))).await;
-            for pass in passes {
-                published += pass?;
+            let sent = join_all(documents.iter().map(|document| self.send_pending(document)))
+                .await
+                .into_iter()
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            self.remove_published(&sent).await?;
+            published += sent.iter().map(|sent| sent.acknowledged.len()).sum::<usize>();
+            if let Some(error) = sent.into_iter().find_map(|sent| sent.failure) {
+                return Err(error);
             }
         }
     }
@@ -270,8 +280,8 @@ impl Relay {
         Ok(())
     }
 
-    /// Publishes one document's pending events in order, then removes those the broker took.
-    async fn drain(&self, document: &Document) -> anyhow::Result<usize> {
+    /// Publishes one document's pending events in order, returning those the broker took.
+    async fn send_pending(&self, document: &Document) -> anyhow::Result<Sent> {
         let id = document.get("_id").context("document without _id")?.clone();
         let entries = document
             .get_array(FIELD)
@@ -288,35 +298,63 @@ impl Relay {
         // Sending them all at once keeps their order: the producer is idempotent, so records to
         // one partition are written in the order they were handed over.
         let results = join_all(messages.iter().map(|message| self.send(message))).await;
-        let acknowledged: Vec<&str> = messages
+        let acknowledged = messages
             .iter()
             .zip(&results)
             .take_while(|(_, result)| result.is_ok())
-            .map(|(message, _)| message.id.as_str())
+            .map(|(message, _)| message.id.clone())
             .collect();
-        if !acknowledged.is_empty() {
-            let pull = self.collection.update_one(
-                doc! { "_id": id.clone() },
-                doc! { "$pull": { FIELD: { "_id": { "$in": &acknowledged } } } },
-            );
-            bounded(self.call_timeout, pull)
-                .await
-                .context("removing published events from the outbox")?;
+        let failure = results.into_iter().find_map(Result::err);
+        Ok(Sent {
+            id,
+            acknowledged,
+            failure,
+        })
+    }
+
+    /// Pulls the acknowledged events from their documents, then deletes the documents marked
+    /// for removal that this left empty: two commands for the whole pass.
+    async fn remove_published(&self, sent: &[Sent]) -> anyhow::Result<()> {
+        let pulls: Vec<Document> = sent
+            .iter()
+            .filter(|sent| !sent.acknowledged.is_empty())
+            .map(|sent| {
+                doc! {
+                    "q": { "_id": sent.id.clone() },
+                    "u": { "$pull": { FIELD: { "_id": { "$in": &sent.acknowledged } } } },
+                }
+            })
+            .collect();
+        if pulls.is_empty() {
+            return Ok(());
         }
-        if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
-            return Err(error);
+        // The driver's update_one sends one statement per command; the update command itself
+        // takes many, each still filtered by its document's _id.
+        let namespace = self.collection.namespace();
+        let command = doc! { "update": &namespace.coll, "updates": pulls, "ordered": false };
+        let database = self.collection.client().database(&namespace.db);
+        let reply = bounded(self.call_timeout, database.run_command(command))
+            .await
+            .context("removing published events from the outbox")?;
+        if let Ok(errors) = reply.get_array("writeErrors") {
+            anyhow::bail!("removing published events from the outbox: {errors:?}");
         }
-        // The filter, not the document read above, decides: a document marked for removal while
-        // its last events were being published is removed too.
-        let delete = self.collection.delete_one(doc! {
-            "_id": id,
+        // The filter, not the documents read before publishing, decides: a document marked for
+        // removal while its last events were being published is removed too.
+        let drained: Vec<Bson> = sent
+            .iter()
+            .filter(|sent| sent.failure.is_none())
+            .map(|sent| sent.id.clone())
+            .collect();
+        let delete = self.collection.delete_many(doc! {
+            "_id": { "$in": drained },
             PENDING_REMOVAL: true,
             format!("{FIELD}.0"): { "$exists": false },
         });
         bounded(self.call_timeout, delete)
             .await
-            .context("removing a document whose tombstone was published")?;
-        Ok(acknowledged.len())
+            .context("removing documents whose tombstones were published")?;
+        Ok(())
     }
 
     async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
@@ -336,6 +374,16 @@ impl Relay {
         )
         .await
     }
+}
+
+/// What one pass did with one document's events.
+struct Sent {
+    /// The document's `_id`.
+    id: Bson,
+    /// The ids of the events the broker acknowledged, a prefix of the outbox.
+    acknowledged: Vec<String>,
+    /// Why the rest were not, if any were not.
+    failure: Option<anyhow::Error>,
 }
 
 #[cfg(test)]

@@ -140,3 +140,65 @@ async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown
         "last"
     );
 }
+
+#[tokio::test]
+async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_document() {
+    let kafka = kafka_settings();
+    let topic = unique_name("outbox");
+    create_topics_with_dead_letters(&kafka, &[&topic]).await;
+    let database = platform::mongo::connect(&database_settings())
+        .await
+        .unwrap();
+    let collection = database.collection::<Document>("aggregates");
+    let drained = ObjectId::new();
+    let stuck = ObjectId::new();
+    // Over the producer's message.max.bytes: refused at once, before reaching the broker.
+    let oversized = "x".repeat(2 * 1024 * 1024);
+    let stuck_events = [
+        message(&topic, "stuck", Some("1")),
+        message(&topic, "stuck", Some(&oversized)),
+        message(&topic, "stuck", Some("3")),
+    ];
+    collection
+        .insert_one(doc! {
+            "_id": drained,
+            outbox::FIELD: [message(&topic, "drained", Some("a")).to_bson()],
+        })
+        .await
+        .unwrap();
+    collection
+        .insert_one(doc! {
+            "_id": stuck,
+            outbox::PENDING_REMOVAL: true,
+            outbox::FIELD: stuck_events.iter().map(OutboxMessage::to_bson).collect::<Vec<_>>(),
+        })
+        .await
+        .unwrap();
+
+    let relay = Relay::new(
+        collection.clone(),
+        platform::kafka::producer(&kafka).unwrap(),
+        outbox_settings(),
+        Outbox::new(&outbox_settings()),
+        database_settings().timeout,
+    );
+    let error = relay.publish_pending().await.unwrap_err();
+    assert!(format!("{error:#}").contains(&topic), "{error:#}");
+
+    let outbox_ids = |document: Document| -> Vec<String> {
+        document
+            .get_array(outbox::FIELD)
+            .unwrap()
+            .iter()
+            .map(|entry| entry.as_document().unwrap().get_str("_id").unwrap().to_owned())
+            .collect()
+    };
+    let drained_document = collection.find_one(doc! { "_id": drained }).await.unwrap();
+    assert_eq!(outbox_ids(drained_document.unwrap()), Vec::<String>::new());
+    let stuck_document = collection.find_one(doc! { "_id": stuck }).await.unwrap();
+    assert_eq!(
+        outbox_ids(stuck_document.expect("a document with unpublished events is kept")),
+        [stuck_events[1].id.clone(), stuck_events[2].id.clone()],
+        "the event the broker refused, and those behind it, stay"
+    );
+}
