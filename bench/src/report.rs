@@ -271,6 +271,10 @@ impl Baselines {
                 "kafka produce -> consume round trip",
                 &self.kafka_round_trip,
             ),
+            named(
+                "kafka round trip, consumer fetch.wait.max.ms 10",
+                &self.kafka_round_trip_short_fetch_wait,
+            ),
             named("mongodb find_one by _id", &self.mongo_find_one),
             named("mongodb update_one by _id, upsert", &self.mongo_upsert),
         ]

@@ -174,12 +174,12 @@ async fn start_services(
             options.start_runs + 1
         ));
         let mut times = Vec::new();
-        for _ in 0..options.start_runs {
-            let (service, time) = launcher.start(name, client).await?;
+        for attempt in 0..options.start_runs {
+            let (service, time) = launcher.start(name, attempt, client).await?;
             times.push(time);
             service.stop().await?;
         }
-        let (service, time) = launcher.start(name, client).await?;
+        let (service, time) = launcher.start(name, options.start_runs, client).await?;
         times.push(time);
         starts.push((service.pid, times));
         services.push(service);
@@ -468,9 +468,10 @@ fn notes(options: &Options, raw: &Raw, errors: Vec<String>) -> Vec<String> {
         "No Docker engine on this machine, so no image size; the release binaries' sizes \
          (debuginfo stripped, thin LTO) stand in."
             .to_owned(),
-        "MongoDB is the Python wire-protocol stand-in and Kafka is tansu on sqlite: the \
-         ratios hold the services against raw clients on these same servers; absolute figures \
-         do not carry over to real MongoDB and Kafka."
+        "MongoDB is the Python wire-protocol stand-in and Kafka is tansu (in memory unless \
+         scripts/bench.sh was given another STOREFRONT_BROKER_STORAGE): the ratios hold the \
+         services against raw clients on these same servers; absolute figures do not carry over \
+         to real MongoDB and Kafka."
             .to_owned(),
         format!(
             "End-to-end hops are seen by polling the other service's API every {} ms, so each \

@@ -232,7 +232,10 @@ impl Relay {
                 .into_iter()
                 .collect::<anyhow::Result<Vec<_>>>()?;
             self.remove_published(&sent).await?;
-            published += sent.iter().map(|sent| sent.acknowledged.len()).sum::<usize>();
+            published += sent
+                .iter()
+                .map(|sent| sent.acknowledged.len())
+                .sum::<usize>();
             if let Some(error) = sent.into_iter().find_map(|sent| sent.failure) {
                 return Err(error);
             }

@@ -190,7 +190,14 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
             .get_array(outbox::FIELD)
             .unwrap()
             .iter()
-            .map(|entry| entry.as_document().unwrap().get_str("_id").unwrap().to_owned())
+            .map(|entry| {
+                entry
+                    .as_document()
+                    .unwrap()
+                    .get_str("_id")
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     };
     let drained_document = collection.find_one(doc! { "_id": drained }).await.unwrap();
