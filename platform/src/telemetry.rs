@@ -1,7 +1,9 @@
-//! Logging set-up: readable text on a terminal, JSON lines in containers.
+//! Logging set-up: readable text (coloured on a terminal), JSON lines in containers.
 //!
 //! Requests and consumed events run inside a span that carries their `trace_id`, so every line
 //! they log shows it: in text as `request{trace_id=...}`, in JSON under `span`.
+
+use std::io::IsTerminal;
 
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
@@ -27,7 +29,10 @@ pub struct TelemetrySettings {
 pub fn init(settings: &TelemetrySettings) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,mongodb=warn,actix_server=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal: in a file, escape codes get in the way of grep.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = match settings.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
