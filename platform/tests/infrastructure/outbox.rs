@@ -1,6 +1,8 @@
+use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use platform::outbox::{self, Outbox, OutboxMessage, Relay};
+use platform::settings::KafkaSettings;
 use test_support::{EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, unique_name};
 use tokio_util::sync::CancellationToken;
 
@@ -16,15 +18,36 @@ fn message(topic: &str, key: &str, payload: Option<&str>) -> OutboxMessage {
     }
 }
 
+/// What each relay test starts from: a topic of its own, and a collection in a fresh database.
+struct Setup {
+    kafka: KafkaSettings,
+    topic: String,
+    collection: Collection<Document>,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let kafka = kafka_settings();
+        let topic = unique_name("outbox");
+        create_topics_with_dead_letters(&kafka, &[&topic]).await;
+        let database = platform::mongo::connect(&database_settings())
+            .await
+            .unwrap();
+        Setup {
+            kafka,
+            topic,
+            collection: database.collection("aggregates"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked_documents() {
-    let kafka = kafka_settings();
-    let topic = unique_name("outbox");
-    create_topics_with_dead_letters(&kafka, &[&topic]).await;
-    let database = platform::mongo::connect(&database_settings())
-        .await
-        .unwrap();
-    let collection = database.collection::<Document>("aggregates");
+    let Setup {
+        kafka,
+        topic,
+        collection,
+    } = Setup::new().await;
 
     let kept = ObjectId::new();
     let removed = ObjectId::new();
@@ -91,13 +114,11 @@ async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked
 
 #[tokio::test]
 async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown() {
-    let kafka = kafka_settings();
-    let topic = unique_name("outbox");
-    create_topics_with_dead_letters(&kafka, &[&topic]).await;
-    let database = platform::mongo::connect(&database_settings())
-        .await
-        .unwrap();
-    let collection = database.collection::<Document>("aggregates");
+    let Setup {
+        kafka,
+        topic,
+        collection,
+    } = Setup::new().await;
     let waker = Outbox::new(&outbox_settings());
     let mut settings = outbox_settings();
     // Only a wake-up or the final pass can publish within the test's deadline.
@@ -143,13 +164,11 @@ async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown
 
 #[tokio::test]
 async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_document() {
-    let kafka = kafka_settings();
-    let topic = unique_name("outbox");
-    create_topics_with_dead_letters(&kafka, &[&topic]).await;
-    let database = platform::mongo::connect(&database_settings())
-        .await
-        .unwrap();
-    let collection = database.collection::<Document>("aggregates");
+    let Setup {
+        kafka,
+        topic,
+        collection,
+    } = Setup::new().await;
     let drained = ObjectId::new();
     let stuck = ObjectId::new();
     // Over the producer's message.max.bytes: refused at once, before reaching the broker.
