@@ -49,7 +49,7 @@ pub struct BodyRejected;
 
 impl IntoResponses for BodyRejected {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
+        error_responses(&[
             (
                 StatusCode::BAD_REQUEST,
                 "Malformed body: not JSON, or not of the documented shape",
@@ -59,20 +59,38 @@ impl IntoResponses for BodyRejected {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Not JSON: the content type is not `application/json`",
             ),
-        ]
-        .into_iter()
+        ])
+    }
+}
+
+/// The answer of every operation that reads or writes the database when it cannot be reached,
+/// for `responses(...)` in `#[utoipa::path]`; the body is an [`ErrorBody`].
+pub struct DatabaseUnavailable;
+
+impl IntoResponses for DatabaseUnavailable {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        error_responses(&[(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database is unavailable",
+        )])
+    }
+}
+
+/// Documented answers whose body is an [`ErrorBody`].
+fn error_responses(answers: &[(StatusCode, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    answers
+        .iter()
         .map(|(status, description)| {
             let content = ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name(ErrorBody::name())))
                 .build();
             let response = ResponseBuilder::new()
-                .description(description)
+                .description(*description)
                 .content("application/json", content)
                 .build();
             (status.as_u16().to_string(), response.into())
         })
         .collect()
-    }
 }
 
 /// A request that failed on the server's side, not because of what the client sent.

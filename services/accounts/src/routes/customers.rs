@@ -4,7 +4,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::{
-    Body, BodyRejected, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url,
+    Body, BodyRejected, DatabaseUnavailable, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks,
+    base_url,
 };
 use platform::trace::TraceContext;
 use serde::Serialize;
@@ -71,7 +72,7 @@ fn parse_id(id: &str) -> ApiResult<ObjectId> {
     responses(
         (status = 200, description = "A HAL page of customers", body = HalPage<CustomerResource>),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers")]
@@ -96,7 +97,7 @@ async fn list_customers(
     tag = "customers",
     responses(
         (status = 200, description = "All customers", body = CustomerSummary),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/summary")]
@@ -122,7 +123,7 @@ async fn get_customer_summary(
     responses(
         (status = 200, description = "The customer", body = CustomerResource),
         (status = 404, description = "No such customer", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/{id}")]
@@ -148,7 +149,7 @@ async fn get_customer(
     responses(
         (status = 201, description = "Created; `Location` names it", body = CustomerResource),
         (status = 422, description = "Invalid values", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
         BodyRejected,
     ),
 )]
@@ -182,7 +183,7 @@ async fn create_customer(
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
         BodyRejected,
     ),
 )]
@@ -208,7 +209,7 @@ async fn replace_customer(
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
         BodyRejected,
     ),
 )]
@@ -268,7 +269,7 @@ async fn change_customer(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such customer", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[delete("/customers/{id}")]

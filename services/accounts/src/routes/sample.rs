@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::ErrorBody;
+use platform::http::DatabaseUnavailable;
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -23,7 +23,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     responses(
         (status = 201, description = "Replaced", body = String, content_type = "text/plain",
          example = "Sample customer accounts created"),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[post("/customers/sample")]
@@ -40,7 +40,7 @@ async fn create_sample_customers(
     responses(
         (status = 201, description = "Replaced", body = String, content_type = "text/plain",
          example = "Sample customer accounts created"),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/sample")]

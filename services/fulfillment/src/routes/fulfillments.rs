@@ -3,7 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::{
-    Body, BodyRejected, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks, base_url,
+    Body, BodyRejected, DatabaseUnavailable, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks,
+    base_url,
 };
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
@@ -90,7 +91,7 @@ fn parse_id(id: &str) -> ApiResult<ObjectId> {
     responses(
         (status = 200, description = "A HAL page of fulfillments", body = HalPage<FulfillmentResource>),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/fulfillments")]
@@ -121,7 +122,7 @@ async fn list_fulfillments(
     tag = "fulfillments",
     responses(
         (status = 200, description = "All fulfillments", body = FulfillmentSummary),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/fulfillments/summary")]
@@ -147,7 +148,7 @@ async fn get_fulfillment_summary(
     responses(
         (status = 200, description = "The fulfillment", body = FulfillmentResource),
         (status = 404, description = "No such fulfillment", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/fulfillments/{id}")]
@@ -176,7 +177,7 @@ async fn get_fulfillment(
         (status = 404, description = "No such fulfillment", body = ErrorBody),
         (status = 409, description = "Already in that status, or changed meanwhile", body = ErrorBody),
         (status = 422, description = "The state machine does not allow it", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
         BodyRejected,
     ),
 )]

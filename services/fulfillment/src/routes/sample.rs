@@ -4,7 +4,7 @@
 //! the same.
 
 use actix_web::{HttpResponse, get, post, web};
-use platform::http::ErrorBody;
+use platform::http::{DatabaseUnavailable, ErrorBody};
 use serde::Deserialize;
 use shared_events::OrderStatusType;
 use utoipa::ToSchema;
@@ -57,7 +57,7 @@ impl Step {
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Order status changed to 'Processing'"),
         (status = 404, description = "No such step", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[post("/fulfillment/sample/{step}")]
@@ -73,7 +73,7 @@ async fn advance_all(step: web::Path<Step>, state: web::Data<AppState>) -> ApiRe
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Order status changed to 'Processing'"),
         (status = 404, description = "No such step", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/fulfillment/sample/{step}")]
@@ -92,7 +92,7 @@ async fn advance_all_by_get(
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Order status changed to 'Shipped'"),
         (status = 404, description = "No such step", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[post("/fulfillments/sample/{step}")]
@@ -111,7 +111,7 @@ async fn advance_all_fulfillments(
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Order status changed to 'Shipped'"),
         (status = 404, description = "No such step", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/fulfillments/sample/{step}")]

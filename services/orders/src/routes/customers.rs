@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{ErrorBody, HalPage, PageQuery, PageRequest, base_url};
+use platform::http::{DatabaseUnavailable, ErrorBody, HalPage, PageQuery, PageRequest, base_url};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::resources::{CustomerOrdersResource, CustomerOrdersSummary};
@@ -24,7 +24,7 @@ pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     responses(
         (status = 200, description = "A HAL page of customers", body = HalPage<CustomerOrdersResource>),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers")]
@@ -55,7 +55,7 @@ async fn list_customers(
     tag = "customers",
     responses(
         (status = 200, description = "All customers", body = CustomerOrdersSummary),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/summary")]
@@ -81,7 +81,7 @@ async fn get_customer_summary(
     responses(
         (status = 200, description = "The customer", body = CustomerOrdersResource),
         (status = 404, description = "No such customer", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/{id}")]

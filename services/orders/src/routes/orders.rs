@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{Body, BodyRejected, ErrorBody, base_url};
+use platform::http::{Body, BodyRejected, DatabaseUnavailable, ErrorBody, base_url};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -45,7 +45,7 @@ fn parse_guid(guid: &str) -> ApiResult<Uuid> {
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "No items, a zero quantity or an unknown product", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
         BodyRejected,
     ),
 )]
@@ -85,7 +85,7 @@ async fn place_order(
     responses(
         (status = 200, description = "The order", body = OrderResource),
         (status = 404, description = "No such order", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/orders/{guid}")]
@@ -120,7 +120,7 @@ async fn get_order(
         (status = 404, description = "No such order", body = ErrorBody),
         (status = 409, description = "Already approved", body = ErrorBody),
         (status = 422, description = "Not CREATED, or no SHIPPING address", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[post("/orders/{guid}/approve")]

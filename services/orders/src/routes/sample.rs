@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use platform::http::ErrorBody;
+use platform::http::{DatabaseUnavailable, ErrorBody};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -34,7 +34,7 @@ fn text(status: StatusCode, body: &'static str) -> HttpResponse {
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Sample orders added to customer orders"),
         (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[post("/customers/sample/orders")]
@@ -49,7 +49,7 @@ async fn add_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse
         (status = 200, description = "Done", body = String, content_type = "text/plain",
          example = "Sample orders added to customer orders"),
         (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/sample/orders")]
@@ -92,7 +92,7 @@ async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpRespons
         (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
         (status = 422, description = "A customer with an APPROVED order has no SHIPPING address",
          body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[post("/customers/sample/fulfill")]
@@ -113,7 +113,7 @@ async fn fulfill_approved_orders(
         (status = 409, description = "A customer kept changing meanwhile", body = ErrorBody),
         (status = 422, description = "A customer with an APPROVED order has no SHIPPING address",
          body = ErrorBody),
-        (status = 503, description = "The database is unavailable", body = ErrorBody),
+        DatabaseUnavailable,
     ),
 )]
 #[get("/customers/sample/fulfill")]
