@@ -365,7 +365,7 @@ impl Driver {
 }
 
 /// A new customer's body with this email.
-fn customer(email: &str) -> Value {
+pub fn customer(email: &str) -> Value {
     json!({
         "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
         "contact": {"primaryPhone": "555-000-1111", "email": email},
@@ -653,4 +653,56 @@ pub fn count_log_lines(
         }
     }
     counts
+}
+
+/// A request the server is handling: its headers are parsed and the handler waits for the body.
+/// It asks `Expect: 100-continue`, and the server's `100 Continue` is the proof that the request
+/// is in its hands rather than queued. [`InFlight::finish`] sends the body and reads the status.
+pub struct InFlight {
+    stream: tokio::net::TcpStream,
+    body: Vec<u8>,
+}
+
+impl InFlight {
+    /// Starts a `POST path` with a JSON `body` and returns once the server said to continue.
+    pub async fn start(port: u16, path: &str, body: &Value) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connecting");
+        let body = body.to_string().into_bytes();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("sending");
+        let expected = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut answer = vec![0_u8; expected.len()];
+        stream
+            .read_exact(&mut answer)
+            .await
+            .expect("reading the interim answer");
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            String::from_utf8_lossy(expected)
+        );
+        InFlight { stream, body }
+    }
+
+    /// Sends the body; the status of the answer.
+    pub async fn finish(mut self) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(&self.body).await.expect("sending");
+        let mut received = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        while !received.windows(4).any(|window| window == b"\r\n\r\n") {
+            let read = self.stream.read(&mut buffer).await.expect("reading");
+            assert!(read > 0, "the connection closed without an answer");
+            received.extend_from_slice(&buffer[..read]);
+        }
+        String::from_utf8_lossy(&received[9..12])
+            .parse()
+            .expect("a status code")
+    }
 }

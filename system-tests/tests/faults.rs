@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use system_tests::faults::{
-    Rig, Row, Stream, converge, count_log_lines, pending_outbox_events, running,
+    InFlight, Rig, Row, Stream, converge, count_log_lines, customer, pending_outbox_events, running,
 };
 use test_support::PrivateBroker;
 
@@ -30,6 +30,8 @@ const OUTAGE: Duration = Duration::from_secs(30);
 /// SIGTERM to exit: the server's 10 s grace for requests, the consumer's last commit and the
 /// relay's last pass.
 const STOP_BOUND: Duration = Duration::from_secs(20);
+/// What a service logs when SIGTERM reaches it.
+const SHUTDOWN_REQUESTED: &str = "shutdown requested";
 
 fn assert_nothing_lost_or_doubled(row: &Row, missing: &[String]) {
     row.report();
@@ -329,7 +331,8 @@ fn poison(valid: &str) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 #[tokio::test]
-async fn sigterm_under_load_exits_in_time_commits_offsets_and_flushes_the_outbox() {
+async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_flushes_the_outbox()
+{
     let mut rig = Rig::start(&[]).await;
     let size = stream_size();
     let stream = Stream::start(&rig, WORKERS, size);
@@ -348,9 +351,28 @@ async fn sigterm_under_load_exits_in_time_commits_offsets_and_flushes_the_outbox
             _ => &mut rig.store.fulfillment,
         };
         let pid = service.pid().expect("running");
+        // A request of its own that the server is handling when SIGTERM comes: answered.
+        let in_flight = if name == "accounts" {
+            let body = customer("in-flight@example.com");
+            Some(InFlight::start(service.port, "/accounts/customers", &body).await)
+        } else {
+            None
+        };
+        let log = service.log.clone();
+        let stops_requested = count_lines(&log, SHUTDOWN_REQUESTED);
         let started = Instant::now();
-        let status = service.terminate().await;
+        let (status, answered) = tokio::join!(service.terminate(), async {
+            let in_flight = in_flight?;
+            test_support::eventually("the service to take SIGTERM", STOP_BOUND, || async {
+                (count_lines(&log, SHUTDOWN_REQUESTED) > stops_requested).then_some(())
+            })
+            .await;
+            Some(in_flight.finish().await)
+        });
         let took = started.elapsed();
+        if let Some(answered) = answered {
+            assert_eq!(answered, 201, "{name}: the request in flight at SIGTERM");
+        }
         assert!(status.success(), "{name} exited with {status}");
         assert!(!running(pid));
         assert!(took < STOP_BOUND, "{name} took {took:?} to stop");
@@ -391,10 +413,15 @@ async fn sigterm_under_load_exits_in_time_commits_offsets_and_flushes_the_outbox
         rig.dead_lettered().await,
         fault_ended.elapsed(),
         format!(
-            "exit 0 in {}; outboxes empty at exit; {} stream requests reset before an answer (connections the closing listener had not accepted)",
+            "exit 0 in {}; a request in flight at SIGTERM answered 201; outboxes empty at exit; {} stream requests reset before an answer (connections the closing listener had not accepted)",
             stops.join(", "),
             sent.aborted
         ),
     );
     assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
+/// How many lines of a service's log contain `text`.
+fn count_lines(log: &std::path::Path, text: &str) -> usize {
+    std::fs::read_to_string(log).map_or(0, |log| log.matches(text).count())
 }
