@@ -331,6 +331,22 @@ def op_pop(c, k, arg, path):
 
 
 def pull_matcher(cond):
+    general = pull_matcher_general(cond)
+    if isinstance(cond, dict) and len(cond) == 1:
+        (field, values), = cond.items()
+        if (not field.startswith("$") and "." not in field and isinstance(values, dict)
+                and list(values) == ["$in"] and isinstance(values["$in"], list)
+                and all(isinstance(v, str) for v in values["$in"])):
+            # {field: {$in: [strings]}}, e.g. the outbox relay pulling the events it published:
+            # a set lookup, as MongoDB's sorted $in, rather than every element against every value
+            wanted = set(values["$in"])
+            return lambda e: (e[field] in wanted
+                              if isinstance(e, dict) and isinstance(e.get(field), str)
+                              else general(e))
+    return general
+
+
+def pull_matcher_general(cond):
     if isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
         return lambda e: matches({"v": cond}, {"v": e})  # e.g. {$gte: 6} on each element
     if isinstance(cond, dict):

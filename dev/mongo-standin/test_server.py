@@ -481,6 +481,13 @@ class WriteTest(StandinTest):
         self.assertEqual((doc["nums"], doc["tags"], doc["outbox"]), ([1], [], []))
         self.assertNotIn("missing", doc)
 
+    def test_pull_by_a_field_in_a_list_of_strings(self):
+        self.c.insert_one({"_id": 1, "outbox": [{"_id": "a"}, {"_id": "b"}, {"_id": ["c"]},
+                                                {"_id": "d"}, "c", {"other": "a"}]})
+        self.c.update_one({"_id": 1}, {"$pull": {"outbox": {"_id": {"$in": ["a", "c", "z"]}}}})
+        self.assertEqual(self.c.find_one()["outbox"],
+                         [{"_id": "b"}, {"_id": "d"}, "c", {"other": "a"}])
+
     def test_set_on_insert_and_upsert_document(self):
         self.c.update_one({"_id": "k", "kind": "a", "gone": {"$exists": False}},
                           {"$setOnInsert": {"created": 1}, "$inc": {"hits": 1}}, upsert=True)

@@ -211,7 +211,12 @@ impl Relay {
     pub async fn publish_pending(&self) -> anyhow::Result<usize> {
         let mut published = 0;
         loop {
-            let filter = doc! { format!("{FIELD}.0"): { "$exists": true } };
+            // Documents marked for removal are taken even with an empty outbox: one whose delete
+            // failed after its last events were pulled is deleted by a later pass.
+            let filter = doc! { "$or": [
+                { format!("{FIELD}.0"): { "$exists": true } },
+                { PENDING_REMOVAL: true },
+            ] };
             let find = async {
                 self.collection
                     .find(filter)
@@ -227,10 +232,7 @@ impl Relay {
             if documents.is_empty() {
                 return Ok(published);
             }
-            let sent = join_all(documents.iter().map(|document| self.send_pending(document)))
-                .await
-                .into_iter()
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let sent = join_all(documents.iter().map(|document| self.send_pending(document))).await;
             self.remove_published(&sent).await?;
             published += sent
                 .iter()
@@ -284,20 +286,18 @@ impl Relay {
     }
 
     /// Publishes one document's pending events in order, returning those the broker took.
-    async fn send_pending(&self, document: &Document) -> anyhow::Result<Sent> {
-        let id = document.get("_id").context("document without _id")?.clone();
-        let entries = document
-            .get_array(FIELD)
-            .context("outbox is not an array")?;
-        let messages = entries
-            .iter()
-            .map(|entry| {
-                entry
-                    .as_document()
-                    .context("outbox entry is not a document")
-                    .and_then(OutboxMessage::from_document)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+    async fn send_pending(&self, document: &Document) -> Sent {
+        let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+        let messages = match pending_messages(document) {
+            Ok(messages) => messages,
+            Err(error) => {
+                return Sent {
+                    failure: Some(error.context(format!("reading the outbox of {id}"))),
+                    id,
+                    acknowledged: Vec::new(),
+                };
+            }
+        };
         // Sending them all at once keeps their order: the producer is idempotent, so records to
         // one partition are written in the order they were handed over.
         let results = join_all(messages.iter().map(|message| self.send(message))).await;
@@ -308,39 +308,35 @@ impl Relay {
             .map(|(message, _)| message.id.clone())
             .collect();
         let failure = results.into_iter().find_map(Result::err);
-        Ok(Sent {
+        Sent {
             id,
             acknowledged,
             failure,
-        })
+        }
     }
 
     /// Pulls the acknowledged events from their documents, then deletes the documents marked
-    /// for removal that this left empty: two commands for the whole pass.
+    /// for removal that this left empty: two commands for the whole pass, whatever its size.
     async fn remove_published(&self, sent: &[Sent]) -> anyhow::Result<()> {
-        let pulls: Vec<Document> = sent
+        let touched: Vec<Bson> = sent
             .iter()
             .filter(|sent| !sent.acknowledged.is_empty())
-            .map(|sent| {
-                doc! {
-                    "q": { "_id": sent.id.clone() },
-                    "u": { "$pull": { FIELD: { "_id": { "$in": &sent.acknowledged } } } },
-                }
-            })
+            .map(|sent| sent.id.clone())
             .collect();
-        if pulls.is_empty() {
-            return Ok(());
-        }
-        // The driver's update_one sends one statement per command; the update command itself
-        // takes many, each still filtered by its document's _id.
-        let namespace = self.collection.namespace();
-        let command = doc! { "update": &namespace.coll, "updates": pulls, "ordered": false };
-        let database = self.collection.client().database(&namespace.db);
-        let reply = bounded(self.call_timeout, database.run_command(command))
-            .await
-            .context("removing published events from the outbox")?;
-        if let Ok(errors) = reply.get_array("writeErrors") {
-            anyhow::bail!("removing published events from the outbox: {errors:?}");
+        if !touched.is_empty() {
+            // Event ids are unique, so pulling all of the pass's acknowledged ids from each of its
+            // documents removes from each exactly its own; events pushed since the read stay.
+            let acknowledged: Vec<&str> = sent
+                .iter()
+                .flat_map(|sent| sent.acknowledged.iter().map(String::as_str))
+                .collect();
+            let pull = self.collection.update_many(
+                doc! { "_id": { "$in": touched } },
+                doc! { "$pull": { FIELD: { "_id": { "$in": acknowledged } } } },
+            );
+            bounded(self.call_timeout, pull)
+                .await
+                .context("removing published events from the outbox")?;
         }
         // The filter, not the documents read before publishing, decides: a document marked for
         // removal while its last events were being published is removed too.
@@ -349,6 +345,9 @@ impl Relay {
             .filter(|sent| sent.failure.is_none())
             .map(|sent| sent.id.clone())
             .collect();
+        if drained.is_empty() {
+            return Ok(());
+        }
         let delete = self.collection.delete_many(doc! {
             "_id": { "$in": drained },
             PENDING_REMOVAL: true,
@@ -377,6 +376,24 @@ impl Relay {
         )
         .await
     }
+}
+
+/// The events waiting in a document's outbox, in order; none when it has no outbox.
+fn pending_messages(document: &Document) -> anyhow::Result<Vec<OutboxMessage>> {
+    let entries = match document.get(FIELD) {
+        None => return Ok(Vec::new()),
+        Some(Bson::Array(entries)) => entries,
+        Some(other) => anyhow::bail!("the outbox is {other}, not an array"),
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .as_document()
+                .context("outbox entry is not a document")
+                .and_then(OutboxMessage::from_document)
+        })
+        .collect()
 }
 
 /// What one pass did with one document's events.

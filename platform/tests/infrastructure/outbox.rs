@@ -228,3 +228,31 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
         "the event the broker refused, and those behind it, stay"
     );
 }
+
+#[tokio::test]
+async fn a_document_marked_for_removal_with_nothing_left_to_publish_is_deleted() {
+    let Setup {
+        kafka, collection, ..
+    } = Setup::new().await;
+    // What a pass leaves when its delete fails after the document's last events were pulled.
+    let id = ObjectId::new();
+    collection
+        .insert_one(doc! { "_id": id, outbox::PENDING_REMOVAL: true, outbox::FIELD: [] })
+        .await
+        .unwrap();
+    let relay = Relay::new(
+        collection.clone(),
+        platform::kafka::producer(&kafka).unwrap(),
+        outbox_settings(),
+        Outbox::new(&outbox_settings()),
+        database_settings().timeout,
+    );
+    assert_eq!(relay.publish_pending().await.unwrap(), 0);
+    assert!(
+        collection
+            .find_one(doc! { "_id": id })
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
