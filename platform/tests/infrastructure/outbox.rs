@@ -2,7 +2,7 @@ use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use platform::outbox::{self, Outbox, OutboxMessage, Relay};
-use platform::settings::KafkaSettings;
+use platform::settings::{KafkaSettings, OutboxSettings};
 use test_support::{EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, unique_name};
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,32 @@ impl Setup {
     }
 }
 
+/// A relay of `collection` with the test settings.
+fn relay(kafka: &KafkaSettings, collection: &Collection<Document>) -> Relay {
+    relay_with(
+        kafka,
+        collection,
+        outbox_settings(),
+        Outbox::new(&outbox_settings()),
+    )
+}
+
+/// A relay of `collection` with its own producer.
+fn relay_with(
+    kafka: &KafkaSettings,
+    collection: &Collection<Document>,
+    settings: OutboxSettings,
+    outbox: Outbox,
+) -> Relay {
+    Relay::new(
+        collection.clone(),
+        platform::kafka::producer(kafka).unwrap(),
+        settings,
+        outbox,
+        database_settings().timeout,
+    )
+}
+
 #[tokio::test]
 async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked_documents() {
     let Setup {
@@ -67,14 +93,7 @@ async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked
         .await
         .unwrap();
 
-    let producer = platform::kafka::producer(&kafka).unwrap();
-    let relay = Relay::new(
-        collection.clone(),
-        producer,
-        outbox_settings(),
-        Outbox::new(&outbox_settings()),
-        database_settings().timeout,
-    );
+    let relay = relay(&kafka, &collection);
     assert_eq!(relay.publish_pending().await.unwrap(), 3);
     assert_eq!(
         relay.publish_pending().await.unwrap(),
@@ -123,13 +142,7 @@ async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown
     let mut settings = outbox_settings();
     // Only a wake-up or the final pass can publish within the test's deadline.
     settings.poll_interval = std::time::Duration::from_secs(3600);
-    let relay = Relay::new(
-        collection.clone(),
-        platform::kafka::producer(&kafka).unwrap(),
-        settings,
-        waker.clone(),
-        database_settings().timeout,
-    );
+    let relay = relay_with(&kafka, &collection, settings, waker.clone());
     let stop = CancellationToken::new();
     let running = tokio::spawn(relay.run(stop.clone()));
 
@@ -194,13 +207,7 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
         .await
         .unwrap();
 
-    let relay = Relay::new(
-        collection.clone(),
-        platform::kafka::producer(&kafka).unwrap(),
-        outbox_settings(),
-        Outbox::new(&outbox_settings()),
-        database_settings().timeout,
-    );
+    let relay = relay(&kafka, &collection);
     let error = relay.publish_pending().await.unwrap_err();
     assert!(format!("{error:#}").contains(&topic), "{error:#}");
 
@@ -240,13 +247,7 @@ async fn a_document_marked_for_removal_with_nothing_left_to_publish_is_deleted()
         .insert_one(doc! { "_id": id, outbox::PENDING_REMOVAL: true, outbox::FIELD: [] })
         .await
         .unwrap();
-    let relay = Relay::new(
-        collection.clone(),
-        platform::kafka::producer(&kafka).unwrap(),
-        outbox_settings(),
-        Outbox::new(&outbox_settings()),
-        database_settings().timeout,
-    );
+    let relay = relay(&kafka, &collection);
     assert_eq!(relay.publish_pending().await.unwrap(), 0);
     assert!(
         collection
