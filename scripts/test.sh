@@ -14,7 +14,8 @@ if port_open "$BROKER_PORT" || port_open "$DATABASE_PORT"; then
 else
   trap 'bash scripts/infra.sh stop' EXIT
   # Tests need no durable broker, and tansu's in-memory storage holds up better under the
-  # suite's parallel load than its sqlite storage.
+  # suite's parallel load than its sqlite storage. It never serves the rest of a batch to a
+  # group resuming inside it, so tests that stop consumers use a private (sqlite) broker.
   export STOREFRONT_BROKER_STORAGE="memory://tansu/"
 fi
 bash scripts/infra.sh start

@@ -28,6 +28,9 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     if let Some(password) = &settings.sasl_password {
         config.set("sasl.password", password.expose_secret());
     }
+    if let Some(debug) = &settings.debug {
+        config.set("debug", debug);
+    }
     config
 }
 
@@ -130,6 +133,7 @@ mod tests {
             sasl_password: Some("kafka-secret-7f3a".to_owned().into()),
             delivery_timeout: Duration::from_secs(1),
             idempotence: true,
+            debug: None,
         }
     }
 

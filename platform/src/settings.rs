@@ -95,6 +95,9 @@ pub struct KafkaSettings {
     /// producer state across its restarts (the local tansu 0.6); one request in flight per
     /// connection then keeps the order, and consumers drop duplicates by event id.
     pub idempotence: bool,
+    /// librdkafka's debug contexts (`cgrp,fetch`, `all`, ...) for every client; their lines are
+    /// logged under the `librdkafka` target at debug level. None by default.
+    pub debug: Option<String>,
 }
 
 /// The consumer group a consuming service joins.

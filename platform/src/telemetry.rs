@@ -27,8 +27,9 @@ pub struct TelemetrySettings {
 /// Installs the global subscriber: `RUST_LOG` filters, `info` by default. Calling it again (a
 /// second app in one test process) keeps the first subscriber.
 pub fn init(settings: &TelemetrySettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,mongodb=warn,actix_server=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,rdkafka=warn,librdkafka=warn,mongodb=warn,actix_server=warn")
+    });
     // Colours only for a person at a terminal: in a file, escape codes get in the way of grep.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -34,11 +34,7 @@ pub struct Rig {
 impl Rig {
     /// Starts a broker, a database and the three services on them, with these settings added.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
-        Self::start_on(PrivateBroker::start(), settings).await
-    }
-
-    /// The same, on this broker.
-    pub async fn start_on(broker: PrivateBroker, settings: &[(&str, &str)]) -> Self {
+        let broker = PrivateBroker::start();
         let database = PrivateDatabase::start();
         let servers = broker.bootstrap_servers();
         let uri = database.uri();

@@ -31,6 +31,7 @@ fn kafka_settings() -> KafkaSettings {
         sasl_password: None,
         delivery_timeout: Duration::from_secs(10),
         idempotence: true,
+        debug: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn sasl(mechanism: &str) -> KafkaSettings {
         sasl_password: Some("a-secret-value".into()),
         delivery_timeout: Duration::from_secs(5),
         idempotence: true,
+        debug: None,
     }
 }
 
