@@ -395,10 +395,12 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
         .into_iter()
         .filter(|topic| handled.contains_key(topic.as_str()))
         .count();
-        stops.push(format!(
-            "{name} {:.1} s ({consumed} topics committed)",
-            took.as_secs_f64()
-        ));
+        let committed = match consumed {
+            0 => "consumes no topic".to_owned(),
+            1 => "1 topic committed".to_owned(),
+            topics => format!("{topics} topics committed"),
+        };
+        stops.push(format!("{name} {:.1} s ({committed})", took.as_secs_f64()));
         service.restart().await;
     }
     let fault_ended = Instant::now();

@@ -13,6 +13,7 @@ use test_support::{
     eventually, publish_raw, unique_name,
 };
 use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka_settings;
@@ -60,6 +61,39 @@ fn subscription(group: &str, topic: &str) -> Subscription {
     }
 }
 
+/// A consumer loop running in the background until stopped.
+struct Running {
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn start(
+        kafka: &KafkaSettings,
+        group: &str,
+        topic: &str,
+        recorder: &Recorder,
+        heartbeat: Heartbeat,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(platform::consumer::run(
+            kafka.clone(),
+            subscription(group, topic),
+            platform::kafka::producer(kafka).unwrap(),
+            recorder.clone(),
+            heartbeat,
+            stop.clone(),
+        ));
+        Running { stop, task }
+    }
+
+    /// Stops the loop and waits until it committed and returned.
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_shutdown() {
     let kafka = kafka_settings();
@@ -78,18 +112,9 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
     }
 
     let recorder = Recorder::default();
-    let stop = CancellationToken::new();
-    let producer = platform::kafka::producer(&kafka).unwrap();
     let heartbeat = Heartbeat::default();
     assert_eq!(heartbeat.age(), None);
-    let running = tokio::spawn(platform::consumer::run(
-        kafka.clone(),
-        subscription(&group, &topic),
-        producer.clone(),
-        recorder.clone(),
-        heartbeat.clone(),
-        stop.clone(),
-    ));
+    let running = Running::start(&kafka, &group, &topic, &recorder, heartbeat.clone());
     let handled = recorder.handled.clone();
     eventually("every good message handled", EVENT_DEADLINE, || async {
         (handled.lock().await.len() == 3).then_some(())
@@ -117,30 +142,20 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
         "poison is not an event"
     );
 
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     assert_eq!(committed_count(&kafka, &group, &topic), 4);
 
     // The group resumes after what it committed: only the new message arrives.
     publish_raw(&kafka, &topic, Some("same-key"), Some(b"three"), &[]).await;
     let resumed = Recorder::default();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(platform::consumer::run(
-        kafka.clone(),
-        subscription(&group, &topic),
-        producer,
-        resumed.clone(),
-        Heartbeat::default(),
-        stop.clone(),
-    ));
+    let running = Running::start(&kafka, &group, &topic, &resumed, Heartbeat::default());
     let handled = resumed.handled.clone();
     eventually("the new message handled", EVENT_DEADLINE, || async {
         (!handled.lock().await.is_empty()).then_some(())
     })
     .await;
     assert_eq!(*handled.lock().await, ["three"]);
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     assert_eq!(
         dead_letters
             .read_for(Duration::from_millis(300))
@@ -186,42 +201,24 @@ async fn a_group_stopped_inside_a_batch_resumes_with_the_rest_of_it() {
 
     let first = Recorder::default();
     first.holding.store(true, Ordering::SeqCst);
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(platform::consumer::run(
-        kafka.clone(),
-        subscription(&group, &topic),
-        producer.clone(),
-        first.clone(),
-        Heartbeat::default(),
-        stop.clone(),
-    ));
+    let running = Running::start(&kafka, &group, &topic, &first, Heartbeat::default());
     let held = first.held_failures.clone();
     eventually("the fourth record held back", EVENT_DEADLINE, || async {
         (held.load(Ordering::SeqCst) > 0).then_some(())
     })
     .await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     assert_eq!(*first.handled.lock().await, ["one", "two", "three"]);
     assert_eq!(committed_count(&kafka, &group, &topic), 3);
 
     let resumed = Recorder::default();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(platform::consumer::run(
-        kafka.clone(),
-        subscription(&group, &topic),
-        producer,
-        resumed.clone(),
-        Heartbeat::default(),
-        stop.clone(),
-    ));
+    let running = Running::start(&kafka, &group, &topic, &resumed, Heartbeat::default());
     let handled = resumed.handled.clone();
     eventually("the rest of the batch handled", EVENT_DEADLINE, || async {
         (handled.lock().await.len() >= 3).then_some(())
     })
     .await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     assert_eq!(*resumed.handled.lock().await, ["held", "five", "six"]);
     assert_eq!(committed_count(&kafka, &group, &topic), 6);
 }
