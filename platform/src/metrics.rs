@@ -83,6 +83,10 @@ fn describe() {
         "kafka_dead_lettered_total",
         "Records sent to the dead-letter topic, by source topic"
     );
+    describe_counter!(
+        "outbox_dead_lettered_total",
+        "Outbox entries that can never be published, moved to the dead letters, by collection"
+    );
     describe_gauge!(
         "kafka_consumer_lag",
         "Records not yet consumed, by topic and partition, as the client last reported"
@@ -140,6 +144,10 @@ pub fn record_consumed(topic: &str, outcome: &'static str, elapsed: Duration) {
 
 pub fn record_dead_lettered(topic: &str) {
     counter!("kafka_dead_lettered_total", "topic" => topic.to_owned()).increment(1);
+}
+
+pub fn record_outbox_dead_lettered(collection: &str) {
+    counter!("outbox_dead_lettered_total", "collection" => collection.to_owned()).increment(1);
 }
 
 pub fn set_consumer_lag(topic: &str, partition: i32, lag: i64) {

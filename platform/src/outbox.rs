@@ -11,6 +11,11 @@
 //!
 //! A document to be deleted is marked with `pendingRemoval` and given its tombstone instead; the
 //! relay deletes it once that tombstone is published. Reads skip such documents.
+//!
+//! An entry that can never be published (unreadable, or a record the producer or the broker
+//! refuses, such as one over the size limit) is moved to the collection's dead letters,
+//! `<collection>.outbox-dead-letters`, with the reason, so that it neither holds back the events
+//! behind it nor stalls the relay; nothing is dropped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +26,7 @@ use futures_util::TryStreamExt;
 use futures_util::future::join_all;
 use mongodb::Collection;
 use mongodb::bson::{Bson, DateTime, Document, doc};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +39,11 @@ use crate::settings::OutboxSettings;
 pub const FIELD: &str = "outbox";
 /// Set on a document that is deleted once its outbox is empty.
 pub const PENDING_REMOVAL: &str = "pendingRemoval";
+
+/// The collection that keeps a collection's unpublishable outbox entries.
+pub fn dead_letter_collection(collection: &str) -> String {
+    format!("{collection}.outbox-dead-letters")
+}
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +149,7 @@ impl Outbox {
 /// Publishes the events of one collection's outboxes.
 pub struct Relay {
     collection: Collection<Document>,
+    dead_letters: Collection<Document>,
     producer: FutureProducer,
     settings: OutboxSettings,
     outbox: Outbox,
@@ -153,8 +165,14 @@ impl Relay {
         outbox: Outbox,
         call_timeout: Duration,
     ) -> Self {
+        let namespace = collection.namespace();
+        let dead_letters = collection
+            .client()
+            .database(&namespace.db)
+            .collection(&dead_letter_collection(&namespace.coll));
         Relay {
             collection,
+            dead_letters,
             producer,
             settings,
             outbox,
@@ -285,39 +303,113 @@ impl Relay {
         Ok(())
     }
 
-    /// Publishes one document's pending events in order, returning those the broker took.
+    /// Publishes one document's pending events in order, returning those the broker took and
+    /// those that can never be published.
     async fn send_pending(&self, document: &Document) -> Sent {
         let id = document.get("_id").cloned().unwrap_or(Bson::Null);
-        let messages = match pending_messages(document) {
-            Ok(messages) => messages,
-            Err(error) => {
+        let entries = match document.get(FIELD) {
+            None => &[][..],
+            Some(Bson::Array(entries)) => entries.as_slice(),
+            Some(other) => {
                 return Sent {
-                    failure: Some(error.context(format!("reading the outbox of {id}"))),
+                    failure: Some(anyhow::anyhow!(
+                        "the outbox of {id} is {other}, not an array"
+                    )),
                     id,
                     acknowledged: Vec::new(),
+                    refused: Vec::new(),
                 };
             }
         };
         // Sending them all at once keeps their order: the producer is idempotent, so records to
         // one partition are written in the order they were handed over.
-        let results = join_all(messages.iter().map(|message| self.send(message))).await;
-        let acknowledged = messages
-            .iter()
-            .zip(&results)
-            .take_while(|(_, result)| result.is_ok())
-            .map(|(message, _)| message.id.clone())
-            .collect();
-        let failure = results.into_iter().find_map(Result::err);
-        Sent {
+        let attempts = join_all(entries.iter().map(|entry| async move {
+            let message = entry
+                .as_document()
+                .context("outbox entry is not a document")
+                .and_then(OutboxMessage::from_document)
+                .map_err(Attempt::Refused)?;
+            self.send(&message).await.map_err(|error| {
+                if refuses_the_record(&error) {
+                    Attempt::Refused(error)
+                } else {
+                    Attempt::Failed(error)
+                }
+            })?;
+            Ok(message.id)
+        }))
+        .await;
+        let mut sent = Sent {
             id,
-            acknowledged,
-            failure,
+            acknowledged: Vec::new(),
+            refused: Vec::new(),
+            failure: None,
+        };
+        // Up to the first event that may still be published later: the rest stay, in order.
+        for (entry, attempt) in entries.iter().zip(attempts) {
+            match attempt {
+                Ok(event) => sent.acknowledged.push(event),
+                Err(Attempt::Refused(reason)) => sent.refused.push((entry.clone(), reason)),
+                Err(Attempt::Failed(error)) => {
+                    sent.failure = Some(error);
+                    break;
+                }
+            }
         }
+        sent
     }
 
-    /// Pulls the acknowledged events from their documents, then deletes the documents marked
-    /// for removal that this left empty: two commands for the whole pass, whatever its size.
+    /// Moves an entry that can never be published to the dead letters: recorded there first
+    /// (once, however often this is retried), then pulled from its document's outbox.
+    async fn dead_letter(
+        &self,
+        id: &Bson,
+        entry: &Bson,
+        reason: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        let reason = format!("{reason:#}");
+        tracing::error!(
+            collection = %self.collection.name(),
+            document = %id,
+            %reason,
+            "outbox entry dead-lettered"
+        );
+        let record = self
+            .dead_letters
+            .update_one(
+                doc! { "source": id.clone(), "entry": entry.clone() },
+                doc! { "$setOnInsert": { "reason": &reason, "deadLetteredAt": DateTime::now() } },
+            )
+            .upsert(true);
+        bounded(self.call_timeout, record)
+            .await
+            .context("recording a dead-lettered outbox entry")?;
+        let pull = self.collection.update_one(
+            doc! { "_id": id.clone() },
+            doc! { "$pull": { FIELD: entry.clone() } },
+        );
+        let pulled = bounded(self.call_timeout, pull)
+            .await
+            .context("removing a dead-lettered entry from the outbox")?;
+        // Otherwise the next pass would find the entry again at once.
+        anyhow::ensure!(
+            pulled.modified_count == 1,
+            "the dead-lettered entry is still in the outbox of {id}"
+        );
+        crate::metrics::record_outbox_dead_lettered(self.collection.name());
+        Ok(())
+    }
+
+    /// Moves the entries that can never be published to the dead letters, pulls the
+    /// acknowledged events from their documents, then deletes the documents marked for removal
+    /// that this left empty: two commands for the whole pass, whatever its size, and two for
+    /// each dead-lettered entry.
     async fn remove_published(&self, sent: &[Sent]) -> anyhow::Result<()> {
+        for sent in sent {
+            for (entry, reason) in &sent.refused {
+                self.dead_letter(&sent.id, entry, reason).await?;
+            }
+        }
         let touched: Vec<Bson> = sent
             .iter()
             .filter(|sent| !sent.acknowledged.is_empty())
@@ -378,31 +470,39 @@ impl Relay {
     }
 }
 
-/// The events waiting in a document's outbox, in order; none when it has no outbox.
-fn pending_messages(document: &Document) -> anyhow::Result<Vec<OutboxMessage>> {
-    let entries = match document.get(FIELD) {
-        None => return Ok(Vec::new()),
-        Some(Bson::Array(entries)) => entries,
-        Some(other) => anyhow::bail!("the outbox is {other}, not an array"),
-    };
-    entries
-        .iter()
-        .map(|entry| {
-            entry
-                .as_document()
-                .context("outbox entry is not a document")
-                .and_then(OutboxMessage::from_document)
-        })
-        .collect()
+/// How publishing one outbox entry failed.
+enum Attempt {
+    /// It can never be published: it goes to the dead letters.
+    Refused(anyhow::Error),
+    /// It may be published later (the broker is away): it stays, and so do those behind it.
+    Failed(anyhow::Error),
+}
+
+/// Whether the producer or the broker refused the record itself, which no retry changes.
+fn refuses_the_record(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<KafkaError>(),
+        Some(KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidTopic
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidTimestamp
+        ))
+    )
 }
 
 /// What one pass did with one document's events.
 struct Sent {
     /// The document's `_id`.
     id: Bson,
-    /// The ids of the events the broker acknowledged, a prefix of the outbox.
+    /// The ids of the events the broker acknowledged, in outbox order, up to the first that
+    /// failed.
     acknowledged: Vec<String>,
-    /// Why the rest were not, if any were not.
+    /// The entries before that failure that can never be published, each with the reason.
+    refused: Vec<(Bson, anyhow::Error)>,
+    /// Why the entry that failed, and those behind it, were not published, if one failed.
     failure: Option<anyhow::Error>,
 }
 
@@ -422,6 +522,23 @@ mod tests {
         let stored = message.to_bson();
         let read = OutboxMessage::from_document(stored.as_document().unwrap()).unwrap();
         assert_eq!(read, message);
+    }
+
+    #[test]
+    fn only_a_refused_record_is_refused_for_good() {
+        let failed = |code| {
+            anyhow::Error::from(KafkaError::MessageProduction(code)).context("publishing to t")
+        };
+        assert!(refuses_the_record(&failed(
+            RDKafkaErrorCode::MessageSizeTooLarge
+        )));
+        assert!(!refuses_the_record(&failed(
+            RDKafkaErrorCode::MessageTimedOut
+        )));
+        assert!(!refuses_the_record(&failed(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+        )));
+        assert!(!refuses_the_record(&anyhow::anyhow!("the broker is away")));
     }
 
     #[test]

@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
@@ -184,11 +187,12 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
     } = Setup::new().await;
     let drained = ObjectId::new();
     let stuck = ObjectId::new();
-    // Over the producer's message.max.bytes: refused at once, before reaching the broker.
-    let oversized = "x".repeat(2 * 1024 * 1024);
+    // tansu creates no topic on produce: a record to a topic that does not exist waits for it
+    // until the delivery timeout, a failure that may pass.
+    let missing = unique_name("missing");
     let stuck_events = [
         message(&topic, "stuck", Some("1")),
-        message(&topic, "stuck", Some(&oversized)),
+        message(&missing, "stuck", Some("2")),
         message(&topic, "stuck", Some("3")),
     ];
     collection
@@ -207,9 +211,13 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
         .await
         .unwrap();
 
-    let relay = relay(&kafka, &collection);
+    let impatient = KafkaSettings {
+        delivery_timeout: Duration::from_secs(2),
+        ..kafka
+    };
+    let relay = relay(&impatient, &collection);
     let error = relay.publish_pending().await.unwrap_err();
-    assert!(format!("{error:#}").contains(&topic), "{error:#}");
+    assert!(format!("{error:#}").contains(&missing), "{error:#}");
 
     let outbox_ids = |document: Document| -> Vec<String> {
         document
@@ -232,7 +240,104 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
     assert_eq!(
         outbox_ids(stuck_document.expect("a document with unpublished events is kept")),
         [stuck_events[1].id.clone(), stuck_events[2].id.clone()],
-        "the event the broker refused, and those behind it, stay"
+        "the event that failed, and those behind it, stay"
+    );
+    assert_eq!(dead_letters(&collection).await, Vec::<Document>::new());
+}
+
+/// The dead letters of `collection`'s outboxes.
+async fn dead_letters(collection: &Collection<Document>) -> Vec<Document> {
+    let namespace = collection.namespace();
+    collection
+        .client()
+        .database(&namespace.db)
+        .collection::<Document>(&outbox::dead_letter_collection(&namespace.coll))
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn entries_that_can_never_be_published_are_dead_lettered_and_the_rest_go_out() {
+    let Setup {
+        kafka,
+        topic,
+        collection,
+    } = Setup::new().await;
+    let id = ObjectId::new();
+    // Over the producer's message.max.bytes: refused at once, before reaching the broker.
+    let oversized = message(&topic, "doc", Some(&"x".repeat(2 * 1024 * 1024)));
+    collection
+        .insert_one(doc! {
+            "_id": id,
+            outbox::PENDING_REMOVAL: true,
+            outbox::FIELD: [
+                message(&topic, "doc", Some("1")).to_bson(),
+                oversized.to_bson(),
+                "not an entry",
+                message(&topic, "doc", Some("4")).to_bson(),
+            ],
+        })
+        .await
+        .unwrap();
+
+    let relay = relay(&kafka, &collection);
+    assert_eq!(relay.publish_pending().await.unwrap(), 2);
+    assert_eq!(relay.publish_pending().await.unwrap(), 0, "nothing is left");
+    let mut reader = TopicReader::new(&kafka, &topic);
+    let records = reader.read_at_least(2, EVENT_DEADLINE).await.to_vec();
+    let payloads: Vec<&str> = records.iter().map(|record| record.text()).collect();
+    assert_eq!(
+        payloads,
+        ["1", "4"],
+        "the events behind them go out, in order"
+    );
+    assert!(
+        collection
+            .find_one(doc! { "_id": id })
+            .await
+            .unwrap()
+            .is_none(),
+        "the document marked for removal is deleted once nothing is left to publish"
+    );
+
+    let kept = dead_letters(&collection).await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        kept.iter()
+            .all(|dead| dead.get_object_id("source") == Ok(id))
+    );
+    let oversized_entry = kept
+        .iter()
+        .find(|dead| dead.get_document("entry").is_ok())
+        .expect("the oversized entry");
+    assert_eq!(
+        oversized_entry
+            .get_document("entry")
+            .unwrap()
+            .get_str("_id"),
+        Ok(oversized.id.as_str()),
+        "kept whole"
+    );
+    assert!(
+        oversized_entry
+            .get_str("reason")
+            .unwrap()
+            .contains("too large"),
+        "{oversized_entry:?}"
+    );
+    let unreadable = kept
+        .iter()
+        .find(|dead| dead.get_str("entry") == Ok("not an entry"))
+        .expect("the unreadable entry");
+    assert!(
+        unreadable
+            .get_str("reason")
+            .unwrap()
+            .contains("not a document")
     );
 }
 
