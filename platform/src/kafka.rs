@@ -6,7 +6,7 @@ use anyhow::Context;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use secrecy::ExposeSecret;
@@ -64,6 +64,13 @@ pub struct Record<'a> {
     pub headers: &'a [(String, Vec<u8>)],
 }
 
+/// The producer refused a record before sending it, because it is over `message.max.bytes`:
+/// no retry can publish it. (A broker's refusals are not this: the broker answers for a whole
+/// batch, which may hold records that are fine on their own.)
+#[derive(Debug, thiserror::Error)]
+#[error("the producer refused the record: {0}")]
+pub struct Refused(KafkaError);
+
 /// Publishes one record and waits until the broker acknowledged it.
 pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::Result<()> {
     let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
@@ -81,11 +88,18 @@ pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::
     if let Some(payload) = record.payload {
         future_record = future_record.payload(payload);
     }
-    producer
-        .send(future_record, Duration::from_secs(0))
+    let context = || format!("publishing to {}", record.topic);
+    let delivery = match producer.send_result(future_record) {
+        Ok(delivery) => delivery,
+        Err((error @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+            return Err(Refused(error)).with_context(context);
+        }
+        Err((error, _)) => return Err(error).with_context(context),
+    };
+    delivery
         .await
-        .map_err(|(error, _)| error)
-        .with_context(|| format!("publishing to {}", record.topic))?;
+        .context("the producer stopped before the broker answered")
+        .and_then(|delivered| delivered.map_err(|(error, _)| error).with_context(context))?;
     crate::metrics::record_produced(record.topic);
     Ok(())
 }

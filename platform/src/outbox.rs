@@ -12,10 +12,11 @@
 //! A document to be deleted is marked with `pendingRemoval` and given its tombstone instead; the
 //! relay deletes it once that tombstone is published. Reads skip such documents.
 //!
-//! An entry that can never be published (unreadable, or a record the producer or the broker
-//! refuses, such as one over the size limit) is moved to the collection's dead letters,
+//! An event that can never be published (the producer refuses it: it is over
+//! `message.max.bytes`) is moved to the collection's dead letters,
 //! `<collection>.outbox-dead-letters`, with the reason, so that it neither holds back the events
-//! behind it nor stalls the relay; nothing is dropped.
+//! behind it nor stalls the relay; nothing is dropped. Every other failure, an entry this relay
+//! cannot read included (it may come from a newer version of the service), is retried.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,6 @@ use futures_util::TryStreamExt;
 use futures_util::future::join_all;
 use mongodb::Collection;
 use mongodb::bson::{Bson, DateTime, Document, doc};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +40,7 @@ pub const FIELD: &str = "outbox";
 /// Set on a document that is deleted once its outbox is empty.
 pub const PENDING_REMOVAL: &str = "pendingRemoval";
 
-/// The collection that keeps a collection's unpublishable outbox entries.
+/// The collection that keeps a collection's unpublishable events, each under its event id.
 pub fn dead_letter_collection(collection: &str) -> String {
     format!("{collection}.outbox-dead-letters")
 }
@@ -323,20 +323,21 @@ impl Relay {
         };
         // Sending them all at once keeps their order: the producer is idempotent, so records to
         // one partition are written in the order they were handed over.
+        let document_id = &id;
         let attempts = join_all(entries.iter().map(|entry| async move {
             let message = entry
                 .as_document()
                 .context("outbox entry is not a document")
                 .and_then(OutboxMessage::from_document)
-                .map_err(Attempt::Refused)?;
-            self.send(&message).await.map_err(|error| {
-                if refuses_the_record(&error) {
-                    Attempt::Refused(error)
-                } else {
-                    Attempt::Failed(error)
+                .with_context(|| format!("reading an outbox entry of {document_id}"))
+                .map_err(Attempt::Failed)?;
+            match self.send(&message).await {
+                Ok(()) => Ok(message.id),
+                Err(error) if error.downcast_ref::<kafka::Refused>().is_some() => {
+                    Err(Attempt::Refused(message.id, error))
                 }
-            })?;
-            Ok(message.id)
+                Err(error) => Err(Attempt::Failed(error)),
+            }
         }))
         .await;
         let mut sent = Sent {
@@ -349,7 +350,9 @@ impl Relay {
         for (entry, attempt) in entries.iter().zip(attempts) {
             match attempt {
                 Ok(event) => sent.acknowledged.push(event),
-                Err(Attempt::Refused(reason)) => sent.refused.push((entry.clone(), reason)),
+                Err(Attempt::Refused(event, reason)) => {
+                    sent.refused.push((event, entry.clone(), reason));
+                }
                 Err(Attempt::Failed(error)) => {
                     sent.failure = Some(error);
                     break;
@@ -359,72 +362,75 @@ impl Relay {
         sent
     }
 
-    /// Moves an entry that can never be published to the dead letters: recorded there first
-    /// (once, however often this is retried), then pulled from its document's outbox.
+    /// Keeps an event that can never be published in the dead letters, under its id (once,
+    /// however often this is retried).
     async fn dead_letter(
         &self,
-        id: &Bson,
+        document: &Bson,
+        event: &str,
         entry: &Bson,
         reason: &anyhow::Error,
     ) -> anyhow::Result<()> {
         let reason = format!("{reason:#}");
-        tracing::error!(
-            collection = %self.collection.name(),
-            document = %id,
-            %reason,
-            "outbox entry dead-lettered"
-        );
         let record = self
             .dead_letters
             .update_one(
-                doc! { "source": id.clone(), "entry": entry.clone() },
-                doc! { "$setOnInsert": { "reason": &reason, "deadLetteredAt": DateTime::now() } },
+                doc! { "_id": event },
+                doc! { "$setOnInsert": {
+                    "source": document.clone(),
+                    "entry": entry.clone(),
+                    "reason": &reason,
+                    "deadLetteredAt": DateTime::now(),
+                } },
             )
             .upsert(true);
         bounded(self.call_timeout, record)
             .await
-            .context("recording a dead-lettered outbox entry")?;
-        let pull = self.collection.update_one(
-            doc! { "_id": id.clone() },
-            doc! { "$pull": { FIELD: entry.clone() } },
-        );
-        let pulled = bounded(self.call_timeout, pull)
-            .await
-            .context("removing a dead-lettered entry from the outbox")?;
-        // Otherwise the next pass would find the entry again at once.
-        anyhow::ensure!(
-            pulled.modified_count == 1,
-            "the dead-lettered entry is still in the outbox of {id}"
+            .with_context(|| format!("keeping the unpublishable event {event}"))?;
+        tracing::error!(
+            collection = %self.collection.name(),
+            %document,
+            event,
+            %reason,
+            "outbox event dead-lettered"
         );
         crate::metrics::record_outbox_dead_lettered(self.collection.name());
         Ok(())
     }
 
-    /// Moves the entries that can never be published to the dead letters, pulls the
+    /// Keeps the events that can never be published in the dead letters, pulls them and the
     /// acknowledged events from their documents, then deletes the documents marked for removal
-    /// that this left empty: two commands for the whole pass, whatever its size, and two for
-    /// each dead-lettered entry.
+    /// that this left empty: two commands for the whole pass, whatever its size, and one for
+    /// each dead-lettered event.
     async fn remove_published(&self, sent: &[Sent]) -> anyhow::Result<()> {
+        let mut removable: Vec<Vec<&str>> = Vec::with_capacity(sent.len());
+        let mut dead_letter_failure = None;
         for sent in sent {
-            for (entry, reason) in &sent.refused {
-                self.dead_letter(&sent.id, entry, reason).await?;
+            let mut events: Vec<&str> = sent.acknowledged.iter().map(String::as_str).collect();
+            for (event, entry, reason) in &sent.refused {
+                // Pulled only once kept: a failure leaves the event for the next pass.
+                match self.dead_letter(&sent.id, event, entry, reason).await {
+                    Ok(()) => events.push(event),
+                    Err(error) => {
+                        dead_letter_failure.get_or_insert(error);
+                    }
+                }
             }
+            removable.push(events);
         }
         let touched: Vec<Bson> = sent
             .iter()
-            .filter(|sent| !sent.acknowledged.is_empty())
-            .map(|sent| sent.id.clone())
+            .zip(&removable)
+            .filter(|(_, events)| !events.is_empty())
+            .map(|(sent, _)| sent.id.clone())
             .collect();
         if !touched.is_empty() {
             // Event ids are unique, so pulling all of the pass's acknowledged ids from each of its
             // documents removes from each exactly its own; events pushed since the read stay.
-            let acknowledged: Vec<&str> = sent
-                .iter()
-                .flat_map(|sent| sent.acknowledged.iter().map(String::as_str))
-                .collect();
+            let events: Vec<&str> = removable.concat();
             let pull = self.collection.update_many(
                 doc! { "_id": { "$in": touched } },
-                doc! { "$pull": { FIELD: { "_id": { "$in": acknowledged } } } },
+                doc! { "$pull": { FIELD: { "_id": { "$in": events } } } },
             );
             bounded(self.call_timeout, pull)
                 .await
@@ -448,7 +454,7 @@ impl Relay {
         bounded(self.call_timeout, delete)
             .await
             .context("removing documents whose tombstones were published")?;
-        Ok(())
+        dead_letter_failure.map_or(Ok(()), Err)
     }
 
     async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
@@ -472,25 +478,11 @@ impl Relay {
 
 /// How publishing one outbox entry failed.
 enum Attempt {
-    /// It can never be published: it goes to the dead letters.
-    Refused(anyhow::Error),
+    /// The producer refused the event (its id), which no retry changes: it goes to the dead
+    /// letters.
+    Refused(String, anyhow::Error),
     /// It may be published later (the broker is away): it stays, and so do those behind it.
     Failed(anyhow::Error),
-}
-
-/// Whether the producer or the broker refused the record itself, which no retry changes.
-fn refuses_the_record(error: &anyhow::Error) -> bool {
-    matches!(
-        error.downcast_ref::<KafkaError>(),
-        Some(KafkaError::MessageProduction(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::MessageBatchTooLarge
-                | RDKafkaErrorCode::InvalidTopic
-                | RDKafkaErrorCode::InvalidRecord
-                | RDKafkaErrorCode::InvalidTimestamp
-        ))
-    )
 }
 
 /// What one pass did with one document's events.
@@ -500,8 +492,8 @@ struct Sent {
     /// The ids of the events the broker acknowledged, in outbox order, up to the first that
     /// failed.
     acknowledged: Vec<String>,
-    /// The entries before that failure that can never be published, each with the reason.
-    refused: Vec<(Bson, anyhow::Error)>,
+    /// The events before that failure that can never be published: id, entry and reason.
+    refused: Vec<(String, Bson, anyhow::Error)>,
     /// Why the entry that failed, and those behind it, were not published, if one failed.
     failure: Option<anyhow::Error>,
 }
@@ -522,23 +514,6 @@ mod tests {
         let stored = message.to_bson();
         let read = OutboxMessage::from_document(stored.as_document().unwrap()).unwrap();
         assert_eq!(read, message);
-    }
-
-    #[test]
-    fn only_a_refused_record_is_refused_for_good() {
-        let failed = |code| {
-            anyhow::Error::from(KafkaError::MessageProduction(code)).context("publishing to t")
-        };
-        assert!(refuses_the_record(&failed(
-            RDKafkaErrorCode::MessageSizeTooLarge
-        )));
-        assert!(!refuses_the_record(&failed(
-            RDKafkaErrorCode::MessageTimedOut
-        )));
-        assert!(!refuses_the_record(&failed(
-            RDKafkaErrorCode::UnknownTopicOrPartition
-        )));
-        assert!(!refuses_the_record(&anyhow::anyhow!("the broker is away")));
     }
 
     #[test]

@@ -219,21 +219,6 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
     let error = relay.publish_pending().await.unwrap_err();
     assert!(format!("{error:#}").contains(&missing), "{error:#}");
 
-    let outbox_ids = |document: Document| -> Vec<String> {
-        document
-            .get_array(outbox::FIELD)
-            .unwrap()
-            .iter()
-            .map(|entry| {
-                entry
-                    .as_document()
-                    .unwrap()
-                    .get_str("_id")
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect()
-    };
     let drained_document = collection.find_one(doc! { "_id": drained }).await.unwrap();
     assert_eq!(outbox_ids(drained_document.unwrap()), Vec::<String>::new());
     let stuck_document = collection.find_one(doc! { "_id": stuck }).await.unwrap();
@@ -242,7 +227,11 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
         [stuck_events[1].id.clone(), stuck_events[2].id.clone()],
         "the event that failed, and those behind it, stay"
     );
-    assert_eq!(dead_letters(&collection).await, Vec::<Document>::new());
+    assert_eq!(
+        dead_letters(&collection).await,
+        Vec::<Document>::new(),
+        "a failure that may pass is not a dead letter"
+    );
 }
 
 /// The dead letters of `collection`'s outboxes.
@@ -260,85 +249,134 @@ async fn dead_letters(collection: &Collection<Document>) -> Vec<Document> {
         .unwrap()
 }
 
+/// The ids of the events in a document's outbox, in order.
+fn outbox_ids(document: Document) -> Vec<String> {
+    document
+        .get_array(outbox::FIELD)
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            entry
+                .as_document()
+                .unwrap()
+                .get_str("_id")
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn entries_that_can_never_be_published_are_dead_lettered_and_the_rest_go_out() {
+async fn events_the_producer_refuses_are_dead_lettered_and_the_events_behind_them_go_out() {
     let Setup {
         kafka,
         topic,
         collection,
     } = Setup::new().await;
-    let id = ObjectId::new();
     // Over the producer's message.max.bytes: refused at once, before reaching the broker.
-    let oversized = message(&topic, "doc", Some(&"x".repeat(2 * 1024 * 1024)));
+    let oversized = "x".repeat(2 * 1024 * 1024);
+    let missing = unique_name("missing");
+    let (plain, marked, unreadable) = (ObjectId::new(), ObjectId::new(), ObjectId::new());
+    let plain_events = [
+        message(&topic, "plain", Some("1")),
+        message(&topic, "plain", Some(&oversized)),
+        // A failure that may pass: it stays, and so does everything behind it.
+        message(&missing, "plain", Some("3")),
+        message(&topic, "plain", Some(&oversized)),
+        message(&topic, "plain", Some("5")),
+    ];
+    let plain_entries: Vec<_> = plain_events.iter().map(OutboxMessage::to_bson).collect();
+    let marked_entries = [
+        message(&topic, "marked", Some("6")).to_bson(),
+        message(&topic, "marked", Some(&oversized)).to_bson(),
+    ];
+    let unreadable_entries = [
+        message(&topic, "unreadable", Some("7")).to_bson(),
+        "not an entry".into(),
+        message(&topic, "unreadable", Some("9")).to_bson(),
+    ];
     collection
-        .insert_one(doc! {
-            "_id": id,
-            outbox::PENDING_REMOVAL: true,
-            outbox::FIELD: [
-                message(&topic, "doc", Some("1")).to_bson(),
-                oversized.to_bson(),
-                "not an entry",
-                message(&topic, "doc", Some("4")).to_bson(),
-            ],
-        })
+        .insert_many([
+            doc! { "_id": plain, outbox::FIELD: plain_entries.clone() },
+            doc! { "_id": marked, outbox::PENDING_REMOVAL: true, outbox::FIELD: marked_entries.to_vec() },
+            doc! { "_id": unreadable, outbox::FIELD: unreadable_entries.to_vec() },
+        ])
         .await
         .unwrap();
 
-    let relay = relay(&kafka, &collection);
-    assert_eq!(relay.publish_pending().await.unwrap(), 2);
-    assert_eq!(relay.publish_pending().await.unwrap(), 0, "nothing is left");
+    let impatient = KafkaSettings {
+        delivery_timeout: Duration::from_secs(2),
+        ..kafka.clone()
+    };
+    let relay = relay(&impatient, &collection);
+    for pass in ["first", "second"] {
+        assert!(relay.publish_pending().await.is_err(), "{pass} pass");
+        let document = |id| {
+            let collection = collection.clone();
+            async move {
+                collection
+                    .find_one(doc! { "_id": id })
+                    .await
+                    .unwrap()
+                    .expect("a document with events left")
+            }
+        };
+        assert_eq!(
+            outbox_ids(document(plain).await),
+            [
+                plain_events[2].id.clone(),
+                plain_events[3].id.clone(),
+                plain_events[4].id.clone()
+            ],
+            "{pass} pass: the first refused event is dead-lettered, the failed one and those behind it stay"
+        );
+        assert_eq!(
+            document(unreadable).await.get_array(outbox::FIELD).unwrap()[..],
+            unreadable_entries[1..],
+            "{pass} pass: an entry the relay cannot read stays, with those behind it"
+        );
+        assert!(
+            collection
+                .find_one(doc! { "_id": marked })
+                .await
+                .unwrap()
+                .is_none(),
+            "{pass} pass: the marked document is deleted once nothing is left in it"
+        );
+        let mut kept = dead_letters(&collection).await;
+        kept.sort_by_key(|dead| dead.get_object_id("source").ok());
+        let sources: Vec<(&str, ObjectId)> = kept
+            .iter()
+            .map(|dead| {
+                (
+                    dead.get_str("_id").unwrap(),
+                    dead.get_object_id("source").unwrap(),
+                )
+            })
+            .collect();
+        let marked_event = marked_entries[1]
+            .as_document()
+            .unwrap()
+            .get_str("_id")
+            .unwrap();
+        assert_eq!(
+            sources,
+            [(plain_events[1].id.as_str(), plain), (marked_event, marked)],
+            "{pass} pass: each refused event kept once"
+        );
+        let first = &kept[0];
+        assert_eq!(first.get("entry"), Some(&plain_entries[1]), "kept whole");
+        assert!(first.get_datetime("deadLetteredAt").is_ok());
+        let reason = first.get_str("reason").unwrap();
+        assert!(reason.contains("too large"), "{reason}");
+    }
+    // Every event that could go out went out at least once (those behind a failure once a pass).
     let mut reader = TopicReader::new(&kafka, &topic);
-    let records = reader.read_at_least(2, EVENT_DEADLINE).await.to_vec();
+    let records = reader.read_at_least(7, EVENT_DEADLINE).await.to_vec();
     let payloads: Vec<&str> = records.iter().map(|record| record.text()).collect();
-    assert_eq!(
-        payloads,
-        ["1", "4"],
-        "the events behind them go out, in order"
-    );
-    assert!(
-        collection
-            .find_one(doc! { "_id": id })
-            .await
-            .unwrap()
-            .is_none(),
-        "the document marked for removal is deleted once nothing is left to publish"
-    );
-
-    let kept = dead_letters(&collection).await;
-    assert_eq!(kept.len(), 2, "{kept:?}");
-    assert!(
-        kept.iter()
-            .all(|dead| dead.get_object_id("source") == Ok(id))
-    );
-    let oversized_entry = kept
-        .iter()
-        .find(|dead| dead.get_document("entry").is_ok())
-        .expect("the oversized entry");
-    assert_eq!(
-        oversized_entry
-            .get_document("entry")
-            .unwrap()
-            .get_str("_id"),
-        Ok(oversized.id.as_str()),
-        "kept whole"
-    );
-    assert!(
-        oversized_entry
-            .get_str("reason")
-            .unwrap()
-            .contains("too large"),
-        "{oversized_entry:?}"
-    );
-    let unreadable = kept
-        .iter()
-        .find(|dead| dead.get_str("entry") == Ok("not an entry"))
-        .expect("the unreadable entry");
-    assert!(
-        unreadable
-            .get_str("reason")
-            .unwrap()
-            .contains("not a document")
-    );
+    for published in ["1", "5", "6", "7", "9"] {
+        assert!(payloads.contains(&published), "{payloads:?}");
+    }
 }
 
 #[tokio::test]
