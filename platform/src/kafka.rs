@@ -68,8 +68,8 @@ pub struct Record<'a> {
 /// no retry can publish it. (A broker's refusals are not this: the broker answers for a whole
 /// batch, which may hold records that are fine on their own.)
 #[derive(Debug, thiserror::Error)]
-#[error("the producer refused the record: {0}")]
-pub struct Refused(KafkaError);
+#[error("the producer refused the record")]
+pub struct Refused(#[source] KafkaError);
 
 /// Publishes one record and waits until the broker acknowledged it.
 pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::Result<()> {

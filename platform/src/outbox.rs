@@ -321,25 +321,26 @@ impl Relay {
                 };
             }
         };
-        // Sending them all at once keeps their order: the producer is idempotent, so records to
-        // one partition are written in the order they were handed over.
-        let document_id = &id;
-        let attempts = join_all(entries.iter().map(|entry| async move {
+        // Only the entries in front of the first one this relay cannot read are sent: those
+        // behind it wait for it, so that their order is kept.
+        let mut readable = Vec::with_capacity(entries.len());
+        let mut unreadable = None;
+        for entry in entries {
             let message = entry
                 .as_document()
                 .context("outbox entry is not a document")
-                .and_then(OutboxMessage::from_document)
-                .with_context(|| format!("reading an outbox entry of {document_id}"))
-                .map_err(Attempt::Failed)?;
-            match self.send(&message).await {
-                Ok(()) => Ok(message.id),
-                Err(error) if error.downcast_ref::<kafka::Refused>().is_some() => {
-                    Err(Attempt::Refused(message.id, error))
+                .and_then(OutboxMessage::from_document);
+            match message {
+                Ok(message) => readable.push((entry, message)),
+                Err(error) => {
+                    unreadable = Some(error.context(format!("reading an outbox entry of {id}")));
+                    break;
                 }
-                Err(error) => Err(Attempt::Failed(error)),
             }
-        }))
-        .await;
+        }
+        // Sending them all at once keeps their order: the producer is idempotent, so records to
+        // one partition are written in the order they were handed over.
+        let attempts = join_all(readable.iter().map(|(_, message)| self.send(message))).await;
         let mut sent = Sent {
             id,
             acknowledged: Vec::new(),
@@ -347,18 +348,19 @@ impl Relay {
             failure: None,
         };
         // Up to the first event that may still be published later: the rest stay, in order.
-        for (entry, attempt) in entries.iter().zip(attempts) {
+        for ((entry, message), attempt) in readable.into_iter().zip(attempts) {
             match attempt {
-                Ok(event) => sent.acknowledged.push(event),
-                Err(Attempt::Refused(event, reason)) => {
-                    sent.refused.push((event, entry.clone(), reason));
+                Ok(()) => sent.acknowledged.push(message.id),
+                Err(reason) if reason.downcast_ref::<kafka::Refused>().is_some() => {
+                    sent.refused.push((message.id, entry.clone(), reason));
                 }
-                Err(Attempt::Failed(error)) => {
+                Err(error) => {
                     sent.failure = Some(error);
-                    break;
+                    return sent;
                 }
             }
         }
+        sent.failure = unreadable;
         sent
     }
 
@@ -384,9 +386,13 @@ impl Relay {
                 } },
             )
             .upsert(true);
-        bounded(self.call_timeout, record)
+        let recorded = bounded(self.call_timeout, record)
             .await
             .with_context(|| format!("keeping the unpublishable event {event}"))?;
+        if recorded.upserted_id.is_none() {
+            // Kept by an earlier pass, or by another replica's relay.
+            return Ok(());
+        }
         tracing::error!(
             collection = %self.collection.name(),
             %document,
@@ -444,7 +450,7 @@ impl Relay {
             .map(|sent| sent.id.clone())
             .collect();
         if drained.is_empty() {
-            return Ok(());
+            return dead_letter_failure.map_or(Ok(()), Err);
         }
         let delete = self.collection.delete_many(doc! {
             "_id": { "$in": drained },
@@ -474,15 +480,6 @@ impl Relay {
         )
         .await
     }
-}
-
-/// How publishing one outbox entry failed.
-enum Attempt {
-    /// The producer refused the event (its id), which no retry changes: it goes to the dead
-    /// letters.
-    Refused(String, anyhow::Error),
-    /// It may be published later (the broker is away): it stays, and so do those behind it.
-    Failed(anyhow::Error),
 }
 
 /// What one pass did with one document's events.
