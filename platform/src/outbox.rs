@@ -40,9 +40,14 @@ pub const FIELD: &str = "outbox";
 /// Set on a document that is deleted once its outbox is empty.
 pub const PENDING_REMOVAL: &str = "pendingRemoval";
 
-/// The collection that keeps a collection's unpublishable events, each under its event id.
-pub fn dead_letter_collection(collection: &str) -> String {
-    format!("{collection}.outbox-dead-letters")
+/// The collection that keeps a collection's unpublishable events, each under its event id:
+/// `<collection>.outbox-dead-letters`, in the same database.
+pub fn dead_letters(collection: &Collection<Document>) -> Collection<Document> {
+    let namespace = collection.namespace();
+    collection
+        .client()
+        .database(&namespace.db)
+        .collection(&format!("{}.outbox-dead-letters", namespace.coll))
 }
 
 /// One event waiting to be published.
@@ -165,14 +170,9 @@ impl Relay {
         outbox: Outbox,
         call_timeout: Duration,
     ) -> Self {
-        let namespace = collection.namespace();
-        let dead_letters = collection
-            .client()
-            .database(&namespace.db)
-            .collection(&dead_letter_collection(&namespace.coll));
         Relay {
+            dead_letters: dead_letters(&collection),
             collection,
-            dead_letters,
             producer,
             settings,
             outbox,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 use test_support::{PrivateBroker, PrivateDatabase, TopicReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
 use crate::processes::{Service, Storefront};
@@ -662,7 +663,6 @@ pub struct InFlight {
 impl InFlight {
     /// Starts a `POST path` with a JSON `body` and returns once the server said to continue.
     pub async fn start(port: u16, path: &str, body: &Value) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connecting");
@@ -688,7 +688,6 @@ impl InFlight {
 
     /// Sends the body; the status of the answer.
     pub async fn finish(mut self) -> u16 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         self.stream.write_all(&self.body).await.expect("sending");
         let mut received = Vec::new();
         let mut buffer = [0_u8; 4096];

@@ -236,11 +236,7 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
 
 /// The dead letters of `collection`'s outboxes.
 async fn dead_letters(collection: &Collection<Document>) -> Vec<Document> {
-    let namespace = collection.namespace();
-    collection
-        .client()
-        .database(&namespace.db)
-        .collection::<Document>(&outbox::dead_letter_collection(&namespace.coll))
+    outbox::dead_letters(collection)
         .find(doc! {})
         .await
         .unwrap()
