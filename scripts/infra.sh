@@ -1,39 +1,81 @@
 #!/usr/bin/env bash
 # Starts or stops the local broker and database on 127.0.0.1, for development and tests.
-#   scripts/infra.sh start   tansu on 9092 (sqlite in .data/), the MongoDB stand-in on 27017,
-#                            and every topic with 3 partitions plus its dead-letter topic
-#                            (STOREFRONT_BROKER_STORAGE=memory://tansu/ keeps records in memory)
+#   scripts/infra.sh start   Apache Kafka (KRaft, one node; data in .data/kafka) on 9092 and
+#                            mongo-java-server (data in .data/mongodb.h2) on 27017, then every
+#                            topic with 3 partitions plus its dead-letter topic
 #   scripts/infra.sh stop    stops what start started
-# A server already listening on its port is used as it is.
+# Settings (scripts/lib.sh): STOREFRONT_KAFKA_PORT, STOREFRONT_DATABASE_PORT,
+# STOREFRONT_DATABASE_STORAGE (memory or a file), STOREFRONT_DATA_DIR; STOREFRONT_KAFKA_BOOTSTRAP
+# or STOREFRONT_MONGODB_URI point at a server of your own, and then none is started for it (the
+# topics are still created there).
+# A port taken by something else, a server that exits during start or does not answer in time:
+# one line says which, with its log, and whatever this run started is stopped again.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$REPO_ROOT/dev/java.sh"
+
+# How long a server may take to accept connections: Kafka needs seconds on 2 busy cores.
+START_SECONDS=120
 
 pid_file() { echo "$DATA_DIR/$1.pid"; }
 
+running() {
+  local file
+  file=$(pid_file "$1")
+  [[ -f "$file" ]] && kill -0 "$(cat "$file")" 2>/dev/null
+}
+
+started=()
+abort() {
+  log "$*"
+  local name
+  for name in "${started[@]}"; do
+    stop_process "$name"
+  done
+  exit 1
+}
+
+# start_process NAME PORT COMMAND...: starts COMMAND in a session of its own, logging to
+# .data/NAME.log, and waits until it accepts connections on PORT.
 start_process() {
-  local name=$1 port=$2 directory=$3
-  shift 3
-  if port_open "$port"; then
-    log "$name already listening on 127.0.0.1:$port"
+  local name=$1 port=$2
+  shift 2
+  local log_file="$DATA_DIR/$name.log"
+  if running "$name" && port_open "$port"; then
+    log "$name already running on 127.0.0.1:$port (log: $log_file)"
     return
   fi
-  mkdir -p "$DATA_DIR" "$directory"
-  log "starting $name on 127.0.0.1:$port (log: $DATA_DIR/$name.log)"
-  (cd "$directory" && exec setsid "$@" >"$DATA_DIR/$name.log" 2>&1) &
-  echo $! >"$(pid_file "$name")"
-  wait_port "$port" "$name" 30
+  if port_open "$port"; then
+    abort "$name: 127.0.0.1:$port is taken by another process; stop it, or choose another port (scripts/lib.sh)"
+  fi
+  mkdir -p "$DATA_DIR"
+  log "starting $name on 127.0.0.1:$port (log: $log_file)"
+  setsid "$@" >"$log_file" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$(pid_file "$name")"
+  started+=("$name")
+  local deadline=$((SECONDS + START_SECONDS))
+  until port_open "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      abort "$name exited during start: $(tail -n 1 "$log_file") (log: $log_file)"
+    fi
+    if ((SECONDS >= deadline)); then
+      abort "$name did not accept connections on 127.0.0.1:$port within $START_SECONDS s (log: $log_file)"
+    fi
+    sleep 0.2
+  done
 }
 
 stop_process() {
-  local name=$1 file
+  local name=$1 file pid
   file=$(pid_file "$name")
   [[ -f "$file" ]] || return 0
-  local pid
   pid=$(cat "$file")
   if kill -0 "$pid" 2>/dev/null; then
     log "stopping $name"
     kill -TERM "$pid"
-    for _ in $(seq 50); do
+    # Kafka's controlled shutdown takes a few seconds.
+    for _ in $(seq 300); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
@@ -43,35 +85,41 @@ stop_process() {
 }
 
 create_topics() {
-  local topic
+  local topics=() topic output
   for topic in "${TOPICS[@]}"; do
-    for name in "$topic" "$topic$DEAD_LETTER_SUFFIX"; do
-      if output=$("$(tansu_bin)" topic create --broker "tcp://127.0.0.1:$BROKER_PORT" \
-        --partitions 3 "$name" 2>&1); then
-        log "topic $name created"
-      elif grep -qi "exist" <<<"$output"; then
-        log "topic $name exists"
-      else
-        log "creating topic $name failed: $output"
-        return 1
-      fi
-    done
+    topics+=("$topic" "$topic$DEAD_LETTER_SUFFIX")
   done
+  # The cluster's default replication factor: 1 on ours, whatever yours sets.
+  if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
+    "$KAFKA_BOOTSTRAP" 3 default "${topics[@]}" 2>&1); then
+    abort "creating the topics on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
+  fi
+  log "topics on $KAFKA_BOOTSTRAP: $(tr '\n' ' ' <<<"$output")"
 }
 
 case "${1:-}" in
   start)
-    start_process broker "$BROKER_PORT" "$DATA_DIR/broker" "$(tansu_bin)" broker \
-      --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --storage-engine "${STOREFRONT_BROKER_STORAGE:-sqlite://tansu.db}"
-    start_process database "$DATABASE_PORT" "$DATA_DIR" "$VENV_DIR/bin/python" \
-      "$REPO_ROOT/dev/mongo-standin/server.py" --host 127.0.0.1 --port "$DATABASE_PORT"
+    java_classpath >/dev/null
+    if [[ -e "$DATA_DIR/broker/tansu.db" ]]; then
+      log "note: $DATA_DIR/broker holds data of the earlier local broker (tansu), which nothing reads any more; delete that folder when you no longer need it"
+    fi
+    if [[ -n "${STOREFRONT_KAFKA_BOOTSTRAP:-}" ]]; then
+      log "using the Kafka at $KAFKA_BOOTSTRAP"
+    else
+      start_process kafka "$KAFKA_PORT" "$REPO_ROOT/dev/kafka.sh" --dir "$DATA_DIR/kafka" \
+        --port "$KAFKA_PORT" --controller-port "$KAFKA_CONTROLLER_PORT"
+    fi
+    if [[ -n "${STOREFRONT_MONGODB_URI:-}" ]]; then
+      log "using the MongoDB at its URI (STOREFRONT_MONGODB_URI)"
+    else
+      start_process mongodb "$DATABASE_PORT" "$REPO_ROOT/dev/mongodb.sh" "$DATABASE_PORT" \
+        "$DATABASE_STORAGE"
+    fi
     create_topics
     ;;
   stop)
-    stop_process database
-    stop_process broker
+    stop_process mongodb
+    stop_process kafka
     ;;
   *)
     echo "usage: $0 start|stop" >&2

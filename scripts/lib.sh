@@ -1,13 +1,25 @@
-# Shared by the storefront scripts: where things live, and how to wait for a port.
-# Sourced, not run.
+# Shared by the storefront scripts: where things live, which servers to use, and how to wait for
+# them. Sourced, not run.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA_DIR="${STOREFRONT_DATA_DIR:-$REPO_ROOT/.data}"
 TOOLS_DIR="${STOREFRONT_TOOLS_DIR:-$HOME/.local/share/storefront}"
 VENV_DIR="$TOOLS_DIR/venv"
-TANSU_VERSION="0.6.0"
-BROKER_PORT=9092
-DATABASE_PORT=27017
+
+# Where the local servers keep their data and logs, where they listen, and which servers to use;
+# read again by use_private_servers.
+read_server_settings() {
+  DATA_DIR="${STOREFRONT_DATA_DIR:-$REPO_ROOT/.data}"
+  # The local servers (dev/kafka.sh, dev/mongodb.sh) listen here.
+  KAFKA_PORT="${STOREFRONT_KAFKA_PORT:-9092}"
+  KAFKA_CONTROLLER_PORT="${STOREFRONT_KAFKA_CONTROLLER_PORT:-9093}"
+  DATABASE_PORT="${STOREFRONT_DATABASE_PORT:-27017}"
+  # `memory`, or an H2 file: the local run keeps its data across restarts.
+  DATABASE_STORAGE="${STOREFRONT_DATABASE_STORAGE:-$DATA_DIR/mongodb.h2}"
+  # A Kafka or MongoDB of your own: set these and the scripts start nothing for that server.
+  KAFKA_BOOTSTRAP="${STOREFRONT_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
+  DATABASE_URI="${STOREFRONT_MONGODB_URI:-mongodb://127.0.0.1:$DATABASE_PORT}"
+}
+read_server_settings
 
 # Every topic with its dead-letter topic; shared-events/src/topics.rs is the source, and a test
 # checks that this list matches it.
@@ -24,16 +36,26 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# wait_port PORT NAME SECONDS: wait until something accepts connections on PORT.
-wait_port() {
-  local port=$1 name=$2 deadline=$((SECONDS + $3))
-  until port_open "$port"; do
-    if ((SECONDS >= deadline)); then
-      log "$name did not open port $port within $3 s"
-      return 1
-    fi
-    sleep 0.2
-  done
+# A port nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# use_private_servers DIR: the servers scripts/infra.sh starts from now on are this script's own,
+# on free ports, with their data in DIR (emptied first, after stopping what an interrupted run
+# left there) and the database in memory; the services and tests started from here use them.
+use_private_servers() {
+  STOREFRONT_DATA_DIR=$1 bash "$REPO_ROOT/scripts/infra.sh" stop
+  rm -rf "$1"
+  STOREFRONT_DATA_DIR=$1
+  STOREFRONT_KAFKA_PORT=$(free_port)
+  STOREFRONT_KAFKA_CONTROLLER_PORT=$(free_port)
+  STOREFRONT_DATABASE_PORT=$(free_port)
+  STOREFRONT_DATABASE_STORAGE=memory
+  export STOREFRONT_DATA_DIR STOREFRONT_KAFKA_PORT STOREFRONT_KAFKA_CONTROLLER_PORT \
+    STOREFRONT_DATABASE_PORT STOREFRONT_DATABASE_STORAGE
+  read_server_settings
+  export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
 }
 
 # wait_http URL SECONDS: wait until URL answers 2xx.
@@ -46,8 +68,4 @@ wait_http() {
     fi
     sleep 0.2
   done
-}
-
-tansu_bin() {
-  command -v tansu 2>/dev/null || echo "$HOME/.cargo/bin/tansu"
 }

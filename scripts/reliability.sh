@@ -7,16 +7,16 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 export STOREFRONT_FAULT_STREAM="${STOREFRONT_FAULT_STREAM:-10000}"
 rm -rf target/reliability
 cargo build --locked -p accounts -p orders -p fulfillment
 cargo nextest run --locked -p system-tests --test faults --no-fail-fast
-"$VENV_DIR/bin/python" - "$STOREFRONT_FAULT_STREAM" <<'PY'
+python3 - "$STOREFRONT_FAULT_STREAM" <<'PY'
 import json, pathlib, platform, sys
 rows = [json.loads(p.read_text()) for p in sorted(pathlib.Path("target/reliability").glob("*.json"))]
 print(f"\nStream: {sys.argv[1]} acknowledged changes per scenario; {platform.node()}, "
-      f"{platform.machine()}, debug builds, tansu and the MongoDB stand-in on 127.0.0.1.\n")
+      f"{platform.machine()}, debug builds, Apache Kafka 4.0 (KRaft) and mongo-java-server on 127.0.0.1.\n")
 print("| Scenario | Acknowledged | Applied downstream | Duplicated | Dead-lettered | Lost | Recovery (s) |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for r in rows:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs the whole storefront on this machine: the tansu broker and the MongoDB
-# stand-in on 127.0.0.1, then accounts (8085), orders (8090) and fulfillment (8095).
-# Prints the URLs; Ctrl-C stops everything it started.
+# Builds and runs the whole storefront on this machine: Apache Kafka (9092) and mongo-java-server
+# (27017) on 127.0.0.1 with their data in .data/, then accounts (8085), orders (8090) and
+# fulfillment (8095). Prints the URLs; Ctrl-C stops everything it started.
+# STOREFRONT_KAFKA_BOOTSTRAP or STOREFRONT_MONGODB_URI use a Kafka or MongoDB of your own instead
+# (scripts/lib.sh lists every setting).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -10,11 +12,15 @@ bash scripts/setup.sh
 log "building the services (release)"
 cargo build --release --locked -p accounts -p orders -p fulfillment
 
-stop_infra=false
-if ! port_open "$BROKER_PORT" && ! port_open "$DATABASE_PORT"; then
-  stop_infra=true
-fi
+# Servers that were already running (an earlier scripts/infra.sh start) are left running.
+stop_infra=true
+for name in kafka mongodb; do
+  if [[ -f "$DATA_DIR/$name.pid" ]] && kill -0 "$(cat "$DATA_DIR/$name.pid")" 2>/dev/null; then
+    stop_infra=false
+  fi
+done
 bash scripts/infra.sh start
+export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
 
 pids=()
 cleanup() {
@@ -46,14 +52,19 @@ for service in accounts orders fulfillment; do
   wait_http "http://127.0.0.1:${ports[$service]}/$service/actuator/health" 60
 done
 
+kafka="(Apache Kafka, KRaft)"
+[[ -n "${STOREFRONT_KAFKA_BOOTSTRAP:-}" ]] && kafka="(yours)"
+database="$DATABASE_URI (mongo-java-server)"
+# A URI of your own may hold credentials: not printed.
+[[ -n "${STOREFRONT_MONGODB_URI:-}" ]] && database="yours (STOREFRONT_MONGODB_URI)"
 cat <<URLS
 
 The storefront is running:
   accounts     http://127.0.0.1:8085/accounts/customers
   orders       http://127.0.0.1:8090/orders/customers
   fulfillment  http://127.0.0.1:8095/fulfillment/fulfillments
-  broker       127.0.0.1:$BROKER_PORT (Kafka protocol)
-  database     mongodb://127.0.0.1:$DATABASE_PORT
+  Kafka        $KAFKA_BOOTSTRAP $kafka
+  MongoDB      $database
 Load the sample data:  python3 scripts/refresh-sample-data.py
 Press Ctrl-C to stop everything.
 URLS

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing the storefront locally needs, once per machine:
-# the C toolchain pieces rdkafka builds with, Prometheus and Chromium (the tests use them), the tansu
-# Kafka broker, and the Python environment of the MongoDB stand-in. Everything already present
-# is skipped.
+# Installs what building and running the storefront locally needs, once per machine: the C
+# toolchain pieces rdkafka builds with, Java and Maven, and the local servers (Apache Kafka and
+# mongo-java-server, resolved from Maven Central by dev/pom.xml).
+#   scripts/setup.sh          what scripts/run-local.sh needs
+#   scripts/setup.sh --test   also what the tests need: cargo-nextest, Prometheus and Chromium,
+#                             and the Python tools (OpenAPI validator, schemathesis)
+# Everything already present is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+with_tests=false
+[[ "${1:-}" == "--test" ]] && with_tests=true
 
 apt_updated=false
 apt_install() {
@@ -21,37 +27,57 @@ missing=()
 for tool in gcc g++ make pkg-config curl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-# The tests scrape the services with a real Prometheus server and check expositions with promtool.
-command -v prometheus >/dev/null || missing+=(prometheus)
-# ... and open each service's Swagger UI in headless Chromium.
-command -v chromium >/dev/null || missing+=(chromium)
 # rdkafka's bundled librdkafka links zlib and OpenSSL.
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+# The local Kafka and MongoDB servers run on Java 17, resolved by Maven.
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+if $with_tests; then
+  # The tests scrape the services with a real Prometheus server and check expositions with
+  # promtool, and open each service's Swagger UI in headless Chromium.
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 else
-  log "C toolchain present"
+  log "C toolchain, Java and Maven present"
 fi
 
-if [[ -x "$(tansu_bin)" ]] && "$(tansu_bin)" --version | grep -q "$TANSU_VERSION"; then
-  log "tansu $TANSU_VERSION present"
+# The local servers: compiled and their classpath resolved again only when dev/ changed.
+stamp="$REPO_ROOT/dev/target/.inputs"
+inputs=$(cd "$REPO_ROOT/dev" && find pom.xml src -type f | sort | xargs sha256sum)
+if [[ -f "$stamp" && -f "$REPO_ROOT/dev/target/classpath" ]] && [[ "$(cat "$stamp")" == "$inputs" ]]; then
+  log "local servers (Kafka, mongo-java-server) present"
 else
-  log "building tansu $TANSU_VERSION (once per machine, several minutes)"
-  cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
+  log "resolving Apache Kafka and mongo-java-server with Maven (once per change of dev/pom.xml)"
+  mkdir -p "$REPO_ROOT/dev/target"
+  maven_log="$REPO_ROOT/dev/target/maven.log"
+  if ! mvn -B -f "$REPO_ROOT/dev/pom.xml" compile dependency:build-classpath >"$maven_log" 2>&1; then
+    log "Maven failed to build the local servers; see $maven_log"
+    exit 1
+  fi
+  echo "$inputs" >"$stamp"
 fi
 
-# The MongoDB stand-in and the Python tools of the tests share one environment.
-requirements=("$REPO_ROOT/dev/mongo-standin/requirements.txt" "$REPO_ROOT/scripts/requirements-tools.txt")
+$with_tests || exit 0
+
+if command -v cargo-nextest >/dev/null; then
+  log "cargo-nextest present"
+else
+  log "building cargo-nextest (once per machine, a few minutes)"
+  cargo install cargo-nextest --locked
+fi
+
+requirements="$REPO_ROOT/scripts/requirements-tools.txt"
 stamp="$VENV_DIR/.requirements"
-if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$(cat "${requirements[@]}")" ]]; then
-  log "Python environment present"
+if [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$(cat "$requirements")" ]]; then
+  log "Python tools present"
 else
-  log "creating the Python environment in $VENV_DIR"
+  log "installing the Python tools into $VENV_DIR"
   mkdir -p "$TOOLS_DIR"
   python3 -m venv "$VENV_DIR"
-  for file in "${requirements[@]}"; do
-    "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r "$file"
-  done
-  cat "${requirements[@]}" >"$stamp"
+  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cat "$requirements" >"$stamp"
 fi

@@ -27,9 +27,6 @@ const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 const ROUND_TRIP_DEADLINE: Duration = Duration::from_secs(30);
 /// Records produced at once in the bulk measurement: as many as one outbox relay pass takes.
 const BULK_IN_FLIGHT: usize = 100;
-/// How long the bulk consumer waits for a next record before it stops counting: tansu has been
-/// seen to stop serving a partition part-way.
-const BULK_IDLE: Duration = Duration::from_secs(10);
 /// Documents in the raw collection: enough that a lookup is not always the same one.
 const DOCUMENTS: usize = 1000;
 
@@ -173,8 +170,6 @@ impl RoundTrip {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BulkRates {
     pub(crate) produce_per_second: f64,
-    /// Records consumed before the broker stopped serving them, when it did.
-    pub(crate) consumed: usize,
     pub(crate) consume_per_second: f64,
 }
 
@@ -221,11 +216,10 @@ pub(crate) async fn kafka_bulk(
         let wait = if first.is_none() {
             JOIN_DEADLINE
         } else {
-            BULK_IDLE
+            ROUND_TRIP_DEADLINE
         };
         let Ok(message) = tokio::time::timeout(wait, consumer.recv()).await else {
-            anyhow::ensure!(first.is_some(), "the bulk consumer received nothing");
-            break;
+            anyhow::bail!("the bulk consumer stopped after {received} of {count} records");
         };
         let message = message.context("consuming the bulk records")?;
         let now = Instant::now();
@@ -240,7 +234,6 @@ pub(crate) async fn kafka_bulk(
     };
     Ok(BulkRates {
         produce_per_second,
-        consumed: received,
         consume_per_second: received.saturating_sub(1) as f64 / consuming.as_secs_f64().max(1e-9),
     })
 }

@@ -142,7 +142,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         http: on_services.http,
         end_to_end: on_services.end_to_end,
         footprint: footprints,
-        notes: notes(&options, &raw, on_services.errors),
+        notes: notes(&options, on_services.errors),
     };
     let markdown = report.markdown();
     println!("{markdown}");
@@ -174,12 +174,12 @@ async fn start_services(
             options.start_runs + 1
         ));
         let mut times = Vec::new();
-        for attempt in 0..options.start_runs {
-            let (service, time) = launcher.start(name, attempt, client).await?;
+        for _ in 0..options.start_runs {
+            let (service, time) = launcher.start(name, client).await?;
             times.push(time);
             service.stop().await?;
         }
-        let (service, time) = launcher.start(name, options.start_runs, client).await?;
+        let (service, time) = launcher.start(name, client).await?;
         times.push(time);
         starts.push((service.pid, times));
         services.push(service);
@@ -463,15 +463,14 @@ fn checks(raw: &Raw, on_services: &OnServices, footprints: &[Footprint]) -> Vec<
     checks
 }
 
-fn notes(options: &Options, raw: &Raw, errors: Vec<String>) -> Vec<String> {
+fn notes(options: &Options, errors: Vec<String>) -> Vec<String> {
     let mut notes = vec![
         "No Docker engine on this machine, so no image size; the release binaries' sizes \
          (debuginfo stripped, thin LTO) stand in."
             .to_owned(),
-        "MongoDB is the Python wire-protocol stand-in and Kafka is tansu (in memory unless \
-         scripts/bench.sh was given another STOREFRONT_BROKER_STORAGE): the ratios hold the \
-         services against raw clients on these same servers; absolute figures do not carry over \
-         to real MongoDB and Kafka."
+        "Kafka is Apache Kafka (one KRaft node, data on disk); MongoDB is mongo-java-server (in \
+         memory), not MongoDB: the ratios hold the services against raw clients on these same \
+         servers; absolute figures do not carry over to a real MongoDB."
             .to_owned(),
         format!(
             "End-to-end hops are seen by polling the other service's API every {} ms, so each \
@@ -488,13 +487,6 @@ fn notes(options: &Options, raw: &Raw, errors: Vec<String>) -> Vec<String> {
          had handled, the last of them."
             .to_owned(),
     ];
-    if raw.bulk.consumed < options.bulk_messages {
-        notes.push(format!(
-            "The broker stopped serving the bulk records after {} of {}: the bulk consume rate \
-             counts those only.",
-            raw.bulk.consumed, options.bulk_messages
-        ));
-    }
     notes.extend(errors);
     notes
 }

@@ -1,5 +1,6 @@
-//! The three services as child processes, on free ports with their own database names, consumer
-//! groups and topics, so that a benchmark never meets a development stack running beside it.
+//! The three services as child processes, on free ports with their own database names and
+//! topics, so that a benchmark never meets a development stack running beside it; the consumer
+//! groups are the services' own (`orders`, `fulfillment`) on the benchmark's own broker.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -80,13 +81,10 @@ impl Launcher {
     }
 
     /// Starts a service and waits until its readiness probe answers 200, returning it with the
-    /// time from spawning the process to that answer. Each `attempt` joins a consumer group of
-    /// its own: tansu's coordinator has left partitions unserved for minutes in a group whose
-    /// earlier member stopped while still joining, as the start-up timing runs do.
+    /// time from spawning the process to that answer.
     pub(crate) async fn start(
         &self,
         name: &'static str,
-        attempt: usize,
         client: &reqwest::Client,
     ) -> anyhow::Result<(Service, Duration)> {
         let port = test_support::free_port();
@@ -95,10 +93,6 @@ impl Launcher {
         let process = Command::new(self.binary(name))
             .env("APP_HTTP__PORT", port.to_string())
             .env("APP_DATABASE__NAME", self.database_name(name))
-            .env(
-                "APP_CONSUMER__GROUP_ID",
-                format!("{}-{name}-{attempt}", self.run_id),
-            )
             .envs(self.topics.environment())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -36,13 +36,8 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
 
 /// An idempotent producer that waits for every in-sync replica (`acks=all`).
 pub fn producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
-    let mut config = client_config(settings);
-    if settings.idempotence {
-        config.set("enable.idempotence", "true");
-    } else {
-        config.set("max.in.flight.requests.per.connection", "1");
-    }
-    config
+    client_config(settings)
+        .set("enable.idempotence", "true")
         .set("acks", "all")
         .set(
             "delivery.timeout.ms",
@@ -146,7 +141,6 @@ mod tests {
             sasl_username: Some("storefront".into()),
             sasl_password: Some("kafka-secret-7f3a".to_owned().into()),
             delivery_timeout: Duration::from_secs(1),
-            idempotence: true,
             debug: None,
         }
     }

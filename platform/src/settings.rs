@@ -91,10 +91,6 @@ pub struct KafkaSettings {
     /// Deadline for one produce, including retries inside the client.
     #[serde(with = "millis")]
     pub delivery_timeout: Duration,
-    /// The idempotent producer (on by default). Off only for a broker that cannot keep
-    /// producer state across its restarts (the local tansu 0.6); one request in flight per
-    /// connection then keeps the order, and consumers drop duplicates by event id.
-    pub idempotence: bool,
     /// librdkafka's debug contexts (`cgrp,fetch`, `all`, ...) for every client; their lines are
     /// logged under the `librdkafka` target at debug level. None by default.
     pub debug: Option<String>,

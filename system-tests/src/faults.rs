@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use test_support::{PrivateBroker, PrivateDatabase, TopicReader};
+use test_support::{PrivateDatabase, PrivateKafka, TopicReader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
@@ -26,7 +26,7 @@ const PRODUCT: &str = "b5efd4a0-4eb9-4ad0-bc9e-2f5542cbe897";
 
 /// The storefront on infrastructure of its own.
 pub struct Rig {
-    pub broker: PrivateBroker,
+    pub broker: PrivateKafka,
     pub database: PrivateDatabase,
     pub store: Storefront,
     pub client: reqwest::Client,
@@ -35,14 +35,14 @@ pub struct Rig {
 impl Rig {
     /// Starts a broker, a database and the three services on them, with these settings added.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
-        let broker = PrivateBroker::start();
+        let broker = PrivateKafka::start();
         let database = PrivateDatabase::start();
         let servers = broker.bootstrap_servers();
         let uri = database.uri();
         let mut all = vec![
             ("APP_KAFKA__BOOTSTRAP_SERVERS", servers.as_str()),
             ("APP_DATABASE__URI", uri.as_str()),
-            // The stand-in's connections are cheap; a small pool keeps start-up quick.
+            // A small pool keeps start-up quick.
             ("APP_DATABASE__MIN_POOL_SIZE", "1"),
         ];
         all.extend_from_slice(settings);

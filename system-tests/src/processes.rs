@@ -115,9 +115,9 @@ async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &
         ("APP_HTTP__PORT", port.to_string()),
         ("APP_HTTP__WORKERS", "1".to_owned()),
         ("APP_DATABASE__NAME", unique_name(name)),
+        // Dynamic group membership, the default; a test adds APP_CONSUMER__INSTANCE_ID for
+        // static membership.
         ("APP_CONSUMER__GROUP_ID", unique_name(name)),
-        // As a pod's name: kept across restarts of the process.
-        ("APP_CONSUMER__INSTANCE_ID", unique_name(name)),
         ("APP_OUTBOX__POLL_INTERVAL", "200".to_owned()),
         ("APP_TELEMETRY__LOG_FORMAT", "json".to_owned()),
     ]

@@ -45,7 +45,10 @@ fn assert_nothing_lost_or_doubled(row: &Row, missing: &[String]) {
 
 #[tokio::test]
 async fn every_service_killed_in_turn_under_load_loses_and_doubles_nothing() {
-    let mut rig = Rig::start(&[]).await;
+    // Static group membership, as in Kubernetes (the pod's name, kept across its restarts): a
+    // restarted consumer takes its partitions back without waiting for a rebalance. Each
+    // service's group is its own, so one name serves all three.
+    let mut rig = Rig::start(&[("APP_CONSUMER__INSTANCE_ID", "storefront-0")]).await;
     let size = stream_size();
     let stream = Stream::start(&rig, WORKERS, size);
     let mut restarted_in = Vec::new();
@@ -84,9 +87,7 @@ async fn every_service_killed_in_turn_under_load_loses_and_doubles_nothing() {
 
 #[tokio::test]
 async fn a_broker_away_for_30_seconds_loses_nothing_and_everything_recovers_by_itself() {
-    // tansu 0.6 forgets idempotent producers when it restarts and then fails their next
-    // produce (tansu-storage lite.rs: "more or less than one row"); real Kafka keeps them.
-    let mut rig = Rig::start(&[("APP_KAFKA__IDEMPOTENCE", "false")]).await;
+    let mut rig = Rig::start(&[]).await;
     // The outage is the point here: a quarter of the stream is enough.
     let size = stream_size() / 4;
     let stream = Stream::start(&rig, WORKERS, size);

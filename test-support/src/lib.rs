@@ -18,8 +18,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-/// How long a test waits for an effect that crosses the broker. Joining a consumer group on the
-/// local broker takes a few seconds, so this is generous.
+/// How long a test waits for an effect that crosses the broker. Joining a consumer group takes
+/// a few seconds, so this is generous.
 pub const EVENT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Pause between two checks of a condition.
@@ -41,8 +41,25 @@ pub fn free_port() -> u16 {
         .expect("finding a free port")
 }
 
-/// A MongoDB stand-in of a test's own, so that the test can stop and restart its database
-/// without disturbing the tests that share the common one.
+/// `host:port` of the shared test broker: `APP_KAFKA__BOOTSTRAP_SERVERS`, as the services read
+/// it (`scripts/test.sh` sets it), else the local run's `127.0.0.1:9092`.
+pub fn shared_bootstrap_servers() -> String {
+    std::env::var("APP_KAFKA__BOOTSTRAP_SERVERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// The URI of the shared test database: `APP_DATABASE__URI`, as the services read it, else the
+/// local run's `mongodb://127.0.0.1:27017`.
+pub fn shared_database_uri() -> String {
+    std::env::var("APP_DATABASE__URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
+}
+
+/// A script of `dev/` (the local servers' launchers).
+fn dev_script(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dev")).join(name)
+}
+
+/// A database server of a test's own (mongo-java-server, in memory), so that the test can stop,
+/// freeze and restart its database without disturbing the tests that share the common one.
 pub struct PrivateDatabase {
     port: u16,
     process: Option<Child>,
@@ -82,34 +99,28 @@ impl PrivateDatabase {
     }
 
     fn signal(&self, signal: &str) {
-        let process = self.process.as_ref().expect("the stand-in is running");
+        let process = self.process.as_ref().expect("the database is running");
         send_signal(process.id(), signal);
     }
 
     /// Starts the server again on the same port (empty: it keeps data in memory only).
     pub fn restart(&mut self) {
         self.kill();
-        let server = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../dev/mongo-standin/server.py"
-        );
-        let mut process = Command::new(python_tool("python"))
-            .args([
-                server,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-            ])
+        let mut process = Command::new("bash")
+            .arg(dev_script("mongodb.sh"))
+            .args([&self.port.to_string(), "memory"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("starting the MongoDB stand-in (run scripts/setup.sh first)");
+            .expect("starting mongo-java-server (run scripts/setup.sh first)");
         let mut ready = String::new();
         BufReader::new(process.stdout.take().expect("piped stdout"))
             .read_line(&mut ready)
-            .expect("reading the stand-in's first line");
-        assert!(ready.contains("listening"), "the stand-in said {ready:?}");
+            .expect("reading the database's first line");
+        assert!(
+            ready.starts_with("listening on"),
+            "mongo-java-server said {ready:?} (run scripts/setup.sh first)"
+        );
         self.process = Some(process);
     }
 }
@@ -120,105 +131,199 @@ impl Drop for PrivateDatabase {
     }
 }
 
-/// A tansu broker of a test's own, so that the test can stop and restart its broker, or load
-/// it heavily, without disturbing the tests that share the common one.
-///
-/// It keeps records and offsets in sqlite, across its restarts. Not in tansu 0.6's memory
-/// engine: that one serves a fetch only from batches that start at or after the fetched offset,
-/// so a consumer group resuming from an offset inside a producer's batch (after a stop or a
-/// crash, the very thing these tests do) never receives the rest of that batch.
-pub struct PrivateBroker {
-    port: u16,
+/// An Apache Kafka of a test's own: one node, or a cluster of several (each a KRaft broker and
+/// controller, one quorum), so that the test can stop, kill and restart brokers, or load them
+/// heavily, without disturbing the tests that share the common broker. Records and offsets are
+/// kept on disk (a folder of its own) across restarts.
+pub struct PrivateKafka {
     data: PathBuf,
+    cluster_id: String,
+    nodes: Vec<KafkaNode>,
+}
+
+struct KafkaNode {
+    port: u16,
+    controller_port: u16,
     process: Option<Child>,
 }
 
-impl PrivateBroker {
-    /// Starts a broker on a free port, with a data folder of its own.
+impl PrivateKafka {
+    /// One broker on free ports.
     pub fn start() -> Self {
-        let data = std::env::temp_dir().join(unique_name("broker"));
-        std::fs::create_dir_all(&data).expect("creating the broker's folder");
-        let mut broker = PrivateBroker {
-            port: free_port(),
+        Self::start_cluster(1)
+    }
+
+    /// `size` brokers on free ports, with the internal topics and new topics replicated to all
+    /// of them and `min.insync.replicas` one less.
+    pub fn start_cluster(size: usize) -> Self {
+        let data = std::env::temp_dir().join(unique_name("kafka"));
+        std::fs::create_dir_all(&data).expect("creating the brokers' folder");
+        let output = Command::new("bash")
+            .arg(dev_script("kafka.sh"))
+            .arg("--new-cluster-id")
+            .output()
+            .expect("running dev/kafka.sh");
+        assert!(
+            output.status.success(),
+            "dev/kafka.sh --new-cluster-id failed"
+        );
+        let mut kafka = PrivateKafka {
             data,
-            process: None,
+            cluster_id: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            nodes: (0..size)
+                .map(|_| KafkaNode {
+                    port: free_port(),
+                    controller_port: free_port(),
+                    process: None,
+                })
+                .collect(),
         };
-        broker.restart();
-        broker
+        kafka.restart();
+        kafka
     }
 
-    /// `host:port` for `bootstrap.servers`.
+    /// `host:port,...` for `bootstrap.servers`: every broker.
     pub fn bootstrap_servers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
-    /// Stops the broker at once, as a crash or a lost host would.
+    /// Stops every broker at once, as a crash or a lost host would.
     pub fn kill(&mut self) {
-        if let Some(mut process) = self.process.take() {
+        for id in 1..=self.nodes.len() {
+            self.kill_node(id);
+        }
+    }
+
+    /// Stops broker `id` (from 1) at once (SIGKILL).
+    pub fn kill_node(&mut self, id: usize) {
+        if let Some(mut process) = self.nodes[id - 1].process.take() {
             let _ = process.kill();
             let _ = process.wait();
         }
     }
 
-    /// Stops the broker as an operator would (SIGTERM), waiting until it exited.
+    /// Stops every broker as an operator would (SIGTERM), waiting until each exited.
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
+        for id in 1..=self.nodes.len() {
+            self.stop_node(id);
+        }
+    }
+
+    /// Stops broker `id` (from 1) as an operator would (SIGTERM), waiting until it exited.
+    pub fn stop_node(&mut self, id: usize) {
+        if let Some(mut process) = self.nodes[id - 1].process.take() {
             send_signal(process.id(), "TERM");
             let _ = process.wait();
         }
     }
 
-    /// Starts the broker again on the same port, with the records and offsets it had stored.
+    /// Starts every broker again on its ports, with the records and offsets it had stored, and
+    /// waits until the cluster answers with all of them.
     pub fn restart(&mut self) {
         self.kill();
-        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        for id in 1..=self.nodes.len() {
+            self.spawn_node(id);
+        }
+        self.wait_for_brokers(self.nodes.len());
+    }
+
+    /// Starts broker `id` (from 1) again and waits until the cluster lists it.
+    pub fn restart_node(&mut self, id: usize) {
+        self.kill_node(id);
+        self.spawn_node(id);
+        self.wait_for_brokers(self.nodes.len());
+    }
+
+    fn spawn_node(&mut self, id: usize) {
+        let voters = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| format!("{}@127.0.0.1:{}", index + 1, node.controller_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let folder = self.data.join(format!("node-{id}"));
+        std::fs::create_dir_all(&folder).expect("creating the broker's folder");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.data.join("broker.log"))
+            .open(folder.join("kafka.log"))
             .expect("opening the broker's log");
-        let process = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &listener])
-            .args(["--advertised-listener-url", &listener])
-            // A sqlite path is relative to the working directory.
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&self.data)
+        let node = &self.nodes[id - 1];
+        let process = Command::new("bash")
+            .arg(dev_script("kafka.sh"))
+            .arg("--dir")
+            .arg(&folder)
+            .args(["--node-id", &id.to_string()])
+            .args(["--port", &node.port.to_string()])
+            .args(["--controller-port", &node.controller_port.to_string()])
+            .args(["--voters", &voters])
+            .args(["--cluster-id", &self.cluster_id])
+            .args(["--replication", &self.nodes.len().to_string()])
+            .args(["--heap", "384m"])
             .stdout(log.try_clone().expect("the broker's log"))
             .stderr(log)
             .spawn()
-            .expect("starting tansu (run scripts/setup.sh first)");
-        self.process = Some(process);
+            .expect("starting Kafka (run scripts/setup.sh first)");
+        self.nodes[id - 1].process = Some(process);
+    }
+
+    /// Waits until a metadata request answers with `count` brokers.
+    fn wait_for_brokers(&mut self, count: usize) {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap_servers())
+            .create()
+            .expect("creating a metadata client");
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            let brokers = consumer
+                .fetch_metadata(None, Duration::from_secs(2))
+                .map(|metadata| metadata.brokers().len())
+                .unwrap_or(0);
+            if brokers == count {
+                return;
+            }
+            for (index, node) in self.nodes.iter_mut().enumerate() {
+                if let Some(status) = node
+                    .process
+                    .as_mut()
+                    .and_then(|p| p.try_wait().ok())
+                    .flatten()
+                {
+                    panic!(
+                        "Kafka node {} exited during start ({status}); see {}",
+                        index + 1,
+                        self.data
+                            .join(format!("node-{}/kafka.log", index + 1))
+                            .display()
+                    );
+                }
+            }
             assert!(
-                started.elapsed() < EVENT_DEADLINE,
-                "the broker did not listen within {EVENT_DEADLINE:?}"
+                started.elapsed() < BROKER_START_DEADLINE,
+                "Kafka answered with {brokers} of {count} brokers after {BROKER_START_DEADLINE:?}; see the logs in {}",
+                self.data.display()
             );
             std::thread::sleep(POLL_INTERVAL);
         }
     }
 }
 
-impl Drop for PrivateBroker {
+/// How long a broker may take to start: a JVM on 2 cores shared with the other tests.
+const BROKER_START_DEADLINE: Duration = Duration::from_secs(120);
+
+impl Drop for PrivateKafka {
     fn drop(&mut self) {
         self.kill();
-        // Kept when the test failed, for its log.
+        // Kept when the test failed, for its logs.
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.data);
         }
     }
-}
-
-/// The tansu binary: on the PATH, or where `cargo install` put it.
-fn tansu_binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .map(|folder| folder.join("tansu"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/tansu")
-        })
 }
 
 /// Sends a signal (`STOP`, `CONT`, `KILL`, `TERM`) to a process, as `kill -<signal>` does.
@@ -231,8 +336,8 @@ pub fn send_signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
-/// The executable `name` in the Python environment `scripts/setup.sh` installs the stand-in
-/// and the test tools into: `$STOREFRONT_TOOLS_DIR/venv/bin`, `~/.local/share/storefront/venv/bin`
+/// The executable `name` in the Python environment `scripts/setup.sh --test` installs the test
+/// tools into: `$STOREFRONT_TOOLS_DIR/venv/bin`, `~/.local/share/storefront/venv/bin`
 /// by default.
 pub fn python_tool(name: &str) -> String {
     let tools = std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {

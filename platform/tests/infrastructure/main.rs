@@ -1,6 +1,6 @@
 //! The platform's MongoDB, outbox and consumer pieces against the local database and broker,
-//! through the real client crates. These also pin down what the MongoDB stand-in must support:
-//! every kind of command the services send is exercised here.
+//! through the real client crates. Every kind of command the services send is exercised here,
+//! so these also pin down what the local database server (mongo-java-server) must serve.
 
 mod consumer;
 mod managed;
@@ -10,11 +10,11 @@ mod outbox;
 use std::time::Duration;
 
 use platform::settings::{DatabaseSettings, KafkaSettings, OutboxSettings};
-use test_support::unique_name;
+use test_support::{shared_bootstrap_servers, shared_database_uri, unique_name};
 
 fn database_settings() -> DatabaseSettings {
     DatabaseSettings {
-        uri: "mongodb://127.0.0.1:27017".into(),
+        uri: shared_database_uri().into(),
         name: unique_name("platform"),
         min_pool_size: 1,
         max_pool_size: 4,
@@ -24,13 +24,12 @@ fn database_settings() -> DatabaseSettings {
 
 fn kafka_settings() -> KafkaSettings {
     KafkaSettings {
-        bootstrap_servers: "127.0.0.1:9092".into(),
+        bootstrap_servers: shared_bootstrap_servers(),
         security_protocol: "PLAINTEXT".into(),
         sasl_mechanism: None,
         sasl_username: None,
         sasl_password: None,
         delivery_timeout: Duration::from_secs(10),
-        idempotence: true,
         debug: None,
     }
 }
