@@ -110,7 +110,8 @@ pub async fn create_topics(
         .context("creating the Kafka admin client")?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+        // -1: the cluster's `default.replication.factor`.
+        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(-1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin

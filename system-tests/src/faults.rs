@@ -35,7 +35,13 @@ pub struct Rig {
 impl Rig {
     /// Starts a broker, a database and the three services on them, with these settings added.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
-        let broker = PrivateKafka::start();
+        Self::start_with_brokers(1, settings).await
+    }
+
+    /// The same on a Kafka cluster of `brokers` nodes, with topics replicated to all of them and
+    /// `min.insync.replicas` one less.
+    pub async fn start_with_brokers(brokers: usize, settings: &[(&str, &str)]) -> Self {
+        let broker = PrivateKafka::start_cluster(brokers);
         let database = PrivateDatabase::start();
         let servers = broker.bootstrap_servers();
         let uri = database.uri();
@@ -607,6 +613,26 @@ async fn inspect(rig: &Rig, sent: &Sent) -> Check {
 
 /// Events in a service's outboxes, not yet published.
 pub async fn pending_outbox_events(database_uri: &str, service: &Service) -> u64 {
+    outbox_collection(database_uri, service)
+        .await
+        .count_documents(mongodb::bson::doc! { "outbox.0": { "$exists": true } })
+        .await
+        .expect("counting pending events")
+}
+
+/// Events a service's outbox relay dead-lettered (the producer refused them outright).
+pub async fn outbox_dead_letters(database_uri: &str, service: &Service) -> u64 {
+    platform::outbox::dead_letters(&outbox_collection(database_uri, service).await)
+        .count_documents(mongodb::bson::doc! {})
+        .await
+        .expect("counting outbox dead letters")
+}
+
+/// The collection whose documents carry a service's outbox.
+async fn outbox_collection(
+    database_uri: &str,
+    service: &Service,
+) -> mongodb::Collection<mongodb::bson::Document> {
     let collection = match service.name {
         "accounts" => "customer.accounts",
         "orders" => "customer.orders",
@@ -618,12 +644,7 @@ pub async fn pending_outbox_events(database_uri: &str, service: &Service) -> u64
     let database = service
         .setting("APP_DATABASE__NAME")
         .expect("a database name");
-    client
-        .database(database)
-        .collection::<mongodb::bson::Document>(collection)
-        .count_documents(mongodb::bson::doc! { "outbox.0": { "$exists": true } })
-        .await
-        .expect("counting pending events")
+    client.database(database).collection(collection)
 }
 
 /// Whether a service process is still running (after SIGTERM it must not be).

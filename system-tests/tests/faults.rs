@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use system_tests::faults::{
-    InFlight, Rig, Row, Stream, converge, count_log_lines, customer, pending_outbox_events, running,
+    InFlight, Rig, Row, Stream, converge, count_log_lines, customer, outbox_dead_letters,
+    pending_outbox_events, running,
 };
 
 /// Acknowledged changes per stream.
@@ -113,6 +114,113 @@ async fn a_broker_away_for_30_seconds_loses_nothing_and_everything_recovers_by_i
         acknowledged_while_away > 0,
         "writes go on without the broker"
     );
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
+#[tokio::test]
+async fn the_broker_leading_the_stream_killed_fails_over_and_loses_nothing() {
+    let mut rig = Rig::start_with_brokers(3, &[]).await;
+    let size = stream_size();
+    let stream = Stream::start(&rig, WORKERS, size);
+    stream.wait_for(size / 4).await;
+    let topics = rig.store.topics.clone();
+    let stream_topics = [
+        topics.customer_change.as_str(),
+        topics.order_fulfill.as_str(),
+        topics.order_status_change.as_str(),
+    ];
+    // The broker that leads the most of the stream's partitions.
+    let mut led = [0usize; 4];
+    for topic in stream_topics {
+        for leader in rig.broker.leaders(topic).into_iter().flatten() {
+            led[leader] += 1;
+        }
+    }
+    let victim = (1..=3).max_by_key(|id| led[*id]).expect("three brokers");
+    let before = stream.acknowledged();
+    rig.broker.kill_node(victim);
+    let killed = Instant::now();
+    // Failover: every partition it led has a new leader among the two others.
+    test_support::eventually(
+        "new leaders for the killed broker's partitions",
+        system_tests::faults::CONVERGENCE_DEADLINE,
+        || {
+            let led_elsewhere = stream_topics.iter().all(|topic| {
+                rig.broker
+                    .leaders(topic)
+                    .iter()
+                    .all(|leader| leader.is_some_and(|id| id != victim))
+            });
+            async move { led_elsewhere.then_some(()) }
+        },
+    )
+    .await;
+    let failover = killed.elapsed();
+    let during_failover = stream.acknowledged() - before;
+    // It comes back later, while the stream goes on.
+    stream.wait_for(size * 3 / 4).await;
+    let down_for = killed.elapsed();
+    rig.broker.restart_node(victim);
+    let fault_ended = Instant::now();
+    let sent = stream.finish().await;
+    let check = converge(&rig, &sent).await;
+    let row = check.row(
+        "kill -9 the broker leading the stream (3 brokers)",
+        rig.dead_lettered().await,
+        fault_ended.elapsed(),
+        format!(
+            "broker {victim} led {} of the stream's 9 partitions; new leaders in {:.1} s, {during_failover} writes acknowledged meanwhile; restarted after {:.0} s",
+            led[victim],
+            failover.as_secs_f64(),
+            down_for.as_secs_f64()
+        ),
+    );
+    assert!(during_failover > 0, "writes go on during the failover");
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
+#[tokio::test]
+async fn two_of_three_brokers_down_for_30_seconds_hold_events_in_the_outboxes_until_one_returns() {
+    let mut rig = Rig::start_with_brokers(3, &[]).await;
+    // The outage is the point here: a quarter of the stream is enough.
+    let size = stream_size() / 4;
+    let stream = Stream::start(&rig, WORKERS, size);
+    stream.wait_for(size / 4).await;
+    // Stopped as an operator would, each leaves the in-sync replicas on its way out: broker 1
+    // is then alone in every ISR, under min.insync.replicas=2, and refuses every acks=all write
+    // with NOT_ENOUGH_REPLICAS (the controller quorum is lost too, so nothing else changes).
+    rig.broker.stop_node(2);
+    rig.broker.stop_node(3);
+    let during = stream.acknowledged();
+    // The fault itself: two brokers are away this long while the stream goes on.
+    tokio::time::sleep(OUTAGE).await;
+    let acknowledged_while_down = stream.acknowledged() - during;
+    let refusals = rig.broker.log_lines(1, "NotEnoughReplicas");
+    rig.broker.restart_node(2);
+    let fault_ended = Instant::now();
+    let sent = stream.finish().await;
+    let check = converge(&rig, &sent).await;
+    let mut kept_by_relays = 0;
+    for service in rig.store.services() {
+        kept_by_relays += outbox_dead_letters(&rig.database.uri(), service).await;
+    }
+    let row = check.row(
+        "2 of 3 brokers stopped for 30 s",
+        rig.dead_lettered().await + kept_by_relays as usize,
+        fault_ended.elapsed(),
+        format!(
+            "{acknowledged_while_down} writes acknowledged with 1 broker of 3 (their events waited in the outboxes); {refusals} produce requests refused with NOT_ENOUGH_REPLICAS, retried, none dead-lettered; all published once broker 2 returned (broker 3 stayed down)"
+        ),
+    );
+    assert!(
+        acknowledged_while_down > 0,
+        "writes go on with one broker of three"
+    );
+    assert!(
+        refusals > 0,
+        "the broker refused writes under min.insync.replicas"
+    );
+    assert_eq!(kept_by_relays, 0, "nothing dead-lettered by the relays");
     assert_nothing_lost_or_doubled(&row, &check.missing);
 }
 

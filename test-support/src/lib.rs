@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use platform::settings::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -228,14 +229,14 @@ impl PrivateKafka {
         for id in 1..=self.nodes.len() {
             self.spawn_node(id);
         }
-        self.wait_for_brokers(self.nodes.len());
+        self.wait_for_running_brokers();
     }
 
-    /// Starts broker `id` (from 1) again and waits until the cluster lists it.
+    /// Starts broker `id` (from 1) again and waits until the cluster lists every running broker.
     pub fn restart_node(&mut self, id: usize) {
         self.kill_node(id);
         self.spawn_node(id);
-        self.wait_for_brokers(self.nodes.len());
+        self.wait_for_running_brokers();
     }
 
     fn spawn_node(&mut self, id: usize) {
@@ -272,12 +273,50 @@ impl PrivateKafka {
         self.nodes[id - 1].process = Some(process);
     }
 
-    /// Waits until a metadata request answers with `count` brokers.
-    fn wait_for_brokers(&mut self, count: usize) {
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+    /// The node id (from 1) leading each partition of `topic`, by partition; `None` for a
+    /// partition that has no leader right now.
+    pub fn leaders(&self, topic: &str) -> Vec<Option<usize>> {
+        let metadata = self
+            .metadata_client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("reading topic metadata");
+        let mut partitions: Vec<(i32, i32)> = metadata
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+            .map(|partition| (partition.id(), partition.leader()))
+            .collect();
+        partitions.sort_unstable();
+        partitions
+            .into_iter()
+            .map(|(_, leader)| usize::try_from(leader).ok().filter(|id| *id > 0))
+            .collect()
+    }
+
+    /// Lines of broker `id`'s log (from 1) that contain `text`.
+    pub fn log_lines(&self, id: usize, text: &str) -> usize {
+        std::fs::read_to_string(self.data.join(format!("node-{id}/kafka.log")))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains(text))
+            .count()
+    }
+
+    fn metadata_client(&self) -> BaseConsumer {
+        rdkafka::ClientConfig::new()
             .set("bootstrap.servers", self.bootstrap_servers())
             .create()
-            .expect("creating a metadata client");
+            .expect("creating a metadata client")
+    }
+
+    /// Waits until a metadata request lists every running broker.
+    fn wait_for_running_brokers(&mut self) {
+        let count = self
+            .nodes
+            .iter()
+            .filter(|node| node.process.is_some())
+            .count();
+        let consumer = self.metadata_client();
         let started = Instant::now();
         loop {
             let brokers = consumer
@@ -525,12 +564,16 @@ impl TopicReader {
         &self.records
     }
 
-    /// Takes one record if one is there; false if there was none.
+    /// Takes one record if one is there; false if there was none. A broker that is down (a
+    /// test stopped it) is reported by the client and then worked around: not a failure.
     fn poll(&mut self, timeout: Duration) -> bool {
-        let Some(result) = self.consumer.poll(timeout) else {
-            return false;
+        let message = match self.consumer.poll(timeout) {
+            None => return false,
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown,
+            ))) => return false,
+            Some(result) => result.expect("reading a test topic"),
         };
-        let message = result.expect("reading a test topic");
         let headers = message
             .headers()
             .map(|headers| {
