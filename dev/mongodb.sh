@@ -10,5 +10,5 @@ source "$DEV_DIR/java.sh"
 
 (($# == 2)) || fail "usage: mongodb.sh PORT memory|FILE"
 classpath=$(java_classpath)
-exec java -Xms32m -Xmx${STOREFRONT_MONGODB_HEAP:-512m} -XX:+ExitOnOutOfMemoryError \
+exec java -Xms32m "-Xmx${STOREFRONT_MONGODB_HEAP:-512m}" -XX:+ExitOnOutOfMemoryError \
   -cp "$classpath" storefront.dev.LocalMongoServer 127.0.0.1 "$1" "$2"

@@ -26,12 +26,13 @@ running() {
 }
 
 started=()
+# Stops what this run started, then says why, last.
 abort() {
-  log "$*"
   local name
   for name in "${started[@]}"; do
     stop_process "$name"
   done
+  log "$*"
   exit 1
 }
 

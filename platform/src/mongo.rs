@@ -19,6 +19,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::http::PageRequest;
 use crate::settings::DatabaseSettings;
 
 /// MongoDB's error code for a unique index violation.
@@ -94,6 +95,22 @@ pub fn from_document<T: DeserializeOwned>(document: &Document) -> anyhow::Result
     let raw =
         bson::RawDocumentBuf::from_document(document).context("reading a MongoDB document")?;
     bson::from_slice(raw.as_bytes()).context("reading a MongoDB document")
+}
+
+/// The sort of a page: the requested property (`id` is `_id`), then `_id`. MongoDB does not
+/// order documents with equal sort keys in any stable way, so without the `_id` tiebreak two
+/// pages of one listing could repeat a document and skip another.
+pub fn page_sort(page: &PageRequest) -> Document {
+    match &page.sort {
+        Some((property, ascending)) if property != "id" => {
+            let mut sort = Document::new();
+            sort.insert(property.as_str(), if *ascending { 1 } else { -1 });
+            sort.insert("_id", 1);
+            sort
+        }
+        Some((_, ascending)) => bson::doc! { "_id": if *ascending { 1 } else { -1 } },
+        None => bson::doc! { "_id": 1 },
+    }
 }
 
 /// Whether an error is a unique index violation, the way writes learn "already there".
@@ -181,6 +198,27 @@ mod tests {
     fn settings_never_show_the_uri() {
         let shown = format!("{:?}", with_credentials());
         assert!(!shown.contains("mongo-secret-91c2"), "{shown}");
+    }
+
+    fn sorted_by(sort: Option<(&str, bool)>) -> PageRequest {
+        PageRequest {
+            page: 0,
+            size: 20,
+            sort: sort.map(|(property, ascending)| (property.to_owned(), ascending)),
+        }
+    }
+
+    #[test]
+    fn a_page_is_sorted_by_its_property_then_by_id() {
+        assert_eq!(
+            page_sort(&sorted_by(Some(("name.lastName", false)))),
+            bson::doc! { "name.lastName": -1, "_id": 1 }
+        );
+        assert_eq!(
+            page_sort(&sorted_by(Some(("id", false)))),
+            bson::doc! { "_id": -1 }
+        );
+        assert_eq!(page_sort(&sorted_by(None)), bson::doc! { "_id": 1 });
     }
 
     #[tokio::test]

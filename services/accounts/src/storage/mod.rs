@@ -118,13 +118,7 @@ impl CustomerRepository {
             .count_documents(filter.clone())
             .await
             .context("counting customers")?;
-        let sort = match &page.sort {
-            Some((property, ascending)) => {
-                let field = if property == "id" { "_id" } else { property };
-                doc! { field: if *ascending { 1 } else { -1 } }
-            }
-            None => doc! { "_id": 1 },
-        };
+        let sort = platform::mongo::page_sort(page);
         let customers = self
             .collection
             .find(filter)

@@ -121,13 +121,7 @@ impl FulfillmentRepository {
             .count_documents(doc! {})
             .await
             .context("counting fulfillments")?;
-        let sort = match &page.sort {
-            Some((property, ascending)) => {
-                let field = if property == "id" { "_id" } else { property };
-                doc! { field: if *ascending { 1 } else { -1 } }
-            }
-            None => doc! { "_id": 1 },
-        };
+        let sort = platform::mongo::page_sort(page);
         let fulfillments = self
             .find_many(doc! {}, sort, Some(page))
             .await?

@@ -1,0 +1,83 @@
+//! The local servers' script, `scripts/infra.sh`, when a start cannot go ahead: one line says
+//! why and where to look, nothing it started is left running, and nothing is wiped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use test_support::{free_port, unique_name};
+
+/// `scripts/infra.sh start` with its data in `data` and these ports.
+fn infra_start(data: &Path, kafka: u16, database: u16) -> Output {
+    Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/infra.sh"))
+        .arg("start")
+        .env("STOREFRONT_DATA_DIR", data)
+        .env("STOREFRONT_KAFKA_PORT", kafka.to_string())
+        .env("STOREFRONT_KAFKA_CONTROLLER_PORT", free_port().to_string())
+        .env("STOREFRONT_DATABASE_PORT", database.to_string())
+        .env("STOREFRONT_DATABASE_STORAGE", "memory")
+        .env_remove("STOREFRONT_KAFKA_BOOTSTRAP")
+        .env_remove("STOREFRONT_MONGODB_URI")
+        .output()
+        .expect("running scripts/infra.sh")
+}
+
+fn data_folder() -> PathBuf {
+    std::env::temp_dir().join(unique_name("infra"))
+}
+
+/// The last line it wrote, and that its process ids are all gone.
+fn last_line_with_nothing_left_running(output: &Output, data: &Path) -> String {
+    assert!(!output.status.success(), "the start must fail");
+    for name in ["kafka", "mongodb"] {
+        assert!(
+            !data.join(format!("{name}.pid")).exists(),
+            "{name} left running"
+        );
+    }
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_taken_port_stops_the_start_with_one_line_naming_it() {
+    let data = data_folder();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let port = taken.local_addr().expect("its address").port();
+    let kafka = free_port();
+    let output = infra_start(&data, kafka, port);
+    let line = last_line_with_nothing_left_running(&output, &data);
+    assert!(
+        line.contains(&format!("mongodb: 127.0.0.1:{port} is taken")),
+        "{line}"
+    );
+    // Kafka had started before the database's port turned out to be taken: it was stopped.
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("stopping kafka"),
+        "{output:?}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", kafka)).is_err());
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn data_of_the_earlier_broker_is_explained_and_kept() {
+    let data = data_folder();
+    let broker = data.join("kafka");
+    std::fs::create_dir_all(&broker).expect("a data folder");
+    std::fs::write(broker.join("tansu.db"), b"records").expect("old broker data");
+    let output = infra_start(&data, free_port(), free_port());
+    let line = last_line_with_nothing_left_running(&output, &data);
+    assert!(line.contains("kafka exited during start"), "{line}");
+    assert!(line.contains("earlier local broker (tansu)"), "{line}");
+    assert!(line.contains("kafka.log"), "names the log: {line}");
+    assert_eq!(
+        std::fs::read(broker.join("tansu.db")).expect("still there"),
+        b"records"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
