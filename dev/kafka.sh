@@ -58,8 +58,8 @@ classpath=$(java_classpath)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 data="$dir/data"
-if [[ -e "$dir/tansu.db" ]]; then
-  fail "$dir holds data of the earlier local broker (tansu), which Apache Kafka cannot read; move or delete that folder to start an empty Kafka there"
+if compgen -G "$dir/*.db" >/dev/null; then
+  fail "$dir holds sqlite files of the earlier local broker, which Apache Kafka cannot read; move or delete that folder to start an empty Kafka there"
 fi
 # meta.properties names the cluster and node a log directory was formatted for.
 meta="$data/meta.properties"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts or stops the local broker and database on 127.0.0.1, for development and tests.
+# Starts or stops the local Kafka and database on 127.0.0.1, for development and tests.
 #   scripts/infra.sh start   Apache Kafka (KRaft, one node; data in .data/kafka) on 9092 and
 #                            mongo-java-server (data in .data/mongodb.h2) on 27017, then every
 #                            topic with 3 partitions plus its dead-letter topic
@@ -101,8 +101,8 @@ create_topics() {
 case "${1:-}" in
   start)
     java_classpath >/dev/null
-    if [[ -e "$DATA_DIR/broker/tansu.db" ]]; then
-      log "note: $DATA_DIR/broker holds data of the earlier local broker (tansu), which nothing reads any more; delete that folder when you no longer need it"
+    if compgen -G "$DATA_DIR/broker/*.db" >/dev/null; then
+      log "note: $DATA_DIR/broker holds the earlier local broker's sqlite files, which nothing reads any more; delete that folder when you no longer need it"
     fi
     if [[ -n "${STOREFRONT_KAFKA_BOOTSTRAP:-}" ]]; then
       log "using the Kafka at $KAFKA_BOOTSTRAP"

@@ -1,5 +1,5 @@
 //! The whole storefront for tests: accounts, orders and fulfillment, each with its own
-//! database, sharing topics of their own, against the local broker and database.
+//! database, sharing topics of their own, against the local Kafka and database.
 //!
 //! [`Storefront`] runs the three apps inside the test process; [`processes::Storefront`] runs
 //! the built binaries as child processes, for what needs separate processes: a metrics

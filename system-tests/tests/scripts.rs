@@ -69,14 +69,17 @@ fn data_of_the_earlier_broker_is_explained_and_kept() {
     let data = data_folder();
     let broker = data.join("kafka");
     std::fs::create_dir_all(&broker).expect("a data folder");
-    std::fs::write(broker.join("tansu.db"), b"records").expect("old broker data");
+    std::fs::write(broker.join("broker.db"), b"records").expect("old broker data");
     let output = infra_start(&data, free_port(), free_port());
     let line = last_line_with_nothing_left_running(&output, &data);
     assert!(line.contains("kafka exited during start"), "{line}");
-    assert!(line.contains("earlier local broker (tansu)"), "{line}");
+    assert!(
+        line.contains("sqlite files of the earlier local broker"),
+        "{line}"
+    );
     assert!(line.contains("kafka.log"), "names the log: {line}");
     assert_eq!(
-        std::fs::read(broker.join("tansu.db")).expect("still there"),
+        std::fs::read(broker.join("broker.db")).expect("still there"),
         b"records"
     );
     let _ = std::fs::remove_dir_all(&data);

@@ -1,4 +1,4 @@
-//! Helpers for tests that run against the local broker and database.
+//! Helpers for tests that run against the local Kafka and database.
 //!
 //! Every test gets its own database and topic names from [`unique_name`], so tests run in
 //! parallel and never see each other's data. Waiting is always for a condition with a deadline

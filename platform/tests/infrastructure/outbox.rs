@@ -187,8 +187,8 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
     } = Setup::new().await;
     let drained = ObjectId::new();
     let stuck = ObjectId::new();
-    // tansu creates no topic on produce: a record to a topic that does not exist waits for it
-    // until the delivery timeout, a failure that may pass.
+    // The broker creates no topic on produce (auto-creation is off): a record to a topic that
+    // does not exist waits for it until the delivery timeout, a failure that may pass.
     let missing = unique_name("missing");
     let stuck_events = [
         message(&topic, "stuck", Some("1")),

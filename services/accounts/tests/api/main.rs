@@ -1,4 +1,4 @@
-//! Accounts over real HTTP, against the local broker and database.
+//! Accounts over real HTTP, against the local Kafka and database.
 
 mod actuator;
 mod customers;

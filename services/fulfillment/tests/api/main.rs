@@ -1,4 +1,4 @@
-//! Fulfillment over real HTTP and real Kafka topics, against the local broker and database.
+//! Fulfillment over real HTTP and real Kafka topics, against the local Kafka and database.
 
 mod fulfillments;
 mod helpers;

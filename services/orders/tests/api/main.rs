@@ -1,4 +1,4 @@
-//! Orders over real HTTP and real Kafka topics, against the local broker and database.
+//! Orders over real HTTP and real Kafka topics, against the local Kafka and database.
 
 mod consumers;
 mod helpers;
