@@ -3,7 +3,8 @@
 #   scripts/infra.sh start   Apache Kafka (KRaft, one node; data in .data/kafka) on 9092 and
 #                            mongo-java-server (data in .data/mongodb.h2) on 27017, then every
 #                            topic with 3 partitions plus its dead-letter topic
-#   scripts/infra.sh stop    stops what start started
+#   scripts/infra.sh stop [NAME]...      stops what start started (kafka, mongodb; both by default)
+#   scripts/infra.sh running NAME        whether start started NAME here and it still runs
 # Settings (scripts/lib.sh): STOREFRONT_KAFKA_PORT, STOREFRONT_DATABASE_PORT,
 # STOREFRONT_DATABASE_STORAGE (memory or a file), STOREFRONT_DATA_DIR; STOREFRONT_KAFKA_BOOTSTRAP
 # or STOREFRONT_MONGODB_URI point at a server of your own, and then none is started for it (the
@@ -19,10 +20,20 @@ START_SECONDS=120
 
 pid_file() { echo "$DATA_DIR/$1.pid"; }
 
-running() {
-  local file
+# The pid of server NAME that this data folder started, if it still runs: the process must be
+# that server's launcher or JVM (a stale pid file, after a reboot say, may name any process).
+server_pid() {
+  local file pid pattern
   file=$(pid_file "$1")
-  [[ -f "$file" ]] && kill -0 "$(cat "$file")" 2>/dev/null
+  [[ -f "$file" ]] || return 1
+  pid=$(cat "$file")
+  case "$1" in
+    kafka) pattern='dev/kafka\.sh|kafka\.Kafka' ;;
+    mongodb) pattern='dev/mongodb\.sh|storefront\.dev\.LocalMongoServer' ;;
+    *) return 1 ;;
+  esac
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq "$pattern" || return 1
+  echo "$pid"
 }
 
 started=()
@@ -42,7 +53,7 @@ start_process() {
   local name=$1 port=$2
   shift 2
   local log_file="$DATA_DIR/$name.log"
-  if running "$name" && port_open "$port"; then
+  if server_pid "$name" >/dev/null && port_open "$port"; then
     log "$name already running on 127.0.0.1:$port (log: $log_file)"
     return
   fi
@@ -68,13 +79,10 @@ start_process() {
 }
 
 stop_process() {
-  local name=$1 file pid
-  file=$(pid_file "$name")
-  [[ -f "$file" ]] || return 0
-  pid=$(cat "$file")
-  if kill -0 "$pid" 2>/dev/null; then
+  local name=$1 pid
+  if pid=$(server_pid "$name"); then
     log "stopping $name"
-    kill -TERM "$pid"
+    kill -TERM "$pid" 2>/dev/null || true
     # Kafka's controlled shutdown takes a few seconds.
     for _ in $(seq 300); do
       kill -0 "$pid" 2>/dev/null || break
@@ -82,7 +90,7 @@ stop_process() {
     done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$file"
+  rm -f "$(pid_file "$name")"
 }
 
 create_topics() {
@@ -100,6 +108,7 @@ create_topics() {
 
 case "${1:-}" in
   start)
+    trap 'abort "interrupted"' INT TERM
     java_classpath >/dev/null
     if compgen -G "$DATA_DIR/broker/*.db" >/dev/null; then
       log "note: $DATA_DIR/broker holds the earlier local broker's sqlite files, which nothing reads any more; delete that folder when you no longer need it"
@@ -119,11 +128,17 @@ case "${1:-}" in
     create_topics
     ;;
   stop)
-    stop_process mongodb
-    stop_process kafka
+    shift
+    (($#)) || set -- mongodb kafka
+    for name in "$@"; do
+      stop_process "$name"
+    done
+    ;;
+  running)
+    server_pid "$2" >/dev/null
     ;;
   *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start | stop [kafka|mongodb]... | running kafka|mongodb" >&2
     exit 2
     ;;
 esac

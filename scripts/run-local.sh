@@ -12,34 +12,34 @@ bash scripts/setup.sh
 log "building the services (release)"
 cargo build --release --locked -p accounts -p orders -p fulfillment
 
-# Servers that were already running (an earlier scripts/infra.sh start) are left running.
-stop_infra=true
+# Servers that were already running (an earlier scripts/infra.sh start) are left running; those
+# this run starts are stopped at the end, also when it is interrupted while they start.
+to_stop=()
 for name in kafka mongodb; do
-  if [[ -f "$DATA_DIR/$name.pid" ]] && kill -0 "$(cat "$DATA_DIR/$name.pid")" 2>/dev/null; then
-    stop_infra=false
-  fi
+  bash scripts/infra.sh running "$name" || to_stop+=("$name")
 done
-bash scripts/infra.sh start
-export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
-
 pids=()
 cleanup() {
   trap - EXIT
-  log "stopping the services"
+  if ((${#pids[@]})); then
+    log "stopping the services"
+  fi
   for pid in "${pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  if $stop_infra; then
-    bash scripts/infra.sh stop
+  if ((${#to_stop[@]})); then
+    bash scripts/infra.sh stop "${to_stop[@]}"
   fi
 }
 trap cleanup EXIT
 interrupted=false
 # Ctrl-C reaches the services too (same process group); the trap only notes that it was asked.
 trap 'interrupted=true' INT TERM
+bash scripts/infra.sh start
+export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
 
 mkdir -p "$DATA_DIR"
 declare -A ports=([accounts]=8085 [orders]=8090 [fulfillment]=8095)

@@ -30,8 +30,8 @@ done
 # rdkafka's bundled librdkafka links zlib and OpenSSL.
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
-# The local Kafka and MongoDB servers run on Java 17, resolved by Maven.
-command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+# The local Kafka and MongoDB servers run on Java 17, resolved and compiled by Maven.
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 if $with_tests; then
   # The tests scrape the services with a real Prometheus server and check expositions with

@@ -214,11 +214,21 @@ impl PrivateKafka {
         }
     }
 
-    /// Stops broker `id` (from 1) as an operator would (SIGTERM), waiting until it exited.
+    /// Stops broker `id` (from 1) as an operator would (SIGTERM), waiting until it exited; one
+    /// that has not exited within `BROKER_STOP_DEADLINE` (a controlled shutdown with no
+    /// controller quorum left to approve it) is killed.
     pub fn stop_node(&mut self, id: usize) {
         if let Some(mut process) = self.nodes[id - 1].process.take() {
             send_signal(process.id(), "TERM");
-            let _ = process.wait();
+            let started = Instant::now();
+            while process.try_wait().ok().flatten().is_none() {
+                if started.elapsed() > BROKER_STOP_DEADLINE {
+                    let _ = process.kill();
+                    let _ = process.wait();
+                    break;
+                }
+                std::thread::sleep(POLL_INTERVAL);
+            }
         }
     }
 
@@ -274,12 +284,15 @@ impl PrivateKafka {
     }
 
     /// The node id (from 1) leading each partition of `topic`, by partition; `None` for a
-    /// partition that has no leader right now.
+    /// partition that has no leader right now. Empty when the cluster did not answer (a broker
+    /// going down can make one metadata request fail).
     pub fn leaders(&self, topic: &str) -> Vec<Option<usize>> {
-        let metadata = self
+        let Ok(metadata) = self
             .metadata_client()
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("reading topic metadata");
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+        else {
+            return Vec::new();
+        };
         let mut partitions: Vec<(i32, i32)> = metadata
             .topics()
             .iter()
@@ -293,12 +306,12 @@ impl PrivateKafka {
             .collect()
     }
 
-    /// Lines of broker `id`'s log (from 1) that contain `text`.
-    pub fn log_lines(&self, id: usize, text: &str) -> usize {
+    /// Lines of broker `id`'s log (from 1) that contain every one of `texts`.
+    pub fn log_lines(&self, id: usize, texts: &[&str]) -> usize {
         std::fs::read_to_string(self.data.join(format!("node-{id}/kafka.log")))
             .unwrap_or_default()
             .lines()
-            .filter(|line| line.contains(text))
+            .filter(|line| texts.iter().all(|text| line.contains(text)))
             .count()
     }
 
@@ -354,6 +367,8 @@ impl PrivateKafka {
 
 /// How long a broker may take to start: a JVM on 2 cores shared with the other tests.
 const BROKER_START_DEADLINE: Duration = Duration::from_secs(120);
+/// How long a broker may take to stop in order before it is killed.
+const BROKER_STOP_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Drop for PrivateKafka {
     fn drop(&mut self) {
