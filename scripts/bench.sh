@@ -7,7 +7,8 @@
 # prints the tables (Markdown) and writes the report. Everything it started is stopped at the end.
 #   scripts/bench.sh [storefront-bench options]    e.g. --flow-seconds 60 --concurrency 8; --help
 # About 85 s of load by default, plus start-up and the build. The report:
-# ${CARGO_TARGET_DIR:-target}/bench/report.json and report.md, each run's logs beside them.
+# ${CARGO_TARGET_DIR:-target}/bench/report.json and report.md (with the servers' resident memory),
+# each run's logs beside them.
 #
 # Why servers of its own rather than the shared ones of scripts/infra.sh: other work on the
 # shared servers would distort the figures, and a fresh broker and database start every run
@@ -34,3 +35,15 @@ bash scripts/infra.sh start
 # APP_DATABASE__URI), and the services inherit them.
 "$TARGET_DIR/release/storefront-bench" \
   --bin-dir "$TARGET_DIR/release" --out "$BENCH_DIR/report.json" "$@"
+
+# The servers' own footprint, from the kernel: resident now (after the load) and at its peak.
+{
+  printf '\n### Servers (JVMs, heap at most 512 MiB each)\n\n'
+  echo "| server | RSS after the run MiB | peak RSS MiB |"
+  echo "| --- | --- | --- |"
+  for name in kafka mongodb; do
+    pid=$(cat "$DATA_DIR/$name.pid")
+    awk -v name="$name" '/^VmRSS/ { rss = $2 } /^VmHWM/ { peak = $2 }
+      END { printf "| %s | %.1f | %.1f |\n", name, rss / 1024, peak / 1024 }' "/proc/$pid/status"
+  done
+} | tee -a "$BENCH_DIR/report.md"
