@@ -140,6 +140,8 @@ pub struct PrivateKafka {
     data: PathBuf,
     cluster_id: String,
     nodes: Vec<KafkaNode>,
+    /// One client for every metadata question (leaders, live brokers), across restarts.
+    metadata: BaseConsumer,
 }
 
 struct KafkaNode {
@@ -168,16 +170,23 @@ impl PrivateKafka {
             output.status.success(),
             "dev/kafka.sh --new-cluster-id failed"
         );
+        let nodes: Vec<KafkaNode> = (0..size)
+            .map(|_| KafkaNode {
+                port: free_port(),
+                controller_port: free_port(),
+                process: None,
+            })
+            .collect();
+        // Created before any broker runs: a client connects only when asked something.
+        let metadata = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap_servers(&nodes))
+            .create()
+            .expect("creating a metadata client");
         let mut kafka = PrivateKafka {
             data,
             cluster_id: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-            nodes: (0..size)
-                .map(|_| KafkaNode {
-                    port: free_port(),
-                    controller_port: free_port(),
-                    process: None,
-                })
-                .collect(),
+            nodes,
+            metadata,
         };
         kafka.restart();
         kafka
@@ -185,11 +194,7 @@ impl PrivateKafka {
 
     /// `host:port,...` for `bootstrap.servers`: every broker.
     pub fn bootstrap_servers(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|node| format!("127.0.0.1:{}", node.port))
-            .collect::<Vec<_>>()
-            .join(",")
+        bootstrap_servers(&self.nodes)
     }
 
     /// Stops every broker at once, as a crash or a lost host would.
@@ -288,7 +293,7 @@ impl PrivateKafka {
     /// going down can make one metadata request fail).
     pub fn leaders(&self, topic: &str) -> Vec<Option<usize>> {
         let Ok(metadata) = self
-            .metadata_client()
+            .metadata
             .fetch_metadata(Some(topic), Duration::from_secs(5))
         else {
             return Vec::new();
@@ -315,13 +320,6 @@ impl PrivateKafka {
             .count()
     }
 
-    fn metadata_client(&self) -> BaseConsumer {
-        rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap_servers())
-            .create()
-            .expect("creating a metadata client")
-    }
-
     /// Waits until a metadata request lists every running broker.
     fn wait_for_running_brokers(&mut self) {
         let count = self
@@ -329,10 +327,10 @@ impl PrivateKafka {
             .iter()
             .filter(|node| node.process.is_some())
             .count();
-        let consumer = self.metadata_client();
         let started = Instant::now();
         loop {
-            let brokers = consumer
+            let brokers = self
+                .metadata
                 .fetch_metadata(None, Duration::from_secs(2))
                 .map(|metadata| metadata.brokers().len())
                 .unwrap_or(0);
@@ -363,6 +361,14 @@ impl PrivateKafka {
             std::thread::sleep(POLL_INTERVAL);
         }
     }
+}
+
+fn bootstrap_servers(nodes: &[KafkaNode]) -> String {
+    nodes
+        .iter()
+        .map(|node| format!("127.0.0.1:{}", node.port))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// How long a broker may take to start: a JVM on 2 cores shared with the other tests.
