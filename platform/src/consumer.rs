@@ -21,11 +21,12 @@ use futures_util::future::join_all;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientContext, Message, Statistics};
+use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -104,6 +105,16 @@ impl InboundMessage {
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
     }
 
+    /// The value read as JSON, as a `type_name`; a message without a value, or whose value is
+    /// not a `type_name`, is rejected.
+    pub fn json<T: DeserializeOwned>(&self, type_name: &str) -> Result<T, HandlerError> {
+        let payload = self.payload.as_deref().ok_or_else(|| {
+            HandlerError::Rejected(format!("an empty value is not a {type_name}"))
+        })?;
+        serde_json::from_slice(payload)
+            .map_err(|error| HandlerError::Rejected(format!("not a valid {type_name}: {error}")))
+    }
+
     /// The key as text, if there is one and it is UTF-8.
     pub fn key_text(&self) -> Option<&str> {
         self.key
@@ -111,6 +122,34 @@ impl InboundMessage {
             .and_then(|key| std::str::from_utf8(key).ok())
     }
 }
+
+/// What a handler did with a message, as logs and metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The message changed what the service stores.
+    Applied,
+    /// The message was applied before (a redelivery, or an event seen twice).
+    Duplicate,
+    /// The message changed nothing: what it says is already stored.
+    Unchanged,
+    /// The message (a tombstone) removed what it names.
+    Removed,
+}
+
+impl Outcome {
+    /// The label in logs and in the `outcome` of `kafka_records_consumed_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Removed => "removed",
+        }
+    }
+}
+
+/// The `outcome` label of a message that went to its dead-letter topic.
+const DEAD_LETTERED: &str = "dead_lettered";
 
 /// Why a message was not handled.
 #[derive(Debug, thiserror::Error)]
@@ -125,12 +164,11 @@ pub enum HandlerError {
 
 /// What a service does with each consumed message.
 pub trait Handler: Send + Sync + 'static {
-    /// Handles one message, returning a short label of the outcome for logs (`applied`,
-    /// `duplicate`, ...). Must be idempotent: a message may arrive more than once.
+    /// Handles one message. Must be idempotent: a message may arrive more than once.
     fn handle(
         &self,
         message: &InboundMessage,
-    ) -> impl Future<Output = Result<&'static str, HandlerError>> + Send;
+    ) -> impl Future<Output = Result<Outcome, HandlerError>> + Send;
 }
 
 /// When the consumer loop last showed it was alive: a liveness probe reads it, since a
@@ -146,14 +184,17 @@ impl Heartbeat {
     /// Time since the last beat; `None` before the loop started.
     pub fn age(&self) -> Option<Duration> {
         let last = self.0.load(Ordering::Relaxed);
-        (last > 0).then(|| Duration::from_millis(now_millis().saturating_sub(last).max(0) as u64))
+        (last > 0).then(|| {
+            let age = now_millis().saturating_sub(last);
+            Duration::from_millis(u64::try_from(age).unwrap_or(0))
+        })
     }
 }
 
 fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
@@ -197,21 +238,42 @@ pub struct Subscription {
     pub handler_timeout: Duration,
 }
 
-/// Consumes until `shutdown`, handing every message to `handler`.
-pub async fn run<H: Handler>(
-    settings: KafkaSettings,
+/// A consumer of a service: its Kafka client and subscription, the handler of what it reads,
+/// the producer of its dead letters, the heartbeat a liveness probe reads, and the token that
+/// stops it.
+pub struct Consumer<H> {
+    client: Arc<StreamConsumer<ConsumerObserver>>,
     subscription: Subscription,
-    producer: FutureProducer,
     handler: H,
+    /// Publishes dead letters.
+    producer: FutureProducer,
     heartbeat: Heartbeat,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut config = kafka::client_config(&settings);
-    if let Some(instance) = &subscription.instance_id {
-        config.set("group.instance.id", instance);
-    }
-    let consumer: Arc<StreamConsumer<ConsumerObserver>> = Arc::new(
-        config
+    stop: CancellationToken,
+}
+
+/// What one turn of the loop received.
+enum Received {
+    /// Up to [`MAX_BATCH`] messages, in the order they arrived.
+    Batch(Vec<InboundMessage>),
+    /// Nothing within a heartbeat interval.
+    Nothing,
+    /// The stop token was cancelled.
+    Stopped,
+}
+
+impl<H: Handler> Consumer<H> {
+    /// Creates the client; nothing is read until [`Consumer::run`].
+    pub fn new(
+        settings: &KafkaSettings,
+        subscription: Subscription,
+        producer: FutureProducer,
+        handler: H,
+    ) -> anyhow::Result<Self> {
+        let mut config = kafka::client_config(settings);
+        if let Some(instance) = &subscription.instance_id {
+            config.set("group.instance.id", instance);
+        }
+        let client = config
             .set("group.id", &subscription.group_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
@@ -219,130 +281,268 @@ pub async fn run<H: Handler>(
             .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
             .set("session.timeout.ms", SESSION_TIMEOUT_MS)
             .create_with_context(ConsumerObserver)
-            .context("creating the Kafka consumer")?,
-    );
-    let topics: Vec<&str> = subscription.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .context("subscribing to topics")?;
-    tracing::info!(group = %subscription.group_id, ?topics, "consumer started");
+            .context("creating the Kafka consumer")?;
+        Ok(Consumer {
+            client: Arc::new(client),
+            subscription,
+            handler,
+            producer,
+            heartbeat: Heartbeat::default(),
+            stop: CancellationToken::new(),
+        })
+    }
 
-    let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
-    'consuming: loop {
-        heartbeat.beat();
-        let received = tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = ticker.tick() => continue,
-            received = consumer.recv() => received,
+    /// When the loop last showed it was alive.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
+
+    /// Cancelling this token stops the loop: it finishes the messages in hand or, if one is
+    /// waiting for a retry, leaves it and the rest unstored, then commits and returns.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Consumes until stopped, handing every message to the handler.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let topics: Vec<&str> = self
+            .subscription
+            .topics
+            .iter()
+            .map(String::as_str)
+            .collect();
+        self.client
+            .subscribe(&topics)
+            .context("subscribing to topics")?;
+        tracing::info!(group = %self.subscription.group_id, ?topics, "consumer started");
+        let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
+        loop {
+            self.heartbeat.beat();
+            let batch = match self.receive(&mut ticker).await {
+                Received::Batch(batch) => batch,
+                Received::Nothing => continue,
+                Received::Stopped => break,
+            };
+            let lanes = lanes(batch);
+            let finished = self.handle_lanes(&lanes).await;
+            self.store_offsets(&lanes, &finished);
+            if lanes
+                .iter()
+                .zip(&finished)
+                .any(|(lane, done)| *done < lane.len())
+            {
+                // Stopped before every message was handled: the rest stay unstored.
+                break;
+            }
+        }
+        self.commit().await?;
+        tracing::info!(group = %self.subscription.group_id, "consumer stopped");
+        Ok(())
+    }
+
+    /// Waits for a message, then takes whatever else has already arrived, without waiting
+    /// for more.
+    async fn receive(&self, ticker: &mut tokio::time::Interval) -> Received {
+        let first = tokio::select! {
+            () = self.stop.cancelled() => return Received::Stopped,
+            _ = ticker.tick() => return Received::Nothing,
+            received = self.client.recv() => received,
         };
         let mut batch = Vec::new();
-        let mut next = Some(received);
+        let mut next = Some(first);
         while let Some(received) = next {
             match received {
                 Ok(message) => batch.push(InboundMessage::from_borrowed(&message)),
                 Err(error) => tracing::warn!(%error, "consumer error"),
             }
-            // Whatever else has already arrived joins the batch, without waiting for more.
             next = if batch.len() < MAX_BATCH {
-                consumer.recv().now_or_never()
+                self.client.recv().now_or_never()
             } else {
                 None
             };
         }
-        let lanes = lanes(batch);
-        let (handler, producer, subscription) = (&handler, &producer, &subscription);
-        let (heartbeat, shutdown) = (&heartbeat, &shutdown);
-        let finished = join_all(lanes.iter().map(|lane| async move {
+        Received::Batch(batch)
+    }
+
+    /// Handles the lanes concurrently, each in order up to its first message left unhandled
+    /// (stopped while retrying); returns how many of each lane were handled.
+    async fn handle_lanes(&self, lanes: &[Vec<InboundMessage>]) -> Vec<usize> {
+        join_all(lanes.iter().map(|lane| async move {
             let mut done = 0;
             for message in lane {
-                if handle(
-                    message,
-                    handler,
-                    producer,
-                    subscription,
-                    heartbeat,
-                    shutdown,
-                )
-                .await
-                .is_none()
-                {
+                if self.handle(message).await.is_none() {
                     break;
                 }
                 done += 1;
             }
             done
         }))
-        .await;
-        let handled = handled_offsets(&lanes, &finished);
-        for ((topic, partition), offset) in &handled {
+        .await
+    }
+
+    /// Stores, for each partition, the offset up to which the batch was handled; the client
+    /// commits it.
+    fn store_offsets(&self, lanes: &[Vec<InboundMessage>], finished: &[usize]) {
+        for ((topic, partition), offset) in handled_offsets(lanes, finished) {
             // Fails for a partition taken away meanwhile: its next owner handles the message
             // again, which handlers are made for.
-            if let Err(error) = consumer.store_offset(topic, *partition, *offset) {
+            if let Err(error) = self.client.store_offset(&topic, partition, offset) {
                 tracing::warn!(%topic, partition, offset, %error, "offset not stored");
             }
         }
-        if lanes
-            .iter()
-            .zip(&finished)
-            .any(|(lane, done)| *done < lane.len())
-        {
-            // Stopped before every message was handled: the rest stay unstored.
-            break 'consuming;
+    }
+
+    /// Commits what was stored, at the end.
+    async fn commit(&self) -> anyhow::Result<()> {
+        let client = Arc::clone(&self.client);
+        let committed =
+            tokio::task::spawn_blocking(move || client.commit_consumer_state(CommitMode::Sync))
+                .await
+                .context("committing offsets at shutdown")?;
+        if let Err(error) = committed {
+            tracing::debug!(%error, "final commit");
+        }
+        Ok(())
+    }
+
+    /// Handles one message within its trace; `None` if stopped first.
+    async fn handle(&self, message: &InboundMessage) -> Option<()> {
+        let context = TraceContext::continue_from(message.header(TRACEPARENT));
+        let span = tracing::info_span!("event", trace_id = %context.trace_id());
+        let started_at = SystemTime::now();
+        self.process(message).instrument(span).await?;
+        export::record(FinishedSpan {
+            context,
+            name: format!("{} process", message.topic),
+            kind: SpanKind::Consumer,
+            start: started_at,
+            end: SystemTime::now(),
+            attributes: vec![
+                KeyValue::new("messaging.system", "kafka"),
+                KeyValue::new("messaging.destination.name", message.topic.clone()),
+                KeyValue::new(
+                    "messaging.destination.partition.id",
+                    message.partition.to_string(),
+                ),
+                KeyValue::new("messaging.kafka.offset", message.offset),
+            ],
+            failed: false,
+        });
+        Some(())
+    }
+
+    /// Handles one message until it is applied or dead-lettered; `None` if stopped first.
+    async fn process(&self, message: &InboundMessage) -> Option<()> {
+        let mut delays = crate::retry::delays();
+        loop {
+            // A loop retrying a transient failure is alive, just waiting.
+            self.heartbeat.beat();
+            let started = Instant::now();
+            let failure = match self.attempt(message).await {
+                Ok(outcome) => {
+                    metrics::record_consumed(&message.topic, outcome.label(), started.elapsed());
+                    tracing::info!(
+                        topic = %message.topic,
+                        partition = message.partition,
+                        offset = message.offset,
+                        outcome = outcome.label(),
+                        "event handled"
+                    );
+                    return Some(());
+                }
+                Err(HandlerError::Rejected(reason)) => {
+                    match self.dead_letter(message, &reason).await {
+                        Ok(()) => {
+                            metrics::record_consumed(
+                                &message.topic,
+                                DEAD_LETTERED,
+                                started.elapsed(),
+                            );
+                            return Some(());
+                        }
+                        Err(error) => error,
+                    }
+                }
+                Err(HandlerError::Failed(error)) => error,
+            };
+            let delay = delays.next().unwrap_or(crate::retry::LONGEST_DELAY);
+            tracing::warn!(
+                topic = %message.topic,
+                offset = message.offset,
+                error = format!("{failure:#}"),
+                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "event not handled yet; retrying"
+            );
+            tokio::select! {
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep(delay) => {}
+            }
         }
     }
 
-    let committing = Arc::clone(&consumer);
-    let committed =
-        tokio::task::spawn_blocking(move || committing.commit_consumer_state(CommitMode::Sync))
+    /// One attempt of the handler, within the handler's deadline; a value too large to be an
+    /// event is rejected unread.
+    async fn attempt(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
+        let size = message.payload.as_ref().map_or(0, Vec::len);
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(HandlerError::Rejected(format!(
+                "the value is {size} bytes; events are at most {MAX_PAYLOAD_BYTES}"
+            )));
+        }
+        let limit = self.subscription.handler_timeout;
+        tokio::time::timeout(limit, self.handler.handle(message))
             .await
-            .context("committing offsets at shutdown")?;
-    if let Err(error) = committed {
-        tracing::debug!(%error, "final commit");
+            .unwrap_or_else(|_| {
+                Err(HandlerError::Failed(anyhow::anyhow!(
+                    "not handled within {limit:?}"
+                )))
+            })
     }
-    tracing::info!(group = %subscription.group_id, "consumer stopped");
-    Ok(())
-}
 
-/// Handles one message within its trace; `None` if stopped first.
-async fn handle<H: Handler>(
-    inbound: &InboundMessage,
-    handler: &H,
-    producer: &FutureProducer,
-    subscription: &Subscription,
-    heartbeat: &Heartbeat,
-    shutdown: &CancellationToken,
-) -> Option<()> {
-    let context = TraceContext::continue_from(inbound.header(TRACEPARENT));
-    let span = tracing::info_span!("event", trace_id = %context.trace_id());
-    let started_at = SystemTime::now();
-    process(
-        inbound,
-        handler,
-        producer,
-        subscription,
-        heartbeat,
-        shutdown,
-    )
-    .instrument(span)
-    .await?;
-    export::record(FinishedSpan {
-        context,
-        name: format!("{} process", inbound.topic),
-        kind: SpanKind::Consumer,
-        start: started_at,
-        end: SystemTime::now(),
-        attributes: vec![
-            KeyValue::new("messaging.system", "kafka"),
-            KeyValue::new("messaging.destination.name", inbound.topic.clone()),
-            KeyValue::new(
-                "messaging.destination.partition.id",
-                inbound.partition.to_string(),
+    /// Sends a message that can never be processed to its dead-letter topic, with the reason
+    /// and where it came from in headers.
+    async fn dead_letter(&self, message: &InboundMessage, reason: &str) -> anyhow::Result<()> {
+        let target = (self.subscription.dead_letter_topic)(&message.topic);
+        tracing::warn!(
+            topic = %message.topic,
+            partition = message.partition,
+            offset = message.offset,
+            dead_letter_topic = %target,
+            %reason,
+            "event dead-lettered"
+        );
+        let mut headers = message.headers.clone();
+        headers.extend([
+            (
+                dead_letter_headers::ORIGINAL_TOPIC.to_owned(),
+                message.topic.clone().into_bytes(),
             ),
-            KeyValue::new("messaging.kafka.offset", inbound.offset),
-        ],
-        failed: false,
-    });
-    Some(())
+            (
+                dead_letter_headers::ORIGINAL_PARTITION.to_owned(),
+                message.partition.to_string().into_bytes(),
+            ),
+            (
+                dead_letter_headers::ORIGINAL_OFFSET.to_owned(),
+                message.offset.to_string().into_bytes(),
+            ),
+            (
+                dead_letter_headers::REASON.to_owned(),
+                reason.as_bytes().to_vec(),
+            ),
+        ]);
+        kafka::publish(
+            &self.producer,
+            &Record {
+                topic: &target,
+                key: message.key.as_deref(),
+                payload: message.payload.as_deref(),
+                headers: &headers,
+            },
+        )
+        .await?;
+        metrics::record_dead_lettered(&message.topic);
+        Ok(())
+    }
 }
 
 /// Splits a batch into lanes that may be handled concurrently: the messages of one key (in
@@ -391,121 +591,6 @@ fn handled_offsets(
             Some((partition, last.0))
         })
         .collect()
-}
-
-/// Handles one message until it is applied or dead-lettered; `None` if stopped first.
-async fn process<H: Handler>(
-    message: &InboundMessage,
-    handler: &H,
-    producer: &FutureProducer,
-    subscription: &Subscription,
-    heartbeat: &Heartbeat,
-    shutdown: &CancellationToken,
-) -> Option<()> {
-    let mut delays = crate::retry::delays();
-    loop {
-        // A loop retrying a transient failure is alive, just waiting.
-        heartbeat.beat();
-        let started = Instant::now();
-        let size = message.payload.as_ref().map_or(0, Vec::len);
-        let result = if size > MAX_PAYLOAD_BYTES {
-            Err(HandlerError::Rejected(format!(
-                "the value is {size} bytes; events are at most {MAX_PAYLOAD_BYTES}"
-            )))
-        } else {
-            let attempt =
-                tokio::time::timeout(subscription.handler_timeout, handler.handle(message));
-            attempt.await.unwrap_or_else(|_| {
-                Err(HandlerError::Failed(anyhow::anyhow!(
-                    "not handled within {:?}",
-                    subscription.handler_timeout
-                )))
-            })
-        };
-        let outcome = match result {
-            Ok(outcome) => {
-                metrics::record_consumed(&message.topic, outcome, started.elapsed());
-                tracing::info!(
-                    topic = %message.topic,
-                    partition = message.partition,
-                    offset = message.offset,
-                    outcome,
-                    "event handled"
-                );
-                return Some(());
-            }
-            Err(HandlerError::Rejected(reason)) => {
-                let target = (subscription.dead_letter_topic)(&message.topic);
-                tracing::warn!(
-                    topic = %message.topic,
-                    partition = message.partition,
-                    offset = message.offset,
-                    dead_letter_topic = %target,
-                    %reason,
-                    "event dead-lettered"
-                );
-                let sent = dead_letter(producer, message, &target, &reason).await;
-                if sent.is_ok() {
-                    metrics::record_consumed(&message.topic, "dead_lettered", started.elapsed());
-                    metrics::record_dead_lettered(&message.topic);
-                }
-                sent
-            }
-            Err(HandlerError::Failed(error)) => Err(error),
-        };
-        let delay = delays.next().unwrap_or(crate::retry::LONGEST_DELAY);
-        match outcome {
-            Ok(()) => return Some(()),
-            Err(error) => tracing::warn!(
-                topic = %message.topic,
-                offset = message.offset,
-                error = format!("{error:#}"),
-                retry_in_ms = delay.as_millis() as u64,
-                "event not handled yet; retrying"
-            ),
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-    }
-}
-
-async fn dead_letter(
-    producer: &FutureProducer,
-    message: &InboundMessage,
-    target: &str,
-    reason: &str,
-) -> anyhow::Result<()> {
-    let mut headers = message.headers.clone();
-    headers.extend([
-        (
-            dead_letter_headers::ORIGINAL_TOPIC.to_owned(),
-            message.topic.clone().into_bytes(),
-        ),
-        (
-            dead_letter_headers::ORIGINAL_PARTITION.to_owned(),
-            message.partition.to_string().into_bytes(),
-        ),
-        (
-            dead_letter_headers::ORIGINAL_OFFSET.to_owned(),
-            message.offset.to_string().into_bytes(),
-        ),
-        (
-            dead_letter_headers::REASON.to_owned(),
-            reason.as_bytes().to_vec(),
-        ),
-    ]);
-    kafka::publish(
-        producer,
-        &Record {
-            topic: target,
-            key: message.key.as_deref(),
-            payload: message.payload.as_deref(),
-            headers: &headers,
-        },
-    )
-    .await
 }
 
 #[cfg(test)]

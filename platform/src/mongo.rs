@@ -19,7 +19,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::http::PageRequest;
+use crate::paging::PageRequest;
 use crate::settings::DatabaseSettings;
 
 /// MongoDB's error code for a unique index violation.

@@ -31,6 +31,7 @@ use rdkafka::producer::FutureProducer;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::documents::Documents;
 use crate::kafka::{self, Record};
 use crate::mongo::bounded;
 use crate::settings::OutboxSettings;
@@ -107,17 +108,6 @@ impl OutboxMessage {
     }
 }
 
-/// The `$push` part of an update that records events with a change.
-pub fn push(messages: &[OutboxMessage]) -> Document {
-    let entries: Vec<Bson> = messages.iter().map(OutboxMessage::to_bson).collect();
-    doc! { FIELD: { "$each": entries } }
-}
-
-/// A filter that leaves out documents waiting to be removed.
-pub fn not_pending_removal() -> Document {
-    doc! { PENDING_REMOVAL: { "$ne": true } }
-}
-
 /// What the writers of a collection share with its relay: the call that wakes the relay after a
 /// write, and the backlog the relay last measured, which refuses new writes while it is longer
 /// than `max_pending` (backpressure: when the broker is away, the outbox does not grow without
@@ -164,18 +154,18 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(
-        collection: Collection<Document>,
+        documents: &Documents,
         producer: FutureProducer,
         settings: OutboxSettings,
-        outbox: Outbox,
         call_timeout: Duration,
     ) -> Self {
+        let collection = documents.collection().clone();
         Relay {
             dead_letters: dead_letters(&collection),
             collection,
             producer,
             settings,
-            outbox,
+            outbox: documents.outbox().clone(),
             call_timeout,
         }
     }
@@ -202,7 +192,7 @@ impl Relay {
                     tracing::warn!(
                         collection = %self.collection.name(),
                         error = format!("{error:#}"),
-                        retry_in_ms = delay.as_millis() as u64,
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         "outbox relay pass failed; retrying"
                     );
                     delay
@@ -511,27 +501,5 @@ mod tests {
         let stored = message.to_bson();
         let read = OutboxMessage::from_document(stored.as_document().unwrap()).unwrap();
         assert_eq!(read, message);
-    }
-
-    #[test]
-    fn push_appends_every_message_in_order() {
-        let message = |id: &str| OutboxMessage {
-            id: id.into(),
-            topic: "t".into(),
-            key: None,
-            payload: Some("{}".into()),
-            headers: vec![],
-        };
-        let update = push(&[message("1"), message("2")]);
-        let entries = update
-            .get_document(FIELD)
-            .unwrap()
-            .get_array("$each")
-            .unwrap();
-        let ids: Vec<&str> = entries
-            .iter()
-            .map(|entry| entry.as_document().unwrap().get_str("_id").unwrap())
-            .collect();
-        assert_eq!(ids, ["1", "2"]);
     }
 }

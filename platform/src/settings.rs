@@ -12,6 +12,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::logging::LogFormat;
+
 /// The configuration files of one service, as compiled into its binary.
 pub struct EmbeddedFiles {
     pub base: &'static str,
@@ -132,4 +134,13 @@ mod millis {
     ) -> Result<Duration, D::Error> {
         u64::deserialize(deserializer).map(Duration::from_millis)
     }
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// The OTLP/HTTP base URL of a collector (e.g. `http://otel-collector:4318`); spans are
+    /// exported only when it is set.
+    pub otlp_endpoint: Option<String>,
 }

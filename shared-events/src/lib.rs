@@ -15,12 +15,11 @@ mod examples;
 pub mod headers;
 mod model;
 mod money;
+mod status;
 pub mod topics;
 
 pub use envelope::Envelope;
 pub use events::{CustomerChangeEvent, Event, FulfillmentRequestEvent, OrderStatusChangeEvent};
-pub use model::{
-    Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, OrderStatusType,
-    Product,
-};
+pub use model::{Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, Product};
 pub use money::{Money, MoneyError};
+pub use status::{OrderStatusType, TransitionError};

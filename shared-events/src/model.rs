@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::Money;
+use crate::status::OrderStatusType;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -48,55 +49,6 @@ pub struct Address {
     pub city: String,
     pub state: String,
     pub postal_code: String,
-}
-
-/// Where an order is in its life; see the state machine in the services that change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatusType {
-    Created,
-    Approved,
-    Rejected,
-    Cancelled,
-    Processing,
-    OnHold,
-    Shipped,
-    InTransit,
-    /// Old upstream data says `COMPLETED` for a received order; it is read, never written.
-    #[serde(alias = "COMPLETED")]
-    Received,
-    Returned,
-}
-
-impl OrderStatusType {
-    /// Every status, in the order of the happy path first.
-    pub const ALL: [OrderStatusType; 10] = [
-        OrderStatusType::Created,
-        OrderStatusType::Approved,
-        OrderStatusType::Rejected,
-        OrderStatusType::Cancelled,
-        OrderStatusType::Processing,
-        OrderStatusType::OnHold,
-        OrderStatusType::Shipped,
-        OrderStatusType::InTransit,
-        OrderStatusType::Received,
-        OrderStatusType::Returned,
-    ];
-
-    /// Whether an order in this status may move to `next`: the contract's state machine.
-    pub fn allows(self, next: OrderStatusType) -> bool {
-        use OrderStatusType::*;
-        matches!(
-            (self, next),
-            (Created, Approved | Rejected | Cancelled)
-                | (Approved, Processing | Cancelled)
-                | (Processing, Shipped | OnHold | Cancelled)
-                | (OnHold, Processing | Cancelled)
-                | (Shipped, InTransit)
-                | (InTransit, Received)
-                | (Received, Returned)
-        )
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -173,59 +125,6 @@ pub(crate) mod uuid_text {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn legacy_completed_status_reads_as_received_and_is_never_written() {
-        let status: OrderStatusType = serde_json::from_str("\"COMPLETED\"").unwrap();
-        assert_eq!(status, OrderStatusType::Received);
-        assert_eq!(serde_json::to_string(&status).unwrap(), "\"RECEIVED\"");
-    }
-
-    #[test]
-    fn statuses_use_upstream_spelling() {
-        let written: Vec<String> = OrderStatusType::ALL
-            .iter()
-            .map(|status| serde_json::to_string(status).unwrap())
-            .collect();
-        assert_eq!(
-            written.join(","),
-            "\"CREATED\",\"APPROVED\",\"REJECTED\",\"CANCELLED\",\"PROCESSING\",\"ON_HOLD\",\
-             \"SHIPPED\",\"IN_TRANSIT\",\"RECEIVED\",\"RETURNED\""
-        );
-    }
-
-    #[test]
-    fn the_state_machine_allows_exactly_the_listed_transitions() {
-        use OrderStatusType::*;
-        let allowed: Vec<(OrderStatusType, OrderStatusType)> = OrderStatusType::ALL
-            .iter()
-            .flat_map(|from| OrderStatusType::ALL.iter().map(move |to| (*from, *to)))
-            .filter(|(from, to)| from.allows(*to))
-            .collect();
-        assert_eq!(
-            allowed,
-            [
-                (Created, Approved),
-                (Created, Rejected),
-                (Created, Cancelled),
-                (Approved, Cancelled),
-                (Approved, Processing),
-                (Processing, Cancelled),
-                (Processing, OnHold),
-                (Processing, Shipped),
-                (OnHold, Cancelled),
-                (OnHold, Processing),
-                (Shipped, InTransit),
-                (InTransit, Received),
-                (Received, Returned),
-            ]
-        );
-    }
-
-    #[test]
-    fn an_unknown_status_is_an_error() {
-        assert!(serde_json::from_str::<OrderStatusType>("\"LOST\"").is_err());
-    }
 
     #[test]
     fn a_quantity_of_zero_is_an_error() {

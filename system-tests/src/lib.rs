@@ -3,8 +3,9 @@
 //!
 //! [`Storefront`] runs the three apps inside the test process; [`processes::Storefront`] runs
 //! the built binaries as child processes, for what needs separate processes: a metrics
-//! endpoint per service, and each service's own log output. [`tools`] finds the Python tools
-//! the tests run.
+//! endpoint per service, and each service's own log output. [`faults`] drives a stream of
+//! changes through them while a fault is injected, and checks every change took effect once.
+//! The Python tools the tests run are found by `test_support::python_tool`.
 
 #![forbid(unsafe_code)]
 

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use platform::consumer::{
-    Handler, HandlerError, Heartbeat, InboundMessage, Subscription, dead_letter_headers,
+    Consumer, Handler, HandlerError, Heartbeat, InboundMessage, Outcome, Subscription,
+    dead_letter_headers,
 };
 use platform::kafka::Record;
 use platform::settings::KafkaSettings;
@@ -29,7 +30,7 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
-    async fn handle(&self, message: &InboundMessage) -> Result<&'static str, HandlerError> {
+    async fn handle(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
         let text =
             String::from_utf8_lossy(message.payload.as_deref().unwrap_or_default()).into_owned();
         if text == "poison" {
@@ -43,7 +44,7 @@ impl Handler for Recorder {
             return Err(HandlerError::Failed(anyhow::anyhow!("held back")));
         }
         self.handled.lock().await.push(text);
-        Ok("applied")
+        Ok(Outcome::Applied)
     }
 }
 
@@ -65,26 +66,26 @@ fn subscription(group: &str, topic: &str) -> Subscription {
 struct Running {
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
+    heartbeat: Heartbeat,
 }
 
 impl Running {
-    fn start(
-        kafka: &KafkaSettings,
-        group: &str,
-        topic: &str,
-        recorder: &Recorder,
-        heartbeat: Heartbeat,
-    ) -> Self {
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(platform::consumer::run(
-            kafka.clone(),
+    fn start(kafka: &KafkaSettings, group: &str, topic: &str, recorder: &Recorder) -> Self {
+        let consumer = Consumer::new(
+            kafka,
             subscription(group, topic),
             platform::kafka::producer(kafka).unwrap(),
             recorder.clone(),
+        )
+        .unwrap();
+        let (stop, heartbeat) = (consumer.stop_token(), consumer.heartbeat());
+        assert_eq!(heartbeat.age(), None, "no beat before the loop runs");
+        let task = tokio::spawn(consumer.run());
+        Running {
+            stop,
+            task,
             heartbeat,
-            stop.clone(),
-        ));
-        Running { stop, task }
+        }
     }
 
     /// Stops the loop and waits until it committed and returned.
@@ -112,14 +113,16 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
     }
 
     let recorder = Recorder::default();
-    let heartbeat = Heartbeat::default();
-    assert_eq!(heartbeat.age(), None);
-    let running = Running::start(&kafka, &group, &topic, &recorder, heartbeat.clone());
+    let running = Running::start(&kafka, &group, &topic, &recorder);
     let handled = recorder.handled.clone();
     eventually("every good message handled", EVENT_DEADLINE, || async {
         (handled.lock().await.len() == 3).then_some(())
     })
     .await;
+    assert!(
+        running.heartbeat.age().is_some(),
+        "the loop beats while it runs"
+    );
     assert_eq!(
         *handled.lock().await,
         ["one", "flaky", "two"],
@@ -148,7 +151,7 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
     // The group resumes after what it committed: only the new message arrives.
     publish_raw(&kafka, &topic, Some("same-key"), Some(b"three"), &[]).await;
     let resumed = Recorder::default();
-    let running = Running::start(&kafka, &group, &topic, &resumed, Heartbeat::default());
+    let running = Running::start(&kafka, &group, &topic, &resumed);
     let handled = resumed.handled.clone();
     eventually("the new message handled", EVENT_DEADLINE, || async {
         (!handled.lock().await.is_empty()).then_some(())
@@ -196,7 +199,7 @@ async fn a_group_stopped_inside_a_batch_resumes_with_the_rest_of_it() {
 
     let first = Recorder::default();
     first.holding.store(true, Ordering::SeqCst);
-    let running = Running::start(&kafka, &group, &topic, &first, Heartbeat::default());
+    let running = Running::start(&kafka, &group, &topic, &first);
     let held = first.held_failures.clone();
     eventually("the fourth record held back", EVENT_DEADLINE, || async {
         (held.load(Ordering::SeqCst) > 0).then_some(())
@@ -207,7 +210,7 @@ async fn a_group_stopped_inside_a_batch_resumes_with_the_rest_of_it() {
     assert_eq!(committed_count(&kafka, &group, &topic), 3);
 
     let resumed = Recorder::default();
-    let running = Running::start(&kafka, &group, &topic, &resumed, Heartbeat::default());
+    let running = Running::start(&kafka, &group, &topic, &resumed);
     let handled = resumed.handled.clone();
     eventually("the rest of the batch handled", EVENT_DEADLINE, || async {
         (handled.lock().await.len() >= 3).then_some(())

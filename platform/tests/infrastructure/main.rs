@@ -3,6 +3,7 @@
 //! so these also pin down what the local database server (mongo-java-server) must serve.
 
 mod consumer;
+mod documents;
 mod managed;
 mod mongo;
 mod outbox;

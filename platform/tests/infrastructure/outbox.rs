@@ -4,6 +4,7 @@ use futures_util::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
+use platform::documents::Documents;
 use platform::outbox::{self, Outbox, OutboxMessage, Relay};
 use platform::settings::{KafkaSettings, OutboxSettings};
 use test_support::{EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, unique_name};
@@ -21,10 +22,12 @@ fn message(topic: &str, key: &str, payload: Option<&str>) -> OutboxMessage {
     }
 }
 
-/// What each relay test starts from: a topic of its own, and a collection in a fresh database.
+/// What each relay test starts from: a topic of its own, and a collection in a fresh database,
+/// written through `documents` or, to lay out what the services never write, directly.
 struct Setup {
     kafka: KafkaSettings,
     topic: String,
+    documents: Documents,
     collection: Collection<Document>,
 }
 
@@ -36,36 +39,27 @@ impl Setup {
         let database = platform::mongo::connect(&database_settings())
             .await
             .unwrap();
+        let documents = Documents::new(&database, "aggregates", Outbox::new(&outbox_settings()));
         Setup {
             kafka,
             topic,
-            collection: database.collection("aggregates"),
+            collection: documents.collection().clone(),
+            documents,
         }
     }
 }
 
-/// A relay of `collection` with the test settings.
-fn relay(kafka: &KafkaSettings, collection: &Collection<Document>) -> Relay {
-    relay_with(
-        kafka,
-        collection,
-        outbox_settings(),
-        Outbox::new(&outbox_settings()),
-    )
+/// A relay of `documents` with the test settings.
+fn relay(kafka: &KafkaSettings, documents: &Documents) -> Relay {
+    relay_with(kafka, documents, outbox_settings())
 }
 
-/// A relay of `collection` with its own producer.
-fn relay_with(
-    kafka: &KafkaSettings,
-    collection: &Collection<Document>,
-    settings: OutboxSettings,
-    outbox: Outbox,
-) -> Relay {
+/// A relay of `documents` with its own producer.
+fn relay_with(kafka: &KafkaSettings, documents: &Documents, settings: OutboxSettings) -> Relay {
     Relay::new(
-        collection.clone(),
+        documents,
         platform::kafka::producer(kafka).unwrap(),
         settings,
-        outbox,
         database_settings().timeout,
     )
 }
@@ -75,6 +69,7 @@ async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked
     let Setup {
         kafka,
         topic,
+        documents,
         collection,
     } = Setup::new().await;
 
@@ -96,7 +91,7 @@ async fn the_relay_publishes_in_order_then_empties_the_outbox_and_removes_marked
         .await
         .unwrap();
 
-    let relay = relay(&kafka, &collection);
+    let relay = relay(&kafka, &documents);
     assert_eq!(relay.publish_pending().await.unwrap(), 3);
     assert_eq!(
         relay.publish_pending().await.unwrap(),
@@ -139,34 +134,32 @@ async fn a_running_relay_is_woken_by_a_write_and_publishes_once_more_at_shutdown
     let Setup {
         kafka,
         topic,
+        documents,
         collection,
     } = Setup::new().await;
-    let waker = Outbox::new(&outbox_settings());
     let mut settings = outbox_settings();
     // Only a wake-up or the final pass can publish within the test's deadline.
     settings.poll_interval = std::time::Duration::from_secs(3600);
-    let relay = relay_with(&kafka, &collection, settings, waker.clone());
+    let relay = relay_with(&kafka, &documents, settings);
     let stop = CancellationToken::new();
     let running = tokio::spawn(relay.run(stop.clone()));
 
     let id = ObjectId::new();
-    collection
-        .insert_one(
-            doc! { "_id": id, outbox::FIELD: [message(&topic, "a", Some("woken")).to_bson()] },
-        )
+    documents
+        .insert(doc! { "_id": id }, &[message(&topic, "a", Some("woken"))])
         .await
         .unwrap();
-    waker.wake();
     let mut reader = TopicReader::new(&kafka, &topic);
     assert_eq!(
         reader.read_at_least(1, EVENT_DEADLINE).await[0].text(),
         "woken"
     );
 
+    // Written as by another instance of the service: this relay is not woken by it.
     collection
         .update_one(
             doc! { "_id": id },
-            doc! { "$push": outbox::push(&[message(&topic, "a", Some("last"))]) },
+            doc! { "$push": { outbox::FIELD: message(&topic, "a", Some("last")).to_bson() } },
         )
         .await
         .unwrap();
@@ -183,6 +176,7 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
     let Setup {
         kafka,
         topic,
+        documents,
         collection,
     } = Setup::new().await;
     let drained = ObjectId::new();
@@ -215,7 +209,7 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
         delivery_timeout: Duration::from_secs(2),
         ..kafka
     };
-    let relay = relay(&impatient, &collection);
+    let relay = relay(&impatient, &documents);
     let error = relay.publish_pending().await.unwrap_err();
     assert!(format!("{error:#}").contains(&missing), "{error:#}");
 
@@ -267,6 +261,7 @@ async fn events_the_producer_refuses_are_dead_lettered_and_the_events_behind_the
     let Setup {
         kafka,
         topic,
+        documents,
         collection,
     } = Setup::new().await;
     // Over the producer's message.max.bytes: refused at once, before reaching the broker.
@@ -304,7 +299,7 @@ async fn events_the_producer_refuses_are_dead_lettered_and_the_events_behind_the
         delivery_timeout: Duration::from_secs(2),
         ..kafka.clone()
     };
-    let relay = relay(&impatient, &collection);
+    let relay = relay(&impatient, &documents);
     for pass in ["first", "second"] {
         assert!(relay.publish_pending().await.is_err(), "{pass} pass");
         let document = |id| {
@@ -386,7 +381,10 @@ async fn events_the_producer_refuses_are_dead_lettered_and_the_events_behind_the
 #[tokio::test]
 async fn a_document_marked_for_removal_with_nothing_left_to_publish_is_deleted() {
     let Setup {
-        kafka, collection, ..
+        kafka,
+        documents,
+        collection,
+        ..
     } = Setup::new().await;
     // What a pass leaves when its delete fails after the document's last events were pulled.
     let id = ObjectId::new();
@@ -394,7 +392,7 @@ async fn a_document_marked_for_removal_with_nothing_left_to_publish_is_deleted()
         .insert_one(doc! { "_id": id, outbox::PENDING_REMOVAL: true, outbox::FIELD: [] })
         .await
         .unwrap();
-    let relay = relay(&kafka, &collection);
+    let relay = relay(&kafka, &documents);
     assert_eq!(relay.publish_pending().await.unwrap(), 0);
     assert!(
         collection

@@ -1,9 +1,8 @@
 //! The settings of the accounts service.
 
 use platform::settings::{
-    DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
+    DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings, TelemetrySettings,
 };
-use platform::telemetry::TelemetrySettings;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

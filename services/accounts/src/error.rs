@@ -1,57 +1,22 @@
-//! Every way an accounts request can fail, and the JSON answer for each.
+//! The accounts answers that are not in platform's: which code each domain error has.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use platform::http::{PageError, ServerFailure, error_response};
+use platform::http::errors::{ApiError, Code};
 
 use crate::domain::InvalidCustomer;
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
-    #[error("no customer has the id {0}")]
-    NotFound(String),
-    #[error(transparent)]
-    Invalid(#[from] InvalidCustomer),
-    #[error(transparent)]
-    Page(#[from] PageError),
-    #[error("the customer was changed by another request meanwhile; read it and try again")]
-    Conflict,
-    #[error(transparent)]
-    Server(#[from] ServerFailure),
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> Self {
-        ApiError::Server(error.into())
+impl From<InvalidCustomer> for ApiError {
+    fn from(error: InvalidCustomer) -> Self {
+        ApiError::new(Code::InvalidCustomer, error.to_string())
     }
 }
 
-pub(crate) type ApiResult<T> = Result<T, ApiError>;
-
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_customer"),
-            ApiError::Page(_) => (StatusCode::BAD_REQUEST, "invalid_page"),
-            ApiError::Conflict => (StatusCode::CONFLICT, "conflict"),
-            ApiError::Server(failure) => failure.status_and_code(),
-        }
-    }
+pub(crate) fn customer_not_found(id: &str) -> ApiError {
+    ApiError::new(Code::NotFound, format!("no customer has the id {id}"))
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status_and_code().0
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Server(failure) => failure.response(),
-            client => {
-                let (status, code) = client.status_and_code();
-                error_response(status, code, client.to_string())
-            }
-        }
-    }
+pub(crate) fn changed_meanwhile() -> ApiError {
+    ApiError::new(
+        Code::Conflict,
+        "the customer was changed by another request meanwhile; read it and try again",
+    )
 }

@@ -3,7 +3,7 @@ use accounts::{configuration, startup::Application};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = configuration::load()?;
-    platform::telemetry::init(&settings.telemetry);
+    platform::logging::init(settings.telemetry.log_format);
     let application = Application::build(settings).await?;
     application.run_until_stopped().await
 }

@@ -2,12 +2,13 @@
 
 use actix_web::dev::Server;
 use actix_web::web;
-use platform::actuator::Actuator;
+use platform::http::actuator::Actuator;
 use platform::outbox::{Outbox, Relay};
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::{Settings, Topics};
+use crate::configuration::Settings;
 use crate::routes;
+use crate::state::AppState;
 use crate::storage::CustomerRepository;
 
 const TITLE: &str = "Storefront accounts";
@@ -16,14 +17,6 @@ const DESCRIPTION: &str = "Customer accounts. Every change is published on \
 
 /// The service name in metrics, logs and `actuator/info`.
 const NAME: &str = "accounts";
-
-/// What every request handler shares.
-pub(crate) struct AppState {
-    pub(crate) customers: CustomerRepository,
-    pub(crate) topics: Topics,
-    pub(crate) outbox: Outbox,
-    pub(crate) base_path: String,
-}
 
 /// The running pieces of the service: the HTTP server and the outbox relay.
 pub struct Application {
@@ -42,27 +35,25 @@ impl Application {
             platform::trace::export::install(endpoint, NAME)?;
         }
         let database = platform::mongo::connect(&settings.database).await?;
-        let customers = CustomerRepository::new(&database);
+        let outbox = Outbox::new(&settings.outbox);
+        let customers = CustomerRepository::new(&database, outbox.clone());
         customers.create_indexes().await?;
         let producer = platform::kafka::producer(&settings.kafka)?;
-        let outbox = Outbox::new(&settings.outbox);
         let probe_producer = producer.clone();
         let relay = Relay::new(
-            customers.collection(),
+            customers.documents(),
             producer,
             settings.outbox.clone(),
-            outbox.clone(),
             settings.database.timeout,
         );
 
         let state = web::Data::new(AppState {
             customers,
             topics: settings.topics.clone(),
-            outbox: outbox.clone(),
             base_path: settings.http.base_path.clone(),
         });
         let actuator = Actuator::new(NAME, database, probe_producer, None);
-        let (server, port) = platform::http::server(
+        let (server, port) = platform::http::server::server(
             &settings.http,
             TITLE,
             DESCRIPTION,
@@ -94,6 +85,6 @@ impl Application {
     /// Serves until SIGTERM, Ctrl-C or the shutdown token: then stops taking requests, lets
     /// those in flight finish, and lets the relay publish what they wrote.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        platform::service::serve(self.server, self.relay, self.shutdown).await
+        platform::lifecycle::serve(self.server, self.relay, self.shutdown).await
     }
 }

@@ -2,8 +2,8 @@
 
 use platform::settings::{
     ConsumerSettings, DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
+    TelemetrySettings,
 };
-use platform::telemetry::TelemetrySettings;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,61 +1,25 @@
-//! Every way a fulfillment request can fail, and the JSON answer for each.
+//! The fulfillment answers that are not in platform's: which code each domain error has.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use platform::http::{PageError, ServerFailure, error_response};
+use platform::http::errors::{ApiError, Code};
 
-use crate::domain::TransitionError;
+use shared_events::TransitionError;
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
-    #[error("no fulfillment has the id {0}")]
-    NotFound(String),
-    #[error(transparent)]
-    Transition(#[from] TransitionError),
-    #[error(transparent)]
-    Page(#[from] PageError),
-    #[error("the fulfillment was changed by another request meanwhile; try again")]
-    Conflict,
-    #[error(transparent)]
-    Server(#[from] ServerFailure),
+/// A move the state machine refuses: a repeat is a conflict, anything else illegal.
+pub(crate) fn transition_refused(error: TransitionError) -> ApiError {
+    let code = match &error {
+        TransitionError::AlreadyInStatus(_) => Code::Conflict,
+        TransitionError::Illegal { .. } => Code::IllegalTransition,
+    };
+    ApiError::new(code, error.to_string())
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> Self {
-        ApiError::Server(error.into())
-    }
+pub(crate) fn fulfillment_not_found(id: &str) -> ApiError {
+    ApiError::new(Code::NotFound, format!("no fulfillment has the id {id}"))
 }
 
-pub(crate) type ApiResult<T> = Result<T, ApiError>;
-
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Transition(TransitionError::AlreadyInStatus(_)) | ApiError::Conflict => {
-                (StatusCode::CONFLICT, "conflict")
-            }
-            ApiError::Transition(TransitionError::Illegal { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "illegal_transition")
-            }
-            ApiError::Page(_) => (StatusCode::BAD_REQUEST, "invalid_page"),
-            ApiError::Server(failure) => failure.status_and_code(),
-        }
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status_and_code().0
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Server(failure) => failure.response(),
-            client => {
-                let (status, code) = client.status_and_code();
-                error_response(status, code, client.to_string())
-            }
-        }
-    }
+pub(crate) fn changed_meanwhile() -> ApiError {
+    ApiError::new(
+        Code::Conflict,
+        "the fulfillment was changed by another request meanwhile; try again",
+    )
 }

@@ -1,13 +1,14 @@
 //! What fulfillment publishes (order status changes) and what it does with what it consumes
 //! (fulfillment requests).
 
-use platform::consumer::{Handler, HandlerError, InboundMessage};
+use platform::consumer::{Handler, HandlerError, InboundMessage, Outcome};
+use platform::documents::Inserted;
 use platform::outbox::OutboxMessage;
 use platform::trace::{TRACEPARENT, TraceContext};
 use shared_events::{Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent};
 
 use crate::domain::Fulfillment;
-use crate::storage::{FulfillmentRepository, Inserted};
+use crate::storage::FulfillmentRepository;
 
 /// The `eventSource` header of everything fulfillment publishes.
 const SOURCE: &str = "fulfillment";
@@ -35,19 +36,13 @@ pub(crate) struct FulfillmentHandler {
 }
 
 impl Handler for FulfillmentHandler {
-    async fn handle(&self, message: &InboundMessage) -> Result<&'static str, HandlerError> {
-        let payload = message.payload.as_deref().ok_or_else(|| {
-            HandlerError::Rejected("an empty value is not a FulfillmentRequestEvent".into())
-        })?;
-        let request: FulfillmentRequestEvent =
-            serde_json::from_slice(payload).map_err(|error| {
-                HandlerError::Rejected(format!("not a valid FulfillmentRequestEvent: {error}"))
-            })?;
+    async fn handle(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
+        let request: FulfillmentRequestEvent = message.json("FulfillmentRequestEvent")?;
         let trace = TraceContext::continue_from(message.header(TRACEPARENT));
         let fulfillment = Fulfillment::from_request(request, trace.to_string());
         match self.fulfillments.insert(&fulfillment).await? {
-            Inserted::New => Ok("applied"),
-            Inserted::Duplicate => Ok("duplicate"),
+            Inserted::New => Ok(Outcome::Applied),
+            Inserted::Duplicate => Ok(Outcome::Duplicate),
         }
     }
 }

@@ -9,4 +9,5 @@ mod error;
 mod events;
 mod routes;
 pub mod startup;
+mod state;
 mod storage;

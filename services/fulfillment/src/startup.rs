@@ -2,15 +2,15 @@
 
 use actix_web::dev::Server;
 use actix_web::web;
-use platform::actuator::Actuator;
-use platform::consumer::{Heartbeat, Subscription};
+use platform::consumer::{Consumer, Subscription};
+use platform::http::actuator::Actuator;
 use platform::outbox::{Outbox, Relay};
-use platform::service::Consumer;
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::{Settings, Topics};
+use crate::configuration::Settings;
 use crate::events::FulfillmentHandler;
 use crate::routes;
+use crate::state::AppState;
 use crate::storage::FulfillmentRepository;
 
 const TITLE: &str = "Storefront fulfillment";
@@ -19,14 +19,6 @@ const DESCRIPTION: &str = "Fulfillments: one per approved order from `orders.ord
 
 /// The service name in metrics, logs and `actuator/info`.
 const NAME: &str = "fulfillment";
-
-/// What every request handler shares.
-pub(crate) struct AppState {
-    pub(crate) fulfillments: FulfillmentRepository,
-    pub(crate) topics: Topics,
-    pub(crate) outbox: Outbox,
-    pub(crate) base_path: String,
-}
 
 /// The running pieces of the service: the HTTP server, the outbox relay and the consumer.
 pub struct Application {
@@ -46,47 +38,39 @@ impl Application {
             platform::trace::export::install(endpoint, NAME)?;
         }
         let database = platform::mongo::connect(&settings.database).await?;
-        let fulfillments = FulfillmentRepository::new(&database);
+        let outbox = Outbox::new(&settings.outbox);
+        let fulfillments = FulfillmentRepository::new(&database, outbox.clone());
         fulfillments.create_indexes().await?;
         let producer = platform::kafka::producer(&settings.kafka)?;
-        let outbox = Outbox::new(&settings.outbox);
         let relay = Relay::new(
-            fulfillments.collection(),
+            fulfillments.documents(),
             producer.clone(),
             settings.outbox.clone(),
-            outbox.clone(),
             settings.database.timeout,
         );
-        let consumer = Consumer {
-            kafka: settings.kafka.clone(),
-            subscription: Subscription {
+        let consumer = Consumer::new(
+            &settings.kafka,
+            Subscription {
                 group_id: settings.consumer.group_id.clone(),
                 instance_id: settings.consumer.instance_id.clone(),
                 topics: vec![settings.topics.order_fulfill.clone()],
                 dead_letter_topic: shared_events::topics::dead_letter,
                 handler_timeout: settings.database.timeout,
             },
-            producer: producer.clone(),
-            heartbeat: Heartbeat::default(),
-            handler: FulfillmentHandler {
+            producer.clone(),
+            FulfillmentHandler {
                 fulfillments: fulfillments.clone(),
             },
-        };
+        )?;
 
         let probe_producer = producer;
         let state = web::Data::new(AppState {
             fulfillments,
             topics: settings.topics.clone(),
-            outbox: outbox.clone(),
             base_path: settings.http.base_path.clone(),
         });
-        let actuator = Actuator::new(
-            NAME,
-            database,
-            probe_producer,
-            Some(consumer.heartbeat.clone()),
-        );
-        let (server, port) = platform::http::server(
+        let actuator = Actuator::new(NAME, database, probe_producer, Some(consumer.heartbeat()));
+        let (server, port) = platform::http::server::server(
             &settings.http,
             TITLE,
             DESCRIPTION,
@@ -120,7 +104,12 @@ impl Application {
     /// requests and messages, lets those in flight finish, and lets the relay publish what
     /// they wrote.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        platform::service::serve_and_consume(self.server, self.relay, self.consumer, self.shutdown)
-            .await
+        platform::lifecycle::serve_and_consume(
+            self.server,
+            self.relay,
+            self.consumer,
+            self.shutdown,
+        )
+        .await
     }
 }

@@ -1,66 +1,30 @@
-//! Every way an orders request can fail, and the JSON answer for each.
+//! The orders answers that are not in platform's: which code each domain error has.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use platform::http::{PageError, ServerFailure, error_response};
+use platform::http::errors::{ApiError, Code};
+
+use shared_events::TransitionError;
 
 use crate::domain::OrderError;
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
-    #[error("no customer has the id {0}")]
-    CustomerNotFound(String),
-    #[error(transparent)]
-    Order(#[from] OrderError),
-    #[error("{0}")]
-    NothingToFulfill(&'static str),
-    #[error(transparent)]
-    Page(#[from] PageError),
-    #[error("the customer was changed by another request meanwhile; try again")]
-    Conflict,
-    #[error(transparent)]
-    Server(#[from] ServerFailure),
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> Self {
-        ApiError::Server(error.into())
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        let code = match &error {
+            OrderError::UnknownOrder(_) => Code::NotFound,
+            OrderError::Transition(TransitionError::AlreadyInStatus(_)) => Code::Conflict,
+            OrderError::Transition(TransitionError::Illegal { .. }) => Code::IllegalTransition,
+            _ => Code::InvalidOrder,
+        };
+        ApiError::new(code, error.to_string())
     }
 }
 
-pub(crate) type ApiResult<T> = Result<T, ApiError>;
-
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::CustomerNotFound(_)
-            | ApiError::Order(OrderError::UnknownOrder(_))
-            | ApiError::NothingToFulfill(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Order(OrderError::AlreadyInStatus(_)) | ApiError::Conflict => {
-                (StatusCode::CONFLICT, "conflict")
-            }
-            ApiError::Order(OrderError::IllegalTransition { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "illegal_transition")
-            }
-            ApiError::Order(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_order"),
-            ApiError::Page(_) => (StatusCode::BAD_REQUEST, "invalid_page"),
-            ApiError::Server(failure) => failure.status_and_code(),
-        }
-    }
+pub(crate) fn customer_not_found(id: &str) -> ApiError {
+    ApiError::new(Code::NotFound, format!("no customer has the id {id}"))
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status_and_code().0
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Server(failure) => failure.response(),
-            client => {
-                let (status, code) = client.status_and_code();
-                error_response(status, code, client.to_string())
-            }
-        }
-    }
+pub(crate) fn changed_meanwhile() -> ApiError {
+    ApiError::new(
+        Code::Conflict,
+        "the customer was changed by another request meanwhile; try again",
+    )
 }

@@ -2,7 +2,7 @@
 //! (customer changes and order status changes).
 
 use mongodb::bson::oid::ObjectId;
-use platform::consumer::{Handler, HandlerError, InboundMessage};
+use platform::consumer::{Handler, HandlerError, InboundMessage, Outcome};
 use platform::outbox::OutboxMessage;
 use platform::trace::TraceContext;
 use shared_events::{
@@ -11,13 +11,10 @@ use shared_events::{
 
 use crate::configuration::Topics;
 use crate::domain::{CustomerOrders, StatusOutcome};
-use crate::storage::{Changed, CustomerOrdersRepository, Decision, Target, Written};
+use crate::storage::{Changed, CustomerOrdersRepository, Decision, Target};
 
 /// The `eventSource` header of everything orders publishes.
 const SOURCE: &str = "orders";
-
-/// Attempts at creating a customer copy that another delivery may be creating at once.
-const CONFLICT_RETRIES: usize = 3;
 
 pub(crate) fn fulfillment_requested(
     request: &FulfillmentRequestEvent,
@@ -40,16 +37,8 @@ pub(crate) struct OrdersHandler {
     pub(crate) topics: Topics,
 }
 
-/// The outcome labels logged for each handled event.
-mod outcome {
-    pub(super) const APPLIED: &str = "applied";
-    pub(super) const DUPLICATE: &str = "duplicate";
-    pub(super) const UNCHANGED: &str = "unchanged";
-    pub(super) const REMOVED: &str = "removed";
-}
-
 impl Handler for OrdersHandler {
-    async fn handle(&self, message: &InboundMessage) -> Result<&'static str, HandlerError> {
+    async fn handle(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
         if message.topic == self.topics.customer_change {
             self.on_customer_change(message).await
         } else if message.topic == self.topics.order_status_change {
@@ -63,29 +52,19 @@ impl Handler for OrdersHandler {
     }
 }
 
-fn parse<E: serde::de::DeserializeOwned>(
-    message: &InboundMessage,
-    type_name: &str,
-) -> Result<E, HandlerError> {
-    let payload = message
-        .payload
-        .as_deref()
-        .ok_or_else(|| HandlerError::Rejected(format!("an empty value is not a {type_name}")))?;
-    serde_json::from_slice(payload)
-        .map_err(|error| HandlerError::Rejected(format!("not a valid {type_name}: {error}")))
-}
-
-fn conflicted() -> HandlerError {
-    HandlerError::Failed(anyhow::anyhow!(
-        "the customer orders document kept changing; retrying later"
-    ))
+/// The outcome of a change that found its document; a conflict is retried later.
+fn settled(changed: Changed<Outcome>) -> Result<Outcome, HandlerError> {
+    match changed {
+        Changed::Done(outcome) => Ok(outcome),
+        Changed::AlreadyApplied => Ok(Outcome::Duplicate),
+        Changed::NotFound | Changed::Conflict => Err(HandlerError::Failed(anyhow::anyhow!(
+            "the customer orders document kept changing; retrying later"
+        ))),
+    }
 }
 
 impl OrdersHandler {
-    async fn on_customer_change(
-        &self,
-        message: &InboundMessage,
-    ) -> Result<&'static str, HandlerError> {
+    async fn on_customer_change(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
         if message.payload.is_none() {
             let key = message
                 .key_text()
@@ -94,75 +73,61 @@ impl OrdersHandler {
                 HandlerError::Rejected(format!("tombstone key `{key}` is not a customer id"))
             })?;
             self.customers.remove(id).await?;
-            return Ok(outcome::REMOVED);
+            return Ok(Outcome::Removed);
         }
-        let event: CustomerChangeEvent = parse(message, "CustomerChangeEvent")?;
+        let event: CustomerChangeEvent = message.json("CustomerChangeEvent")?;
         let id = ObjectId::parse_str(&event.id).map_err(|_| {
             HandlerError::Rejected(format!("customer id `{}` is not an ObjectId", event.id))
         })?;
         let event_id = message.header(headers::EVENT_ID);
-        for _ in 0..CONFLICT_RETRIES {
-            let changed = self
-                .customers
-                .change(Target::Customer(id), event_id, |stored| {
-                    let mut customer = stored.customer.clone();
-                    Ok::<_, HandlerError>(if customer.apply_change(&event) {
-                        Decision::Write {
-                            customer: Box::new(customer),
-                            events: Vec::new(),
-                            value: outcome::APPLIED,
-                        }
-                    } else {
-                        Decision::Keep(outcome::UNCHANGED)
-                    })
-                })
-                .await?;
-            match changed {
-                Changed::Done(label) => return Ok(label),
-                Changed::AlreadyApplied => return Ok(outcome::DUPLICATE),
-                Changed::Conflict => return Err(conflicted()),
-                Changed::NotFound => {
-                    let customer = CustomerOrders::from_change(id, &event);
-                    if self.customers.insert(&customer, event_id).await? == Written::Done {
-                        return Ok(outcome::APPLIED);
+        let create = (CustomerOrders::from_change(id, &event), Outcome::Applied);
+        let changed = self
+            .customers
+            .change(Target::Customer(id), event_id, Some(create), |stored| {
+                let mut customer = stored.customer.clone();
+                Ok::<_, HandlerError>(if customer.apply_change(&event) {
+                    Decision::Write {
+                        customer: Box::new(customer),
+                        events: Vec::new(),
+                        value: Outcome::Applied,
                     }
-                }
-            }
-        }
-        Err(conflicted())
+                } else {
+                    Decision::Keep(Outcome::Unchanged)
+                })
+            })
+            .await?;
+        settled(changed)
     }
 
     async fn on_order_status_change(
         &self,
         message: &InboundMessage,
-    ) -> Result<&'static str, HandlerError> {
-        let event: OrderStatusChangeEvent = parse(message, "OrderStatusChangeEvent")?;
+    ) -> Result<Outcome, HandlerError> {
+        let event: OrderStatusChangeEvent = message.json("OrderStatusChangeEvent")?;
         let event_id = message.header(headers::EVENT_ID);
         let changed = self
             .customers
-            .change(Target::Order(event.guid), event_id, |stored| {
+            .change(Target::Order(event.guid), event_id, None, |stored| {
                 let mut customer = stored.customer.clone();
                 let added = customer
                     .add_status(event.guid, event.order_status_event.clone())
                     .map_err(|error| HandlerError::Rejected(error.to_string()))?;
                 Ok::<_, HandlerError>(match added {
-                    StatusOutcome::Duplicate => Decision::Keep(outcome::DUPLICATE),
+                    StatusOutcome::Duplicate => Decision::Keep(Outcome::Duplicate),
                     StatusOutcome::Added => Decision::Write {
                         customer: Box::new(customer),
                         events: Vec::new(),
-                        value: outcome::APPLIED,
+                        value: Outcome::Applied,
                     },
                 })
             })
             .await?;
-        match changed {
-            Changed::Done(label) => Ok(label),
-            Changed::AlreadyApplied => Ok(outcome::DUPLICATE),
-            Changed::NotFound => Err(HandlerError::Rejected(format!(
+        if changed == Changed::NotFound {
+            return Err(HandlerError::Rejected(format!(
                 "no order has the guid {}",
                 event.guid
-            ))),
-            Changed::Conflict => Err(conflicted()),
+            )));
         }
+        settled(changed)
     }
 }

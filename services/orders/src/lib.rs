@@ -10,4 +10,5 @@ mod error;
 mod events;
 mod routes;
 pub mod startup;
+mod state;
 mod storage;

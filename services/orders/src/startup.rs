@@ -2,15 +2,15 @@
 
 use actix_web::dev::Server;
 use actix_web::web;
-use platform::actuator::Actuator;
-use platform::consumer::{Heartbeat, Subscription};
+use platform::consumer::{Consumer, Subscription};
+use platform::http::actuator::Actuator;
 use platform::outbox::{Outbox, Relay};
-use platform::service::Consumer;
 use tokio_util::sync::CancellationToken;
 
-use crate::configuration::{Settings, Topics};
+use crate::configuration::Settings;
 use crate::events::OrdersHandler;
 use crate::routes;
+use crate::state::AppState;
 use crate::storage::CustomerOrdersRepository;
 
 const TITLE: &str = "Storefront orders";
@@ -20,14 +20,6 @@ const DESCRIPTION: &str = "Customers' orders. Keeps a copy of each accounts cust
 
 /// The service name in metrics, logs and `actuator/info`.
 const NAME: &str = "orders";
-
-/// What every request handler shares.
-pub(crate) struct AppState {
-    pub(crate) customers: CustomerOrdersRepository,
-    pub(crate) topics: Topics,
-    pub(crate) outbox: Outbox,
-    pub(crate) base_path: String,
-}
 
 /// The running pieces of the service: the HTTP server, the outbox relay and the consumer.
 pub struct Application {
@@ -47,20 +39,19 @@ impl Application {
             platform::trace::export::install(endpoint, NAME)?;
         }
         let database = platform::mongo::connect(&settings.database).await?;
-        let customers = CustomerOrdersRepository::new(&database);
+        let outbox = Outbox::new(&settings.outbox);
+        let customers = CustomerOrdersRepository::new(&database, outbox.clone());
         customers.create_indexes().await?;
         let producer = platform::kafka::producer(&settings.kafka)?;
-        let outbox = Outbox::new(&settings.outbox);
         let relay = Relay::new(
-            customers.collection(),
+            customers.documents(),
             producer.clone(),
             settings.outbox.clone(),
-            outbox.clone(),
             settings.database.timeout,
         );
-        let consumer = Consumer {
-            kafka: settings.kafka.clone(),
-            subscription: Subscription {
+        let consumer = Consumer::new(
+            &settings.kafka,
+            Subscription {
                 group_id: settings.consumer.group_id.clone(),
                 instance_id: settings.consumer.instance_id.clone(),
                 topics: vec![
@@ -70,28 +61,21 @@ impl Application {
                 dead_letter_topic: shared_events::topics::dead_letter,
                 handler_timeout: settings.database.timeout,
             },
-            producer: producer.clone(),
-            heartbeat: Heartbeat::default(),
-            handler: OrdersHandler {
+            producer.clone(),
+            OrdersHandler {
                 customers: customers.clone(),
                 topics: settings.topics.clone(),
             },
-        };
+        )?;
 
         let probe_producer = producer;
         let state = web::Data::new(AppState {
             customers,
             topics: settings.topics.clone(),
-            outbox: outbox.clone(),
             base_path: settings.http.base_path.clone(),
         });
-        let actuator = Actuator::new(
-            NAME,
-            database,
-            probe_producer,
-            Some(consumer.heartbeat.clone()),
-        );
-        let (server, port) = platform::http::server(
+        let actuator = Actuator::new(NAME, database, probe_producer, Some(consumer.heartbeat()));
+        let (server, port) = platform::http::server::server(
             &settings.http,
             TITLE,
             DESCRIPTION,
@@ -125,7 +109,12 @@ impl Application {
     /// requests and messages, lets those in flight finish, and lets the relay publish what
     /// they wrote.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        platform::service::serve_and_consume(self.server, self.relay, self.consumer, self.shutdown)
-            .await
+        platform::lifecycle::serve_and_consume(
+            self.server,
+            self.relay,
+            self.consumer,
+            self.shutdown,
+        )
+        .await
     }
 }

@@ -3,19 +3,19 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{
-    Body, BodyRejected, DatabaseUnavailable, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks,
-    base_url,
-};
+use platform::http::errors::{ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
+use platform::http::extract::Body;
+use platform::http::hal::{HalPage, SelfLinks, base_url};
+use platform::paging::{PageQuery, PageRequest};
 use platform::trace::TraceContext;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::{Customer, CustomerDraft, CustomerPatch};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{changed_meanwhile, customer_not_found};
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::SORTABLE;
 
 /// How often a read-modify-write is retried when another request changed the customer first.
@@ -62,7 +62,7 @@ pub(crate) struct CustomerSummary {
 }
 
 fn parse_id(id: &str) -> ApiResult<ObjectId> {
-    ObjectId::parse_str(id).map_err(|_| ApiError::NotFound(id.to_owned()))
+    ObjectId::parse_str(id).map_err(|_| customer_not_found(id))
 }
 
 /// A page of customers.
@@ -137,7 +137,7 @@ async fn get_customer(
         .customers
         .find(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
+        .ok_or_else(|| customer_not_found(&id.to_hex()))?;
     let base = base_url(&request, &state.base_path);
     Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)))
 }
@@ -166,7 +166,6 @@ async fn create_customer(
     };
     let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
     state.customers.insert(&customer, &[event]).await?;
-    state.outbox.wake();
     let resource = CustomerResource::new(&customer, &base_url(&request, &state.base_path));
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, resource.links.self_link.href.clone()))
@@ -243,7 +242,7 @@ async fn change_customer(
             .customers
             .find(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
+            .ok_or_else(|| customer_not_found(&id.to_hex()))?;
         let customer = Customer {
             id,
             draft: change(&stored.draft).validated(&stored.draft.credit_cards)?,
@@ -254,12 +253,11 @@ async fn change_customer(
             .replace(&customer, version, &[event])
             .await?
         {
-            state.outbox.wake();
             let base = base_url(&request, &state.base_path);
             return Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)));
         }
     }
-    Err(ApiError::Conflict)
+    Err(changed_meanwhile())
 }
 
 /// Deletes a customer and publishes a tombstone.
@@ -281,8 +279,7 @@ async fn delete_customer(
     let id = parse_id(&id)?;
     let tombstone = events::customer_removed(id, &state.topics.customer_change, &trace);
     if !state.customers.remove(id, &[tombstone]).await? {
-        return Err(ApiError::NotFound(id.to_hex()));
+        return Err(customer_not_found(&id.to_hex()));
     }
-    state.outbox.wake();
     Ok(HttpResponse::NoContent().finish())
 }

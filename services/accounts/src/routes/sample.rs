@@ -2,14 +2,13 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::DatabaseUnavailable;
+use platform::http::errors::{ApiResult, DatabaseUnavailable};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::{Customer, sample};
-use crate::error::ApiResult;
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(create_sample_customers)
@@ -68,7 +67,6 @@ async fn replace_with_samples(
         let event = events::customer_changed(&customer, topic, &trace)?;
         state.customers.insert(&customer, &[event]).await?;
     }
-    state.outbox.wake();
     Ok(HttpResponse::Created()
         .content_type("text/plain; charset=utf-8")
         .body("Sample customer accounts created"))

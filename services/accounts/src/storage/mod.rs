@@ -1,13 +1,13 @@
 //! The `customer.accounts` collection.
 
 use anyhow::Context;
-use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
-use platform::http::PageRequest;
-use platform::outbox::{self, OutboxMessage};
+use mongodb::{Database, IndexModel};
+use platform::documents::{Documents, Inserted};
+use platform::outbox::{Outbox, OutboxMessage};
+use platform::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name};
 
@@ -16,7 +16,7 @@ use crate::domain::{CreditCard, Customer, CustomerDraft};
 pub(crate) const COLLECTION: &str = "customer.accounts";
 
 /// A customer as stored: the draft's fields beside `_id` and a version that guards
-/// read-modify-write changes. The outbox and removal fields are managed by update operators.
+/// read-modify-write changes.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CustomerDocument {
@@ -50,25 +50,26 @@ pub(crate) type Versioned = (Customer, i64);
 
 #[derive(Clone)]
 pub(crate) struct CustomerRepository {
-    collection: Collection<Document>,
+    documents: Documents,
 }
 
 /// The API's sort properties and the stored fields they sort by.
 pub(crate) const SORTABLE: [&str; 4] = ["id", "name.lastName", "name.firstName", "contact.email"];
 
 impl CustomerRepository {
-    pub(crate) fn new(database: &Database) -> Self {
+    pub(crate) fn new(database: &Database, outbox: Outbox) -> Self {
         CustomerRepository {
-            collection: database.collection(COLLECTION),
+            documents: Documents::new(database, COLLECTION, outbox),
         }
     }
 
-    pub(crate) fn collection(&self) -> Collection<Document> {
-        self.collection.clone()
+    pub(crate) fn documents(&self) -> &Documents {
+        &self.documents
     }
 
     pub(crate) async fn create_indexes(&self) -> anyhow::Result<()> {
-        self.collection
+        self.documents
+            .collection()
             .create_index(
                 IndexModel::builder()
                     .keys(doc! { "contact.email": 1 })
@@ -85,53 +86,21 @@ impl CustomerRepository {
         customer: &Customer,
         events: &[OutboxMessage],
     ) -> anyhow::Result<()> {
-        let mut document = platform::mongo::to_document(&to_document(customer, 0))?;
-        document.insert(
-            outbox::FIELD,
-            events
-                .iter()
-                .map(OutboxMessage::to_bson)
-                .collect::<Vec<_>>(),
-        );
-        self.collection
-            .insert_one(document)
-            .await
-            .context("inserting a customer")?;
-        Ok(())
+        let document = platform::mongo::to_document(&to_document(customer, 0))?;
+        match self.documents.insert(document, events).await? {
+            Inserted::New => Ok(()),
+            Inserted::Duplicate => anyhow::bail!("a customer with the id {} exists", customer.id),
+        }
     }
 
     pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<Versioned>> {
-        let filter = live(doc! { "_id": id });
-        let found = self
-            .collection
-            .find_one(filter)
-            .projection(without_outbox())
-            .await
-            .context("reading a customer")?;
+        let found = self.documents.find_one(doc! { "_id": id }).await?;
         found.map(|document| read(&document)).transpose()
     }
 
     pub(crate) async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Customer>, u64)> {
-        let filter = outbox::not_pending_removal();
-        let total = self
-            .collection
-            .count_documents(filter.clone())
-            .await
-            .context("counting customers")?;
-        let sort = platform::mongo::page_sort(page);
-        let customers = self
-            .collection
-            .find(filter)
-            .projection(without_outbox())
-            .sort(sort)
-            .skip(page.offset())
-            .limit(i64::try_from(page.size).unwrap_or(i64::MAX))
-            .await
-            .context("listing customers")?
-            .try_collect::<Vec<_>>()
-            .await
-            .context("listing customers")?;
-        let customers = customers
+        let (documents, total) = self.documents.page(page).await?;
+        let customers = documents
             .iter()
             .map(|document| read(document).map(|(customer, _)| customer))
             .collect::<anyhow::Result<_>>()?;
@@ -139,16 +108,7 @@ impl CustomerRepository {
     }
 
     pub(crate) async fn all(&self) -> anyhow::Result<Vec<Customer>> {
-        let documents: Vec<Document> = self
-            .collection
-            .find(outbox::not_pending_removal())
-            .projection(without_outbox())
-            .sort(doc! { "_id": 1 })
-            .await
-            .context("listing customers")?
-            .try_collect()
-            .await
-            .context("listing customers")?;
+        let documents = self.documents.find_all(Document::new()).await?;
         documents
             .iter()
             .map(|document| read(document).map(|(customer, _)| customer))
@@ -165,36 +125,28 @@ impl CustomerRepository {
     ) -> anyhow::Result<bool> {
         let mut state = platform::mongo::to_document(&to_document(customer, version + 1))?;
         state.remove("_id");
-        let result = self
-            .collection
-            .update_one(
-                live(doc! { "_id": customer.id, "version": version }),
-                doc! { "$set": state, "$push": outbox::push(events) },
+        self.documents
+            .update(
+                doc! { "_id": customer.id, "version": version },
+                doc! { "$set": state },
+                events,
             )
             .await
-            .context("updating a customer")?;
-        Ok(result.matched_count == 1)
     }
 
-    /// Marks a customer for removal with its tombstone; false if there is no such customer.
+    /// Removes a customer with its tombstone; false if there is no such customer.
     pub(crate) async fn remove(
         &self,
         id: ObjectId,
         events: &[OutboxMessage],
     ) -> anyhow::Result<bool> {
-        let result = self
-            .collection
-            .update_one(
-                live(doc! { "_id": id }),
-                doc! {
-                    "$set": { outbox::PENDING_REMOVAL: true },
-                    "$inc": { "version": 1 },
-                    "$push": outbox::push(events),
-                },
+        self.documents
+            .remove(
+                doc! { "_id": id },
+                doc! { "$inc": { "version": 1 } },
+                events,
             )
             .await
-            .context("removing a customer")?;
-        Ok(result.matched_count == 1)
     }
 }
 
@@ -213,13 +165,4 @@ fn to_document(customer: &Customer, version: i64) -> CustomerDocument {
 fn read(document: &Document) -> anyhow::Result<Versioned> {
     platform::mongo::from_document::<CustomerDocument>(document)
         .map(CustomerDocument::into_customer)
-}
-
-fn live(mut filter: Document) -> Document {
-    filter.extend(outbox::not_pending_removal());
-    filter
-}
-
-fn without_outbox() -> Document {
-    doc! { outbox::FIELD: 0 }
 }

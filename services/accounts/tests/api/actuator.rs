@@ -38,7 +38,7 @@ async fn the_actuator_reports_health_info_and_links() {
 async fn requests_are_counted_by_route_pattern_and_answer_with_their_trace() {
     let app = spawn_app().await;
     let created: Value = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await
         .json()
         .await

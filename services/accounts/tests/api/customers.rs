@@ -6,7 +6,7 @@ use crate::helpers::{customer_body, spawn_app};
 async fn creating_a_customer_returns_it_with_its_id_and_a_masked_card() {
     let app = spawn_app().await;
     let response = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -27,7 +27,7 @@ async fn creating_a_customer_returns_it_with_its_id_and_a_masked_card() {
 async fn the_collection_is_hal_with_paging_and_sorting() {
     let app = spawn_app().await;
     for email in ["c@example.com", "a@example.com", "b@example.com"] {
-        let response = app.post_json("/customers", &customer_body(email)).await;
+        let response = app.post("/customers", &customer_body(email)).await;
         assert_eq!(response.status(), 201);
     }
     let page = app
@@ -57,7 +57,7 @@ async fn the_collection_is_hal_with_paging_and_sorting() {
 async fn put_and_patch_change_the_customer_and_keep_masked_cards() {
     let app = spawn_app().await;
     let created: Value = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await
         .json()
         .await
@@ -97,7 +97,7 @@ async fn put_and_patch_change_the_customer_and_keep_masked_cards() {
 async fn a_deleted_customer_is_gone() {
     let app = spawn_app().await;
     let created: Value = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await
         .json()
         .await
@@ -185,7 +185,7 @@ async fn bad_requests_get_a_json_reason_and_the_right_status() {
 #[tokio::test]
 async fn sample_customers_replace_all_customers_by_get_or_post() {
     let app = spawn_app().await;
-    app.post_json("/customers", &customer_body("ada@example.com"))
+    app.post("/customers", &customer_body("ada@example.com"))
         .await;
     let response = app
         .client
@@ -198,7 +198,7 @@ async fn sample_customers_replace_all_customers_by_get_or_post() {
         response.text().await.unwrap(),
         "Sample customer accounts created"
     );
-    let response = app.post_json("/customers/sample", &json!({})).await;
+    let response = app.post("/customers/sample", &json!({})).await;
     assert_eq!(response.status(), 201);
 
     let summary = app.get_json("/customers/summary").await;
@@ -233,7 +233,7 @@ async fn a_malformed_body_is_refused_naming_the_field_at_fault() {
             "unknown variant `GOLD`",
         ),
     ] {
-        let response = app.post_json("/customers", &body).await;
+        let response = app.post("/customers", &body).await;
         assert_eq!(response.status(), 400);
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["code"], "malformed_body");

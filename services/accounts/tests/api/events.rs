@@ -2,13 +2,13 @@ use serde_json::Value;
 use shared_events::{CustomerChangeEvent, headers};
 use test_support::EVENT_DEADLINE;
 
-use crate::helpers::{customer_body, spawn_app};
+use crate::helpers::{AccountsApp, customer_body, spawn_app};
 
 #[tokio::test]
 async fn a_created_customer_is_published_keyed_with_headers_and_without_cards() {
     let app = spawn_app().await;
     let created: Value = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await
         .json()
         .await
@@ -37,7 +37,7 @@ async fn a_created_customer_is_published_keyed_with_headers_and_without_cards() 
 async fn every_change_is_published_in_order_and_a_delete_publishes_a_tombstone() {
     let app = spawn_app().await;
     let created: Value = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await
         .json()
         .await

@@ -4,21 +4,9 @@ use accounts::configuration::{self, Settings};
 use accounts::startup::Application;
 use serde_json::Value;
 use test_support::{TopicReader, create_topics_with_dead_letters, unique_name};
-use tokio_util::sync::CancellationToken;
 
 /// A running accounts app with its own database and topic.
-pub(crate) struct TestApp {
-    pub(crate) address: String,
-    pub(crate) client: reqwest::Client,
-    pub(crate) settings: Settings,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+pub(crate) type TestApp = test_support::TestApp<Settings>;
 
 /// Settings for a test: a free port, a database and a topic of its own.
 pub(crate) async fn test_settings() -> Settings {
@@ -41,42 +29,25 @@ pub(crate) async fn spawn_app_with(settings: Settings) -> TestApp {
     let application = Application::build(settings.clone())
         .await
         .expect("building the app");
-    let address = format!(
-        "http://127.0.0.1:{}{}",
-        application.port(),
-        settings.http.base_path
-    );
-    let shutdown = application.shutdown_token();
-    tokio::spawn(application.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
+    let (port, shutdown) = (application.port(), application.shutdown_token());
+    let base_path = settings.http.base_path.clone();
+    TestApp::spawn(
         settings,
+        port,
+        &base_path,
         shutdown,
-    }
+        application.run_until_stopped(),
+    )
 }
 
-impl TestApp {
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
+/// What accounts tests ask of their app besides HTTP.
+pub(crate) trait AccountsApp {
+    /// Reads the app's customer change topic from its beginning.
+    fn customer_events(&self) -> TopicReader;
+}
 
-    pub(crate) async fn get_json(&self, path: &str) -> Value {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub(crate) fn customer_events(&self) -> TopicReader {
+impl AccountsApp for TestApp {
+    fn customer_events(&self) -> TopicReader {
         TopicReader::new(&self.settings.kafka, &self.settings.topics.customer_change)
     }
 }

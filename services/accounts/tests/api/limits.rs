@@ -17,7 +17,7 @@ async fn a_database_that_stops_answering_gets_503_within_the_deadline_then_recov
     settings.http.request_timeout = Duration::from_secs(1);
     let app = spawn_app_with(settings).await;
     let created: Value = app
-        .post_json("/customers", &customer_body("ada@example.com"))
+        .post("/customers", &customer_body("ada@example.com"))
         .await
         .json()
         .await
@@ -63,7 +63,7 @@ async fn writes_are_refused_while_the_outbox_holds_more_than_its_limit() {
     settings.outbox.max_pending = 1;
     let app = spawn_app_with(settings).await;
     for email in ["ada@example.com", "grace@example.com"] {
-        let response = app.post_json("/customers", &customer_body(email)).await;
+        let response = app.post("/customers", &customer_body(email)).await;
         assert_eq!(response.status(), 201);
     }
 

@@ -6,7 +6,7 @@ use rand::seq::IndexedRandom;
 use serde::{Deserialize, Serialize};
 use shared_events::{
     Address, Contact, FulfillmentRequestEvent, Name, Order, OrderStatusChangeEvent,
-    OrderStatusEvent, OrderStatusType,
+    OrderStatusEvent, OrderStatusType, TransitionError,
 };
 use utoipa::ToSchema;
 
@@ -52,17 +52,6 @@ pub struct Fulfillment {
     pub traceparent: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TransitionError {
-    #[error("the order is already {0:?}")]
-    AlreadyInStatus(OrderStatusType),
-    #[error("an order that is {from:?} cannot become {to:?}")]
-    Illegal {
-        from: Option<OrderStatusType>,
-        to: OrderStatusType,
-    },
-}
-
 impl Fulfillment {
     pub fn from_request(request: FulfillmentRequestEvent, traceparent: String) -> Self {
         Fulfillment {
@@ -89,16 +78,7 @@ impl Fulfillment {
         note: Option<String>,
         now: i64,
     ) -> Result<OrderStatusChangeEvent, TransitionError> {
-        let current = self.status();
-        if current == Some(next) {
-            return Err(TransitionError::AlreadyInStatus(next));
-        }
-        if !current.is_some_and(|status| status.allows(next)) {
-            return Err(TransitionError::Illegal {
-                from: current,
-                to: next,
-            });
-        }
+        OrderStatusType::transition(self.status(), next)?;
         let event = OrderStatusEvent {
             timestamp: now,
             order_status_type: next,

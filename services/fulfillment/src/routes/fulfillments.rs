@@ -2,10 +2,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{
-    Body, BodyRejected, DatabaseUnavailable, ErrorBody, HalPage, PageQuery, PageRequest, SelfLinks,
-    base_url,
-};
+use platform::http::errors::{ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
+use platform::http::extract::Body;
+use platform::http::hal::{HalPage, SelfLinks, base_url};
+use platform::paging::{PageQuery, PageRequest};
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 use utoipa::ToSchema;
@@ -13,9 +13,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::{Fulfillment, ShippingMethod};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{changed_meanwhile, fulfillment_not_found, transition_refused};
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::SORTABLE;
 
 /// How often a read-modify-write is retried when another request changed the fulfillment.
@@ -81,7 +81,7 @@ pub(crate) struct StatusChange {
 }
 
 fn parse_id(id: &str) -> ApiResult<ObjectId> {
-    ObjectId::parse_str(id).map_err(|_| ApiError::NotFound(id.to_owned()))
+    ObjectId::parse_str(id).map_err(|_| fulfillment_not_found(id))
 }
 
 /// A page of fulfillments.
@@ -162,7 +162,7 @@ async fn get_fulfillment(
         .fulfillments
         .find(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
+        .ok_or_else(|| fulfillment_not_found(&id.to_hex()))?;
     let base = base_url(&request, &state.base_path);
     Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
 }
@@ -194,9 +194,10 @@ async fn change_status(
             .fulfillments
             .find(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(id.to_hex()))?;
-        let event =
-            fulfillment.advance(change.order_status_type, change.note.clone(), now_millis())?;
+            .ok_or_else(|| fulfillment_not_found(&id.to_hex()))?;
+        let event = fulfillment
+            .advance(change.order_status_type, change.note.clone(), now_millis())
+            .map_err(transition_refused)?;
         if change.shipping_method.is_some() {
             fulfillment.shipping_method = change.shipping_method;
         }
@@ -207,10 +208,9 @@ async fn change_status(
             .update(&fulfillment, version, &[message])
             .await?
         {
-            state.outbox.wake();
             let base = base_url(&request, &state.base_path);
             return Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)));
         }
     }
-    Err(ApiError::Conflict)
+    Err(changed_meanwhile())
 }

@@ -4,7 +4,7 @@
 //! the same.
 
 use actix_web::{HttpResponse, get, post, web};
-use platform::http::{DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
 use serde::Deserialize;
 use shared_events::OrderStatusType;
 use utoipa::ToSchema;
@@ -12,9 +12,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::ShippingMethod;
-use crate::error::ApiResult;
+use crate::error::transition_refused;
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(advance_all)
@@ -128,7 +128,9 @@ async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
         if to == OrderStatusType::Shipped {
             fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
         }
-        let event = fulfillment.advance(to, None, now_millis())?;
+        let event = fulfillment
+            .advance(to, None, now_millis())
+            .map_err(transition_refused)?;
         let message =
             events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;
         // A fulfillment another request moved meanwhile is no longer in `from`: skip it.
@@ -137,7 +139,6 @@ async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
             .update(&fulfillment, version, &[message])
             .await?;
     }
-    state.outbox.wake();
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(reply))

@@ -1,13 +1,13 @@
 //! The `fulfillment.requests` collection: one document per order.
 
 use anyhow::Context;
-use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
-use platform::http::PageRequest;
-use platform::outbox::{self, OutboxMessage};
+use mongodb::{Database, IndexModel};
+use platform::documents::{Documents, Inserted};
+use platform::outbox::{Outbox, OutboxMessage};
+use platform::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 
@@ -39,28 +39,20 @@ struct FulfillmentDocument {
     version: i64,
 }
 
-/// What storing a new fulfillment did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Inserted {
-    New,
-    /// The order already has its fulfillment.
-    Duplicate,
-}
-
 #[derive(Clone)]
 pub(crate) struct FulfillmentRepository {
-    collection: Collection<Document>,
+    documents: Documents,
 }
 
 impl FulfillmentRepository {
-    pub(crate) fn new(database: &Database) -> Self {
+    pub(crate) fn new(database: &Database, outbox: Outbox) -> Self {
         FulfillmentRepository {
-            collection: database.collection(COLLECTION),
+            documents: Documents::new(database, COLLECTION, outbox),
         }
     }
 
-    pub(crate) fn collection(&self) -> Collection<Document> {
-        self.collection.clone()
+    pub(crate) fn documents(&self) -> &Documents {
+        &self.documents
     }
 
     pub(crate) async fn create_indexes(&self) -> anyhow::Result<()> {
@@ -77,29 +69,22 @@ impl FulfillmentRepository {
             .keys(doc! { "status": 1 })
             .options(IndexOptions::builder().name("status".to_owned()).build())
             .build();
-        self.collection
+        self.documents
+            .collection()
             .create_indexes([unique_order, by_status])
             .await
             .context("creating the fulfillment indexes")?;
         Ok(())
     }
 
+    /// Stores a new fulfillment; a duplicate if its order has one already.
     pub(crate) async fn insert(&self, fulfillment: &Fulfillment) -> anyhow::Result<Inserted> {
         let document = platform::mongo::to_document(&to_document(fulfillment, 0))?;
-        match self.collection.insert_one(document).await {
-            Ok(_) => Ok(Inserted::New),
-            Err(error) if platform::mongo::is_duplicate_key(&error) => Ok(Inserted::Duplicate),
-            Err(error) => Err(error).context("inserting a fulfillment"),
-        }
+        self.documents.insert(document, &[]).await
     }
 
     pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<(Fulfillment, i64)>> {
-        let found = self
-            .collection
-            .find_one(doc! { "_id": id })
-            .projection(doc! { outbox::FIELD: 0 })
-            .await
-            .context("reading a fulfillment")?;
+        let found = self.documents.find_one(doc! { "_id": id }).await?;
         found.map(|document| read(&document)).transpose()
     }
 
@@ -107,62 +92,26 @@ impl FulfillmentRepository {
         &self,
         status: OrderStatusType,
     ) -> anyhow::Result<Vec<(Fulfillment, i64)>> {
-        self.find_many(
-            doc! { "status": platform::mongo::to_bson(&status)? },
-            doc! { "_id": 1 },
-            None,
-        )
-        .await
+        let filter = doc! { "status": platform::mongo::to_bson(&status)? };
+        let documents = self.documents.find_all(filter).await?;
+        documents.iter().map(read).collect()
     }
 
     pub(crate) async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Fulfillment>, u64)> {
-        let total = self
-            .collection
-            .count_documents(doc! {})
-            .await
-            .context("counting fulfillments")?;
-        let sort = platform::mongo::page_sort(page);
-        let fulfillments = self
-            .find_many(doc! {}, sort, Some(page))
-            .await?
-            .into_iter()
-            .map(|(fulfillment, _)| fulfillment)
-            .collect();
+        let (documents, total) = self.documents.page(page).await?;
+        let fulfillments = documents
+            .iter()
+            .map(|document| read(document).map(|(fulfillment, _)| fulfillment))
+            .collect::<anyhow::Result<_>>()?;
         Ok((fulfillments, total))
     }
 
     pub(crate) async fn all(&self) -> anyhow::Result<Vec<Fulfillment>> {
-        Ok(self
-            .find_many(doc! {}, doc! { "_id": 1 }, None)
-            .await?
-            .into_iter()
-            .map(|(fulfillment, _)| fulfillment)
-            .collect())
-    }
-
-    async fn find_many(
-        &self,
-        filter: Document,
-        sort: Document,
-        page: Option<&PageRequest>,
-    ) -> anyhow::Result<Vec<(Fulfillment, i64)>> {
-        let mut find = self
-            .collection
-            .find(filter)
-            .projection(doc! { outbox::FIELD: 0 })
-            .sort(sort);
-        if let Some(page) = page {
-            find = find
-                .skip(page.offset())
-                .limit(i64::try_from(page.size).unwrap_or(i64::MAX));
-        }
-        let documents: Vec<Document> = find
-            .await
-            .context("listing fulfillments")?
-            .try_collect()
-            .await
-            .context("listing fulfillments")?;
-        documents.iter().map(read).collect()
+        let documents = self.documents.find_all(Document::new()).await?;
+        documents
+            .iter()
+            .map(|document| read(document).map(|(fulfillment, _)| fulfillment))
+            .collect()
     }
 
     /// Stores a fulfillment's new state with its events if it is still at `version`; false if
@@ -175,15 +124,13 @@ impl FulfillmentRepository {
     ) -> anyhow::Result<bool> {
         let mut state = platform::mongo::to_document(&to_document(fulfillment, version + 1))?;
         state.remove("_id");
-        let result = self
-            .collection
-            .update_one(
+        self.documents
+            .update(
                 doc! { "_id": fulfillment.id, "version": version },
-                doc! { "$set": state, "$push": outbox::push(events) },
+                doc! { "$set": state },
+                events,
             )
             .await
-            .context("updating a fulfillment")?;
-        Ok(result.matched_count == 1)
     }
 }
 

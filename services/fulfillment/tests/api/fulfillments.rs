@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use shared_events::{OrderStatusChangeEvent, OrderStatusType, headers};
 use test_support::{EVENT_DEADLINE, publish_raw};
 
-use crate::helpers::{fulfillment_request, spawn_app};
+use crate::helpers::{FulfillmentApp, fulfillment_request, spawn_app};
 
 #[tokio::test]
 async fn one_fulfillment_per_order_however_often_it_is_requested() {

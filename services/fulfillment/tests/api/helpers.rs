@@ -7,21 +7,9 @@ use test_support::{
     EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, eventually, publish_raw,
     unique_name,
 };
-use tokio_util::sync::CancellationToken;
 
 /// A running fulfillment app with its own database, topics and consumer group.
-pub(crate) struct TestApp {
-    pub(crate) address: String,
-    pub(crate) client: reqwest::Client,
-    pub(crate) settings: Settings,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+pub(crate) type TestApp = test_support::TestApp<Settings>;
 
 pub(crate) async fn spawn_app() -> TestApp {
     let mut settings = configuration::load().expect("loading settings");
@@ -44,19 +32,15 @@ pub(crate) async fn spawn_app() -> TestApp {
     let application = Application::build(settings.clone())
         .await
         .expect("building the app");
-    let address = format!(
-        "http://127.0.0.1:{}{}",
-        application.port(),
-        settings.http.base_path
-    );
-    let shutdown = application.shutdown_token();
-    tokio::spawn(application.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
+    let (port, shutdown) = (application.port(), application.shutdown_token());
+    let base_path = settings.http.base_path.clone();
+    TestApp::spawn(
         settings,
+        port,
+        &base_path,
         shutdown,
-    }
+        application.run_until_stopped(),
+    )
 }
 
 /// The golden fulfillment request with a fresh order guid.
@@ -70,25 +54,20 @@ pub(crate) fn fulfillment_request() -> (Value, String) {
     (event, guid)
 }
 
-impl TestApp {
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
+/// What fulfillment tests ask of their app besides HTTP.
+pub(crate) trait FulfillmentApp {
+    /// Publishes a fulfillment request as orders does: keyed by the order, with an event id.
+    async fn publish_request(&self, event: &Value, event_id: &str);
 
-    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap()
-    }
+    /// Waits until the summary lists `count` fulfillments, and returns them.
+    async fn wait_for_fulfillments(&self, count: usize) -> Vec<Value>;
 
-    pub(crate) async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
+    /// Reads `topic` from its beginning.
+    fn reader(&self, topic: &str) -> TopicReader;
+}
 
-    pub(crate) async fn publish_request(&self, event: &Value, event_id: &str) {
+impl FulfillmentApp for TestApp {
+    async fn publish_request(&self, event: &Value, event_id: &str) {
         let payload = event.to_string();
         publish_raw(
             &self.settings.kafka,
@@ -100,8 +79,7 @@ impl TestApp {
         .await;
     }
 
-    /// Waits until the summary lists `count` fulfillments, and returns them.
-    pub(crate) async fn wait_for_fulfillments(&self, count: usize) -> Vec<Value> {
+    async fn wait_for_fulfillments(&self, count: usize) -> Vec<Value> {
         eventually(&format!("{count} fulfillments"), EVENT_DEADLINE, || async {
             let summary: Value = self.get("/fulfillments/summary").await.json().await.ok()?;
             let fulfillments = summary["fulfillments"].as_array()?.clone();
@@ -110,7 +88,7 @@ impl TestApp {
         .await
     }
 
-    pub(crate) fn reader(&self, topic: &str) -> TopicReader {
+    fn reader(&self, topic: &str) -> TopicReader {
         TopicReader::new(&self.settings.kafka, topic)
     }
 }

@@ -6,7 +6,7 @@ use mongodb::bson::oid::ObjectId;
 use serde::Deserialize;
 use shared_events::{
     Address, AddressType, Contact, CustomerChangeEvent, FulfillmentRequestEvent, Name, Order,
-    OrderItem, OrderStatusEvent, OrderStatusType,
+    OrderItem, OrderStatusEvent, OrderStatusType, TransitionError,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -63,13 +63,8 @@ pub enum OrderError {
     NoItems,
     #[error("orderItems[{0}].quantity must be at least 1")]
     ZeroQuantity(usize),
-    #[error("the order is already {0:?}")]
-    AlreadyInStatus(OrderStatusType),
-    #[error("an order that is {from:?} cannot become {to:?}")]
-    IllegalTransition {
-        from: Option<OrderStatusType>,
-        to: OrderStatusType,
-    },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
     #[error("the customer has no SHIPPING address to fulfill the order to")]
     NoShippingAddress,
 }
@@ -158,16 +153,7 @@ impl CustomerOrders {
     /// Approves a CREATED order and returns the request to fulfill it.
     pub fn approve(&mut self, guid: Uuid, now: i64) -> Result<FulfillmentRequestEvent, OrderError> {
         let order = self.order(guid).ok_or(OrderError::UnknownOrder(guid))?;
-        let current = order.current_status();
-        if current == Some(OrderStatusType::Approved) {
-            return Err(OrderError::AlreadyInStatus(OrderStatusType::Approved));
-        }
-        if !current.is_some_and(|status| status.allows(OrderStatusType::Approved)) {
-            return Err(OrderError::IllegalTransition {
-                from: current,
-                to: OrderStatusType::Approved,
-            });
-        }
+        OrderStatusType::transition(order.current_status(), OrderStatusType::Approved)?;
         // Checked before changing anything, so that a refused approval changes nothing.
         self.shipping_address()?;
         self.order_mut(guid)?
@@ -366,7 +352,9 @@ mod tests {
         );
         assert_eq!(
             customer.approve(guid, 7_000),
-            Err(OrderError::AlreadyInStatus(OrderStatusType::Approved))
+            Err(OrderError::Transition(TransitionError::AlreadyInStatus(
+                OrderStatusType::Approved
+            )))
         );
     }
 
@@ -376,7 +364,7 @@ mod tests {
         let rejected = customer.orders[0].guid;
         assert!(matches!(
             customer.approve(rejected, 0),
-            Err(OrderError::IllegalTransition { .. })
+            Err(OrderError::Transition(TransitionError::Illegal { .. }))
         ));
         let new = NewOrder {
             order_items: vec![NewOrderItem {

@@ -3,7 +3,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::{Body, BodyRejected, DatabaseUnavailable, ErrorBody, base_url};
+use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
+use platform::http::extract::Body;
+use platform::http::hal::base_url;
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -11,9 +13,9 @@ use uuid::Uuid;
 use super::now_millis;
 use super::resources::OrderResource;
 use crate::domain::{NewOrder, OrderError};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{changed_meanwhile, customer_not_found};
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::{Changed, Decision, Target};
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -27,12 +29,12 @@ fn settled<T>(changed: Changed<T>, not_found: impl FnOnce() -> ApiError) -> ApiR
     match changed {
         Changed::Done(value) => Ok(value),
         Changed::NotFound => Err(not_found()),
-        Changed::AlreadyApplied | Changed::Conflict => Err(ApiError::Conflict),
+        Changed::AlreadyApplied | Changed::Conflict => Err(changed_meanwhile()),
     }
 }
 
 fn parse_guid(guid: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(guid).map_err(|_| ApiError::Order(OrderError::UnknownOrder(Uuid::nil())))
+    Uuid::parse_str(guid).map_err(|_| ApiError::from(OrderError::UnknownOrder(Uuid::nil())))
 }
 
 /// Places an order for a customer, CREATED; products and prices come from the catalog.
@@ -56,12 +58,12 @@ async fn place_order(
     body: Body<NewOrder>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let not_found = || ApiError::CustomerNotFound(id.to_string());
+    let not_found = || customer_not_found(&id);
     let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
     let new_order = body.0;
     let changed = state
         .customers
-        .change(Target::Customer(object_id), None, |stored| {
+        .change(Target::Customer(object_id), None, None, |stored| {
             let mut customer = stored.customer.clone();
             let order = customer.place_order(new_order.clone(), now_millis())?;
             Ok::<_, ApiError>(Decision::Write {
@@ -133,7 +135,7 @@ async fn approve_order(
     let guid = parse_guid(&guid)?;
     let changed = state
         .customers
-        .change(Target::Order(guid), None, |stored| {
+        .change(Target::Order(guid), None, None, |stored| {
             let mut customer = stored.customer.clone();
             let request_event = customer.approve(guid, now_millis())?;
             let message =
@@ -145,8 +147,7 @@ async fn approve_order(
             })
         })
         .await?;
-    let order = settled(changed, || ApiError::Order(OrderError::UnknownOrder(guid)))?;
-    state.outbox.wake();
+    let order = settled(changed, || OrderError::UnknownOrder(guid).into())?;
     Ok(HttpResponse::Ok().json(OrderResource::new(
         order,
         &base_url(&request, &state.base_path),

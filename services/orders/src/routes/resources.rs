@@ -1,6 +1,6 @@
 //! What the orders API answers with.
 
-use platform::http::SelfLinks;
+use platform::http::hal::SelfLinks;
 use serde::Serialize;
 use shared_events::{Address, Contact, Name, Order};
 use utoipa::ToSchema;

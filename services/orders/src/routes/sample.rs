@@ -3,15 +3,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use platform::http::{DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{ApiError, ApiResult, Code, DatabaseUnavailable, ErrorBody};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::sample;
-use crate::error::{ApiError, ApiResult};
+use crate::error::changed_meanwhile;
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::storage::{Changed, Decision, Target};
 
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -62,7 +62,7 @@ async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpRespons
         let target = Target::Customer(listed.customer.id);
         let changed = state
             .customers
-            .change(target, None, |stored| {
+            .change(target, None, None, |stored| {
                 let mut customer = stored.customer.clone();
                 customer.orders = sample::orders(now_millis(), &mut rand::rng());
                 Ok::<_, ApiError>(Decision::Write {
@@ -73,7 +73,7 @@ async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpRespons
             })
             .await?;
         if changed == Changed::Conflict {
-            return Err(ApiError::Conflict);
+            return Err(changed_meanwhile());
         }
     }
     Ok(text(
@@ -133,7 +133,7 @@ async fn request_fulfillment(
         let target = Target::Customer(listed.customer.id);
         let changed = state
             .customers
-            .change(target, None, |stored| {
+            .change(target, None, None, |stored| {
                 let requests = stored
                     .customer
                     .approved_fulfillment_requests(now_millis())?;
@@ -157,14 +157,13 @@ async fn request_fulfillment(
             .await?;
         match changed {
             Changed::Done(count) => requested += count,
-            Changed::Conflict => return Err(ApiError::Conflict),
+            Changed::Conflict => return Err(changed_meanwhile()),
             Changed::NotFound | Changed::AlreadyApplied => {}
         }
     }
     if requested == 0 {
-        return Err(ApiError::NothingToFulfill("No 'Approved' orders found"));
+        return Err(ApiError::new(Code::NotFound, "No 'Approved' orders found"));
     }
-    state.outbox.wake();
     Ok(text(
         StatusCode::OK,
         "All 'Approved' orders sent for fulfillment",

@@ -1,13 +1,13 @@
 //! The `customer.orders` collection: one document per customer, its orders inside.
 
 use anyhow::Context;
-use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
-use platform::http::PageRequest;
-use platform::outbox::{self, OutboxMessage};
+use mongodb::{Database, IndexModel};
+use platform::documents::{Documents, Inserted};
+use platform::outbox::{Outbox, OutboxMessage};
+use platform::paging::PageRequest;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order};
 use uuid::Uuid;
@@ -54,15 +54,8 @@ impl Stored {
     }
 }
 
-/// What a write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
-    Done,
-    /// The document changed or appeared meanwhile: read it again and retry.
-    Conflict,
-}
-
-/// Read-modify-write attempts before a change gives up.
+/// Read-modify-write attempts before a change gives up: another writer won each time (a
+/// request, or another delivery creating or changing the same customer).
 const CONFLICT_RETRIES: usize = 10;
 
 /// Which document a change applies to.
@@ -97,22 +90,23 @@ pub(crate) enum Changed<T> {
 
 #[derive(Clone)]
 pub(crate) struct CustomerOrdersRepository {
-    collection: Collection<Document>,
+    documents: Documents,
 }
 
 impl CustomerOrdersRepository {
-    pub(crate) fn new(database: &Database) -> Self {
+    pub(crate) fn new(database: &Database, outbox: Outbox) -> Self {
         CustomerOrdersRepository {
-            collection: database.collection(COLLECTION),
+            documents: Documents::new(database, COLLECTION, outbox),
         }
     }
 
-    pub(crate) fn collection(&self) -> Collection<Document> {
-        self.collection.clone()
+    pub(crate) fn documents(&self) -> &Documents {
+        &self.documents
     }
 
     pub(crate) async fn create_indexes(&self) -> anyhow::Result<()> {
-        self.collection
+        self.documents
+            .collection()
             .create_index(
                 IndexModel::builder()
                     .keys(doc! { "orders.guid": 1 })
@@ -137,40 +131,23 @@ impl CustomerOrdersRepository {
             .await
     }
 
-    async fn find_one(&self, mut filter: Document) -> anyhow::Result<Option<Stored>> {
-        filter.extend(outbox::not_pending_removal());
-        let found = self
-            .collection
-            .find_one(filter)
-            .projection(doc! { outbox::FIELD: 0 })
-            .await
-            .context("reading customer orders")?;
+    async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Stored>> {
+        let found = self.documents.find_one(filter).await?;
         found.map(|document| read(&document)).transpose()
+    }
+
+    async fn find_target(&self, target: Target) -> anyhow::Result<Option<Stored>> {
+        match target {
+            Target::Customer(id) => self.find(id).await,
+            Target::Order(guid) => self.find_by_order(guid).await,
+        }
     }
 
     pub(crate) async fn page(
         &self,
         page: &PageRequest,
     ) -> anyhow::Result<(Vec<CustomerOrders>, u64)> {
-        let filter = outbox::not_pending_removal();
-        let total = self
-            .collection
-            .count_documents(filter.clone())
-            .await
-            .context("counting customers")?;
-        let sort = platform::mongo::page_sort(page);
-        let documents: Vec<Document> = self
-            .collection
-            .find(filter)
-            .projection(doc! { outbox::FIELD: 0 })
-            .sort(sort)
-            .skip(page.offset())
-            .limit(i64::try_from(page.size).unwrap_or(i64::MAX))
-            .await
-            .context("listing customers")?
-            .try_collect()
-            .await
-            .context("listing customers")?;
+        let (documents, total) = self.documents.page(page).await?;
         let customers = documents
             .iter()
             .map(|document| read(document).map(|stored| stored.customer))
@@ -179,56 +156,30 @@ impl CustomerOrdersRepository {
     }
 
     pub(crate) async fn all(&self) -> anyhow::Result<Vec<Stored>> {
-        let documents: Vec<Document> = self
-            .collection
-            .find(outbox::not_pending_removal())
-            .projection(doc! { outbox::FIELD: 0 })
-            .sort(doc! { "_id": 1 })
-            .await
-            .context("listing customers")?
-            .try_collect()
-            .await
-            .context("listing customers")?;
+        let documents = self.documents.find_all(Document::new()).await?;
         documents.iter().map(read).collect()
     }
 
-    /// Stores a customer seen for the first time.
-    pub(crate) async fn insert(
-        &self,
-        customer: &CustomerOrders,
-        event_id: Option<&str>,
-    ) -> anyhow::Result<Written> {
-        let document = platform::mongo::to_document(&CustomerOrdersDocument {
-            id: customer.id,
-            name: customer.name.clone(),
-            contact: customer.contact.clone(),
-            addresses: customer.addresses.clone(),
-            orders: customer.orders.clone(),
-            version: 0,
-            applied_events: event_id.map(str::to_owned).into_iter().collect(),
-        })?;
-        match self.collection.insert_one(document).await {
-            Ok(_) => Ok(Written::Done),
-            Err(error) if platform::mongo::is_duplicate_key(&error) => Ok(Written::Conflict),
-            Err(error) => Err(error).context("inserting customer orders"),
-        }
-    }
-
     /// Reads the target, lets `decide` choose what to store, and stores it if nobody changed
-    /// the document meanwhile, reading again and retrying if somebody did.
+    /// the document meanwhile, reading again and retrying if somebody did. A target that does
+    /// not exist is stored as `create` holds it (customer and value), if given.
     pub(crate) async fn change<T, E: From<anyhow::Error>>(
         &self,
         target: Target,
         event_id: Option<&str>,
+        mut create: Option<(CustomerOrders, T)>,
         mut decide: impl FnMut(&Stored) -> Result<Decision<T>, E>,
     ) -> Result<Changed<T>, E> {
         for _ in 0..CONFLICT_RETRIES {
-            let found = match target {
-                Target::Customer(id) => self.find(id).await?,
-                Target::Order(guid) => self.find_by_order(guid).await?,
-            };
-            let Some(stored) = found else {
-                return Ok(Changed::NotFound);
+            let Some(stored) = self.find_target(target).await? else {
+                let Some((customer, value)) = create.take() else {
+                    return Ok(Changed::NotFound);
+                };
+                if self.insert(&customer, event_id).await? == Inserted::New {
+                    return Ok(Changed::Done(value));
+                }
+                // Created meanwhile by another delivery: changed like any stored customer.
+                continue;
             };
             if stored.has_applied(event_id) {
                 return Ok(Changed::AlreadyApplied);
@@ -240,7 +191,7 @@ impl CustomerOrdersRepository {
                     events,
                     value,
                 } => {
-                    if self.update(&stored, &customer, event_id, &events).await? == Written::Done {
+                    if self.update(&stored, &customer, event_id, &events).await? {
                         return Ok(Changed::Done(value));
                     }
                 }
@@ -249,23 +200,34 @@ impl CustomerOrdersRepository {
         Ok(Changed::Conflict)
     }
 
+    /// Stores a customer seen for the first time.
+    async fn insert(
+        &self,
+        customer: &CustomerOrders,
+        event_id: Option<&str>,
+    ) -> anyhow::Result<Inserted> {
+        let document = platform::mongo::to_document(&CustomerOrdersDocument {
+            id: customer.id,
+            name: customer.name.clone(),
+            contact: customer.contact.clone(),
+            addresses: customer.addresses.clone(),
+            orders: customer.orders.clone(),
+            version: 0,
+            applied_events: event_id.map(str::to_owned).into_iter().collect(),
+        })?;
+        self.documents.insert(document, &[]).await
+    }
+
     /// Stores the new state of a customer read at `stored.version`, with the events that
-    /// announce it, and remembers `event_id` as applied.
+    /// announce it, and remembers `event_id` as applied; false if it changed meanwhile.
     async fn update(
         &self,
         stored: &Stored,
         customer: &CustomerOrders,
         event_id: Option<&str>,
         events: &[OutboxMessage],
-    ) -> anyhow::Result<Written> {
-        let mut push = outbox::push(events);
-        if let Some(event_id) = event_id {
-            push.insert(
-                "appliedEvents",
-                doc! { "$each": [event_id], "$slice": -REMEMBERED_EVENTS },
-            );
-        }
-        let update = doc! {
+    ) -> anyhow::Result<bool> {
+        let mut update = doc! {
             "$set": {
                 "name": platform::mongo::to_bson(&customer.name)?,
                 "contact": platform::mongo::to_bson(&customer.contact)?,
@@ -273,39 +235,25 @@ impl CustomerOrdersRepository {
                 "orders": platform::mongo::to_bson(&customer.orders)?,
                 "version": stored.version + 1,
             },
-            "$push": push,
         };
+        if let Some(event_id) = event_id {
+            update.insert(
+                "$push",
+                doc! {
+                    "appliedEvents": { "$each": [event_id], "$slice": -REMEMBERED_EVENTS },
+                },
+            );
+        }
         let filter = doc! { "_id": customer.id, "version": stored.version };
-        let result = self
-            .collection
-            .update_one(filter, update)
-            .await
-            .context("updating customer orders")?;
-        Ok(if result.matched_count == 1 {
-            Written::Done
-        } else {
-            Written::Conflict
-        })
+        self.documents.update(filter, update, events).await
     }
 
-    /// Removes a customer's copy. Its pending events are published first: the relay deletes a
-    /// document marked for removal once its outbox is empty.
+    /// Removes a customer's copy. Its pending events are published first: the document is
+    /// deleted once its outbox is empty.
     pub(crate) async fn remove(&self, id: ObjectId) -> anyhow::Result<()> {
-        self.collection
-            .update_one(
-                doc! { "_id": id },
-                doc! { "$set": { outbox::PENDING_REMOVAL: true } },
-            )
-            .await
-            .context("marking customer orders for removal")?;
-        self.collection
-            .delete_one(doc! {
-                "_id": id,
-                outbox::PENDING_REMOVAL: true,
-                format!("{}.0", outbox::FIELD): { "$exists": false },
-            })
-            .await
-            .context("removing customer orders")?;
+        self.documents
+            .remove(doc! { "_id": id }, Document::new(), &[])
+            .await?;
         Ok(())
     }
 }

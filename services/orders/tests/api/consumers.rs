@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use shared_events::headers;
 use test_support::{EVENT_DEADLINE, publish_raw};
 
-use crate::helpers::{customer_change, new_customer_id, spawn_app};
+use crate::helpers::{OrdersApp, customer_change, new_customer_id, spawn_app};
 
 #[tokio::test]
 async fn a_customer_change_updates_the_copy_without_touching_its_orders() {

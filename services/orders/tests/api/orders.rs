@@ -2,7 +2,7 @@ use serde_json::{Value, json};
 use shared_events::{FulfillmentRequestEvent, headers};
 use test_support::EVENT_DEADLINE;
 
-use crate::helpers::{TestApp, customer_change, new_customer_id, spawn_app};
+use crate::helpers::{OrdersApp, TestApp, customer_change, new_customer_id, spawn_app};
 
 const GREEN_WIDGET: &str = "7f3c9c22-3c0a-47a5-9a92-2bd2e23f6e37";
 

@@ -1,4 +1,4 @@
-//! Logging set-up: readable text (coloured on a terminal), JSON lines in containers.
+//! Logging: readable text (coloured on a terminal), JSON lines in containers.
 //!
 //! Requests and consumed events run inside a span that carries their `trace_id`, so every line
 //! they log shows it: in text as `request{trace_id=...}`, in JSON under `span`.
@@ -16,17 +16,9 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TelemetrySettings {
-    pub log_format: LogFormat,
-    /// The OTLP/HTTP base URL of a collector (e.g. `http://otel-collector:4318`); spans are
-    /// exported only when it is set.
-    pub otlp_endpoint: Option<String>,
-}
-
 /// Installs the global subscriber: `RUST_LOG` filters, `info` by default. Calling it again (a
 /// second app in one test process) keeps the first subscriber.
-pub fn init(settings: &TelemetrySettings) {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("info,rdkafka=warn,librdkafka=warn,mongodb=warn,actix_server=warn")
     });
@@ -34,7 +26,7 @@ pub fn init(settings: &TelemetrySettings) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal());
-    let _ = match settings.log_format {
+    let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
             .json()

@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::consumer::Heartbeat;
-use crate::http::request_url;
+use crate::http::hal::request_url;
 
 /// How long a dependency may take to answer a health check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);

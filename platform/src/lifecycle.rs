@@ -8,23 +8,11 @@
 
 use actix_web::dev::Server;
 use anyhow::Context;
-use rdkafka::producer::FutureProducer;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{self, Handler, Heartbeat, Subscription};
+use crate::consumer::{Consumer, Handler};
 use crate::outbox::Relay;
-use crate::settings::KafkaSettings;
-
-/// What a consuming service consumes, and how.
-pub struct Consumer<H> {
-    pub kafka: KafkaSettings,
-    pub subscription: Subscription,
-    /// Publishes dead letters.
-    pub producer: FutureProducer,
-    pub handler: H,
-    pub heartbeat: Heartbeat,
-}
 
 /// Serves until stopped.
 pub async fn serve(
@@ -42,15 +30,8 @@ pub async fn serve_and_consume<H: Handler>(
     consumer: Consumer<H>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(consumer::run(
-        consumer.kafka,
-        consumer.subscription,
-        consumer.producer,
-        consumer.handler,
-        consumer.heartbeat,
-        stop.clone(),
-    ));
+    let stop = consumer.stop_token();
+    let task = tokio::spawn(consumer.run());
     run(server, relay, Some((task, stop)), shutdown).await
 }
 

@@ -4,7 +4,7 @@ use utoipa::openapi::info::InfoBuilder;
 use utoipa::openapi::{ComponentsBuilder, OpenApi, OpenApiBuilder};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::http::ErrorBody;
+use crate::http::errors::ErrorBody;
 
 /// `{base}/v3/api-docs` (the document) and `{base}/swagger-ui/` (its UI, assets compiled in).
 pub fn documentation(

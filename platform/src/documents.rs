@@ -1,0 +1,221 @@
+//! The documents of a collection that carries its events in each document's outbox: the one
+//! way the services read and write them, so that no repository spells an outbox field.
+//!
+//! - Reads never see a document waiting to be removed, nor the outbox itself.
+//! - A write stores the change and its events in one single-document command, and wakes the
+//!   relay when it added events.
+//! - A removal marks the document and adds its tombstone; the document is deleted once its
+//!   outbox is drained (at once if it already is, else by the relay).
+
+use anyhow::Context;
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::{Collection, Database};
+
+use crate::outbox::{FIELD, Outbox, OutboxMessage, PENDING_REMOVAL};
+use crate::paging::PageRequest;
+
+/// What inserting a document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// A document with the same unique key is already there.
+    Duplicate,
+}
+
+/// One collection's documents and the outbox their events wait in.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    collection: Collection<Document>,
+    outbox: Outbox,
+}
+
+impl Documents {
+    pub fn new(database: &Database, name: &str, outbox: Outbox) -> Self {
+        Documents {
+            collection: database.collection(name),
+            outbox,
+        }
+    }
+
+    /// The collection itself, for its indexes.
+    pub fn collection(&self) -> &Collection<Document> {
+        &self.collection
+    }
+
+    /// The outbox the relay of this collection empties.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// The first live document that matches.
+    pub async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Document>> {
+        self.collection
+            .find_one(live(filter))
+            .projection(without_outbox())
+            .await
+            .with_context(|| format!("reading from {}", self.collection.name()))
+    }
+
+    /// Every live document that matches, in `_id` order.
+    pub async fn find_all(&self, filter: Document) -> anyhow::Result<Vec<Document>> {
+        self.collection
+            .find(live(filter))
+            .projection(without_outbox())
+            .sort(doc! { "_id": 1 })
+            .await
+            .with_context(|| format!("listing {}", self.collection.name()))?
+            .try_collect()
+            .await
+            .with_context(|| format!("listing {}", self.collection.name()))
+    }
+
+    /// One page of the live documents, sorted as the page asks, and how many there are in all.
+    pub async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Document>, u64)> {
+        let total = self
+            .collection
+            .count_documents(live(Document::new()))
+            .await
+            .with_context(|| format!("counting {}", self.collection.name()))?;
+        let documents = self
+            .collection
+            .find(live(Document::new()))
+            .projection(without_outbox())
+            .sort(crate::mongo::page_sort(page))
+            .skip(page.offset())
+            .limit(page.limit())
+            .await
+            .with_context(|| format!("listing {}", self.collection.name()))?
+            .try_collect()
+            .await
+            .with_context(|| format!("listing {}", self.collection.name()))?;
+        Ok((documents, total))
+    }
+
+    /// Stores a new document with the events that announce it.
+    pub async fn insert(
+        &self,
+        mut document: Document,
+        events: &[OutboxMessage],
+    ) -> anyhow::Result<Inserted> {
+        if !events.is_empty() {
+            let entries: Vec<Bson> = events.iter().map(OutboxMessage::to_bson).collect();
+            document.insert(FIELD, entries);
+        }
+        match self.collection.insert_one(document).await {
+            Ok(_) => {
+                self.wake_for(events);
+                Ok(Inserted::New)
+            }
+            Err(error) if crate::mongo::is_duplicate_key(&error) => Ok(Inserted::Duplicate),
+            Err(error) => {
+                Err(error).with_context(|| format!("inserting into {}", self.collection.name()))
+            }
+        }
+    }
+
+    /// Applies `update` (update operators) to the live document that matches, and adds the
+    /// events that announce the change, in the same command; false if none matched.
+    pub async fn update(
+        &self,
+        filter: Document,
+        mut update: Document,
+        events: &[OutboxMessage],
+    ) -> anyhow::Result<bool> {
+        if !events.is_empty() {
+            let entries: Vec<Bson> = events.iter().map(OutboxMessage::to_bson).collect();
+            operator(&mut update, "$push").insert(FIELD, doc! { "$each": entries });
+        }
+        let result = self
+            .collection
+            .update_one(live(filter), update)
+            .await
+            .with_context(|| format!("updating {}", self.collection.name()))?;
+        let matched = result.matched_count == 1;
+        if matched {
+            self.wake_for(events);
+        }
+        Ok(matched)
+    }
+
+    /// Removes the live document that matches, with `update` (e.g. a version bump) and the
+    /// events that announce the removal; false if none matched. Reads no longer see it. It is
+    /// deleted once its pending events are published: at once if it has none.
+    pub async fn remove(
+        &self,
+        filter: Document,
+        mut update: Document,
+        events: &[OutboxMessage],
+    ) -> anyhow::Result<bool> {
+        operator(&mut update, "$set").insert(PENDING_REMOVAL, true);
+        let removed = self.update(filter.clone(), update, events).await?;
+        if events.is_empty() {
+            let mut drained = filter;
+            drained.extend(doc! {
+                PENDING_REMOVAL: true,
+                format!("{FIELD}.0"): { "$exists": false },
+            });
+            self.collection
+                .delete_one(drained)
+                .await
+                .with_context(|| format!("deleting from {}", self.collection.name()))?;
+        }
+        Ok(removed)
+    }
+
+    fn wake_for(&self, events: &[OutboxMessage]) {
+        if !events.is_empty() {
+            self.outbox.wake();
+        }
+    }
+}
+
+/// The document under an update operator, created if the update has none yet.
+fn operator<'a>(update: &'a mut Document, name: &str) -> &'a mut Document {
+    if !matches!(update.get(name), Some(Bson::Document(_))) {
+        update.insert(name, Document::new());
+    }
+    match update.get_mut(name) {
+        Some(Bson::Document(operator)) => operator,
+        _ => unreachable!("inserted just above"),
+    }
+}
+
+/// The filter, narrowed to documents not waiting to be removed.
+fn live(mut filter: Document) -> Document {
+    filter.insert(PENDING_REMOVAL, doc! { "$ne": true });
+    filter
+}
+
+fn without_outbox() -> Document {
+    doc! { FIELD: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_join_the_push_an_update_already_has() {
+        let mut update = doc! { "$set": { "a": 1 }, "$push": { "applied": "e1" } };
+        operator(&mut update, "$push").insert(FIELD, "entries");
+        assert_eq!(
+            update,
+            doc! { "$set": { "a": 1 }, "$push": { "applied": "e1", FIELD: "entries" } }
+        );
+        let mut bare = doc! { "$inc": { "version": 1 } };
+        operator(&mut bare, "$set").insert(PENDING_REMOVAL, true);
+        assert_eq!(
+            bare,
+            doc! { "$inc": { "version": 1 }, "$set": { PENDING_REMOVAL: true } }
+        );
+    }
+
+    #[test]
+    fn reads_leave_out_documents_waiting_to_be_removed() {
+        assert_eq!(
+            live(doc! { "_id": 1 }),
+            doc! { "_id": 1, PENDING_REMOVAL: { "$ne": true } }
+        );
+    }
+}

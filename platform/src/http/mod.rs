@@ -1,0 +1,17 @@
+//! The HTTP side every service shares, one job per module; the arrows go one way, from the
+//! server that assembles everything to the parts it assembles.
+//!
+//! - [`errors`]: the table of error codes, the JSON error body, the one way to answer with it;
+//! - [`extract`]: request bodies, query strings, paths and trace contexts, refused as JSON;
+//! - [`middleware`]: tracing, logging and metrics of each request, its deadline, backpressure;
+//! - [`hal`]: HAL links and collection pages, as Spring Data REST serves them;
+//! - [`actuator`] and [`openapi`]: the operational endpoints and the API's documentation;
+//! - [`server`]: the server of a service, built from all of the above.
+
+pub mod actuator;
+pub mod errors;
+pub mod extract;
+pub mod hal;
+pub mod middleware;
+pub mod openapi;
+pub mod server;

@@ -1,0 +1,88 @@
+//! The HTTP server of a service: where routes, documentation, extractor settings and
+//! middleware come together.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::http::actuator::{self, Actuator, Exposure};
+use crate::http::errors::no_route;
+use crate::http::extract::{json_config, path_config, query_config};
+use crate::http::middleware::{Limits, guard, observe};
+use crate::http::openapi;
+use crate::outbox::Outbox;
+use crate::settings::HttpSettings;
+
+/// The HTTP server of a service, bound to `settings.host:port`: every route under
+/// `settings.base_path` (the service's, registered by `configure` once per worker, and the
+/// actuator's), the OpenAPI document and Swagger UI collected from those routes, JSON errors for
+/// every rejected request, the request deadline and the outbox's backpressure, and [`observe`]
+/// around it all. Returns the server and its port.
+pub fn server<F>(
+    settings: &HttpSettings,
+    title: &'static str,
+    description: &'static str,
+    actuator: Actuator,
+    outbox: Outbox,
+    configure: F,
+) -> anyhow::Result<(Server, u16)>
+where
+    F: Fn(&mut ServiceConfig<'_>) + Clone + Send + 'static,
+{
+    let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+        .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+    let port = listener.local_addr()?.port();
+    let exposure = Exposure::parse(&settings.actuator_exposure)?;
+    let routes = move |cfg: &mut ServiceConfig<'_>| {
+        configure(cfg);
+        actuator::configure(cfg, actuator.clone(), exposure);
+    };
+    let limits = Limits {
+        request_timeout: settings.request_timeout,
+        outbox,
+    };
+    let base_path = settings.base_path.clone();
+    let max_body_bytes = settings.max_body_bytes;
+    // The document is collected from the same route registrations the workers make.
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .service(scope(base_path.as_str()).configure(|cfg| routes(cfg)))
+        .split_for_parts();
+    let mut server = HttpServer::new(move || {
+        let routes = routes.clone();
+        let limits = limits.clone();
+        App::new()
+            .wrap(from_fn(move |request, next| {
+                guard(limits.clone(), request, next)
+            }))
+            .wrap(from_fn(observe))
+            .app_data(json_config(max_body_bytes))
+            .app_data(query_config())
+            .app_data(path_config())
+            // Before the scope: a scope that matches the prefix keeps every request under it.
+            .service(openapi::documentation(
+                &base_path,
+                title,
+                description,
+                api.clone(),
+            ))
+            .into_utoipa_app()
+            .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg)))
+            .into_app()
+            .default_service(web::to(no_route))
+    })
+    // Shutdown is the service's to decide (SIGTERM stops the consumer and relay too).
+    .disable_signals()
+    .shutdown_timeout(10);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    let server = server.listen(listener)?.run();
+    tracing::info!(port, "listening");
+    Ok((server, port))
+}

@@ -1,0 +1,148 @@
+//! `Documents`: what the services' repositories read and write, against the local database.
+
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Document, doc};
+use platform::documents::{Documents, Inserted};
+use platform::outbox::{self, Outbox, OutboxMessage};
+use platform::paging::{PageQuery, PageRequest};
+
+use crate::{database_settings, outbox_settings};
+
+fn event(id: &str) -> OutboxMessage {
+    OutboxMessage {
+        id: id.to_owned(),
+        topic: "t".into(),
+        key: Some("k".into()),
+        payload: Some("{}".into()),
+        headers: Vec::new(),
+    }
+}
+
+async fn documents() -> Documents {
+    let database = platform::mongo::connect(&database_settings())
+        .await
+        .unwrap();
+    Documents::new(&database, "things", Outbox::new(&outbox_settings()))
+}
+
+/// The stored document as it is, outbox and all.
+async fn raw(documents: &Documents, id: ObjectId) -> Option<Document> {
+    documents
+        .collection()
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+}
+
+fn outbox_ids(document: &Document) -> Vec<&str> {
+    document
+        .get_array(outbox::FIELD)
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|entry| entry.as_document().unwrap().get_str("_id").unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_write_stores_its_events_with_it_and_reads_never_show_them() {
+    let documents = documents().await;
+    let id = ObjectId::new();
+    let inserted = documents
+        .insert(doc! { "_id": id, "n": 1, "applied": [] }, &[event("e1")])
+        .await
+        .unwrap();
+    assert_eq!(inserted, Inserted::New);
+    let updated = documents
+        .update(
+            doc! { "_id": id, "n": 1 },
+            doc! { "$set": { "n": 2 }, "$push": { "applied": "m1" } },
+            &[event("e2"), event("e3")],
+        )
+        .await
+        .unwrap();
+    assert!(updated);
+    let stale = documents
+        .update(
+            doc! { "_id": id, "n": 1 },
+            doc! { "$set": { "n": 3 } },
+            &[event("e4")],
+        )
+        .await
+        .unwrap();
+    assert!(!stale, "a filter that no longer matches changes nothing");
+
+    let stored = raw(&documents, id).await.unwrap();
+    assert_eq!(outbox_ids(&stored), ["e1", "e2", "e3"]);
+    assert_eq!(stored.get_array("applied").unwrap().len(), 1);
+    let read = documents
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, doc! { "_id": id, "n": 2, "applied": ["m1"] });
+
+    let again = documents
+        .insert(doc! { "_id": id }, &[event("e5")])
+        .await
+        .unwrap();
+    assert_eq!(again, Inserted::Duplicate);
+    assert_eq!(
+        outbox_ids(&raw(&documents, id).await.unwrap()),
+        ["e1", "e2", "e3"]
+    );
+}
+
+#[tokio::test]
+async fn a_removed_document_is_hidden_at_once_and_deleted_once_its_outbox_is_empty() {
+    let documents = documents().await;
+    let (announced, silent, kept) = (ObjectId::new(), ObjectId::new(), ObjectId::new());
+    for id in [announced, silent, kept] {
+        documents.insert(doc! { "_id": id }, &[]).await.unwrap();
+    }
+
+    let removed = documents
+        .remove(doc! { "_id": announced }, doc! {}, &[event("tombstone")])
+        .await
+        .unwrap();
+    assert!(removed);
+    let waiting = raw(&documents, announced)
+        .await
+        .expect("kept until its tombstone is published");
+    assert_eq!(outbox_ids(&waiting), ["tombstone"]);
+    assert!(
+        documents
+            .find_one(doc! { "_id": announced })
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert!(
+        documents
+            .remove(doc! { "_id": silent }, doc! {}, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        raw(&documents, silent).await.is_none(),
+        "nothing to publish: deleted at once"
+    );
+    assert!(
+        !documents
+            .remove(doc! { "_id": silent }, doc! {}, &[])
+            .await
+            .unwrap(),
+        "removing twice finds nothing"
+    );
+
+    let everything = PageRequest::parse(&PageQuery::default(), &[]).unwrap();
+    let (page, total) = documents.page(&everything).await.unwrap();
+    assert_eq!((page, total), (vec![doc! { "_id": kept }], 1));
+    assert_eq!(
+        documents.find_all(doc! {}).await.unwrap(),
+        [doc! { "_id": kept }]
+    );
+}

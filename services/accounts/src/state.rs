@@ -1,0 +1,10 @@
+//! What every request handler of accounts shares.
+
+use crate::configuration::Topics;
+use crate::storage::CustomerRepository;
+
+pub(crate) struct AppState {
+    pub(crate) customers: CustomerRepository,
+    pub(crate) topics: Topics,
+    pub(crate) base_path: String,
+}

@@ -1,0 +1,90 @@
+//! A service app running inside the test process, and the HTTP calls tests make to it.
+
+use std::future::Future;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::waiting::{EVENT_DEADLINE, eventually};
+
+/// A running app with its settings; it stops when dropped.
+pub struct TestApp<S> {
+    /// The service's base URL: scheme, host, port and base path.
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: S,
+    shutdown: CancellationToken,
+}
+
+impl<S> Drop for TestApp<S> {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl<S> TestApp<S> {
+    /// Runs `run` (the app's `run_until_stopped`) in the background; the app listens on `port`
+    /// and serves under `base_path`, and `shutdown` stops it.
+    pub fn spawn(
+        settings: S,
+        port: u16,
+        base_path: &str,
+        shutdown: CancellationToken,
+        run: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) -> Self {
+        tokio::spawn(run);
+        TestApp {
+            address: format!("http://127.0.0.1:{port}{base_path}"),
+            client: reqwest::Client::new(),
+            settings,
+            shutdown,
+        }
+    }
+
+    /// The URL of `path` under the base path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("sending a GET")
+    }
+
+    /// GET `path`, which must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// POST `body` as JSON to `path`.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("sending a POST")
+    }
+
+    /// Waits until GET `path` answers 200 with a body that `accept` takes.
+    pub async fn wait_for(&self, path: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        eventually(
+            &format!("GET {path} to show the change"),
+            EVENT_DEADLINE,
+            || async {
+                let response = self.get(path).await;
+                if response.status() != 200 {
+                    return None;
+                }
+                let body: Value = response.json().await.ok()?;
+                accept(&body).then_some(body)
+            },
+        )
+        .await
+    }
+}

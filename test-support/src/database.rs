@@ -1,0 +1,80 @@
+//! A MongoDB server of a test's own.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::names::free_port;
+use crate::processes::{dev_script, send_signal};
+
+/// A database server of a test's own (mongo-java-server, in memory), so that the test can stop,
+/// freeze and restart its database without disturbing the tests that share the common one.
+pub struct PrivateDatabase {
+    port: u16,
+    process: Option<Child>,
+}
+
+impl PrivateDatabase {
+    pub fn start() -> Self {
+        let mut database = PrivateDatabase {
+            port: free_port(),
+            process: None,
+        };
+        database.restart();
+        database
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): its connections stay open and nothing answers, as when a
+    /// host hangs or the network drops packets.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT), with its data.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let process = self.process.as_ref().expect("the database is running");
+        send_signal(process.id(), signal);
+    }
+
+    /// Starts the server again on the same port (empty: it keeps data in memory only).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut process = Command::new("bash")
+            .arg(dev_script("mongodb.sh"))
+            .args([&self.port.to_string(), "memory"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mongo-java-server (run scripts/setup.sh first)");
+        let mut ready = String::new();
+        BufReader::new(process.stdout.take().expect("piped stdout"))
+            .read_line(&mut ready)
+            .expect("reading the database's first line");
+        assert!(
+            ready.starts_with("listening on"),
+            "mongo-java-server said {ready:?} (run scripts/setup.sh first)"
+        );
+        self.process = Some(process);
+    }
+}
+
+impl Drop for PrivateDatabase {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,212 @@
+//! Topics as any client sees them: creating them, publishing raw records, reading them back
+//! and the offsets a group committed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use platform::settings::KafkaSettings;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Headers;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::names::unique_name;
+use crate::waiting::POLL_INTERVAL;
+
+/// Creates each topic and its dead-letter topic (`<topic>.DLT`), 3 partitions each.
+pub async fn create_topics_with_dead_letters(kafka: &KafkaSettings, topics: &[&str]) {
+    let mut names: Vec<String> = Vec::new();
+    for topic in topics {
+        names.push((*topic).to_owned());
+        names.push(format!("{topic}.DLT"));
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    platform::kafka::create_topics(kafka, &names, 3)
+        .await
+        .expect("creating test topics");
+}
+
+/// Publishes one record as any producer could, e.g. upstream's Java services (no key, no
+/// headers) or a broken one (a value that is not an event).
+pub async fn publish_raw(
+    kafka: &KafkaSettings,
+    topic: &str,
+    key: Option<&str>,
+    payload: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) {
+    let producer = platform::kafka::producer(kafka).expect("creating a test producer");
+    let headers: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    platform::kafka::publish(
+        &producer,
+        &platform::kafka::Record {
+            topic,
+            key: key.map(str::as_bytes),
+            payload,
+            headers: &headers,
+        },
+    )
+    .await
+    .expect("publishing a test record");
+}
+
+/// How many records of `topic` the consumer group `group` has committed, over all partitions.
+pub fn committed_count(kafka: &KafkaSettings, group: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = platform::kafka::client_config(kafka)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating a test consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("reading topic metadata");
+    let mut partitions = TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .flat_map(|topic| topic.partitions())
+    {
+        partitions.add_partition(topic, partition.id());
+    }
+    let committed = consumer
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .expect("reading committed offsets");
+    committed
+        .elements()
+        .iter()
+        .filter_map(|element| match element.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        })
+        .sum()
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct ConsumedRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: HashMap<String, String>,
+}
+
+impl ConsumedRecord {
+    /// The payload as text; panics on a tombstone.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(self.payload.as_deref().expect("a tombstone has no payload"))
+            .expect("payload is UTF-8")
+    }
+}
+
+/// Reads a topic from its beginning, outside any consumer group (no rebalance to wait for).
+pub struct TopicReader {
+    consumer: BaseConsumer,
+    records: Vec<ConsumedRecord>,
+}
+
+impl TopicReader {
+    pub fn new(kafka: &KafkaSettings, topic: &str) -> Self {
+        let consumer: BaseConsumer = platform::kafka::client_config(kafka)
+            .set("group.id", unique_name("reader"))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("creating a test consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("reading topic metadata");
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|topic| topic.partitions().len())
+            .unwrap_or(0);
+        assert!(partitions > 0, "topic {topic} has no partitions");
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions {
+            assignment
+                .add_partition_offset(
+                    topic,
+                    i32::try_from(partition).expect("a partition number"),
+                    Offset::Beginning,
+                )
+                .expect("assigning a partition");
+        }
+        consumer.assign(&assignment).expect("assigning partitions");
+        TopicReader {
+            consumer,
+            records: Vec::new(),
+        }
+    }
+
+    /// Every record read so far.
+    pub fn records(&self) -> &[ConsumedRecord] {
+        &self.records
+    }
+
+    /// Reads until `count` records have arrived in all, panicking after `deadline`.
+    pub async fn read_at_least(&mut self, count: usize, deadline: Duration) -> &[ConsumedRecord] {
+        let started = Instant::now();
+        while self.records.len() < count {
+            assert!(
+                started.elapsed() < deadline,
+                "timed out after {deadline:?} with {} of {count} records",
+                self.records.len()
+            );
+            if !self.poll(Duration::ZERO) {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        &self.records
+    }
+
+    /// Reads whatever arrives within `window`: used to show that nothing more arrives after
+    /// the records a test waited for.
+    pub async fn read_for(&mut self, window: Duration) -> &[ConsumedRecord] {
+        let started = Instant::now();
+        while started.elapsed() < window {
+            if !self.poll(Duration::ZERO) {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        &self.records
+    }
+
+    /// Takes one record if one is there; false if there was none. A broker that is down (a
+    /// test stopped it) is reported by the client and then worked around: not a failure.
+    fn poll(&mut self, timeout: Duration) -> bool {
+        let message = match self.consumer.poll(timeout) {
+            None => return false,
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown,
+            ))) => return false,
+            Some(result) => result.expect("reading a test topic"),
+        };
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| {
+                        (
+                            header.key.to_owned(),
+                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.records.push(ConsumedRecord {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message
+                .key()
+                .map(|key| String::from_utf8_lossy(key).into_owned()),
+            payload: message.payload().map(<[u8]>::to_vec),
+            headers,
+        });
+        true
+    }
+}
