@@ -1,4 +1,5 @@
-//! Running a service's parts together, and stopping them in order.
+//! A service's life: what it installs at start, the pieces it runs together, and the order in
+//! which it stops them.
 //!
 //! On SIGTERM, Ctrl-C or the shutdown token: the HTTP server stops taking requests and lets
 //! those in flight finish; then the consumer stops and commits; the outbox relay stops last, so
@@ -6,81 +7,129 @@
 //! service down with it, so that the orchestrator restarts it instead of leaving it serving
 //! stale data.
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{Consumer, Handler};
 use crate::outbox::Relay;
+use crate::settings::TelemetrySettings;
 
-/// Serves until stopped.
-pub async fn serve(
-    server: Server,
-    relay: Relay,
-    shutdown: CancellationToken,
+/// Installs what observes a service named `name`: the metrics recorder, and the span exporter
+/// when the settings name a collector.
+pub fn install_observability(
+    name: &'static str,
+    settings: &TelemetrySettings,
 ) -> anyhow::Result<()> {
-    run(server, relay, None, shutdown).await
+    crate::metrics::install(name);
+    if let Some(endpoint) = &settings.otlp_endpoint {
+        crate::trace::export::install(endpoint, name)?;
+    }
+    Ok(())
 }
 
-/// Serves and consumes until stopped.
-pub async fn serve_and_consume<H: Handler>(
+/// The running pieces of a service: its HTTP server, its outbox relay and, in a service that
+/// consumes, its consumer. Nothing runs until [`Application::run_until_stopped`].
+pub struct Application {
+    port: u16,
     server: Server,
     relay: Relay,
-    consumer: Consumer<H>,
+    consumer: Option<Consuming>,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let stop = consumer.stop_token();
-    let task = tokio::spawn(consumer.run());
-    run(server, relay, Some((task, stop)), shutdown).await
 }
 
-type ConsumerTask = (JoinHandle<anyhow::Result<()>>, CancellationToken);
+/// A consumer's loop, not yet started, and the token that stops it.
+struct Consuming {
+    run: BoxFuture<'static, anyhow::Result<()>>,
+    stop: CancellationToken,
+}
 
-async fn run(
-    server: Server,
-    relay: Relay,
-    consumer: Option<ConsumerTask>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let signals = tokio::spawn(crate::shutdown::cancel_on_signal(shutdown.clone()));
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(relay.run(relay_stop.clone()));
-    let handle = server.handle();
-    let server = tokio::spawn(server);
-
-    let consumed = match consumer {
-        None => {
-            shutdown.cancelled().await;
-            stop_server(handle, server).await?;
-            Ok(Ok(()))
+impl Application {
+    /// A service that serves HTTP on `port` and relays its outbox.
+    pub fn new(server: Server, port: u16, relay: Relay) -> Self {
+        Application {
+            port,
+            server,
+            relay,
+            consumer: None,
+            shutdown: CancellationToken::new(),
         }
-        Some((mut task, stop)) => {
-            let ended_early = tokio::select! {
-                () = shutdown.cancelled() => None,
-                ended = &mut task => Some(ended),
-            };
-            stop_server(handle, server).await?;
-            match ended_early {
-                Some(ended) => ended,
-                None => {
-                    stop.cancel();
-                    task.await
+    }
+
+    /// The same service, consuming too.
+    pub fn with_consumer<H: Handler>(self, consumer: Consumer<H>) -> Self {
+        let stop = consumer.stop_token();
+        Application {
+            consumer: Some(Consuming {
+                run: Box::pin(consumer.run()),
+                stop,
+            }),
+            ..self
+        }
+    }
+
+    /// The port the HTTP server listens on (the one picked when the settings said 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token stops the service as SIGTERM would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves (and consumes) until SIGTERM, Ctrl-C or the shutdown token, then stops the parts
+    /// in order.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            server,
+            relay,
+            consumer,
+            shutdown,
+            ..
+        } = self;
+        let signals = tokio::spawn(crate::shutdown::cancel_on_signal(shutdown.clone()));
+        let relay_stop = CancellationToken::new();
+        let relay = tokio::spawn(relay.run(relay_stop.clone()));
+        let handle = server.handle();
+        let server = tokio::spawn(server);
+
+        let consumed = match consumer {
+            None => {
+                shutdown.cancelled().await;
+                stop_server(handle, server).await?;
+                Ok(Ok(()))
+            }
+            Some(Consuming { run, stop }) => {
+                let mut task = tokio::spawn(run);
+                let ended_early = tokio::select! {
+                    () = shutdown.cancelled() => None,
+                    ended = &mut task => Some(ended),
+                };
+                stop_server(handle, server).await?;
+                match ended_early {
+                    Some(ended) => ended,
+                    None => {
+                        stop.cancel();
+                        task.await
+                    }
                 }
             }
-        }
-    };
-    relay_stop.cancel();
-    relay.await.context("the outbox relay task")?;
-    signals.abort();
-    crate::trace::export::flush();
-    consumed
-        .context("the consumer task")?
-        .context("the consumer")
+        };
+        relay_stop.cancel();
+        relay.await.context("the outbox relay task")?;
+        signals.abort();
+        crate::trace::export::flush();
+        consumed
+            .context("the consumer task")?
+            .context("the consumer")
+    }
 }
 
 async fn stop_server(
-    handle: actix_web::dev::ServerHandle,
+    handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
 ) -> anyhow::Result<()> {
     handle.stop(true).await;

@@ -83,21 +83,21 @@ impl Storefront {
         let fulfillment_group = fulfillment.consumer.group_id.clone();
 
         let mut shutdown = Vec::new();
-        let accounts_app = accounts::startup::Application::build(accounts)
+        let accounts_app = accounts::startup::build(accounts)
             .await
             .expect("building accounts");
         let accounts_url = format!("http://127.0.0.1:{}/accounts", accounts_app.port());
         shutdown.push(accounts_app.shutdown_token());
         tokio::spawn(accounts_app.run_until_stopped());
 
-        let orders_app = orders::startup::Application::build(orders)
+        let orders_app = orders::startup::build(orders)
             .await
             .expect("building orders");
         let orders_url = format!("http://127.0.0.1:{}/orders", orders_app.port());
         shutdown.push(orders_app.shutdown_token());
         tokio::spawn(orders_app.run_until_stopped());
 
-        let fulfillment_app = fulfillment::startup::Application::build(fulfillment)
+        let fulfillment_app = fulfillment::startup::build(fulfillment)
             .await
             .expect("building fulfillment");
         let fulfillment_url = format!("http://127.0.0.1:{}/fulfillment", fulfillment_app.port());

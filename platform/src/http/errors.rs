@@ -99,6 +99,19 @@ impl ApiError {
         }
     }
 
+    /// 404: no `noun` (customer, order, ...) has this id.
+    pub fn not_found(noun: &str, id: &str) -> Self {
+        ApiError::new(Code::NotFound, format!("no {noun} has the id {id}"))
+    }
+
+    /// 409: the `noun` changed while the request read and wrote it, more often than it retries.
+    pub fn changed_meanwhile(noun: &str) -> Self {
+        ApiError::new(
+            Code::Conflict,
+            format!("the {noun} was changed by another request meanwhile; read it and try again"),
+        )
+    }
+
     pub fn code(&self) -> Code {
         self.code
     }

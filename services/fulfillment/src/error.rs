@@ -12,14 +12,3 @@ pub(crate) fn transition_refused(error: TransitionError) -> ApiError {
     };
     ApiError::new(code, error.to_string())
 }
-
-pub(crate) fn fulfillment_not_found(id: &str) -> ApiError {
-    ApiError::new(Code::NotFound, format!("no fulfillment has the id {id}"))
-}
-
-pub(crate) fn changed_meanwhile() -> ApiError {
-    ApiError::new(
-        Code::Conflict,
-        "the fulfillment was changed by another request meanwhile; try again",
-    )
-}

@@ -17,14 +17,3 @@ impl From<OrderError> for ApiError {
         ApiError::new(code, error.to_string())
     }
 }
-
-pub(crate) fn customer_not_found(id: &str) -> ApiError {
-    ApiError::new(Code::NotFound, format!("no customer has the id {id}"))
-}
-
-pub(crate) fn changed_meanwhile() -> ApiError {
-    ApiError::new(
-        Code::Conflict,
-        "the customer was changed by another request meanwhile; try again",
-    )
-}

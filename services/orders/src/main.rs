@@ -1,9 +1,9 @@
-use orders::{configuration, startup::Application};
+use orders::{configuration, startup};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = configuration::load()?;
     platform::logging::init(settings.telemetry.log_format);
-    let application = Application::build(settings).await?;
+    let application = startup::build(settings).await?;
     application.run_until_stopped().await
 }

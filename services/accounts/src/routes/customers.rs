@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::errors::{ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
 use platform::paging::{PageQuery, PageRequest};
@@ -13,7 +13,6 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::{Customer, CustomerDraft, CustomerPatch};
-use crate::error::{changed_meanwhile, customer_not_found};
 use crate::events;
 use crate::state::AppState;
 use crate::storage::SORTABLE;
@@ -62,7 +61,7 @@ pub(crate) struct CustomerSummary {
 }
 
 fn parse_id(id: &str) -> ApiResult<ObjectId> {
-    ObjectId::parse_str(id).map_err(|_| customer_not_found(id))
+    ObjectId::parse_str(id).map_err(|_| ApiError::not_found("customer", id))
 }
 
 /// A page of customers.
@@ -137,7 +136,7 @@ async fn get_customer(
         .customers
         .find(id)
         .await?
-        .ok_or_else(|| customer_not_found(&id.to_hex()))?;
+        .ok_or_else(|| ApiError::not_found("customer", &id.to_hex()))?;
     let base = base_url(&request, &state.base_path);
     Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)))
 }
@@ -242,7 +241,7 @@ async fn change_customer(
             .customers
             .find(id)
             .await?
-            .ok_or_else(|| customer_not_found(&id.to_hex()))?;
+            .ok_or_else(|| ApiError::not_found("customer", &id.to_hex()))?;
         let customer = Customer {
             id,
             draft: change(&stored.draft).validated(&stored.draft.credit_cards)?,
@@ -257,7 +256,7 @@ async fn change_customer(
             return Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)));
         }
     }
-    Err(changed_meanwhile())
+    Err(ApiError::changed_meanwhile("customer"))
 }
 
 /// Deletes a customer and publishes a tombstone.
@@ -279,7 +278,7 @@ async fn delete_customer(
     let id = parse_id(&id)?;
     let tombstone = events::customer_removed(id, &state.topics.customer_change, &trace);
     if !state.customers.remove(id, &[tombstone]).await? {
-        return Err(customer_not_found(&id.to_hex()));
+        return Err(ApiError::not_found("customer", &id.to_hex()));
     }
     Ok(HttpResponse::NoContent().finish())
 }

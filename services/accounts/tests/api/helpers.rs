@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use accounts::configuration::{self, Settings};
-use accounts::startup::Application;
 use serde_json::Value;
 use test_support::{TopicReader, create_topics_with_dead_letters, unique_name};
 
@@ -26,7 +25,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 pub(crate) async fn spawn_app_with(settings: Settings) -> TestApp {
-    let application = Application::build(settings.clone())
+    let application = accounts::startup::build(settings.clone())
         .await
         .expect("building the app");
     let (port, shutdown) = (application.port(), application.shutdown_token());

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::errors::{ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
 use platform::paging::{PageQuery, PageRequest};
@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::{Fulfillment, ShippingMethod};
-use crate::error::{changed_meanwhile, fulfillment_not_found, transition_refused};
+use crate::error::transition_refused;
 use crate::events;
 use crate::state::AppState;
 use crate::storage::SORTABLE;
@@ -81,7 +81,7 @@ pub(crate) struct StatusChange {
 }
 
 fn parse_id(id: &str) -> ApiResult<ObjectId> {
-    ObjectId::parse_str(id).map_err(|_| fulfillment_not_found(id))
+    ObjectId::parse_str(id).map_err(|_| ApiError::not_found("fulfillment", id))
 }
 
 /// A page of fulfillments.
@@ -162,7 +162,7 @@ async fn get_fulfillment(
         .fulfillments
         .find(id)
         .await?
-        .ok_or_else(|| fulfillment_not_found(&id.to_hex()))?;
+        .ok_or_else(|| ApiError::not_found("fulfillment", &id.to_hex()))?;
     let base = base_url(&request, &state.base_path);
     Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
 }
@@ -194,7 +194,7 @@ async fn change_status(
             .fulfillments
             .find(id)
             .await?
-            .ok_or_else(|| fulfillment_not_found(&id.to_hex()))?;
+            .ok_or_else(|| ApiError::not_found("fulfillment", &id.to_hex()))?;
         let event = fulfillment
             .advance(change.order_status_type, change.note.clone(), now_millis())
             .map_err(transition_refused)?;
@@ -212,5 +212,5 @@ async fn change_status(
             return Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)));
         }
     }
-    Err(changed_meanwhile())
+    Err(ApiError::changed_meanwhile("fulfillment"))
 }

@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use fulfillment::configuration::{self, Settings};
-use fulfillment::startup::Application;
 use serde_json::Value;
 use test_support::{
     EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, eventually, publish_raw,
@@ -29,7 +28,7 @@ pub(crate) async fn spawn_app() -> TestApp {
         ],
     )
     .await;
-    let application = Application::build(settings.clone())
+    let application = fulfillment::startup::build(settings.clone())
         .await
         .expect("building the app");
     let (port, shutdown) = (application.port(), application.shutdown_token());

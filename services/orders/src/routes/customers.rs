@@ -2,13 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{ApiError, ApiResult, DatabaseUnavailable, ErrorBody};
 use platform::http::hal::{HalPage, base_url};
 use platform::paging::{PageQuery, PageRequest};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::resources::{CustomerOrdersResource, CustomerOrdersSummary};
-use crate::error::customer_not_found;
 use crate::state::AppState;
 use crate::storage::SORTABLE;
 
@@ -92,7 +91,7 @@ async fn get_customer(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let not_found = || customer_not_found(&id);
+    let not_found = || ApiError::not_found("customer", &id);
     let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
     let stored = state
         .customers

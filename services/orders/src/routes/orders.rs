@@ -13,7 +13,6 @@ use uuid::Uuid;
 use super::now_millis;
 use super::resources::OrderResource;
 use crate::domain::{NewOrder, OrderError};
-use crate::error::{changed_meanwhile, customer_not_found};
 use crate::events;
 use crate::state::AppState;
 use crate::storage::{Changed, Decision, Target};
@@ -29,7 +28,7 @@ fn settled<T>(changed: Changed<T>, not_found: impl FnOnce() -> ApiError) -> ApiR
     match changed {
         Changed::Done(value) => Ok(value),
         Changed::NotFound => Err(not_found()),
-        Changed::AlreadyApplied | Changed::Conflict => Err(changed_meanwhile()),
+        Changed::AlreadyApplied | Changed::Conflict => Err(ApiError::changed_meanwhile("customer")),
     }
 }
 
@@ -58,7 +57,7 @@ async fn place_order(
     body: Body<NewOrder>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let not_found = || customer_not_found(&id);
+    let not_found = || ApiError::not_found("customer", &id);
     let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
     let new_order = body.0;
     let changed = state

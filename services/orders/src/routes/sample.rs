@@ -9,7 +9,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::sample;
-use crate::error::changed_meanwhile;
 use crate::events;
 use crate::state::AppState;
 use crate::storage::{Changed, Decision, Target};
@@ -73,7 +72,7 @@ async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpRespons
             })
             .await?;
         if changed == Changed::Conflict {
-            return Err(changed_meanwhile());
+            return Err(ApiError::changed_meanwhile("customer"));
         }
     }
     Ok(text(
@@ -157,7 +156,7 @@ async fn request_fulfillment(
             .await?;
         match changed {
             Changed::Done(count) => requested += count,
-            Changed::Conflict => return Err(changed_meanwhile()),
+            Changed::Conflict => return Err(ApiError::changed_meanwhile("customer")),
             Changed::NotFound | Changed::AlreadyApplied => {}
         }
     }

@@ -1,7 +1,6 @@
 use std::time::Duration;
 
 use orders::configuration::{self, Settings};
-use orders::startup::Application;
 use serde_json::{Value, json};
 use test_support::{TopicReader, create_topics_with_dead_letters, publish_raw, unique_name};
 
@@ -28,7 +27,7 @@ pub(crate) async fn spawn_app() -> TestApp {
         ],
     )
     .await;
-    let application = Application::build(settings.clone())
+    let application = orders::startup::build(settings.clone())
         .await
         .expect("building the app");
     let (port, shutdown) = (application.port(), application.shutdown_token());
