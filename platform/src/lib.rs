@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod mongo;
 pub mod outbox;
 pub mod paging;
+pub mod relay;
 mod retry;
 pub mod settings;
 pub mod shutdown;

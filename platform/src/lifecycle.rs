@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{Consumer, Handler};
-use crate::outbox::Relay;
+use crate::relay::Relay;
 use crate::settings::TelemetrySettings;
 
 /// Installs what observes a service named `name`: the metrics recorder, and the span exporter

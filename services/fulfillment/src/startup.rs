@@ -4,7 +4,8 @@ use actix_web::web;
 use platform::consumer::{Consumer, Subscription};
 use platform::http::actuator::Actuator;
 use platform::lifecycle::Application;
-use platform::outbox::{Outbox, Relay};
+use platform::outbox::Outbox;
+use platform::relay::Relay;
 
 use crate::configuration::Settings;
 use crate::events::FulfillmentHandler;

@@ -1,0 +1,367 @@
+//! The outbox relay: publishes the events waiting in a collection's outboxes, in order, and
+//! pulls them once the broker acknowledged them.
+//!
+//! Each pass takes a batch of documents with pending events, hands all their events to the
+//! producer at once, and then removes what the broker acknowledged with one database command
+//! for the whole pass. An event the producer refuses outright goes to the collection's dead
+//! letters; any other failure is retried with backoff, holding back the events behind it.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::TryStreamExt;
+use futures_util::future::join_all;
+use mongodb::Collection;
+use mongodb::bson::{Bson, DateTime, Document, doc};
+use rdkafka::producer::FutureProducer;
+use tokio_util::sync::CancellationToken;
+
+use crate::documents::Documents;
+use crate::kafka::{self, Record};
+use crate::mongo::bounded;
+use crate::outbox::{FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
+use crate::settings::OutboxSettings;
+
+/// Publishes the events of one collection's outboxes.
+pub struct Relay {
+    collection: Collection<Document>,
+    dead_letters: Collection<Document>,
+    producer: FutureProducer,
+    settings: OutboxSettings,
+    outbox: Outbox,
+    /// Deadline for each database call.
+    call_timeout: Duration,
+}
+
+impl Relay {
+    pub fn new(
+        documents: &Documents,
+        producer: FutureProducer,
+        settings: OutboxSettings,
+        call_timeout: Duration,
+    ) -> Self {
+        let collection = documents.collection().clone();
+        Relay {
+            dead_letters: dead_letters(&collection),
+            collection,
+            producer,
+            settings,
+            outbox: documents.outbox().clone(),
+            call_timeout,
+        }
+    }
+
+    /// Publishes until `shutdown`, then returns after finishing the pass in progress.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if !self.settings.relay_enabled {
+            tracing::warn!(collection = %self.collection.name(), "outbox relay disabled");
+            return;
+        }
+        let mut delays = crate::retry::delays();
+        loop {
+            let pass = self.publish_pending().await;
+            if let Err(error) = self.report_backlog().await {
+                tracing::debug!(error = format!("{error:#}"), "measuring the outbox backlog");
+            }
+            let pause = match pass {
+                Ok(_) => {
+                    delays = crate::retry::delays();
+                    self.settings.poll_interval
+                }
+                Err(error) => {
+                    let delay = delays.next().unwrap_or(crate::retry::LONGEST_DELAY);
+                    tracing::warn!(
+                        collection = %self.collection.name(),
+                        error = format!("{error:#}"),
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "outbox relay pass failed; retrying"
+                    );
+                    delay
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.outbox.woken() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        // Events written just before shutdown are published if the broker is there to take them.
+        if let Err(error) = self.publish_pending().await {
+            tracing::warn!(error = format!("{error:#}"), "final outbox pass failed");
+        }
+    }
+
+    /// Publishes every pending event, returning how many were published.
+    ///
+    /// Each pass takes up to `batch_size` documents, hands all their events to the producer at
+    /// once, and then removes what the broker acknowledged with one database command for the
+    /// whole pass rather than one per document: the database, not the broker, is what a busy
+    /// relay waits on.
+    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+        let mut published = 0;
+        loop {
+            // Documents marked for removal are taken even with an empty outbox: one whose delete
+            // failed after its last events were pulled is deleted by a later pass.
+            let filter = doc! { "$or": [
+                { format!("{FIELD}.0"): { "$exists": true } },
+                { PENDING_REMOVAL: true },
+            ] };
+            let find = async {
+                self.collection
+                    .find(filter)
+                    .projection(doc! { FIELD: 1 })
+                    .limit(i64::from(self.settings.batch_size))
+                    .await?
+                    .try_collect::<Vec<Document>>()
+                    .await
+            };
+            let documents = bounded(self.call_timeout, find)
+                .await
+                .context("finding pending outbox events")?;
+            if documents.is_empty() {
+                return Ok(published);
+            }
+            let sent = join_all(documents.iter().map(|document| self.send_pending(document))).await;
+            self.remove_published(&sent).await?;
+            published += sent
+                .iter()
+                .map(|sent| sent.acknowledged.len())
+                .sum::<usize>();
+            if let Some(error) = sent.into_iter().find_map(|sent| sent.failure) {
+                return Err(error);
+            }
+        }
+    }
+
+    /// Sets the backlog gauges: events still pending, and the age of the oldest.
+    pub async fn report_backlog(&self) -> anyhow::Result<()> {
+        let pipeline = [
+            doc! { "$match": { format!("{FIELD}.0"): { "$exists": true } } },
+            doc! { "$project": {
+                "pending": { "$size": format!("${FIELD}") },
+                "oldest": { "$min": format!("${FIELD}.createdAt") },
+            } },
+            doc! { "$group": {
+                "_id": Bson::Null,
+                "pending": { "$sum": "$pending" },
+                "oldest": { "$min": "$oldest" },
+            } },
+        ];
+        let aggregate = async { self.collection.aggregate(pipeline).await?.try_next().await };
+        let summary = bounded(self.call_timeout, aggregate)
+            .await
+            .context("measuring the outbox backlog")?;
+        let (pending, oldest_age) = match summary {
+            None => (0, Duration::ZERO),
+            Some(summary) => {
+                let pending = match summary.get("pending") {
+                    Some(Bson::Int32(count)) => u64::try_from(*count).unwrap_or(0),
+                    Some(Bson::Int64(count)) => u64::try_from(*count).unwrap_or(0),
+                    _ => 0,
+                };
+                let age = summary
+                    .get_datetime("oldest")
+                    .map(|oldest| {
+                        let millis = DateTime::now().timestamp_millis() - oldest.timestamp_millis();
+                        Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+                    })
+                    .unwrap_or(Duration::ZERO);
+                (pending, age)
+            }
+        };
+        self.outbox.set_pending(pending);
+        crate::metrics::set_outbox_backlog(self.collection.name(), pending, oldest_age);
+        Ok(())
+    }
+
+    /// Publishes one document's pending events in order, returning those the broker took and
+    /// those that can never be published.
+    async fn send_pending(&self, document: &Document) -> Sent {
+        let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+        let entries = match document.get(FIELD) {
+            None => &[][..],
+            Some(Bson::Array(entries)) => entries.as_slice(),
+            Some(other) => {
+                return Sent {
+                    failure: Some(anyhow::anyhow!(
+                        "the outbox of {id} is {other}, not an array"
+                    )),
+                    id,
+                    acknowledged: Vec::new(),
+                    refused: Vec::new(),
+                };
+            }
+        };
+        // Only the entries in front of the first one this relay cannot read are sent: those
+        // behind it wait for it, so that their order is kept.
+        let mut readable = Vec::with_capacity(entries.len());
+        let mut unreadable = None;
+        for entry in entries {
+            let message = entry
+                .as_document()
+                .context("outbox entry is not a document")
+                .and_then(OutboxMessage::from_document);
+            match message {
+                Ok(message) => readable.push((entry, message)),
+                Err(error) => {
+                    unreadable = Some(error.context(format!("reading an outbox entry of {id}")));
+                    break;
+                }
+            }
+        }
+        // Sending them all at once keeps their order: the producer is idempotent, so records to
+        // one partition are written in the order they were handed over.
+        let attempts = join_all(readable.iter().map(|(_, message)| self.send(message))).await;
+        let mut sent = Sent {
+            id,
+            acknowledged: Vec::new(),
+            refused: Vec::new(),
+            failure: None,
+        };
+        // Up to the first event that may still be published later: the rest stay, in order.
+        for ((entry, message), attempt) in readable.into_iter().zip(attempts) {
+            match attempt {
+                Ok(()) => sent.acknowledged.push(message.id),
+                Err(reason) if reason.downcast_ref::<kafka::Refused>().is_some() => {
+                    sent.refused.push((message.id, entry.clone(), reason));
+                }
+                Err(error) => {
+                    sent.failure = Some(error);
+                    return sent;
+                }
+            }
+        }
+        sent.failure = unreadable;
+        sent
+    }
+
+    /// Keeps an event that can never be published in the dead letters, under its id (once,
+    /// however often this is retried).
+    async fn dead_letter(
+        &self,
+        document: &Bson,
+        event: &str,
+        entry: &Bson,
+        reason: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        let reason = format!("{reason:#}");
+        let record = self
+            .dead_letters
+            .update_one(
+                doc! { "_id": event },
+                doc! { "$setOnInsert": {
+                    "source": document.clone(),
+                    "entry": entry.clone(),
+                    "reason": &reason,
+                    "deadLetteredAt": DateTime::now(),
+                } },
+            )
+            .upsert(true);
+        let recorded = bounded(self.call_timeout, record)
+            .await
+            .with_context(|| format!("keeping the unpublishable event {event}"))?;
+        if recorded.upserted_id.is_none() {
+            // Kept by an earlier pass, or by another replica's relay.
+            return Ok(());
+        }
+        tracing::error!(
+            collection = %self.collection.name(),
+            %document,
+            event,
+            %reason,
+            "outbox event dead-lettered"
+        );
+        crate::metrics::record_outbox_dead_lettered(self.collection.name());
+        Ok(())
+    }
+
+    /// Keeps the events that can never be published in the dead letters, pulls them and the
+    /// acknowledged events from their documents, then deletes the documents marked for removal
+    /// that this left empty: two commands for the whole pass, whatever its size, and one for
+    /// each dead-lettered event.
+    async fn remove_published(&self, sent: &[Sent]) -> anyhow::Result<()> {
+        let mut removable: Vec<Vec<&str>> = Vec::with_capacity(sent.len());
+        let mut dead_letter_failure = None;
+        for sent in sent {
+            let mut events: Vec<&str> = sent.acknowledged.iter().map(String::as_str).collect();
+            for (event, entry, reason) in &sent.refused {
+                // Pulled only once kept: a failure leaves the event for the next pass.
+                match self.dead_letter(&sent.id, event, entry, reason).await {
+                    Ok(()) => events.push(event),
+                    Err(error) => {
+                        dead_letter_failure.get_or_insert(error);
+                    }
+                }
+            }
+            removable.push(events);
+        }
+        let touched: Vec<Bson> = sent
+            .iter()
+            .zip(&removable)
+            .filter(|(_, events)| !events.is_empty())
+            .map(|(sent, _)| sent.id.clone())
+            .collect();
+        if !touched.is_empty() {
+            // Event ids are unique, so pulling all of the pass's acknowledged ids from each of its
+            // documents removes from each exactly its own; events pushed since the read stay.
+            let events: Vec<&str> = removable.concat();
+            let pull = self.collection.update_many(
+                doc! { "_id": { "$in": touched } },
+                doc! { "$pull": { FIELD: { "_id": { "$in": events } } } },
+            );
+            bounded(self.call_timeout, pull)
+                .await
+                .context("removing published events from the outbox")?;
+        }
+        // The filter, not the documents read before publishing, decides: a document marked for
+        // removal while its last events were being published is removed too.
+        let drained: Vec<Bson> = sent
+            .iter()
+            .filter(|sent| sent.failure.is_none())
+            .map(|sent| sent.id.clone())
+            .collect();
+        if drained.is_empty() {
+            return dead_letter_failure.map_or(Ok(()), Err);
+        }
+        let delete = self.collection.delete_many(doc! {
+            "_id": { "$in": drained },
+            PENDING_REMOVAL: true,
+            format!("{FIELD}.0"): { "$exists": false },
+        });
+        bounded(self.call_timeout, delete)
+            .await
+            .context("removing documents whose tombstones were published")?;
+        dead_letter_failure.map_or(Ok(()), Err)
+    }
+
+    async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
+        let headers: Vec<(String, Vec<u8>)> = message
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone().into_bytes()))
+            .collect();
+        kafka::publish(
+            &self.producer,
+            &Record {
+                topic: &message.topic,
+                key: message.key.as_deref().map(str::as_bytes),
+                payload: message.payload.as_deref().map(str::as_bytes),
+                headers: &headers,
+            },
+        )
+        .await
+    }
+}
+
+/// What one pass did with one document's events.
+struct Sent {
+    /// The document's `_id`.
+    id: Bson,
+    /// The ids of the events the broker acknowledged, in outbox order, up to the first that
+    /// failed.
+    acknowledged: Vec<String>,
+    /// The events before that failure that can never be published: id, entry and reason.
+    refused: Vec<(String, Bson, anyhow::Error)>,
+    /// Why the entry that failed, and those behind it, were not published, if one failed.
+    failure: Option<anyhow::Error>,
+}
