@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::latency::Summary;
-use crate::workers::{Outcome, closed_loop};
+use crate::workers::{Outcome, closed_loop, nth};
 
 /// How long the first record may take to come back: a consumer joining a group on the local
 /// broker takes a few seconds.
@@ -271,7 +271,7 @@ pub(crate) async fn mongo(
         move |n| {
             let (collection, ids) = (collection.clone(), Arc::clone(&ids));
             async move {
-                let id = ids[n as usize % ids.len()];
+                let id = *nth(&ids, n);
                 collection
                     .find_one(doc! { "_id": id })
                     .await?
@@ -286,7 +286,7 @@ pub(crate) async fn mongo(
         move |n| {
             let (collection, ids) = (collection.clone(), Arc::clone(&ids));
             async move {
-                let id = ids[n as usize % ids.len()];
+                let id = *nth(&ids, n);
                 collection
                     .update_one(
                         doc! { "_id": id },

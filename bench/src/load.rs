@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::latency::Recorders;
-use crate::workers::{Outcome, closed_loop};
+use crate::workers::{Outcome, closed_loop, nth};
 
 /// How long an effect may take to show up across the broker before the flow counts as failed.
 const VISIBLE_DEADLINE: Duration = Duration::from_secs(60);
@@ -305,7 +305,7 @@ impl Load {
     ) -> Outcome {
         let (client, base) = (self.client.clone(), self.urls.accounts.clone());
         closed_loop(concurrency, duration, move |n| {
-            let url = format!("{base}/customers/{}", ids[n as usize % ids.len()]);
+            let url = format!("{base}/customers/{}", *nth(&ids, n));
             let request = client.get(url);
             async move {
                 let response = request.send().await?;
@@ -333,7 +333,7 @@ impl Load {
         let outcome = closed_loop(concurrency, duration, move |n| {
             let (load, ids) = (load.clone(), Arc::clone(&ids));
             async move {
-                let id = &ids[n as usize % ids.len()];
+                let id = nth(&ids, n);
                 load.change_customer(id, n, &format!("Changed{n}"))
                     .await
                     .map(|_| ())
@@ -454,7 +454,7 @@ impl Load {
             .record("customer changed -> in orders", seen - changed);
 
         let items = json!({ "orderItems": [
-            { "product": { "guid": PRODUCTS[n as usize % PRODUCTS.len()] }, "quantity": 1 + n % 3 }
+            { "product": { "guid": nth(&PRODUCTS, n) }, "quantity": 1 + n % 3 }
         ] });
         let (order, _) = self
             .call(

@@ -76,3 +76,9 @@ where
         first_error,
     }
 }
+
+/// The item for the `n`th request: requests go round the items in turn.
+pub(crate) fn nth<T>(items: &[T], n: u64) -> &T {
+    let turn = usize::try_from(n).unwrap_or(usize::MAX);
+    &items[turn % items.len()]
+}

@@ -51,8 +51,8 @@ impl Money {
             return Err(MoneyError::Negative);
         }
         let normalized = amount.normalize();
-        let digits = normalized.mantissa().unsigned_abs().to_string().len() as u32;
-        if digits > MAX_SIGNIFICANT_DIGITS {
+        let digits = normalized.mantissa().unsigned_abs().to_string().len();
+        if u32::try_from(digits).map_or(true, |digits| digits > MAX_SIGNIFICANT_DIGITS) {
             return Err(MoneyError::TooPrecise);
         }
         Ok(Money(normalized))

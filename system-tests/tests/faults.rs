@@ -218,7 +218,7 @@ async fn two_of_three_brokers_down_for_30_seconds_hold_events_in_the_outboxes_un
     }
     let row = check.row(
         "2 of 3 brokers stopped for 30 s",
-        rig.dead_lettered().await + kept_by_relays as usize,
+        rig.dead_lettered().await + usize::try_from(kept_by_relays).expect("a count"),
         fault_ended.elapsed(),
         format!(
             "{acknowledged_while_down} writes acknowledged with 1 broker of 3 (their events waited in the outboxes); {refusals} produce requests refused with NOT_ENOUGH_REPLICAS, retried, none dead-lettered; all published once broker 2 returned (broker 3 stayed down)"
@@ -504,7 +504,8 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
             let group = group.as_deref().expect("a consumer group");
             let committed = test_support::committed_count(&kafka, group, topic);
             assert_eq!(
-                committed, *count as i64,
+                committed,
+                i64::try_from(*count).expect("a count"),
                 "{name}: every handled {topic} record committed"
             );
         }

@@ -119,7 +119,9 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let event = fulfillment.advance(next, None, step as i64).unwrap();
+            let event = fulfillment
+                .advance(next, None, i64::try_from(step).unwrap())
+                .unwrap();
             assert_eq!(event.guid, fulfillment.order.guid);
             assert_eq!(event.order_status_event.order_status_type, next);
         }
