@@ -8,9 +8,18 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-bash scripts/setup.sh
+bash scripts/setup.sh --packages
+# Maven resolves the local servers while cargo builds: the one waits on the network, the other
+# on the CPU.
+bash scripts/setup.sh --servers &
+servers_built=$!
+trap 'kill "$servers_built" 2>/dev/null || true' EXIT
 log "building the services (release)"
 cargo build --release --locked -p accounts -p orders -p fulfillment
+if ! wait "$servers_built"; then
+  log "the local servers were not built; see above"
+  exit 1
+fi
 
 # Servers that were already running (an earlier scripts/infra.sh start) are left running; those
 # this run starts are stopped at the end, also when it is interrupted while they start.

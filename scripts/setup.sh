@@ -2,15 +2,27 @@
 # Installs what building and running the storefront locally needs, once per machine: the C
 # toolchain pieces rdkafka builds with, Java and Maven, and the local servers (Apache Kafka and
 # mongo-java-server, resolved from Maven Central by dev/pom.xml).
-#   scripts/setup.sh          what scripts/run-local.sh needs
-#   scripts/setup.sh --test   also what the tests need: cargo-nextest, Prometheus and Chromium,
-#                             and the Python tools (OpenAPI validator, schemathesis)
+#   scripts/setup.sh             what scripts/run-local.sh needs
+#   scripts/setup.sh --test      also what the tests need: cargo-nextest, Prometheus and
+#                                Chromium, and the Python tools (OpenAPI validator, schemathesis)
+#   scripts/setup.sh --packages  only the Debian packages (what the Rust build needs among them)
+#   scripts/setup.sh --servers   only the local servers, with Maven (run-local.sh runs this while
+#                                cargo builds: the one waits on the network, the other on the CPU)
 # Everything already present is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-with_tests=false
-[[ "${1:-}" == "--test" ]] && with_tests=true
+with_tests=false packages=true servers=true
+case "${1:-}" in
+  "") ;;
+  --test) with_tests=true ;;
+  --packages) servers=false ;;
+  --servers) packages=false ;;
+  *)
+    log "unknown option $1; see the top of scripts/setup.sh"
+    exit 2
+    ;;
+esac
 
 apt_updated=false
 apt_install() {
@@ -23,44 +35,54 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-missing=()
-for tool in gcc g++ make pkg-config curl; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
-done
-# rdkafka's bundled librdkafka links zlib and OpenSSL.
-dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
-dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
-# The local Kafka and MongoDB servers run on Java 17, resolved and compiled by Maven.
-command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
-command -v mvn >/dev/null || missing+=(maven)
-if $with_tests; then
-  # The tests scrape the services with a real Prometheus server and check expositions with
-  # promtool, and open each service's Swagger UI in headless Chromium.
-  command -v prometheus >/dev/null || missing+=(prometheus)
-  command -v chromium >/dev/null || missing+=(chromium)
-fi
-if ((${#missing[@]})); then
-  apt_install "${missing[@]}"
-else
-  log "C toolchain, Java and Maven present"
-fi
-
-# The local servers: compiled and their classpath resolved again only when dev/ changed.
-stamp="$REPO_ROOT/dev/target/.inputs"
-inputs=$(cd "$REPO_ROOT/dev" && find pom.xml src -type f | sort | xargs sha256sum)
-if [[ -f "$stamp" && -f "$REPO_ROOT/dev/target/classpath" ]] && [[ "$(cat "$stamp")" == "$inputs" ]]; then
-  log "local servers (Kafka, mongo-java-server) present"
-else
-  log "resolving Apache Kafka and mongo-java-server with Maven (once per change of dev/pom.xml)"
-  mkdir -p "$REPO_ROOT/dev/target"
-  maven_log="$REPO_ROOT/dev/target/maven.log"
-  if ! mvn -B -f "$REPO_ROOT/dev/pom.xml" compile dependency:build-classpath >"$maven_log" 2>&1; then
-    log "Maven failed to build the local servers; see $maven_log"
-    exit 1
+install_packages() {
+  local missing=()
+  for tool in gcc g++ make pkg-config curl; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  # rdkafka's bundled librdkafka links zlib and OpenSSL.
+  dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
+  dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+  # The local Kafka and MongoDB servers run on Java 17, resolved and compiled by Maven.
+  command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  if $with_tests; then
+    # The tests scrape the services with a real Prometheus server and check expositions with
+    # promtool, and open each service's Swagger UI in headless Chromium.
+    command -v prometheus >/dev/null || missing+=(prometheus)
+    command -v chromium >/dev/null || missing+=(chromium)
   fi
-  echo "$inputs" >"$stamp"
-fi
+  if ((${#missing[@]})); then
+    apt_install "${missing[@]}"
+  else
+    log "C toolchain, Java and Maven present"
+  fi
+}
 
+build_servers() {
+  # The local servers: compiled and their classpath resolved again only when dev/ changed.
+  local stamp="$REPO_ROOT/dev/target/.inputs" inputs maven_log
+  inputs=$(cd "$REPO_ROOT/dev" && find pom.xml src -type f | sort | xargs sha256sum)
+  if [[ -f "$stamp" && -f "$REPO_ROOT/dev/target/classpath" ]] && [[ "$(cat "$stamp")" == "$inputs" ]]; then
+    log "local servers (Kafka, mongo-java-server) present"
+  else
+    log "resolving Apache Kafka and mongo-java-server with Maven (once per change of dev/pom.xml)"
+    mkdir -p "$REPO_ROOT/dev/target"
+    maven_log="$REPO_ROOT/dev/target/maven.log"
+    if ! mvn -B -f "$REPO_ROOT/dev/pom.xml" compile dependency:build-classpath >"$maven_log" 2>&1; then
+      log "Maven failed to build the local servers; see $maven_log"
+      exit 1
+    fi
+    echo "$inputs" >"$stamp"
+  fi
+}
+
+if $packages; then
+  install_packages
+fi
+if $servers; then
+  build_servers
+fi
 $with_tests || exit 0
 
 if command -v cargo-nextest >/dev/null; then
