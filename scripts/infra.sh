@@ -96,7 +96,12 @@ stop_process() {
 create_topics() {
   local topics=() topic output
   for topic in "${TOPICS[@]}"; do
-    topics+=("$topic" "$topic$DEAD_LETTER_SUFFIX")
+    if [[ " ${COMPACTED_TOPICS[*]} " == *" $topic "* ]]; then
+      topics+=("$topic:compact")
+    else
+      topics+=("$topic")
+    fi
+    topics+=("$topic$DEAD_LETTER_SUFFIX")
   done
   # The cluster's default replication factor: 1 on ours, whatever yours sets.
   if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \

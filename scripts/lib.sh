@@ -29,6 +29,8 @@ TOPICS=(
   fulfillment.order.change
 )
 DEAD_LETTER_SUFFIX=".DLT"
+# The changelogs among them, compacted: the latest record of each key is kept for good.
+COMPACTED_TOPICS=(accounts.customer.change)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -83,7 +83,9 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     }
     topics.extend(raw_topics.iter().cloned());
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    platform::kafka::create_topics(&kafka, &names, 3).await?;
+    // The customer changelog is compacted, as in every deployment.
+    let compacted = [launcher.topics.customer_change.as_str()];
+    platform::kafka::create_topics(&kafka, &names, 3, &compacted).await?;
     log(&format!(
         "run {run_id}: logs in {}",
         launcher.logs.display()

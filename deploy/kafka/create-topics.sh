@@ -17,7 +17,15 @@ create() {
 }
 
 for topic in $TOPICS; do
-  create "$topic"
+  case " ${COMPACTED_TOPICS:-} " in
+    *" $topic "*)
+      create "$topic" --config cleanup.policy=compact
+      # A topic made before it was declared compacted becomes compacted too.
+      /opt/kafka/bin/kafka-configs.sh --bootstrap-server "$BOOTSTRAP_SERVERS" --alter \
+        --entity-type topics --entity-name "$topic" --add-config cleanup.policy=compact
+      ;;
+    *) create "$topic" ;;
+  esac
   # Dead letters are kept 14 days (as the KafkaTopics in k8s/infra/kafka), for inspection.
   create "$topic$DEAD_LETTER_SUFFIX" --config retention.ms=1209600000
 done

@@ -25,7 +25,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureProducer;
-use rdkafka::{ClientContext, Message, Statistics};
+use rdkafka::{ClientContext, Message, Statistics, Timestamp};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -36,13 +36,31 @@ use crate::settings::KafkaSettings;
 use crate::trace::export::{self, FinishedSpan};
 use crate::trace::{TRACEPARENT, TraceContext};
 
-/// Headers added to a dead-lettered record, named as Spring Kafka names them.
+/// Headers added to a dead-lettered record, named and encoded as Spring Kafka's
+/// `DeadLetterPublishingRecoverer` writes them, so that Spring tooling and Kafka UIs read them:
+/// text as UTF-8, the partition as a 4-byte and the offset and timestamp as 8-byte big-endian
+/// integers.
 pub mod dead_letter_headers {
+    /// The source topic (text).
     pub const ORIGINAL_TOPIC: &str = "kafka_dlt-original-topic";
+    /// The source partition (4-byte big-endian integer).
     pub const ORIGINAL_PARTITION: &str = "kafka_dlt-original-partition";
+    /// The source offset (8-byte big-endian integer).
     pub const ORIGINAL_OFFSET: &str = "kafka_dlt-original-offset";
+    /// The source record's timestamp, epoch millis (8-byte big-endian integer).
+    pub const ORIGINAL_TIMESTAMP: &str = "kafka_dlt-original-timestamp";
+    /// `CreateTime` or `LogAppendTime` (text).
+    pub const ORIGINAL_TIMESTAMP_TYPE: &str = "kafka_dlt-original-timestamp-type";
+    /// The consumer group that gave up on the record (text).
+    pub const ORIGINAL_CONSUMER_GROUP: &str = "kafka_dlt-original-consumer-group";
+    /// What refused the record (text; a Java class name in Spring, ours here).
+    pub const EXCEPTION_FQCN: &str = "kafka_dlt-exception-fqcn";
+    /// Why the record can never be processed (text).
     pub const REASON: &str = "kafka_dlt-exception-message";
 }
+
+/// The `kafka_dlt-exception-fqcn` of every record this loop dead-letters.
+const REJECTION: &str = "platform.consumer.HandlerError.Rejected";
 
 /// How often the loop shows it is alive while it waits for messages.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
@@ -69,6 +87,8 @@ pub struct InboundMessage {
     /// `None` is a tombstone.
     pub payload: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// When the record was created, or appended to the log, as the broker reports it.
+    pub timestamp: Timestamp,
 }
 
 impl InboundMessage {
@@ -94,6 +114,7 @@ impl InboundMessage {
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().map(<[u8]>::to_vec),
             headers,
+            timestamp: message.timestamp(),
         }
     }
 
@@ -512,24 +533,11 @@ impl<H: Handler> Consumer<H> {
             "event dead-lettered"
         );
         let mut headers = message.headers.clone();
-        headers.extend([
-            (
-                dead_letter_headers::ORIGINAL_TOPIC.to_owned(),
-                message.topic.clone().into_bytes(),
-            ),
-            (
-                dead_letter_headers::ORIGINAL_PARTITION.to_owned(),
-                message.partition.to_string().into_bytes(),
-            ),
-            (
-                dead_letter_headers::ORIGINAL_OFFSET.to_owned(),
-                message.offset.to_string().into_bytes(),
-            ),
-            (
-                dead_letter_headers::REASON.to_owned(),
-                reason.as_bytes().to_vec(),
-            ),
-        ]);
+        headers.extend(spring_dead_letter_headers(
+            message,
+            &self.subscription.group_id,
+            reason,
+        ));
         kafka::publish(
             &self.producer,
             &Record {
@@ -543,6 +551,44 @@ impl<H: Handler> Consumer<H> {
         metrics::record_dead_lettered(&message.topic);
         Ok(())
     }
+}
+
+/// The headers a dead letter gets besides the record's own, as Spring writes them.
+fn spring_dead_letter_headers(
+    message: &InboundMessage,
+    group: &str,
+    reason: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let text = |name: &str, value: &str| (name.to_owned(), value.as_bytes().to_vec());
+    let mut headers = vec![
+        text(dead_letter_headers::ORIGINAL_TOPIC, &message.topic),
+        (
+            dead_letter_headers::ORIGINAL_PARTITION.to_owned(),
+            message.partition.to_be_bytes().to_vec(),
+        ),
+        (
+            dead_letter_headers::ORIGINAL_OFFSET.to_owned(),
+            message.offset.to_be_bytes().to_vec(),
+        ),
+    ];
+    let timestamp = match message.timestamp {
+        Timestamp::CreateTime(millis) => Some((millis, "CreateTime")),
+        Timestamp::LogAppendTime(millis) => Some((millis, "LogAppendTime")),
+        Timestamp::NotAvailable => None,
+    };
+    if let Some((millis, kind)) = timestamp.filter(|(millis, _)| *millis >= 0) {
+        headers.push((
+            dead_letter_headers::ORIGINAL_TIMESTAMP.to_owned(),
+            millis.to_be_bytes().to_vec(),
+        ));
+        headers.push(text(dead_letter_headers::ORIGINAL_TIMESTAMP_TYPE, kind));
+    }
+    headers.extend([
+        text(dead_letter_headers::ORIGINAL_CONSUMER_GROUP, group),
+        text(dead_letter_headers::EXCEPTION_FQCN, REJECTION),
+        text(dead_letter_headers::REASON, reason),
+    ]);
+    headers
 }
 
 /// Splits a batch into lanes that may be handled concurrently: the messages of one key (in
@@ -605,6 +651,7 @@ mod tests {
             key: key.map(|key| key.as_bytes().to_vec()),
             payload: Some(b"{}".to_vec()),
             headers: Vec::new(),
+            timestamp: Timestamp::CreateTime(1_700_000_000_000),
         }
     }
 
@@ -651,6 +698,46 @@ mod tests {
         let expected: BTreeMap<(String, i32), i64> =
             [(("t".to_owned(), 0), 11), (("t".to_owned(), 1), 5)].into();
         assert_eq!(handled, expected);
+    }
+
+    #[test]
+    fn dead_letter_headers_are_encoded_as_spring_writes_them() {
+        let mut poison = message(2, 300, Some("k"));
+        poison.topic = "accounts.customer.change".into();
+        let headers: BTreeMap<String, Vec<u8>> =
+            spring_dead_letter_headers(&poison, "orders", "not a valid CustomerChangeEvent")
+                .into_iter()
+                .collect();
+        let header = |name: &str| headers[name].as_slice();
+        assert_eq!(
+            header(dead_letter_headers::ORIGINAL_TOPIC),
+            b"accounts.customer.change"
+        );
+        assert_eq!(
+            header(dead_letter_headers::ORIGINAL_PARTITION),
+            [0, 0, 0, 2]
+        );
+        assert_eq!(
+            header(dead_letter_headers::ORIGINAL_OFFSET),
+            [0, 0, 0, 0, 0, 0, 1, 44]
+        );
+        assert_eq!(
+            header(dead_letter_headers::ORIGINAL_TIMESTAMP),
+            1_700_000_000_000_i64.to_be_bytes()
+        );
+        assert_eq!(
+            header(dead_letter_headers::ORIGINAL_TIMESTAMP_TYPE),
+            b"CreateTime"
+        );
+        assert_eq!(
+            header(dead_letter_headers::ORIGINAL_CONSUMER_GROUP),
+            b"orders"
+        );
+        assert_eq!(
+            header(dead_letter_headers::REASON),
+            b"not a valid CustomerChangeEvent"
+        );
+        assert!(!header(dead_letter_headers::EXCEPTION_FQCN).is_empty());
     }
 
     #[test]

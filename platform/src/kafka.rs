@@ -99,11 +99,14 @@ pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::
     Ok(())
 }
 
-/// Creates topics that do not exist yet; ones that already exist are left as they are.
+/// Creates topics that do not exist yet; ones that already exist are left as they are. Those
+/// also in `compacted` are changelogs: `cleanup.policy=compact`, the latest record of each key
+/// kept for good.
 pub async fn create_topics(
     settings: &KafkaSettings,
     topics: &[&str],
     partitions: i32,
+    compacted: &[&str],
 ) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(settings)
         .create()
@@ -111,7 +114,14 @@ pub async fn create_topics(
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         // -1: the cluster's `default.replication.factor`.
-        .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(-1)))
+        .map(|name| {
+            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(-1));
+            if compacted.contains(name) {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mongodb::bson::{self, Bson, Document};
-use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, WriteFailure};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::ClientOptions;
@@ -24,6 +24,18 @@ use crate::settings::DatabaseSettings;
 
 /// MongoDB's error code for a unique index violation.
 const DUPLICATE_KEY: i32 = 11000;
+
+/// Codes by which a server says it cannot serve the operation now, though the replica set soon
+/// will: a primary stepping down or an election (NotWritablePrimary 10107, NotPrimaryNoSecondaryOk
+/// 13435, LegacyNotPrimary 10058, PrimarySteppedDown 189, InterruptedDueToReplStateChange 11602,
+/// NotPrimaryOrSecondary 13436), a node shutting down (InterruptedAtShutdown 11600,
+/// ShutdownInProgress 91), or the network between the nodes (HostUnreachable 6, HostNotFound 7,
+/// NetworkTimeout 89, SocketException 9001, ExceededTimeLimit 262,
+/// ReadConcernMajorityNotAvailableYet 134): the driver's own lists of "not writable primary",
+/// "node is recovering" and retryable-read codes.
+const TRANSIENT_CODES: [i32; 14] = [
+    10107, 13435, 10058, 189, 11602, 13436, 11600, 91, 6, 7, 89, 9001, 262, 134,
+];
 
 /// Connects to the service's database. The driver connects lazily and keeps `min_pool_size`
 /// connections open from then on, so that a burst of requests does not queue behind
@@ -147,21 +159,39 @@ where
     }
 }
 
-/// Whether an error means the database could not be reached, as opposed to a rejected command.
+/// Whether an error means the database could not serve the call now but may soon, as opposed
+/// to a command it refused: it could not be reached, did not answer in time, or its primary is
+/// stepping down or shutting down (which a replica set does during elections and upgrades). Such
+/// a call answers 503 with `Retry-After`, and consumers and the relay retry it.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<NoAnswer>()
             || cause
                 .downcast_ref::<mongodb::error::Error>()
-                .is_some_and(|error| {
-                    matches!(
-                        error.kind.as_ref(),
-                        ErrorKind::ServerSelection { .. }
-                            | ErrorKind::Io(_)
-                            | ErrorKind::ConnectionPoolCleared { .. }
-                    )
-                })
+                .is_some_and(is_transient)
     })
+}
+
+fn is_transient(error: &mongodb::error::Error) -> bool {
+    let unreachable = matches!(
+        error.kind.as_ref(),
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+    );
+    let code = match error.kind.as_ref() {
+        ErrorKind::Command(command) => Some(command.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(concern)) => Some(concern.code),
+        ErrorKind::Write(WriteFailure::WriteError(write)) => Some(write.code),
+        ErrorKind::InsertMany(failure) => failure
+            .write_concern_error
+            .as_ref()
+            .map(|concern| concern.code),
+        _ => None,
+    };
+    unreachable
+        || code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
+        || error.contains_label(RETRYABLE_WRITE_ERROR)
 }
 
 #[cfg(test)]
@@ -219,6 +249,46 @@ mod tests {
             bson::doc! { "_id": -1 }
         );
         assert_eq!(page_sort(&sorted_by(None)), bson::doc! { "_id": 1 });
+    }
+
+    fn command_error(code: i32, name: &str) -> anyhow::Error {
+        let error: mongodb::error::CommandError = bson::from_document(bson::doc! {
+            "code": code, "codeName": name, "errmsg": "from the server",
+        })
+        .unwrap();
+        anyhow::Error::new(mongodb::error::Error::from(ErrorKind::Command(error)))
+            .context("updating a customer")
+    }
+
+    #[test]
+    fn a_primary_stepping_down_or_shutting_down_is_unavailable_for_now() {
+        for (code, name) in [
+            (10107, "NotWritablePrimary"),
+            (189, "PrimarySteppedDown"),
+            (11602, "InterruptedDueToReplStateChange"),
+            (91, "ShutdownInProgress"),
+            (13436, "NotPrimaryOrSecondary"),
+        ] {
+            assert!(is_unavailable(&command_error(code, name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_write_concern_error_of_a_stepping_down_primary_is_unavailable_for_now() {
+        let concern: mongodb::error::WriteConcernError = bson::from_document(bson::doc! {
+            "code": 11602, "codeName": "InterruptedDueToReplStateChange", "errmsg": "stepping down",
+        })
+        .unwrap();
+        let error =
+            mongodb::error::Error::from(ErrorKind::Write(WriteFailure::WriteConcernError(concern)));
+        assert!(is_unavailable(&anyhow::Error::new(error)));
+    }
+
+    #[test]
+    fn a_refused_command_is_not_unavailable() {
+        assert!(!is_unavailable(&command_error(11000, "DuplicateKey")));
+        assert!(!is_unavailable(&command_error(2, "BadValue")));
+        assert!(!is_unavailable(&anyhow::anyhow!("a bug")));
     }
 
     #[tokio::test]

@@ -10,6 +10,12 @@ pub const ORDER_STATUS_CHANGE: &str = "fulfillment.order.change";
 /// Every event topic, in the order the sample flow uses them.
 pub const ALL: [&str; 3] = [CUSTOMER_CHANGE, ORDER_FULFILL, ORDER_STATUS_CHANGE];
 
+/// The changelogs: keyed by aggregate id, with tombstones for removals. They are compacted
+/// (`cleanup.policy=compact`), so the latest record of every key is kept however old it is, and
+/// a consumer group that starts from the beginning rebuilds every aggregate. The other topics
+/// carry commands and history, which retention may drop.
+pub const COMPACTED: [&str; 1] = [CUSTOMER_CHANGE];
+
 /// Suffix of a dead-letter topic: Spring Kafka's convention, so Java tooling recognises it.
 pub const DEAD_LETTER_SUFFIX: &str = ".DLT";
 
@@ -33,6 +39,12 @@ mod tests {
             .map(str::trim)
             .collect();
         assert_eq!(listed, ALL);
+        let compacted = script
+            .lines()
+            .find_map(|line| line.strip_prefix("COMPACTED_TOPICS=("))
+            .and_then(|line| line.strip_suffix(')'))
+            .map(|line| line.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(compacted.as_deref(), Some(&COMPACTED[..]));
         assert!(script.contains(&format!("DEAD_LETTER_SUFFIX=\"{DEAD_LETTER_SUFFIX}\"")));
     }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use platform::settings::KafkaSettings;
 use serde_json::Value;
-use test_support::{EVENT_DEADLINE, create_topics_with_dead_letters, eventually, unique_name};
+use test_support::{EVENT_DEADLINE, eventually, unique_name};
 use tokio_util::sync::CancellationToken;
 
 /// The topics one storefront uses.
@@ -52,25 +52,21 @@ impl Storefront {
         accounts.topics.customer_change = topics.customer_change.clone();
         accounts.outbox.poll_interval = OUTBOX_POLL;
         let kafka = accounts.kafka.clone();
-        create_topics_with_dead_letters(
-            &kafka,
-            &[
-                &topics.customer_change,
-                &topics.order_fulfill,
-                &topics.order_status_change,
-            ],
-        )
-        .await;
-
-        let mut orders = orders::configuration::load().expect("orders settings");
-        orders.http.port = 0;
-        orders.http.workers = 1;
-        orders.database.name = unique_name("orders");
-        orders.consumer.group_id = unique_name("orders");
-        orders.topics.customer_change = topics.customer_change.clone();
-        orders.topics.order_fulfill = topics.order_fulfill.clone();
-        orders.topics.order_status_change = topics.order_status_change.clone();
-        orders.outbox.poll_interval = OUTBOX_POLL;
+        let mut names = Vec::new();
+        for topic in [
+            &topics.customer_change,
+            &topics.order_fulfill,
+            &topics.order_status_change,
+        ] {
+            names.push(topic.clone());
+            names.push(shared_events::topics::dead_letter(topic));
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // The customer changelog is compacted, as in every deployment.
+        platform::kafka::create_topics(&kafka, &names, 3, &[&topics.customer_change])
+            .await
+            .expect("creating the topics");
+        let orders = orders_settings(&topics);
 
         let mut fulfillment = fulfillment::configuration::load().expect("fulfillment settings");
         fulfillment.http.port = 0;
@@ -90,12 +86,7 @@ impl Storefront {
         shutdown.push(accounts_app.shutdown_token());
         tokio::spawn(accounts_app.run_until_stopped());
 
-        let orders_app = orders::startup::build(orders)
-            .await
-            .expect("building orders");
-        let orders_url = format!("http://127.0.0.1:{}/orders", orders_app.port());
-        shutdown.push(orders_app.shutdown_token());
-        tokio::spawn(orders_app.run_until_stopped());
+        let orders_url = start_orders(orders, &mut shutdown).await;
 
         let fulfillment_app = fulfillment::startup::build(fulfillment)
             .await
@@ -114,6 +105,12 @@ impl Storefront {
             client: reqwest::Client::new(),
             shutdown,
         }
+    }
+
+    /// Starts another orders instance on these topics, with a database and a consumer group of
+    /// its own, as a new deployment would; returns its base URL.
+    pub async fn start_another_orders(&mut self) -> String {
+        start_orders(orders_settings(&self.topics), &mut self.shutdown).await
     }
 
     /// GETs a URL and returns its status and body (JSON when it is JSON, else a string).
@@ -151,4 +148,32 @@ impl Storefront {
         })
         .await
     }
+}
+
+/// Settings of an orders instance on `topics` with a database and a consumer group of its own.
+fn orders_settings(topics: &Topics) -> orders::configuration::Settings {
+    let mut orders = orders::configuration::load().expect("orders settings");
+    orders.http.port = 0;
+    orders.http.workers = 1;
+    orders.database.name = unique_name("orders");
+    orders.consumer.group_id = unique_name("orders");
+    orders.topics.customer_change = topics.customer_change.clone();
+    orders.topics.order_fulfill = topics.order_fulfill.clone();
+    orders.topics.order_status_change = topics.order_status_change.clone();
+    orders.outbox.poll_interval = OUTBOX_POLL;
+    orders
+}
+
+/// Starts an orders app; its stop token joins `shutdown`. Returns its base URL.
+async fn start_orders(
+    settings: orders::configuration::Settings,
+    shutdown: &mut Vec<CancellationToken>,
+) -> String {
+    let app = orders::startup::build(settings)
+        .await
+        .expect("building orders");
+    let url = format!("http://127.0.0.1:{}/orders", app.port());
+    shutdown.push(app.shutdown_token());
+    tokio::spawn(app.run_until_stopped());
+    url
 }

@@ -84,3 +84,19 @@ fn data_of_the_earlier_broker_is_explained_and_kept() {
     );
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The topics `scripts/infra.sh start` made for this run (`scripts/test.sh` starts the shared
+/// servers with it): the customer changes are a compacted changelog, the others are not.
+#[tokio::test]
+async fn the_local_topics_make_the_customer_changes_a_compacted_changelog() {
+    let kafka = test_support::shared_kafka();
+    for topic in shared_events::topics::ALL {
+        let policy = test_support::topic_config(&kafka, topic, "cleanup.policy").await;
+        let expected = if shared_events::topics::COMPACTED.contains(&topic) {
+            "compact"
+        } else {
+            "delete"
+        };
+        assert_eq!(policy.as_deref(), Some(expected), "{topic}");
+    }
+}

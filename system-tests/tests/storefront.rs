@@ -262,3 +262,75 @@ async fn the_sample_data_script_loads_the_sample_data() {
     assert!(printed.ends_with("Sample data loaded.\n"), "{printed}");
     store.wait_for_fifth_orders(3, "RECEIVED").await;
 }
+
+/// `accounts.customer.change` is a compacted changelog: an orders instance with a database and
+/// a consumer group of its own, started after every change was made, rebuilds each customer's
+/// copy from the topic, with the latest change, and without the removed customer.
+#[tokio::test]
+async fn an_orders_instance_with_a_new_group_rebuilds_every_customer_from_the_changelog() {
+    let mut store = Storefront::start().await;
+    assert_eq!(
+        test_support::topic_config(
+            &store.kafka,
+            &store.topics.customer_change,
+            "cleanup.policy"
+        )
+        .await
+        .as_deref(),
+        Some("compact")
+    );
+    let mut ids = Vec::new();
+    for name in ["first", "second", "third"] {
+        let created = store
+            .client
+            .post(format!("{}/customers", store.accounts))
+            .json(&system_tests::faults::customer(&format!(
+                "{name}@example.com"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let body: Value = created.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let changed = store
+        .client
+        .patch(format!("{}/customers/{}", store.accounts, ids[0]))
+        .json(&json!({"contact": {"primaryPhone": "555-000-1111", "email": "changed@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let removed = store
+        .client
+        .delete(format!("{}/customers/{}", store.accounts, ids[2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+
+    let expected = |summary: &Value| -> bool {
+        let Some(copies) = summary["customers"].as_array() else {
+            return false;
+        };
+        let mut seen: Vec<(&str, &str)> = copies
+            .iter()
+            .filter_map(|copy| Some((copy["id"].as_str()?, copy["contact"]["email"].as_str()?)))
+            .collect();
+        seen.sort_unstable();
+        let mut wanted = vec![
+            (ids[0].as_str(), "changed@example.com"),
+            (ids[1].as_str(), "second@example.com"),
+        ];
+        wanted.sort_unstable();
+        seen == wanted
+    };
+    store
+        .wait_for(&format!("{}/customers/summary", store.orders), expected)
+        .await;
+    let late = store.start_another_orders().await;
+    store
+        .wait_for(&format!("{late}/customers/summary"), expected)
+        .await;
+}

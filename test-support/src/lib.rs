@@ -17,9 +17,12 @@ mod waiting;
 pub use app::TestApp;
 pub use database::PrivateDatabase;
 pub use kafka::PrivateKafka;
-pub use names::{free_port, shared_bootstrap_servers, shared_database_uri, unique_name};
+pub use names::{
+    free_port, shared_bootstrap_servers, shared_database_uri, shared_kafka, unique_name,
+};
 pub use processes::{python_tool, send_signal};
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
+    topic_config,
 };
 pub use waiting::{EVENT_DEADLINE, eventually};

@@ -1,6 +1,10 @@
 //! Names and addresses: names no other test uses, free ports, and where the shared servers
 //! are.
 
+use std::time::Duration;
+
+use platform::settings::KafkaSettings;
+
 /// A name no other test uses, e.g. `accounts-3f2a9c01`.
 pub fn unique_name(prefix: &str) -> String {
     format!(
@@ -21,6 +25,19 @@ pub fn free_port() -> u16 {
 /// it (`scripts/test.sh` sets it), else the local run's `127.0.0.1:9092`.
 pub fn shared_bootstrap_servers() -> String {
     std::env::var("APP_KAFKA__BOOTSTRAP_SERVERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// Client settings for the shared test broker, which speaks plain text as the local servers do.
+pub fn shared_kafka() -> KafkaSettings {
+    KafkaSettings {
+        bootstrap_servers: shared_bootstrap_servers(),
+        security_protocol: "PLAINTEXT".into(),
+        sasl_mechanism: None,
+        sasl_username: None,
+        sasl_password: None,
+        delivery_timeout: Duration::from_secs(10),
+        debug: None,
+    }
 }
 
 /// The URI of the shared test database: `APP_DATABASE__URI`, as the services read it, else the

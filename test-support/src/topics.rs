@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use platform::settings::KafkaSettings;
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Headers;
@@ -21,7 +23,7 @@ pub async fn create_topics_with_dead_letters(kafka: &KafkaSettings, topics: &[&s
         names.push(format!("{topic}.DLT"));
     }
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    platform::kafka::create_topics(kafka, &names, 3)
+    platform::kafka::create_topics(kafka, &names, 3, &[])
         .await
         .expect("creating test topics");
 }
@@ -51,6 +53,27 @@ pub async fn publish_raw(
     )
     .await
     .expect("publishing a test record");
+}
+
+/// The value of `name` in a topic's configuration, as the broker reports it.
+pub async fn topic_config(kafka: &KafkaSettings, topic: &str, name: &str) -> Option<String> {
+    let admin: AdminClient<DefaultClientContext> = platform::kafka::client_config(kafka)
+        .create()
+        .expect("creating a test admin client");
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+        .await
+        .expect("describing a topic");
+    let resource = described
+        .into_iter()
+        .next()
+        .expect("one topic described")
+        .expect("the topic's configuration");
+    resource
+        .entries
+        .into_iter()
+        .find(|entry| entry.name == name)
+        .and_then(|entry| entry.value)
 }
 
 /// How many records of `topic` the consumer group `group` has committed, over all partitions.
@@ -91,7 +114,10 @@ pub struct ConsumedRecord {
     pub offset: i64,
     pub key: Option<String>,
     pub payload: Option<Vec<u8>>,
+    /// Each header's value as text (lossy where it is not UTF-8).
     pub headers: HashMap<String, String>,
+    /// Each header's value as sent, for headers that are not text.
+    pub header_bytes: HashMap<String, Vec<u8>>,
 }
 
 impl ConsumedRecord {
@@ -184,20 +210,22 @@ impl TopicReader {
             ))) => return false,
             Some(result) => result.expect("reading a test topic"),
         };
-        let headers = message
+        let header_bytes: HashMap<String, Vec<u8>> = message
             .headers()
             .map(|headers| {
                 headers
                     .iter()
                     .map(|header| {
-                        (
-                            header.key.to_owned(),
-                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
-                        )
+                        let value = header.value.unwrap_or_default().to_vec();
+                        (header.key.to_owned(), value)
                     })
                     .collect()
             })
             .unwrap_or_default();
+        let headers = header_bytes
+            .iter()
+            .map(|(name, value)| (name.clone(), String::from_utf8_lossy(value).into_owned()))
+            .collect();
         self.records.push(ConsumedRecord {
             partition: message.partition(),
             offset: message.offset(),
@@ -206,6 +234,7 @@ impl TopicReader {
                 .map(|key| String::from_utf8_lossy(key).into_owned()),
             payload: message.payload().map(<[u8]>::to_vec),
             headers,
+            header_bytes,
         });
         true
     }

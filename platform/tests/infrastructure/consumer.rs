@@ -11,13 +11,11 @@ use platform::kafka::Record;
 use platform::settings::KafkaSettings;
 use test_support::{
     EVENT_DEADLINE, TopicReader, committed_count, create_topics_with_dead_letters, eventually,
-    publish_raw, unique_name,
+    publish_raw, shared_kafka, unique_name,
 };
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-use crate::kafka_settings;
 
 /// Records what it handled; rejects `poison`, fails `flaky` the first time, and fails `held`
 /// while `holding` is set.
@@ -97,7 +95,7 @@ impl Running {
 
 #[tokio::test]
 async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_shutdown() {
-    let kafka = kafka_settings();
+    let kafka = shared_kafka();
     let topic = unique_name("consumed");
     let group = unique_name("group");
     create_topics_with_dead_letters(&kafka, &[&topic]).await;
@@ -141,6 +139,15 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
     assert_eq!(record.headers["h"], "v");
     assert_eq!(record.headers[dead_letter_headers::ORIGINAL_TOPIC], topic);
     assert_eq!(
+        record.header_bytes[dead_letter_headers::ORIGINAL_OFFSET],
+        1_i64.to_be_bytes(),
+        "the poison's offset, as Spring encodes it: second on its partition"
+    );
+    assert_eq!(
+        record.headers[dead_letter_headers::ORIGINAL_CONSUMER_GROUP],
+        group
+    );
+    assert_eq!(
         record.headers[dead_letter_headers::REASON],
         "poison is not an event"
     );
@@ -173,7 +180,7 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
 /// the client skips what the group already committed.
 #[tokio::test]
 async fn a_group_stopped_inside_a_batch_resumes_with_the_rest_of_it() {
-    let kafka = kafka_settings();
+    let kafka = shared_kafka();
     let topic = unique_name("batched");
     let group = unique_name("group");
     create_topics_with_dead_letters(&kafka, &[&topic]).await;

@@ -10,8 +10,8 @@ mod outbox;
 
 use std::time::Duration;
 
-use platform::settings::{DatabaseSettings, KafkaSettings, OutboxSettings};
-use test_support::{shared_bootstrap_servers, shared_database_uri, unique_name};
+use platform::settings::{DatabaseSettings, OutboxSettings};
+use test_support::{shared_database_uri, unique_name};
 
 fn database_settings() -> DatabaseSettings {
     DatabaseSettings {
@@ -20,18 +20,6 @@ fn database_settings() -> DatabaseSettings {
         min_pool_size: 1,
         max_pool_size: 4,
         timeout: Duration::from_secs(5),
-    }
-}
-
-fn kafka_settings() -> KafkaSettings {
-    KafkaSettings {
-        bootstrap_servers: shared_bootstrap_servers(),
-        security_protocol: "PLAINTEXT".into(),
-        sasl_mechanism: None,
-        sasl_username: None,
-        sasl_password: None,
-        delivery_timeout: Duration::from_secs(10),
-        debug: None,
     }
 }
 

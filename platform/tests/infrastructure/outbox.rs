@@ -8,10 +8,12 @@ use platform::documents::Documents;
 use platform::outbox::{self, Outbox, OutboxMessage};
 use platform::relay::Relay;
 use platform::settings::{KafkaSettings, OutboxSettings};
-use test_support::{EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, unique_name};
+use test_support::{
+    EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, shared_kafka, unique_name,
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::{database_settings, kafka_settings, outbox_settings};
+use crate::{database_settings, outbox_settings};
 
 fn message(topic: &str, key: &str, payload: Option<&str>) -> OutboxMessage {
     OutboxMessage {
@@ -34,7 +36,7 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
-        let kafka = kafka_settings();
+        let kafka = shared_kafka();
         let topic = unique_name("outbox");
         create_topics_with_dead_letters(&kafka, &[&topic]).await;
         let database = platform::mongo::connect(&database_settings())
