@@ -23,6 +23,7 @@ use opentelemetry::trace::SpanKind;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientContext, Message, Statistics, Timestamp};
@@ -197,18 +198,38 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct Heartbeat(Arc<AtomicI64>);
 
+/// What a [`Heartbeat`] says about its loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pulse {
+    /// The loop has not started.
+    NotStarted,
+    /// The loop beat this long ago.
+    Beating(Duration),
+    /// The client hit a fatal error: the loop has stopped for good.
+    Failed,
+}
+
+/// The stored value of a heartbeat whose loop failed.
+const FAILED: i64 = i64::MIN;
+
 impl Heartbeat {
     fn beat(&self) {
         self.0.store(now_millis(), Ordering::Relaxed);
     }
 
-    /// Time since the last beat; `None` before the loop started.
-    pub fn age(&self) -> Option<Duration> {
-        let last = self.0.load(Ordering::Relaxed);
-        (last > 0).then(|| {
-            let age = now_millis().saturating_sub(last);
-            Duration::from_millis(u64::try_from(age).unwrap_or(0))
-        })
+    fn fail(&self) {
+        self.0.store(FAILED, Ordering::Relaxed);
+    }
+
+    pub fn pulse(&self) -> Pulse {
+        match self.0.load(Ordering::Relaxed) {
+            FAILED => Pulse::Failed,
+            last if last > 0 => {
+                let age = now_millis().saturating_sub(last);
+                Pulse::Beating(Duration::from_millis(u64::try_from(age).unwrap_or(0)))
+            }
+            _ => Pulse::NotStarted,
+        }
     }
 }
 
@@ -280,6 +301,9 @@ enum Received {
     Nothing,
     /// The stop token was cancelled.
     Stopped,
+    /// The client hit a fatal error (fenced by another member with this instance id, say): it
+    /// is no longer usable.
+    Fatal(String),
 }
 
 impl<H: Handler> Consumer<H> {
@@ -343,6 +367,14 @@ impl<H: Handler> Consumer<H> {
                 Received::Batch(batch) => batch,
                 Received::Nothing => continue,
                 Received::Stopped => break,
+                Received::Fatal(reason) => {
+                    // Liveness goes DOWN at once, and the service stops and exits non-zero, so
+                    // that the orchestrator starts a fresh instance; what was not committed is
+                    // redelivered to the group.
+                    self.heartbeat.fail();
+                    tracing::error!(group = %self.subscription.group_id, %reason, "consumer failed");
+                    anyhow::bail!("the Kafka consumer failed for good: {reason}");
+                }
             };
             let lanes = lanes(batch);
             let finished = self.handle_lanes(&lanes).await;
@@ -366,7 +398,7 @@ impl<H: Handler> Consumer<H> {
     async fn receive(&self, ticker: &mut tokio::time::Interval) -> Received {
         let first = tokio::select! {
             () = self.stop.cancelled() => return Received::Stopped,
-            _ = ticker.tick() => return Received::Nothing,
+            _ = ticker.tick() => return self.fatal_error().map_or(Received::Nothing, Received::Fatal),
             received = self.client.recv() => received,
         };
         let mut batch = Vec::new();
@@ -374,7 +406,15 @@ impl<H: Handler> Consumer<H> {
         while let Some(received) = next {
             match received {
                 Ok(message) => batch.push(InboundMessage::from_borrowed(&message)),
-                Err(error) => tracing::warn!(%error, "consumer error"),
+                Err(error) => {
+                    if let Some(reason) = self.fatal_error() {
+                        return Received::Fatal(reason);
+                    }
+                    if let KafkaError::MessageConsumptionFatal(code) = error {
+                        return Received::Fatal(code.to_string());
+                    }
+                    tracing::warn!(%error, "consumer error");
+                }
             }
             next = if batch.len() < MAX_BATCH {
                 self.client.recv().now_or_never()
@@ -411,6 +451,14 @@ impl<H: Handler> Consumer<H> {
                 tracing::warn!(%topic, partition, offset, %error, "offset not stored");
             }
         }
+    }
+
+    /// The fatal error the client raised, if it did: the client is then no longer usable.
+    fn fatal_error(&self) -> Option<String> {
+        self.client
+            .client()
+            .fatal_error()
+            .map(|(code, reason)| format!("{code}: {reason}"))
     }
 
     /// Commits what was stored, at the end.

@@ -157,6 +157,35 @@ impl Service {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Starts a second instance of this service, as a scaled deployment would: the same
+    /// settings (database, consumer group, instance id if any) but its own port and log.
+    pub async fn second_instance(&self) -> Service {
+        let port = free_port();
+        let mut environment = self.environment.clone();
+        environment.push(("APP_HTTP__PORT".to_owned(), port.to_string()));
+        let mut service = Service {
+            name: self.name,
+            port,
+            url: format!("http://127.0.0.1:{port}/{}", self.name),
+            log: std::env::temp_dir().join(format!("{}.log", unique_name(self.name))),
+            environment,
+            process: None,
+        };
+        service.restart().await;
+        service
+    }
+
+    /// Waits for the process to exit by itself, up to `deadline`, and returns how it exited.
+    pub async fn exited(&mut self, deadline: std::time::Duration) -> std::process::ExitStatus {
+        let process = self.process.as_mut().expect("the service is running");
+        let status = tokio::time::timeout(deadline, process.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} still runs after {deadline:?}", self.name))
+            .expect("waiting for a service to exit");
+        self.process = None;
+        status
+    }
+
     /// Kills the process at once (SIGKILL), as a crash or an OOM kill would.
     pub async fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {

@@ -546,3 +546,48 @@ async fn configured_secrets_never_reach_the_logs() {
         );
     }
 }
+
+/// Two orders processes with one `APP_CONSUMER__INSTANCE_ID` (a fixed instance id under
+/// `docker compose --scale orders=2`): the broker fences the first one's consumer, a fatal
+/// error. That process logs it, stops in order and exits non-zero, so that its orchestrator
+/// restarts it, rather than serving with a dead consumer; the second applies what follows.
+#[tokio::test]
+async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the_second_goes_on() {
+    let mut store = Storefront::start_with(&[("APP_CONSUMER__INSTANCE_ID", "orders-0")]).await;
+    let second = store.orders.second_instance().await;
+    let status = store.orders.exited(EVENT_DEADLINE).await;
+    assert!(!status.success(), "the fenced process exited with {status}");
+    let failed =
+        system_tests::faults::count_log_lines(&store.orders.log, "consumer failed", "reason");
+    assert!(
+        failed
+            .keys()
+            .any(|reason| reason.to_lowercase().contains("fenced")),
+        "{failed:?}"
+    );
+
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/customers", store.accounts.url))
+        .json(&system_tests::faults::customer("after-fencing@example.com"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    eventually(
+        "the second orders process to hold the customer",
+        EVENT_DEADLINE,
+        || async {
+            let response = client
+                .get(format!("{}/customers/{id}", second.url))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == 200).then_some(())
+        },
+    )
+    .await;
+}

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::consumer::Heartbeat;
+use crate::consumer::{Heartbeat, Pulse};
 use crate::http::hal::request_url;
 
 /// How long a dependency may take to answer a health check.
@@ -181,12 +181,13 @@ impl Actuator {
 
     fn consumer(&self) -> Option<Component> {
         let heartbeat = self.consumer.as_ref()?;
-        let details = match heartbeat.age() {
-            Some(age) if age <= CONSUMER_SILENCE_LIMIT => {
+        let details = match heartbeat.pulse() {
+            Pulse::Beating(age) if age <= CONSUMER_SILENCE_LIMIT => {
                 Ok(json!({ "lastPollSecondsAgo": age.as_secs() }))
             }
-            Some(age) => Err(format!("silent for {} s", age.as_secs())),
-            None => Err("not started".to_owned()),
+            Pulse::Beating(age) => Err(format!("silent for {} s", age.as_secs())),
+            Pulse::NotStarted => Err("not started".to_owned()),
+            Pulse::Failed => Err("failed for good; the service is stopping".to_owned()),
         };
         Some(component("consumer", details))
     }

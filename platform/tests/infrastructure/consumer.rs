@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use platform::consumer::{
-    Consumer, Handler, HandlerError, Heartbeat, InboundMessage, Outcome, Subscription,
+    Consumer, Handler, HandlerError, Heartbeat, InboundMessage, Outcome, Pulse, Subscription,
     dead_letter_headers,
 };
 use platform::kafka::Record;
@@ -69,15 +69,23 @@ struct Running {
 
 impl Running {
     fn start(kafka: &KafkaSettings, group: &str, topic: &str, recorder: &Recorder) -> Self {
+        Self::start_as(kafka, subscription(group, topic), recorder)
+    }
+
+    fn start_as(kafka: &KafkaSettings, subscription: Subscription, recorder: &Recorder) -> Self {
         let consumer = Consumer::new(
             kafka,
-            subscription(group, topic),
+            subscription,
             platform::kafka::producer(kafka).unwrap(),
             recorder.clone(),
         )
         .unwrap();
         let (stop, heartbeat) = (consumer.stop_token(), consumer.heartbeat());
-        assert_eq!(heartbeat.age(), None, "no beat before the loop runs");
+        assert_eq!(
+            heartbeat.pulse(),
+            Pulse::NotStarted,
+            "no beat before the loop runs"
+        );
         let task = tokio::spawn(consumer.run());
         Running {
             stop,
@@ -118,7 +126,7 @@ async fn poison_is_dead_lettered_failures_are_retried_and_offsets_committed_at_s
     })
     .await;
     assert!(
-        running.heartbeat.age().is_some(),
+        matches!(running.heartbeat.pulse(), Pulse::Beating(_)),
         "the loop beats while it runs"
     );
     assert_eq!(
@@ -226,4 +234,62 @@ async fn a_group_stopped_inside_a_batch_resumes_with_the_rest_of_it() {
     running.stop().await;
     assert_eq!(*resumed.handled.lock().await, ["held", "five", "six"]);
     assert_eq!(committed_count(&kafka, &group, &topic), 6);
+}
+
+/// Two members of one group with one `group.instance.id` (two pods with one name, or
+/// `docker compose --scale` with a fixed instance id): the broker fences the older one. Its loop
+/// ends with an error and its heartbeat says it failed, so liveness goes DOWN and the service
+/// exits for a restart, instead of idling with a dead client; the newer member consumes what
+/// follows, and every record is handled.
+#[tokio::test]
+async fn a_member_fenced_by_another_with_its_instance_id_fails_and_the_other_goes_on() {
+    let kafka = shared_kafka();
+    let topic = unique_name("fenced");
+    let group = unique_name("group");
+    create_topics_with_dead_letters(&kafka, &[&topic]).await;
+    let static_member = || Subscription {
+        instance_id: Some("storefront-0".to_owned()),
+        ..subscription(&group, &topic)
+    };
+    publish_raw(&kafka, &topic, Some("k"), Some(b"before"), &[]).await;
+    let older = Recorder::default();
+    let first = Running::start_as(&kafka, static_member(), &older);
+    let handled = older.handled.clone();
+    eventually(
+        "the first member handles a record",
+        EVENT_DEADLINE,
+        || async { (!handled.lock().await.is_empty()).then_some(()) },
+    )
+    .await;
+
+    let newer = Recorder::default();
+    let second = Running::start_as(&kafka, static_member(), &newer);
+    let mut task = first.task;
+    let ended = tokio::time::timeout(EVENT_DEADLINE, &mut task)
+        .await
+        .expect("the fenced member stops within the deadline")
+        .unwrap();
+    let error = format!(
+        "{:#}",
+        ended.expect_err("a fenced member ends with an error")
+    );
+    assert!(error.to_lowercase().contains("fenced"), "{error}");
+    assert_eq!(first.heartbeat.pulse(), Pulse::Failed);
+
+    publish_raw(&kafka, &topic, Some("k"), Some(b"after"), &[]).await;
+    let handled = newer.handled.clone();
+    eventually(
+        "the newer member handles what follows",
+        EVENT_DEADLINE,
+        || async {
+            handled
+                .lock()
+                .await
+                .iter()
+                .any(|text| text == "after")
+                .then_some(())
+        },
+    )
+    .await;
+    second.stop().await;
 }
