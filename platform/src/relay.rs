@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use futures_util::future::join_all;
-use mongodb::Collection;
 use mongodb::bson::{Bson, DateTime, Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
 use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,11 @@ use crate::kafka::{self, Record};
 use crate::mongo::bounded;
 use crate::outbox::{FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
 use crate::settings::OutboxSettings;
+
+/// The partial index of the documents with pending events.
+pub const OUTBOX_PENDING_INDEX: &str = "outbox_pending";
+/// The partial index of the documents marked for removal.
+pub const PENDING_REMOVAL_INDEX: &str = "pending_removal";
 
 /// Publishes the events of one collection's outboxes.
 pub struct Relay {
@@ -58,7 +64,18 @@ impl Relay {
             return;
         }
         let mut delays = crate::retry::delays();
+        let mut indexed = false;
         loop {
+            if !indexed {
+                match self.create_indexes().await {
+                    Ok(()) => indexed = true,
+                    Err(error) => tracing::warn!(
+                        collection = %self.collection.name(),
+                        error = format!("{error:#}"),
+                        "creating the outbox indexes failed; trying again next pass"
+                    ),
+                }
+            }
             let pass = self.publish_pending().await;
             if let Err(error) = self.report_backlog().await {
                 tracing::debug!(error = format!("{error:#}"), "measuring the outbox backlog");
@@ -91,6 +108,42 @@ impl Relay {
         }
     }
 
+    /// The indexes that serve the relay's queries, so that a poll reads the documents with
+    /// pending events rather than the whole collection. Both are partial: they hold only the
+    /// documents the relay looks for, and MongoDB uses each for the clause of the relay's `$or`
+    /// that matches its filter (an OR of two index scans in `explain`).
+    /// - `outbox_pending`, on `outbox._id`, of documents with an entry in their outbox: the
+    ///   relay's find, and the backlog measure;
+    /// - `pending_removal`, on `pendingRemoval`, of documents marked for removal.
+    pub async fn create_indexes(&self) -> anyhow::Result<()> {
+        let pending = format!("{FIELD}._id");
+        let indexes = [
+            IndexModel::builder()
+                .keys(doc! { &pending: 1 })
+                .options(
+                    IndexOptions::builder()
+                        .name(OUTBOX_PENDING_INDEX.to_owned())
+                        .partial_filter_expression(doc! { &pending: { "$exists": true } })
+                        .build(),
+                )
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { PENDING_REMOVAL: 1 })
+                .options(
+                    IndexOptions::builder()
+                        .name(PENDING_REMOVAL_INDEX.to_owned())
+                        .partial_filter_expression(doc! { PENDING_REMOVAL: true })
+                        .build(),
+                )
+                .build(),
+        ];
+        let create = self.collection.create_indexes(indexes);
+        bounded(self.call_timeout, create)
+            .await
+            .context("creating the outbox indexes")?;
+        Ok(())
+    }
+
     /// Publishes every pending event, returning how many were published.
     ///
     /// Each pass takes up to `batch_size` documents, hands all their events to the producer at
@@ -102,8 +155,9 @@ impl Relay {
         loop {
             // Documents marked for removal are taken even with an empty outbox: one whose delete
             // failed after its last events were pulled is deleted by a later pass.
+            // Each clause is the filter of one of the partial indexes, so each is an index scan.
             let filter = doc! { "$or": [
-                { format!("{FIELD}.0"): { "$exists": true } },
+                { format!("{FIELD}._id"): { "$exists": true } },
                 { PENDING_REMOVAL: true },
             ] };
             let find = async {
@@ -136,7 +190,7 @@ impl Relay {
     /// Sets the backlog gauges: events still pending, and the age of the oldest.
     pub async fn report_backlog(&self) -> anyhow::Result<()> {
         let pipeline = [
-            doc! { "$match": { format!("{FIELD}.0"): { "$exists": true } } },
+            doc! { "$match": { format!("{FIELD}._id"): { "$exists": true } } },
             doc! { "$project": {
                 "pending": { "$size": format!("${FIELD}") },
                 "oldest": { "$min": format!("${FIELD}.createdAt") },

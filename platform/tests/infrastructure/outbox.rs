@@ -405,3 +405,42 @@ async fn a_document_marked_for_removal_with_nothing_left_to_publish_is_deleted()
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_relay_creates_the_partial_indexes_its_queries_use() {
+    let Setup {
+        kafka,
+        documents,
+        collection,
+        ..
+    } = Setup::new().await;
+    let relay = relay(&kafka, &documents);
+    relay.create_indexes().await.unwrap();
+    relay
+        .create_indexes()
+        .await
+        .expect("creating them again changes nothing");
+    let indexes: Vec<mongodb::IndexModel> = collection
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let index = |name: &str| {
+        indexes
+            .iter()
+            .find(|index| {
+                index
+                    .options
+                    .as_ref()
+                    .and_then(|options| options.name.as_deref())
+                    == Some(name)
+            })
+            .unwrap_or_else(|| panic!("no index {name} in {indexes:?}"))
+    };
+    let pending = index(platform::relay::OUTBOX_PENDING_INDEX);
+    assert_eq!(pending.keys, doc! { "outbox._id": 1 });
+    let removal = index(platform::relay::PENDING_REMOVAL_INDEX);
+    assert_eq!(removal.keys, doc! { "pendingRemoval": 1 });
+}
