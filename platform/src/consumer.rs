@@ -26,7 +26,7 @@ use rdkafka::consumer::{
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureProducer;
-use rdkafka::{ClientContext, Message, Statistics, Timestamp};
+use rdkafka::{ClientContext, Message, Statistics, Timestamp, TopicPartitionList};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -75,6 +75,9 @@ const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
 /// keeps its partitions before the group hands them to the others, or to its own restart:
 /// 10 s instead of the client's 45 s, so a restarted pod is back at work within seconds.
 const SESSION_TIMEOUT_MS: &str = "10000";
+/// How long a batch may take before the loop pauses its partitions and polls while it waits:
+/// far below `max.poll.interval.ms`, past which the client would leave the group.
+const PAUSE_AFTER: Duration = Duration::from_secs(1);
 /// How often the client reports statistics, consumer lag among them.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
@@ -278,6 +281,10 @@ pub struct Subscription {
     pub instance_id: Option<String>,
     /// Deadline for handling one message; past it the attempt is abandoned and retried.
     pub handler_timeout: Duration,
+    /// The client's `max.poll.interval.ms` (5 minutes when `None`): a member that does not
+    /// poll for this long leaves its group. The loop keeps polling while a batch retries, so
+    /// only a stuck process reaches it.
+    pub max_poll_interval: Option<Duration>,
 }
 
 /// A consumer of a service: its Kafka client and subscription, the handler of what it reads,
@@ -317,6 +324,9 @@ impl<H: Handler> Consumer<H> {
         let mut config = kafka::client_config(settings);
         if let Some(instance) = &subscription.instance_id {
             config.set("group.instance.id", instance);
+        }
+        if let Some(interval) = subscription.max_poll_interval {
+            config.set("max.poll.interval.ms", interval.as_millis().to_string());
         }
         let client = config
             .set("group.id", &subscription.group_id)
@@ -361,23 +371,26 @@ impl<H: Handler> Consumer<H> {
             .context("subscribing to topics")?;
         tracing::info!(group = %self.subscription.group_id, ?topics, "consumer started");
         let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
+        // Records received while the previous batch was handled: the next batch starts with them.
+        let mut carried = Vec::new();
         loop {
             self.heartbeat.beat();
-            let batch = match self.receive(&mut ticker).await {
+            let received = if carried.is_empty() {
+                self.receive(&mut ticker).await
+            } else {
+                Received::Batch(std::mem::take(&mut carried))
+            };
+            let batch = match received {
                 Received::Batch(batch) => batch,
                 Received::Nothing => continue,
                 Received::Stopped => break,
-                Received::Fatal(reason) => {
-                    // Liveness goes DOWN at once, and the service stops and exits non-zero, so
-                    // that the orchestrator starts a fresh instance; what was not committed is
-                    // redelivered to the group.
-                    self.heartbeat.fail();
-                    tracing::error!(group = %self.subscription.group_id, %reason, "consumer failed");
-                    anyhow::bail!("the Kafka consumer failed for good: {reason}");
-                }
+                Received::Fatal(reason) => return Err(self.failed(&reason)),
             };
             let lanes = lanes(batch);
-            let finished = self.handle_lanes(&lanes).await;
+            let finished = match self.handle_while_polling(&lanes, &mut carried).await {
+                Ok(finished) => finished,
+                Err(reason) => return Err(self.failed(&reason)),
+            };
             self.store_offsets(&lanes, &finished);
             if lanes
                 .iter()
@@ -407,13 +420,9 @@ impl<H: Handler> Consumer<H> {
             match received {
                 Ok(message) => batch.push(InboundMessage::from_borrowed(&message)),
                 Err(error) => {
-                    if let Some(reason) = self.fatal_error() {
+                    if let Some(reason) = self.triage(&error) {
                         return Received::Fatal(reason);
                     }
-                    if let KafkaError::MessageConsumptionFatal(code) = error {
-                        return Received::Fatal(code.to_string());
-                    }
-                    tracing::warn!(%error, "consumer error");
                 }
             }
             next = if batch.len() < MAX_BATCH {
@@ -423,6 +432,93 @@ impl<H: Handler> Consumer<H> {
             };
         }
         Received::Batch(batch)
+    }
+
+    /// Handles the lanes; when that takes longer than [`PAUSE_AFTER`] (a lane retrying while the
+    /// database is away), pauses the assigned partitions and keeps polling until it is done, so
+    /// that the member stays in its group past `max.poll.interval.ms` and takes part in
+    /// rebalances. Pausing drops what the client prefetched for those partitions, and resuming
+    /// fetches from the next offset not yet received, so nothing is skipped or repeated; a record
+    /// that arrives meanwhile (from a partition assigned during the batch) is kept in `carried`
+    /// for the next batch. A fatal error ends the batch unstored.
+    async fn handle_while_polling(
+        &self,
+        lanes: &[Vec<InboundMessage>],
+        carried: &mut Vec<InboundMessage>,
+    ) -> Result<Vec<usize>, String> {
+        let handling = self.handle_lanes(lanes);
+        tokio::pin!(handling);
+        let pause_after = tokio::time::sleep(PAUSE_AFTER);
+        tokio::pin!(pause_after);
+        let mut paused: Option<TopicPartitionList> = None;
+        let outcome = loop {
+            tokio::select! {
+                finished = &mut handling => break Ok(finished),
+                () = &mut pause_after, if paused.is_none() => {
+                    paused = Some(self.pause_assignment());
+                }
+                received = self.client.recv(), if paused.is_some() => match received {
+                    Ok(message) => carried.push(InboundMessage::from_borrowed(&message)),
+                    Err(error) => {
+                        if let Some(reason) = self.triage(&error) {
+                            break Err(reason);
+                        }
+                    }
+                },
+            }
+        };
+        if let Some(partitions) = paused
+            && let Err(error) = self.client.resume(&partitions)
+        {
+            // A partition revoked meanwhile cannot be resumed; its next owner reads it.
+            tracing::debug!(%error, "resuming partitions");
+        }
+        outcome
+    }
+
+    /// Pauses every partition assigned to this member; the ones it paused.
+    fn pause_assignment(&self) -> TopicPartitionList {
+        let assignment = match self.client.assignment() {
+            Ok(assignment) => assignment,
+            Err(error) => {
+                tracing::warn!(%error, "reading the assignment to pause it");
+                return TopicPartitionList::new();
+            }
+        };
+        match self.client.pause(&assignment) {
+            Ok(()) => {
+                tracing::info!(
+                    partitions = assignment.count(),
+                    "a batch is waiting: partitions paused, polling goes on"
+                );
+                assignment
+            }
+            Err(error) => {
+                tracing::warn!(%error, "pausing the assignment");
+                TopicPartitionList::new()
+            }
+        }
+    }
+
+    /// What a consumer error means: the reason, when it is fatal; otherwise it is logged.
+    fn triage(&self, error: &KafkaError) -> Option<String> {
+        if let Some(reason) = self.fatal_error() {
+            return Some(reason);
+        }
+        if let KafkaError::MessageConsumptionFatal(code) = error {
+            return Some(code.to_string());
+        }
+        tracing::warn!(%error, "consumer error");
+        None
+    }
+
+    /// Marks the loop failed for good: liveness goes DOWN at once, and the service stops and
+    /// exits non-zero, so that the orchestrator starts a fresh instance; what was not committed
+    /// is redelivered to the group.
+    fn failed(&self, reason: &str) -> anyhow::Error {
+        self.heartbeat.fail();
+        tracing::error!(group = %self.subscription.group_id, %reason, "consumer failed");
+        anyhow::anyhow!("the Kafka consumer failed for good: {reason}")
     }
 
     /// Handles the lanes concurrently, each in order up to its first message left unhandled

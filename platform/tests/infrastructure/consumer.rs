@@ -57,6 +57,7 @@ fn subscription(group: &str, topic: &str) -> Subscription {
         topics: vec![topic.to_owned()],
         dead_letter_topic,
         handler_timeout: Duration::from_secs(5),
+        max_poll_interval: None,
     }
 }
 
@@ -292,4 +293,55 @@ async fn a_member_fenced_by_another_with_its_instance_id_fails_and_the_other_goe
     )
     .await;
     second.stop().await;
+}
+
+/// A record held back longer than `max.poll.interval.ms` (the database away for a while): the
+/// loop pauses its partitions and keeps polling, so the member stays in its group. Without that
+/// it would leave the group, lose its partitions and handle the held record a second time after
+/// rejoining. Here each record is handled exactly once and every offset is committed.
+#[tokio::test]
+async fn a_record_held_back_past_the_poll_interval_keeps_the_member_in_its_group() {
+    const INTERVAL: Duration = Duration::from_secs(10);
+    let kafka = shared_kafka();
+    let topic = unique_name("held");
+    let group = unique_name("group");
+    create_topics_with_dead_letters(&kafka, &[&topic]).await;
+    for payload in ["one", "held", "three"] {
+        publish_raw(
+            &kafka,
+            &topic,
+            Some("same-key"),
+            Some(payload.as_bytes()),
+            &[],
+        )
+        .await;
+    }
+    let recorder = Recorder::default();
+    recorder.holding.store(true, Ordering::SeqCst);
+    let short_interval = Subscription {
+        max_poll_interval: Some(INTERVAL),
+        ..subscription(&group, &topic)
+    };
+    let running = Running::start_as(&kafka, short_interval, &recorder);
+    let held = recorder.held_failures.clone();
+    eventually("the record to be held back", EVENT_DEADLINE, || async {
+        (held.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    // The fault: the record stays held back for longer than the poll interval.
+    tokio::time::sleep(INTERVAL + Duration::from_secs(5)).await;
+    recorder.holding.store(false, Ordering::SeqCst);
+    publish_raw(&kafka, &topic, Some("same-key"), Some(b"four"), &[]).await;
+    let handled = recorder.handled.clone();
+    eventually("every record handled", EVENT_DEADLINE, || async {
+        (handled.lock().await.len() >= 4).then_some(())
+    })
+    .await;
+    running.stop().await;
+    assert_eq!(
+        *recorder.handled.lock().await,
+        ["one", "held", "three", "four"],
+        "each once, in order"
+    );
+    assert_eq!(committed_count(&kafka, &group, &topic), 4);
 }

@@ -43,6 +43,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             topics: vec![settings.topics.order_fulfill.clone()],
             dead_letter_topic: shared_events::topics::dead_letter,
             handler_timeout: settings.database.timeout,
+            max_poll_interval: None,
         },
         producer.clone(),
         FulfillmentHandler {

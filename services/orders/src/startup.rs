@@ -47,6 +47,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             ],
             dead_letter_topic: shared_events::topics::dead_letter,
             handler_timeout: settings.database.timeout,
+            max_poll_interval: None,
         },
         producer.clone(),
         OrdersHandler {

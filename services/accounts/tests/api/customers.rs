@@ -53,6 +53,39 @@ async fn the_collection_is_hal_with_paging_and_sorting() {
     assert_eq!(summary["customers"].as_array().unwrap().len(), 3);
 }
 
+/// Every customer has the same last name: paging sorted by it still shows each exactly once,
+/// because `_id` breaks the ties (MongoDB orders equal keys in no stable way).
+#[tokio::test]
+async fn paging_through_equal_sort_keys_shows_every_customer_exactly_once() {
+    let app = spawn_app().await;
+    let mut created = Vec::new();
+    for n in 0..7 {
+        let response = app
+            .post(
+                "/customers",
+                &customer_body(&format!("same-{n}@example.com")),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.unwrap();
+        created.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    for page in 0..4 {
+        let body = app
+            .get_json(&format!(
+                "/customers?page={page}&size=2&sort=name.lastName,desc"
+            ))
+            .await;
+        for customer in body["_embedded"]["customers"].as_array().unwrap() {
+            seen.push(customer["id"].as_str().unwrap().to_owned());
+        }
+    }
+    created.sort();
+    seen.sort();
+    assert_eq!(seen, created);
+}
+
 #[tokio::test]
 async fn put_and_patch_change_the_customer_and_keep_masked_cards() {
     let app = spawn_app().await;
