@@ -26,10 +26,12 @@ COPY platform/Cargo.toml platform/
 COPY services/accounts/Cargo.toml services/accounts/
 COPY services/orders/Cargo.toml services/orders/
 COPY services/fulfillment/Cargo.toml services/fulfillment/
-# Not built, but cargo reads every workspace member's manifest to resolve the workspace.
+# Not built, but cargo reads every workspace member's manifest to resolve the workspace
+# (scripts/check-deploy.sh loads the workspace from exactly what these COPYs bring).
 COPY system-tests/Cargo.toml system-tests/
 COPY test-support/Cargo.toml test-support/
-RUN for crate in shared-events platform system-tests test-support \
+COPY bench/Cargo.toml bench/
+RUN for crate in shared-events platform system-tests test-support bench \
         services/accounts services/orders services/fulfillment; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done \

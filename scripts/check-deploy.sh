@@ -13,7 +13,8 @@
 #   - the Grafana dashboard parses, its queries parse (promtool) and use only exported metrics
 #     and labels; with the services running (or STOREFRONT_METRICS_URLS set), a live scrape too;
 #   - the Dockerfile builds with exactly the command of scripts/run-local.sh, which
-#     scripts/test.sh (CI) runs too;
+#     scripts/test.sh (CI) runs too, and what .dockerignore lets through and its first COPYs
+#     hold is a workspace cargo can load;
 #   - shellcheck passes on the deployment scripts.
 # Installs what it needs once (docker-compose and promtool with apt, a Python environment and
 # npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
@@ -267,6 +268,8 @@ fi
 
 build_command() { checks build-command Dockerfile scripts/run-local.sh scripts/test.sh | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 run "the Dockerfile builds with the command of scripts/run-local.sh, which CI runs too (one build path)" build_command
+build_context() { checks build-context Dockerfile .dockerignore "$WORK/context" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "the build context and the Dockerfile's first COPYs hold a workspace cargo can load" build_context
 
 # --- the deployment scripts --------------------------------------------------------------------
 

@@ -381,8 +381,21 @@ def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
     compose = yaml.safe_load(Path(compose_file).read_text()) or {}
     if not compose:
         report.fail("docker-compose config gave no configuration to check (see its error above)")
+    # Nothing of the stack (MongoDB without auth, Kafka, the UIs) is published beyond this host.
+    def on_loopback(port):
+        if isinstance(port, dict):
+            return port.get("host_ip") == "127.0.0.1"
+        return str(port).startswith("127.0.0.1:")
+
+    exposed = [
+        f"{name} {port}"
+        for name, spec in (compose.get("services") or {}).items()
+        for port in spec.get("ports", [])
+        if not on_loopback(port)
+    ]
+    report.check(not exposed, "docker-compose.yml publishes every port on 127.0.0.1 only", ", ".join(exposed))
     for name, service, spec in compose_storefront_services(compose):
-        ports = [str(p.get("published")) + ":" + str(p.get("target")) if isinstance(p, dict) else str(p) for p in spec.get("ports", [])]
+        ports = [str(p.get("published")) + ":" + str(p.get("target")) if isinstance(p, dict) else str(p).removesuffix("/tcp") for p in spec.get("ports", [])]
         report.check(
             any(p.endswith(f"{HOST_PORTS[service]}:{CONTAINER_PORT}") or p == f"{HOST_PORTS[service]}:{CONTAINER_PORT}" for p in ports),
             f"docker-compose.yml: {service} on host port {HOST_PORTS[service]}",
@@ -760,6 +773,87 @@ def cmd_build_command(dockerfile, run_local, *also):
     report.exit()
 
 
+def dockerignore_includes(patterns):
+    """Whether a path is in the build context, by .dockerignore's rules: the last pattern that
+    matches a path (or a folder above it) decides, `!` lets it back in."""
+    import fnmatch
+
+    rules = []
+    for line in patterns:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        include = line.startswith("!")
+        pattern = line.lstrip("!").rstrip("/")
+        rules.append((include, pattern))
+
+    def matches(path, pattern):
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if pattern.startswith("**/"):
+            tail = pattern[3:]
+            return any(fnmatch.fnmatch(part, tail) for part in parts)
+        return any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes)
+
+    def included(path):
+        verdict = True
+        for include, pattern in rules:
+            if matches(path, pattern):
+                verdict = include
+        return verdict
+
+    return included
+
+
+def cmd_build_context(dockerfile, dockerignore, work):
+    """The build stage's dependency layer as Docker would assemble it: the files .dockerignore
+    lets into the context and the Dockerfile copies before its first `cargo build`, each crate
+    given the empty target the Dockerfile gives it; cargo must load that workspace."""
+    import shutil
+    import subprocess
+
+    report = Report()
+    included = dockerignore_includes(Path(dockerignore).read_text().splitlines())
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True).stdout.split()
+    context = [path for path in tracked if included(path)]
+    work = Path(work)
+    copied = []
+    for instruction in dockerfile_instructions(dockerfile):
+        if instruction.cmd == "RUN" and "cargo build" in " ".join(instruction.value):
+            break
+        if instruction.cmd != "COPY" or any(flag.startswith("--from") for flag in instruction.flags):
+            continue
+        *sources, destination = instruction.value
+        for source in sources:
+            source = source.rstrip("/")
+            for path in context:
+                if path == source or path.startswith(source + "/"):
+                    relative = Path(path).relative_to(Path(source).parent) if path != source else Path(Path(path).name)
+                    target = work / destination / relative if destination.endswith("/") else work / destination
+                    if destination in ("./", "."):
+                        target = work / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
+                    copied.append(path)
+    report.ok(f"the dependency layer copies {len(copied)} files: {', '.join(sorted(copied))}")
+    for manifest in work.rglob("Cargo.toml"):
+        source = manifest.parent / "src"
+        if manifest.parent != work and not source.exists():
+            source.mkdir(parents=True)
+            (source / "lib.rs").write_text("")
+    result = subprocess.run(
+        ["cargo", "metadata", "--offline", "--no-deps", "--format-version", "1",
+         "--manifest-path", str(work / "Cargo.toml")],
+        capture_output=True, text=True,
+    )
+    report.check(
+        result.returncode == 0,
+        "cargo loads the workspace from what the build stage copies",
+        result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "",
+    )
+    report.exit()
+
+
 def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
@@ -778,6 +872,8 @@ def main(argv):
         cmd_dashboard(args[0], args[1], args[2], args[3:])
     elif command == "build-command":
         cmd_build_command(*args)
+    elif command == "build-context":
+        cmd_build_context(*args)
     else:
         raise SystemExit(__doc__)
 

@@ -567,16 +567,12 @@ async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the
     );
 
     let client = reqwest::Client::new();
-    let created: Value = client
-        .post(format!("{}/customers", store.accounts.url))
-        .json(&system_tests::faults::customer("after-fencing@example.com"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap();
+    let id = system_tests::faults::create_customer(
+        &client,
+        &store.accounts.url,
+        "after-fencing@example.com",
+    )
+    .await;
     eventually(
         "the second orders process to hold the customer",
         EVENT_DEADLINE,

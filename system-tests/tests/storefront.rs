@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use shared_events::headers;
+use system_tests::faults::create_customer;
 use system_tests::{Storefront, same_shape};
 use test_support::{EVENT_DEADLINE, TopicReader, committed_count, eventually};
 
@@ -168,24 +169,7 @@ async fn the_seven_sample_calls_take_every_fifth_order_to_received() {
 #[tokio::test]
 async fn a_customer_change_in_accounts_reaches_orders_and_a_delete_removes_the_copy() {
     let store = Storefront::start().await;
-    let customer = json!({
-        "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
-        "contact": {"primaryPhone": "555-000-1111", "email": "ada@example.com"},
-        "addresses": [{"type": "SHIPPING", "description": "Home", "address1": "1 Analytical Way",
-                       "city": "London", "state": "LN", "postalCode": "00001"}],
-        "creditCards": []
-    });
-    let created: Value = store
-        .client
-        .post(format!("{}/customers", store.accounts))
-        .json(&customer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap();
+    let id = create_customer(&store.client, &store.accounts, "ada@example.com").await;
     let copy_url = format!("{}/customers/{id}", store.orders);
     store.wait_for(&copy_url, |_| true).await;
 
@@ -281,18 +265,8 @@ async fn an_orders_instance_with_a_new_group_rebuilds_every_customer_from_the_ch
     );
     let mut ids = Vec::new();
     for name in ["first", "second", "third"] {
-        let created = store
-            .client
-            .post(format!("{}/customers", store.accounts))
-            .json(&system_tests::faults::customer(&format!(
-                "{name}@example.com"
-            )))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        let body: Value = created.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().to_owned());
+        let email = format!("{name}@example.com");
+        ids.push(create_customer(&store.client, &store.accounts, &email).await);
     }
     let changed = store
         .client

@@ -11,4 +11,4 @@ mod stream;
 pub use check::{Check, Row, converge};
 pub use probes::{InFlight, count_log_lines, outbox_dead_letters, pending_outbox_events, running};
 pub use rig::{CONVERGENCE_DEADLINE, Rig, fixture_text};
-pub use stream::{Sent, Stream, customer};
+pub use stream::{Sent, Stream, create_customer, customer};

@@ -285,3 +285,16 @@ pub fn customer(email: &str) -> Value {
         "creditCards": []
     })
 }
+
+/// Creates a customer with this email through accounts (its base URL); returns its id.
+pub async fn create_customer(client: &reqwest::Client, accounts: &str, email: &str) -> String {
+    let response = client
+        .post(format!("{accounts}/customers"))
+        .json(&customer(email))
+        .send()
+        .await
+        .expect("creating a customer");
+    assert_eq!(response.status(), 201, "creating a customer");
+    let created: Value = response.json().await.expect("the created customer");
+    created["id"].as_str().expect("an id").to_owned()
+}
