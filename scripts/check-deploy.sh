@@ -10,6 +10,8 @@
 #     set, values valid;
 #   - ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree;
 #   - the topics agree with scripts/lib.sh (itself tested against shared-events);
+#   - the Strimzi operator install, rendered as scripts/deploy-minikube.sh renders it, puts every
+#     namespaced object in the kafka namespace;
 #   - the Grafana dashboard parses, its queries parse (promtool) and use only exported metrics
 #     and labels; with the services running (or STOREFRONT_METRICS_URLS set), a live scrape too;
 #   - the Dockerfile builds with exactly the command of scripts/run-local.sh, which
@@ -188,6 +190,13 @@ run "Istio, prometheus-operator and Strimzi resources match @kubernetes-models (
 
 strimzi() { checks strimzi "${custom_files[@]}" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 run "Strimzi resources agree with each other (KRaft, node pools, topics, replication)" strimzi
+strimzi_operator() {
+  bash deploy/strimzi/render-operator.sh deploy/check/fixtures/strimzi-operator-release-shape.yaml kafka \
+    >"$WORK/strimzi-operator.yaml" &&
+    checks operator-namespace "$WORK/strimzi-operator.yaml" kafka | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "the Strimzi operator install puts every namespaced object in kafka (as deploy-minikube.sh renders it)" strimzi_operator
 
 # --- the services' configuration and wiring ---------------------------------------------------
 
@@ -275,7 +284,7 @@ run "the build context and the Dockerfile's first COPYs hold a workspace cargo c
 
 # They need a cluster to run; shellcheck at least reads them (and the topic script of compose).
 deploy_scripts=(scripts/deploy-minikube.sh scripts/teardown-minikube.sh scripts/refresh-sample-data-minikube.sh
-  scripts/check-deploy.sh deploy/kafka/create-topics.sh)
+  scripts/check-deploy.sh deploy/kafka/create-topics.sh deploy/strimzi/render-operator.sh)
 run "shellcheck passes: ${deploy_scripts[*]}" "$VENV_DIR/bin/shellcheck" -x "${deploy_scripts[@]}"
 
 # --- verdict -----------------------------------------------------------------------------------

@@ -77,9 +77,9 @@ if [[ ! -s "$strimzi_manifest" ]]; then
 fi
 log "installing the Strimzi $STRIMZI_VERSION operator into namespace kafka"
 k create namespace kafka --dry-run=client -o yaml | k apply -f - >/dev/null
-# The release manifest names the namespace "myproject"; Strimzi's documentation rewrites it so.
+# Every namespaced object into kafka, the namespace the operator then watches (see the script).
 # Server-side apply: the CRDs are too large for the annotation of a client-side apply.
-sed 's/namespace: .*/namespace: kafka/' "$strimzi_manifest" |
+bash deploy/strimzi/render-operator.sh "$strimzi_manifest" kafka |
   k apply --server-side --force-conflicts -f - >/dev/null
 k wait --for condition=established --timeout=120s \
   crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io >/dev/null

@@ -854,6 +854,36 @@ def cmd_build_context(dockerfile, dockerignore, work):
     report.exit()
 
 
+CLUSTER_SCOPED = {
+    "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Namespace",
+    "PersistentVolume", "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration", "APIService",
+}
+
+
+def cmd_operator_namespace(rendered, namespace):
+    """Every namespaced object of the rendered operator install is in `namespace`, and every
+    ServiceAccount its bindings name is too: the operator runs there and watches it."""
+    report = Report()
+    objects = [o for o in load_all(rendered) if o]
+    strays = [
+        f"{o['kind']}/{o['metadata']['name']} in {o['metadata'].get('namespace', 'the current namespace')}"
+        for o in objects
+        if o["kind"] not in CLUSTER_SCOPED and o["metadata"].get("namespace") != namespace
+    ]
+    report.check(not strays, f"every namespaced object of the Strimzi operator install is in {namespace}", ", ".join(strays))
+    subjects = [
+        f"{o['kind']}/{o['metadata']['name']} names {s['name']} in {s.get('namespace')}"
+        for o in objects
+        if o["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        for s in o.get("subjects", [])
+        if s.get("kind") == "ServiceAccount" and s.get("namespace") != namespace
+    ]
+    report.check(not subjects, f"every binding of the Strimzi operator names its ServiceAccount in {namespace}", ", ".join(subjects))
+    report.ok(f"{len(objects)} objects checked")
+    report.exit()
+
+
 def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
@@ -874,6 +904,8 @@ def main(argv):
         cmd_build_command(*args)
     elif command == "build-context":
         cmd_build_context(*args)
+    elif command == "operator-namespace":
+        cmd_operator_namespace(*args)
     else:
         raise SystemExit(__doc__)
 
