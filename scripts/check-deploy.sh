@@ -9,6 +9,9 @@
 #     the README's configuration table, each for a service that reads it, every required setting
 #     set, values valid;
 #   - ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree;
+#   - istio/jwt's policies, evaluated for every route the services serve with and without a
+#     token: reads open, changes and sample endpoints need one, only actuator/health through
+#     the gateway;
 #   - the topics agree with scripts/lib.sh (itself tested against shared-events);
 #   - the Strimzi operator install, rendered as scripts/deploy-minikube.sh renders it, puts every
 #     namespaced object in the kafka namespace;
@@ -222,6 +225,9 @@ wiring() {
   return "${PIPESTATUS[0]}"
 }
 run "ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree" wiring
+
+jwt_policy() { checks jwt-policy "$WORK/rendered/istio_jwt.yaml" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "istio/jwt, as a table of method, path and token over every route served: reads open, changes and sample endpoints need a token, only actuator/health through the gateway" jwt_policy
 
 topics() {
   checks topics scripts/lib.sh "$WORK/compose.yaml" "$WORK/rendered/k8s_overlays_minikube.yaml" | sed 's/^/    /'

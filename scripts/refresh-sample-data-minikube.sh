@@ -5,7 +5,8 @@
 #   scripts/refresh-sample-data-minikube.sh [GATEWAY_URL]
 # Without a URL it uses the gateway's node port, or, when this host cannot reach the minikube
 # node (docker driver on macOS or Windows), a temporary kubectl port-forward to the gateway.
-# Settings: MINIKUBE_PROFILE (storefront), GATEWAY_URL.
+# Settings: MINIKUBE_PROFILE (storefront), GATEWAY_URL, STOREFRONT_TOKEN (a JWT, when istio/jwt
+# is applied: the sample endpoints then need one).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

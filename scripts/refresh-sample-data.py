@@ -4,11 +4,13 @@ awaited with a deadline before the next.
 
 By default it talks to the three local ports; pass --base to go through one gateway URL (the
 services serve under their own base paths, so one host serves all three), or --accounts,
---orders and --fulfillment to name each service's URL. Uses the standard library only.
+--orders and --fulfillment to name each service's URL. Behind a gateway that requires a JWT
+(istio/jwt), set STOREFRONT_TOKEN to one. Uses the standard library only.
 """
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -18,8 +20,14 @@ DEADLINE_SECONDS = 60
 POLL_SECONDS = 0.25
 
 
+# A JWT for a gateway that requires one (istio/jwt): STOREFRONT_TOKEN.
+TOKEN = os.environ.get("STOREFRONT_TOKEN")
+
+
 def request(method, url):
     req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    if TOKEN:
+        req.add_header("Authorization", f"Bearer {TOKEN}")
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
             return response.status, response.read().decode()
