@@ -497,6 +497,23 @@ def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
             and not any("rewrite" in h for h in route),
             f"istio: /{service}/ routes to {host}:{CONTAINER_PORT} with no rewrite",
         )
+        # The gateway waits for the service's own answer: past its request deadline the service
+        # answers 503 `timeout` itself, so a try must last longer, and the route's timeout must
+        # fit every try. Retries only where the request never reached the service: anything
+        # else could act twice.
+        deadline = service_request_timeout(service)
+        for h in route:
+            retries = h.get("retries") or {}
+            per_try = duration_seconds(retries.get("perTryTimeout", h.get("timeout", "0s")))
+            attempts = int(retries.get("attempts", 0))
+            total = duration_seconds(h.get("timeout", "0s"))
+            report.check(
+                per_try > deadline and total >= (attempts + 1) * per_try,
+                f"istio: /{service}/ waits longer than the service's {deadline:g} s deadline per try, and its timeout fits every try",
+                f"perTryTimeout {per_try:g} s, {attempts} retries, timeout {total:g} s",
+            )
+            unsafe = set(str(retries.get("retryOn", "")).split(",")) - SAFE_RETRY_ON - {""}
+            report.check(not unsafe, f"istio: /{service}/ retries only what never reached the service", ", ".join(sorted(unsafe)))
         subsets = {s["name"]: s.get("labels", {}) for s in (rules.get(host) or {}).get("spec", {}).get("subsets", [])}
         wanted = {d.get("subset") for d in destinations}
         report.check(
@@ -882,6 +899,25 @@ def cmd_operator_namespace(rendered, namespace):
     report.check(not subjects, f"every binding of the Strimzi operator names its ServiceAccount in {namespace}", ", ".join(subjects))
     report.ok(f"{len(objects)} objects checked")
     report.exit()
+
+
+# Envoy's retry conditions that fire before the request reached the upstream service.
+SAFE_RETRY_ON = {"connect-failure", "refused-stream", "reset-before-request"}
+
+
+def duration_seconds(text):
+    """An Istio duration (`15s`, `500ms`, `1m`) in seconds."""
+    match = re.fullmatch(r"([0-9.]+)(ms|s|m|h)", str(text).strip())
+    if not match:
+        return 0.0
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def service_request_timeout(service):
+    """The service's request deadline in seconds (http.request_timeout of its base settings, ms)."""
+    text = Path(f"services/{service}/configuration/base.toml").read_text()
+    return int(re.search(r"^request_timeout\s*=\s*([0-9]+)", text, re.M).group(1)) / 1000
 
 
 ROUTE_MACRO = re.compile(r'#\[(get|post|put|patch|delete)\("([^"]+)"\)\]')
