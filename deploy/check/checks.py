@@ -473,6 +473,14 @@ def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
                     match = [r for r in owners if r["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]]
                 if len(match) != 1:
                     problems.append(f"{len(match)} {kind}s")
+                elif kind == "HorizontalPodAutoscaler":
+                    # Pod CPU would count the Istio sidecar, which can dominate it.
+                    metrics = match[0]["spec"].get("metrics", [])
+                    if not metrics or any(
+                        m.get("type") != "ContainerResource" or m["containerResource"].get("container") != container["name"]
+                        for m in metrics
+                    ):
+                        problems.append(f"the HPA scales on more than the {container['name']} container's own use")
             report.group(
                 f"{overlay}: {service}: port http {CONTAINER_PORT}, probes and scrape annotations under /{service}/actuator, "
                 "non-root, read-only root filesystem, requests and limits, Service, PDB, HPA",
