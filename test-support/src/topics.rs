@@ -76,8 +76,8 @@ pub async fn topic_config(kafka: &KafkaSettings, topic: &str, name: &str) -> Opt
         .and_then(|entry| entry.value)
 }
 
-/// How many records of `topic` the consumer group `group` has committed, over all partitions.
-pub fn committed_count(kafka: &KafkaSettings, group: &str, topic: &str) -> i64 {
+/// A consumer of the group `group` that commits nothing, and the partitions of `topic`.
+fn test_consumer(kafka: &KafkaSettings, group: &str, topic: &str) -> (BaseConsumer, Vec<i32>) {
     let consumer: BaseConsumer = platform::kafka::client_config(kafka)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
@@ -86,13 +86,21 @@ pub fn committed_count(kafka: &KafkaSettings, group: &str, topic: &str) -> i64 {
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("reading topic metadata");
-    let mut partitions = TopicPartitionList::new();
-    for partition in metadata
+    let partitions = metadata
         .topics()
         .iter()
         .flat_map(|topic| topic.partitions())
-    {
-        partitions.add_partition(topic, partition.id());
+        .map(|partition| partition.id())
+        .collect();
+    (consumer, partitions)
+}
+
+/// How many records of `topic` the consumer group `group` has committed, over all partitions.
+pub fn committed_count(kafka: &KafkaSettings, group: &str, topic: &str) -> i64 {
+    let (consumer, ids) = test_consumer(kafka, group, topic);
+    let mut partitions = TopicPartitionList::new();
+    for partition in ids {
+        partitions.add_partition(topic, partition);
     }
     let committed = consumer
         .committed_offsets(partitions, Duration::from_secs(10))
@@ -136,28 +144,12 @@ pub struct TopicReader {
 
 impl TopicReader {
     pub fn new(kafka: &KafkaSettings, topic: &str) -> Self {
-        let consumer: BaseConsumer = platform::kafka::client_config(kafka)
-            .set("group.id", unique_name("reader"))
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("creating a test consumer");
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("reading topic metadata");
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|topic| topic.partitions().len())
-            .unwrap_or(0);
-        assert!(partitions > 0, "topic {topic} has no partitions");
+        let (consumer, partitions) = test_consumer(kafka, &unique_name("reader"), topic);
+        assert!(!partitions.is_empty(), "topic {topic} has no partitions");
         let mut assignment = TopicPartitionList::new();
-        for partition in 0..partitions {
+        for partition in partitions {
             assignment
-                .add_partition_offset(
-                    topic,
-                    i32::try_from(partition).expect("a partition number"),
-                    Offset::Beginning,
-                )
+                .add_partition_offset(topic, partition, Offset::Beginning)
                 .expect("assigning a partition");
         }
         consumer.assign(&assignment).expect("assigning partitions");
