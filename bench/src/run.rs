@@ -468,7 +468,7 @@ fn checks(raw: &Raw, on_services: &OnServices, footprints: &[Footprint]) -> Vec<
 fn notes(options: &Options, errors: Vec<String>) -> Vec<String> {
     let mut notes = vec![
         "No Docker engine on this machine, so no image size; the release binaries' sizes \
-         (debuginfo stripped, thin LTO) stand in."
+         (debuginfo stripped, no cross-crate LTO) stand in."
             .to_owned(),
         "Kafka is Apache Kafka (one KRaft node, data on disk); MongoDB is mongo-java-server (in \
          memory), not MongoDB: the ratios hold the services against raw clients on these same \
