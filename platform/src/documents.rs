@@ -172,13 +172,12 @@ impl Documents {
 
 /// The document under an update operator, created if the update has none yet.
 fn operator<'a>(update: &'a mut Document, name: &str) -> &'a mut Document {
-    if !matches!(update.get(name), Some(Bson::Document(_))) {
+    if update.get_document(name).is_err() {
         update.insert(name, Document::new());
     }
-    match update.get_mut(name) {
-        Some(Bson::Document(operator)) => operator,
-        _ => unreachable!("inserted just above"),
-    }
+    update
+        .get_document_mut(name)
+        .expect("a document, inserted just above if it was missing")
 }
 
 /// The filter, narrowed to documents not waiting to be removed.

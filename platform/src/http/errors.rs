@@ -112,10 +112,6 @@ impl ApiError {
         )
     }
 
-    pub fn code(&self) -> Code {
-        self.code
-    }
-
     /// The answer: the JSON error body, and `Retry-After` on a 503, which is always worth
     /// trying again.
     pub fn response(&self) -> HttpResponse {
