@@ -31,8 +31,10 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::documents::TooLarge;
 use crate::kafka::{self, Record};
 use crate::metrics;
+use crate::outbox::MAX_EVENT_BYTES;
 use crate::settings::KafkaSettings;
 use crate::trace::export::{self, FinishedSpan};
 use crate::trace::{TRACEPARENT, TraceContext};
@@ -68,9 +70,6 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Most messages handled at once: those already received when the loop asks for more, split
 /// into lanes by key.
 const MAX_BATCH: usize = 64;
-/// The largest value handed to a handler. Events are a few kilobytes; a value far larger is
-/// not an event of ours (or an attempt to exhaust memory) and is dead-lettered unread.
-const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
 /// How long a member that died without leaving the group (a crash, `kill -9`, a lost node)
 /// keeps its partitions before the group hands them to the others, or to its own restart:
 /// 10 s instead of the client's 45 s, so a restarted pod is back at work within seconds.
@@ -157,6 +156,9 @@ pub enum Outcome {
     Duplicate,
     /// The message changed nothing: what it says is already stored.
     Unchanged,
+    /// The message is about an older version of its aggregate than the one stored (records
+    /// that arrived out of order): it is not applied.
+    Stale,
     /// The message (a tombstone) removed what it names.
     Removed,
 }
@@ -168,6 +170,7 @@ impl Outcome {
             Outcome::Applied => "applied",
             Outcome::Duplicate => "duplicate",
             Outcome::Unchanged => "unchanged",
+            Outcome::Stale => "stale",
             Outcome::Removed => "removed",
         }
     }
@@ -184,7 +187,19 @@ pub enum HandlerError {
     Rejected(String),
     /// Processing failed for a reason that may pass (the database is unreachable); retried.
     #[error("failed: {0:#}")]
-    Failed(#[from] anyhow::Error),
+    Failed(anyhow::Error),
+}
+
+/// A failure is retried, except a write refused for its size: no retry makes the document
+/// smaller, so the record is dead-lettered and the lane moves on.
+impl From<anyhow::Error> for HandlerError {
+    fn from(error: anyhow::Error) -> Self {
+        if error.downcast_ref::<TooLarge>().is_some() || crate::mongo::is_too_large(&error) {
+            HandlerError::Rejected(format!("{error:#}"))
+        } else {
+            HandlerError::Failed(error)
+        }
+    }
 }
 
 /// What a service does with each consumed message.
@@ -645,13 +660,14 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// One attempt of the handler, within the handler's deadline; a value too large to be an
-    /// event is rejected unread.
+    /// One attempt of the handler, within the handler's deadline; a value larger than any
+    /// event the services publish is not one of ours (or an attempt to exhaust memory) and is
+    /// rejected unread.
     async fn attempt(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
         let size = message.payload.as_ref().map_or(0, Vec::len);
-        if size > MAX_PAYLOAD_BYTES {
+        if size > MAX_EVENT_BYTES {
             return Err(HandlerError::Rejected(format!(
-                "the value is {size} bytes; events are at most {MAX_PAYLOAD_BYTES}"
+                "the value is {size} bytes; events are at most {MAX_EVENT_BYTES}"
             )));
         }
         let limit = self.subscription.handler_timeout;
@@ -803,6 +819,24 @@ mod tests {
         lane.iter()
             .map(|message| (message.partition, message.offset))
             .collect()
+    }
+
+    #[test]
+    fn a_write_refused_for_its_size_is_rejected_and_other_failures_retried() {
+        let too_large = anyhow::Error::new(TooLarge::Document {
+            collection: "customer.orders".into(),
+            bytes: 2048,
+            limit: 1024,
+        })
+        .context("applying a customer change");
+        assert!(matches!(
+            HandlerError::from(too_large),
+            HandlerError::Rejected(reason) if reason.contains("over its limit of 1024")
+        ));
+        assert!(matches!(
+            HandlerError::from(anyhow::anyhow!("the database is away")),
+            HandlerError::Failed(_)
+        ));
     }
 
     #[test]

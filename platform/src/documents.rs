@@ -6,14 +6,20 @@
 //!   relay when it added events.
 //! - A removal marks the document and adds its tombstone; the document is deleted once its
 //!   outbox is drained (at once if it already is, else by the relay).
+//! - No write makes a document outgrow its [`DocumentLimits`]: writers set a document's whole
+//!   state (the document on insert, `$set` on update), so the size of what a write sets is the
+//!   size of the state; events are bounded one by one and in number per document. A change past
+//!   them is refused before the database sees it, with [`TooLarge`] (it can never succeed) or
+//!   [`OutboxFull`] (it can, once the relay has caught up).
 
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Collection, Database};
 
-use crate::outbox::{FIELD, Outbox, OutboxMessage, PENDING_REMOVAL};
+use crate::outbox::{FIELD, MAX_EVENT_BYTES, Outbox, OutboxMessage, PENDING_REMOVAL};
 use crate::paging::PageRequest;
+use crate::settings::DocumentLimits;
 
 /// What inserting a document did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,18 +29,58 @@ pub enum Inserted {
     Duplicate,
 }
 
+/// A change refused because it would make a document larger than its collection keeps: it
+/// can never succeed as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TooLarge {
+    #[error(
+        "the change would make this {collection} document {bytes} bytes, over its limit of \
+         {limit} bytes"
+    )]
+    Document {
+        collection: String,
+        bytes: usize,
+        limit: usize,
+    },
+    #[error("the change would publish an event of {bytes} bytes; events are at most {limit}")]
+    Event { bytes: usize, limit: usize },
+    #[error(
+        "the change would publish {events} events at once; one {collection} document holds at \
+         most {limit}"
+    )]
+    Events {
+        collection: String,
+        events: usize,
+        limit: usize,
+    },
+}
+
+/// A change refused because its document already holds as many unpublished events as it may
+/// (the broker is away or slow): it can succeed once the relay has published them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this {collection} document already holds {limit} events waiting for the broker; try again \
+     once they are published"
+)]
+pub struct OutboxFull {
+    pub collection: String,
+    pub limit: usize,
+}
+
 /// One collection's documents and the outbox their events wait in.
 #[derive(Debug, Clone)]
 pub struct Documents {
     collection: Collection<Document>,
     outbox: Outbox,
+    limits: DocumentLimits,
 }
 
 impl Documents {
-    pub fn new(database: &Database, name: &str, outbox: Outbox) -> Self {
+    pub fn new(database: &Database, name: &str, outbox: Outbox, limits: DocumentLimits) -> Self {
         Documents {
             collection: database.collection(name),
             outbox,
+            limits,
         }
     }
 
@@ -98,6 +144,7 @@ impl Documents {
         mut document: Document,
         events: &[OutboxMessage],
     ) -> anyhow::Result<Inserted> {
+        self.check(&document, events)?;
         if !events.is_empty() {
             let entries: Vec<Bson> = events.iter().map(OutboxMessage::to_bson).collect();
             document.insert(FIELD, entries);
@@ -114,28 +161,89 @@ impl Documents {
         }
     }
 
-    /// Applies `update` (update operators) to the live document that matches, and adds the
-    /// events that announce the change, in the same command; false if none matched.
+    /// Applies `update` (update operators; `$set` holds the state) to the live document that
+    /// matches, and adds the events that announce the change, in the same command; false if
+    /// none matched. A document whose outbox has no room for the events is not changed:
+    /// [`OutboxFull`].
     pub async fn update(
         &self,
         filter: Document,
         mut update: Document,
         events: &[OutboxMessage],
     ) -> anyhow::Result<bool> {
+        self.check(
+            update.get_document("$set").unwrap_or(&Document::new()),
+            events,
+        )?;
+        let mut bounded = live(filter.clone());
         if !events.is_empty() {
             let entries: Vec<Bson> = events.iter().map(OutboxMessage::to_bson).collect();
             operator(&mut update, "$push").insert(FIELD, doc! { "$each": entries });
+            bounded.insert(self.outbox_room(events), doc! { "$exists": false });
         }
         let result = self
             .collection
-            .update_one(live(filter), update)
+            .update_one(bounded, update)
             .await
             .with_context(|| format!("updating {}", self.collection.name()))?;
-        let matched = result.matched_count == 1;
-        if matched {
+        if result.matched_count == 1 {
             self.wake_for(events);
+            return Ok(true);
         }
-        Ok(matched)
+        if !events.is_empty() {
+            let mut full = live(filter);
+            full.insert(self.outbox_room(events), doc! { "$exists": true });
+            let count = self.collection.count_documents(full).limit(1);
+            if count
+                .await
+                .with_context(|| format!("reading {}", self.collection.name()))?
+                > 0
+            {
+                return Err(OutboxFull {
+                    collection: self.collection.name().to_owned(),
+                    limit: self.limits.max_outbox_events,
+                }
+                .into());
+            }
+        }
+        Ok(false)
+    }
+
+    /// Refuses a write that sets `state` with `events` if either is larger than kept.
+    fn check(&self, state: &Document, events: &[OutboxMessage]) -> anyhow::Result<()> {
+        let limit = self.limits.max_outbox_events;
+        if events.len() > limit {
+            anyhow::bail!(TooLarge::Events {
+                collection: self.collection.name().to_owned(),
+                events: events.len(),
+                limit,
+            });
+        }
+        if let Some(bytes) = events
+            .iter()
+            .filter_map(|event| event.payload.as_ref().map(String::len))
+            .find(|bytes| *bytes > MAX_EVENT_BYTES)
+        {
+            anyhow::bail!(TooLarge::Event {
+                bytes,
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        let bytes = crate::mongo::encoded_len(state)?;
+        if bytes > self.limits.max_bytes {
+            anyhow::bail!(TooLarge::Document {
+                collection: self.collection.name().to_owned(),
+                bytes,
+                limit: self.limits.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The outbox position that exists only if the outbox has no room left for `events`.
+    fn outbox_room(&self, events: &[OutboxMessage]) -> String {
+        let room = self.limits.max_outbox_events.saturating_sub(events.len());
+        format!("{FIELD}.{room}")
     }
 
     /// Removes the live document that matches, with `update` (e.g. a version bump) and the

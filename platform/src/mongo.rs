@@ -102,6 +102,12 @@ pub fn to_bson<T: Serialize>(value: &T) -> anyhow::Result<Bson> {
         .context("serializing for MongoDB")
 }
 
+/// How many bytes a document takes as BSON: what MongoDB's 16 MiB limit counts.
+pub fn encoded_len(document: &Document) -> anyhow::Result<usize> {
+    let raw = bson::RawDocumentBuf::from_document(document).context("encoding a document")?;
+    Ok(raw.as_bytes().len())
+}
+
 /// Reads a stored document back into its type, as the driver reads typed collections.
 pub fn from_document<T: DeserializeOwned>(document: &Document) -> anyhow::Result<T> {
     let raw =
@@ -179,19 +185,44 @@ fn is_transient(error: &mongodb::error::Error) -> bool {
             | ErrorKind::Io(_)
             | ErrorKind::ConnectionPoolCleared { .. }
     );
-    let code = match error.kind.as_ref() {
+    unreachable
+        || server_code(error).is_some_and(|code| TRANSIENT_CODES.contains(&code))
+        || error.contains_label(RETRYABLE_WRITE_ERROR)
+}
+
+/// The codes with which MongoDB refuses a document over its 16 MiB: BSONObjectTooLarge 10334,
+/// and 17419 and 17420 for the result of an update or an upsert.
+const TOO_LARGE_CODES: [i32; 3] = [10334, 17419, 17420];
+
+/// Whether MongoDB refused a write because the document would pass 16 MiB: no retry helps.
+pub fn is_too_large(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<mongodb::error::Error>()
+            .and_then(server_code)
+            .is_some_and(|code| TOO_LARGE_CODES.contains(&code))
+    })
+}
+
+/// The code the server answered a failed command with, if it answered.
+fn server_code(error: &mongodb::error::Error) -> Option<i32> {
+    match error.kind.as_ref() {
         ErrorKind::Command(command) => Some(command.code),
         ErrorKind::Write(WriteFailure::WriteConcernError(concern)) => Some(concern.code),
         ErrorKind::Write(WriteFailure::WriteError(write)) => Some(write.code),
         ErrorKind::InsertMany(failure) => failure
             .write_concern_error
             .as_ref()
-            .map(|concern| concern.code),
+            .map(|concern| concern.code)
+            .or_else(|| {
+                failure
+                    .write_errors
+                    .as_ref()
+                    .and_then(|errors| errors.first())
+                    .map(|write| write.code)
+            }),
         _ => None,
-    };
-    unreachable
-        || code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
-        || error.contains_label(RETRYABLE_WRITE_ERROR)
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +313,22 @@ mod tests {
         let error =
             mongodb::error::Error::from(ErrorKind::Write(WriteFailure::WriteConcernError(concern)));
         assert!(is_unavailable(&anyhow::Error::new(error)));
+    }
+
+    #[test]
+    fn a_document_over_16_mib_is_too_large_and_not_unavailable() {
+        let write: mongodb::error::WriteError = bson::from_document(bson::doc! {
+            "code": 17419, "errmsg": "Resulting document after update is larger than 16777216",
+        })
+        .unwrap();
+        let update = anyhow::Error::new(mongodb::error::Error::from(ErrorKind::Write(
+            WriteFailure::WriteError(write),
+        )));
+        assert!(is_too_large(&update));
+        assert!(!is_unavailable(&update));
+        assert!(is_too_large(&command_error(10334, "BSONObjectTooLarge")));
+        assert!(!is_too_large(&command_error(11000, "DuplicateKey")));
+        assert!(!is_too_large(&anyhow::anyhow!("a bug")));
     }
 
     #[test]

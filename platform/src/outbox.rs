@@ -34,6 +34,9 @@ use crate::settings::OutboxSettings;
 pub const FIELD: &str = "outbox";
 /// Set on a document that is deleted once its outbox is empty.
 pub const PENDING_REMOVAL: &str = "pendingRemoval";
+/// The largest event payload a service publishes or accepts, in bytes. Events are a few
+/// kilobytes; the bound keeps a document's outbox, and a consumer's memory, within known limits.
+pub const MAX_EVENT_BYTES: usize = 128 * 1024;
 
 /// The collection that keeps a collection's unpublishable events, each under its event id:
 /// `<collection>.outbox-dead-letters`, in the same database.

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::logging::LogFormat;
+use crate::outbox::MAX_EVENT_BYTES;
 
 /// The configuration files of one service, as compiled into its binary.
 pub struct EmbeddedFiles {
@@ -123,6 +124,66 @@ pub struct OutboxSettings {
     pub max_pending: u64,
 }
 
+/// How large one document may grow: bounds that keep every document under MongoDB's 16 MiB, so
+/// that a change past them is refused with a clear answer before the database refuses it.
+///
+/// A document holds the state its writes set, at most `max_bytes`; at most `max_outbox_events`
+/// events waiting for the relay, each at most [`MAX_EVENT_BYTES`]; and a little bookkeeping.
+/// Settings whose sum could pass 16 MiB are refused at start-up.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "DocumentLimitsFile")]
+pub struct DocumentLimits {
+    /// The largest state a write may set (a customer; a customer with every order), in bytes;
+    /// a change past it is refused (413).
+    pub max_bytes: usize,
+    /// Events one document may hold waiting for the broker; a change that would add more is
+    /// refused (503) until the relay has published them.
+    pub max_outbox_events: usize,
+}
+
+#[derive(Deserialize)]
+struct DocumentLimitsFile {
+    max_bytes: usize,
+    max_outbox_events: usize,
+}
+
+/// MongoDB's limit on one document.
+const MONGODB_MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// What an outbox entry holds beside its payload (id, topic, key, headers, time), at most.
+const OUTBOX_ENTRY_OVERHEAD_BYTES: usize = 4 * 1024;
+/// What a document holds beside its state and outbox: `_id`, version, the ids of the events
+/// it applied, the removal mark.
+const BOOKKEEPING_BYTES: usize = 64 * 1024;
+
+impl TryFrom<DocumentLimitsFile> for DocumentLimits {
+    type Error = String;
+
+    fn try_from(file: DocumentLimitsFile) -> Result<Self, String> {
+        let outbox = file
+            .max_outbox_events
+            .saturating_mul(MAX_EVENT_BYTES + OUTBOX_ENTRY_OVERHEAD_BYTES);
+        let total = file
+            .max_bytes
+            .saturating_add(outbox)
+            .saturating_add(BOOKKEEPING_BYTES);
+        if file.max_outbox_events == 0 {
+            return Err("documents.max_outbox_events must be at least 1".to_owned());
+        }
+        if total > MONGODB_MAX_DOCUMENT_BYTES {
+            return Err(format!(
+                "documents.max_bytes ({}) and documents.max_outbox_events ({} events of up to \
+                 {MAX_EVENT_BYTES} bytes) let a document reach {total} bytes, over MongoDB's \
+                 {MONGODB_MAX_DOCUMENT_BYTES}",
+                file.max_bytes, file.max_outbox_events
+            ));
+        }
+        Ok(DocumentLimits {
+            max_bytes: file.max_bytes,
+            max_outbox_events: file.max_outbox_events,
+        })
+    }
+}
+
 /// Durations in settings are whole milliseconds, e.g. `timeout = 5000`.
 mod millis {
     use std::time::Duration;
@@ -143,4 +204,32 @@ pub struct TelemetrySettings {
     /// The OTLP/HTTP base URL of a collector (e.g. `http://otel-collector:4318`); spans are
     /// exported only when it is set.
     pub otlp_endpoint: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_bytes: usize, max_outbox_events: usize) -> Result<DocumentLimits, String> {
+        DocumentLimits::try_from(DocumentLimitsFile {
+            max_bytes,
+            max_outbox_events,
+        })
+    }
+
+    #[test]
+    fn document_limits_that_fit_in_mongodbs_16_mib_are_taken() {
+        let taken = limits(8 * 1024 * 1024, 32).unwrap();
+        assert_eq!(taken.max_bytes, 8 * 1024 * 1024);
+        assert_eq!(taken.max_outbox_events, 32);
+    }
+
+    #[test]
+    fn document_limits_that_could_pass_16_mib_are_refused() {
+        let error = limits(12 * 1024 * 1024, 32).unwrap_err();
+        assert!(error.contains("over MongoDB's 16777216"), "{error}");
+        assert!(limits(16 * 1024 * 1024, 1).is_err());
+        assert!(limits(usize::MAX, usize::MAX).is_err());
+        assert!(limits(1024, 0).is_err());
+    }
 }

@@ -6,6 +6,15 @@ use uuid::Uuid;
 use crate::Event;
 use crate::headers::EventHeaders;
 
+/// Where an event comes from: the producing service and the trace of the work that caused it.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The `eventSource` header, e.g. `accounts`.
+    pub source: &'a str,
+    /// W3C trace context; empty when none.
+    pub traceparent: &'a str,
+}
+
 /// One event as it goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -18,38 +27,40 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Wraps an event produced by `source`, within the trace `traceparent` (empty when none).
+    /// Wraps an event produced by `origin` about the aggregate at `version` (after the change).
     pub fn new<E: Event>(
         event: &E,
-        source: &str,
-        traceparent: &str,
+        version: i64,
+        origin: &Origin<'_>,
     ) -> Result<Self, serde_json::Error> {
         let payload = serde_json::to_string(event)?;
         Ok(Self::build::<E>(
             event.key(),
             Some(payload),
-            source,
-            traceparent,
+            version,
+            origin,
         ))
     }
 
-    /// A deletion of the aggregate `key`: the event type's topic with an empty value.
-    pub fn tombstone<E: Event>(key: String, source: &str, traceparent: &str) -> Self {
-        Self::build::<E>(key, None, source, traceparent)
+    /// A deletion of the aggregate `key` at `version`: the event type's topic with an empty
+    /// value.
+    pub fn tombstone<E: Event>(key: String, version: i64, origin: &Origin<'_>) -> Self {
+        Self::build::<E>(key, None, version, origin)
     }
 
     fn build<E: Event>(
         key: String,
         payload: Option<String>,
-        source: &str,
-        traceparent: &str,
+        version: i64,
+        origin: &Origin<'_>,
     ) -> Self {
         let headers = EventHeaders {
             event_id: Uuid::new_v4().to_string(),
             event_type: E::TYPE_NAME.to_owned(),
-            source: source.to_owned(),
+            source: origin.source.to_owned(),
             time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            traceparent: traceparent.to_owned(),
+            traceparent: origin.traceparent.to_owned(),
+            aggregate_version: version,
         };
         Envelope {
             id: headers.event_id.clone(),
@@ -80,7 +91,11 @@ mod tests {
     #[test]
     fn an_envelope_is_keyed_by_the_aggregate_and_carries_every_header() {
         let event = status_change();
-        let envelope = Envelope::new(&event, "fulfillment", "").unwrap();
+        let origin = Origin {
+            source: "fulfillment",
+            traceparent: "",
+        };
+        let envelope = Envelope::new(&event, 4, &origin).unwrap();
         assert_eq!(envelope.key, event.guid.to_string());
         let header = |name: &str| {
             envelope
@@ -93,6 +108,7 @@ mod tests {
         assert_eq!(header(headers::EVENT_TYPE), Some("OrderStatusChangeEvent"));
         assert_eq!(header(headers::EVENT_SOURCE), Some("fulfillment"));
         assert!(header(headers::EVENT_TIME).unwrap().ends_with('Z'));
+        assert_eq!(header(headers::AGGREGATE_VERSION), Some("4"));
         let parsed: OrderStatusChangeEvent =
             serde_json::from_str(envelope.payload.as_deref().unwrap()).unwrap();
         assert_eq!(parsed, event);
@@ -100,8 +116,12 @@ mod tests {
 
     #[test]
     fn every_envelope_gets_its_own_id_and_a_tombstone_has_no_payload() {
-        let first = Envelope::tombstone::<OrderStatusChangeEvent>("k".into(), "s", "");
-        let second = Envelope::tombstone::<OrderStatusChangeEvent>("k".into(), "s", "");
+        let origin = Origin {
+            source: "s",
+            traceparent: "",
+        };
+        let first = Envelope::tombstone::<OrderStatusChangeEvent>("k".into(), 1, &origin);
+        let second = Envelope::tombstone::<OrderStatusChangeEvent>("k".into(), 1, &origin);
         assert_ne!(first.id, second.id);
         assert_eq!(first.payload, None);
     }

@@ -18,7 +18,7 @@ mod money;
 mod status;
 pub mod topics;
 
-pub use envelope::Envelope;
+pub use envelope::{Envelope, Origin};
 pub use events::{CustomerChangeEvent, Event, FulfillmentRequestEvent, OrderStatusChangeEvent};
 pub use model::{Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, Product};
 pub use money::{Money, MoneyError};

@@ -27,6 +27,7 @@ async fn assert_topic_shape(store: &Storefront, topic: &str, count: usize, golde
             headers::EVENT_SOURCE,
             headers::EVENT_TIME,
             headers::TRACEPARENT,
+            headers::AGGREGATE_VERSION,
             headers::TYPE_ID,
         ] {
             assert!(

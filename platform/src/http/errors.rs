@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, ToSchema};
 
+use crate::documents::{OutboxFull, TooLarge};
 use crate::paging::PageError;
 
 /// The machine code of every error answer, and the status it answers with. Stable across
@@ -29,6 +30,9 @@ pub enum Code {
     Conflict,
     /// 413: the body is larger than the service takes.
     PayloadTooLarge,
+    /// 413: the change would make a stored document, or an event it publishes, larger than the
+    /// service keeps (a customer with too many orders to hold in one document, say).
+    DocumentTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 422: a customer with invalid values.
@@ -41,7 +45,8 @@ pub enum Code {
     DatabaseUnavailable,
     /// 503: the request did not finish within the service's deadline.
     Timeout,
-    /// 503: the outbox holds more events than the service takes while the broker is away.
+    /// 503: the outbox holds more events than the service takes while the broker is away
+    /// (in all, or in the document the change is about).
     Overloaded,
     /// 500: anything else; the cause is logged, never sent.
     InternalError,
@@ -56,7 +61,7 @@ impl Code {
             }
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict => StatusCode::CONFLICT,
-            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::PayloadTooLarge | Code::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::InvalidCustomer | Code::InvalidOrder | Code::IllegalTransition => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -147,13 +152,26 @@ impl ResponseError for ApiError {
     }
 }
 
-/// A failure on the server's side: 503 if the database could not be reached, else 500.
+/// A failure on the server's side: 413 for a change that would make a document too large,
+/// 503 if it may pass (the database could not be reached, the document's outbox is full), else
+/// 500.
 impl From<anyhow::Error> for ApiError {
     fn from(cause: anyhow::Error) -> Self {
+        if let Some(too_large) = cause.downcast_ref::<TooLarge>() {
+            return ApiError::new(Code::DocumentTooLarge, too_large.to_string());
+        }
+        if let Some(full) = cause.downcast_ref::<OutboxFull>() {
+            return ApiError::new(Code::Overloaded, full.to_string());
+        }
         let (code, message) = if crate::mongo::is_unavailable(&cause) {
             (
                 Code::DatabaseUnavailable,
                 "the database is unavailable; try again shortly",
+            )
+        } else if crate::mongo::is_too_large(&cause) {
+            (
+                Code::DocumentTooLarge,
+                "the change would make a stored document larger than the database keeps",
             )
         } else {
             (Code::InternalError, "internal error")
@@ -278,5 +296,37 @@ mod tests {
         let response = ApiError::from(anyhow::anyhow!("a bug")).error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[actix_web::test]
+    async fn a_document_that_would_grow_too_large_answers_413_and_a_full_outbox_503() {
+        let too_large = anyhow::Error::new(TooLarge::Document {
+            collection: "customer.orders".into(),
+            bytes: 2048,
+            limit: 1024,
+        })
+        .context("placing an order");
+        let response = ApiError::from(too_large).error_response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value =
+            serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap();
+        assert_eq!(body["code"], "document_too_large");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("over its limit of 1024")
+        );
+
+        let full = anyhow::Error::new(OutboxFull {
+            collection: "customer.accounts".into(),
+            limit: 32,
+        });
+        let response = ApiError::from(full).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let body: Value =
+            serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap();
+        assert_eq!(body["code"], "overloaded");
     }
 }

@@ -2,11 +2,11 @@
 
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
-use platform::documents::{Documents, Inserted};
+use platform::documents::{Documents, Inserted, OutboxFull, TooLarge};
 use platform::outbox::{self, Outbox, OutboxMessage};
 use platform::paging::{PageQuery, PageRequest};
 
-use crate::{database_settings, outbox_settings};
+use crate::{database_settings, document_limits, outbox_settings};
 
 fn event(id: &str) -> OutboxMessage {
     OutboxMessage {
@@ -22,7 +22,12 @@ async fn documents() -> Documents {
     let database = platform::mongo::connect(&database_settings())
         .await
         .unwrap();
-    Documents::new(&database, "things", Outbox::new(&outbox_settings()))
+    Documents::new(
+        &database,
+        "things",
+        Outbox::new(&outbox_settings()),
+        document_limits(),
+    )
 }
 
 /// The stored document as it is, outbox and all.
@@ -145,4 +150,112 @@ async fn a_removed_document_is_hidden_at_once_and_deleted_once_its_outbox_is_emp
         documents.find_all(doc! {}).await.unwrap(),
         [doc! { "_id": kept }]
     );
+}
+
+#[tokio::test]
+async fn a_document_never_holds_more_events_than_its_limit() {
+    let documents = documents().await;
+    let id = ObjectId::new();
+    documents
+        .insert(doc! { "_id": id, "n": 0 }, &[event("e1"), event("e2")])
+        .await
+        .unwrap();
+    let change = |n: i32, events: Vec<OutboxMessage>| {
+        let documents = documents.clone();
+        async move {
+            documents
+                .update(doc! { "_id": id }, doc! { "$set": { "n": n } }, &events)
+                .await
+        }
+    };
+    assert!(change(1, vec![event("e3")]).await.unwrap(), "room for one");
+    let full = change(2, vec![event("e4")]).await.unwrap_err();
+    assert_eq!(
+        full.downcast_ref::<OutboxFull>().map(|full| full.limit),
+        Some(3),
+        "{full:#}"
+    );
+    assert!(
+        change(2, Vec::new()).await.unwrap(),
+        "a change without events still goes through"
+    );
+    let stored = raw(&documents, id).await.unwrap();
+    assert_eq!(outbox_ids(&stored), ["e1", "e2", "e3"]);
+    assert_eq!(stored.get_i32("n").unwrap(), 2);
+
+    let missing = documents
+        .update(
+            doc! { "_id": ObjectId::new() },
+            doc! { "$set": { "n": 1 } },
+            &[event("e5")],
+        )
+        .await
+        .unwrap();
+    assert!(!missing, "no such document is not a full outbox");
+}
+
+#[tokio::test]
+async fn a_write_larger_than_the_limits_is_refused_before_the_database_sees_it() {
+    let documents = documents().await;
+    let id = ObjectId::new();
+    let big = "x".repeat(2000);
+    let refused = documents
+        .insert(doc! { "_id": id, "text": &big }, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused.downcast_ref::<TooLarge>(),
+            Some(TooLarge::Document { limit: 1024, .. })
+        ),
+        "{refused:#}"
+    );
+    assert!(raw(&documents, id).await.is_none());
+
+    documents
+        .insert(doc! { "_id": id, "text": "small" }, &[])
+        .await
+        .unwrap();
+    let refused = documents
+        .update(doc! { "_id": id }, doc! { "$set": { "text": &big } }, &[])
+        .await
+        .unwrap_err();
+    assert!(refused.downcast_ref::<TooLarge>().is_some(), "{refused:#}");
+
+    let mut huge_event = event("e1");
+    huge_event.payload = Some("x".repeat(outbox::MAX_EVENT_BYTES + 1));
+    let refused = documents
+        .update(
+            doc! { "_id": id },
+            doc! { "$set": { "n": 1 } },
+            &[huge_event],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused.downcast_ref::<TooLarge>(),
+            Some(TooLarge::Event { .. })
+        ),
+        "{refused:#}"
+    );
+    let too_many: Vec<_> = (0..4).map(|n| event(&format!("m{n}"))).collect();
+    let refused = documents
+        .update(doc! { "_id": id }, doc! { "$set": { "n": 1 } }, &too_many)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused.downcast_ref::<TooLarge>(),
+            Some(TooLarge::Events {
+                events: 4,
+                limit: 3,
+                ..
+            })
+        ),
+        "{refused:#}"
+    );
+    let stored = raw(&documents, id).await.unwrap();
+    assert_eq!(stored.get_str("text").unwrap(), "small");
+    assert!(outbox_ids(&stored).is_empty());
 }

@@ -10,7 +10,7 @@ mod outbox;
 
 use std::time::Duration;
 
-use platform::settings::{DatabaseSettings, OutboxSettings};
+use platform::settings::{DatabaseSettings, DocumentLimits, OutboxSettings};
 use test_support::{shared_database_uri, unique_name};
 
 fn database_settings() -> DatabaseSettings {
@@ -29,5 +29,13 @@ fn outbox_settings() -> OutboxSettings {
         poll_interval: Duration::from_millis(100),
         batch_size: 10,
         max_pending: 1000,
+    }
+}
+
+/// Bounds small enough for a test to reach.
+fn document_limits() -> DocumentLimits {
+    DocumentLimits {
+        max_bytes: 1024,
+        max_outbox_events: 3,
     }
 }

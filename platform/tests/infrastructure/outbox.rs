@@ -13,7 +13,7 @@ use test_support::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{database_settings, outbox_settings};
+use crate::{database_settings, document_limits, outbox_settings};
 
 fn message(topic: &str, key: &str, payload: Option<&str>) -> OutboxMessage {
     OutboxMessage {
@@ -42,7 +42,12 @@ impl Setup {
         let database = platform::mongo::connect(&database_settings())
             .await
             .unwrap();
-        let documents = Documents::new(&database, "aggregates", Outbox::new(&outbox_settings()));
+        let documents = Documents::new(
+            &database,
+            "aggregates",
+            Outbox::new(&outbox_settings()),
+            document_limits(),
+        );
         Setup {
             kafka,
             topic,

@@ -1,7 +1,8 @@
 //! The settings of the accounts service.
 
 use platform::settings::{
-    DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings, TelemetrySettings,
+    DatabaseSettings, DocumentLimits, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
+    TelemetrySettings,
 };
 use serde::Deserialize;
 
@@ -11,6 +12,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub outbox: OutboxSettings,
+    pub documents: DocumentLimits,
     pub telemetry: TelemetrySettings,
     pub topics: Topics,
 }

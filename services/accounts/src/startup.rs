@@ -24,7 +24,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     platform::lifecycle::install_observability(NAME, &settings.telemetry)?;
     let database = platform::mongo::connect(&settings.database).await?;
     let outbox = Outbox::new(&settings.outbox);
-    let customers = CustomerRepository::new(&database, outbox.clone());
+    let customers = CustomerRepository::new(&database, outbox.clone(), settings.documents);
     customers.create_indexes().await?;
     let producer = platform::kafka::producer(&settings.kafka)?;
     let relay = Relay::new(

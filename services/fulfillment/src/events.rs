@@ -5,7 +5,7 @@ use platform::consumer::{Handler, HandlerError, InboundMessage, Outcome};
 use platform::documents::Inserted;
 use platform::outbox::OutboxMessage;
 use platform::trace::{TRACEPARENT, TraceContext};
-use shared_events::{Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent};
+use shared_events::{Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent, Origin};
 
 use crate::domain::Fulfillment;
 use crate::storage::FulfillmentRepository;
@@ -13,13 +13,19 @@ use crate::storage::FulfillmentRepository;
 /// The `eventSource` header of everything fulfillment publishes.
 const SOURCE: &str = "fulfillment";
 
-/// The event announcing a status change, in the trace of the fulfillment's order.
+/// The event announcing a status change, in the trace of the fulfillment's order, carried by
+/// the write that stores the fulfillment at `version`.
 pub(crate) fn order_status_changed(
     event: &OrderStatusChangeEvent,
     fulfillment: &Fulfillment,
+    version: i64,
     topic: &str,
 ) -> anyhow::Result<OutboxMessage> {
-    let envelope = Envelope::new(event, SOURCE, &fulfillment.traceparent)?;
+    let origin = Origin {
+        source: SOURCE,
+        traceparent: &fulfillment.traceparent,
+    };
+    let envelope = Envelope::new(event, version, &origin)?;
     Ok(OutboxMessage {
         id: envelope.id,
         topic: topic.to_owned(),

@@ -26,7 +26,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     platform::lifecycle::install_observability(NAME, &settings.telemetry)?;
     let database = platform::mongo::connect(&settings.database).await?;
     let outbox = Outbox::new(&settings.outbox);
-    let fulfillments = FulfillmentRepository::new(&database, outbox.clone());
+    let fulfillments = FulfillmentRepository::new(&database, outbox.clone(), settings.documents);
     fulfillments.create_indexes().await?;
     let producer = platform::kafka::producer(&settings.kafka)?;
     let relay = Relay::new(

@@ -1,8 +1,8 @@
 //! The settings of the orders service.
 
 use platform::settings::{
-    ConsumerSettings, DatabaseSettings, EmbeddedFiles, HttpSettings, KafkaSettings, OutboxSettings,
-    TelemetrySettings,
+    ConsumerSettings, DatabaseSettings, DocumentLimits, EmbeddedFiles, HttpSettings, KafkaSettings,
+    OutboxSettings, TelemetrySettings,
 };
 use serde::Deserialize;
 
@@ -12,6 +12,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub outbox: OutboxSettings,
+    pub documents: DocumentLimits,
     pub telemetry: TelemetrySettings,
     pub consumer: ConsumerSettings,
     pub topics: Topics,

@@ -6,22 +6,30 @@ use platform::consumer::{Handler, HandlerError, InboundMessage, Outcome};
 use platform::outbox::OutboxMessage;
 use platform::trace::TraceContext;
 use shared_events::{
-    CustomerChangeEvent, Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent, headers,
+    CustomerChangeEvent, Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent, Origin, headers,
 };
 
 use crate::configuration::Topics;
-use crate::domain::{CustomerOrders, StatusOutcome};
+use crate::domain::{CopyChange, CustomerOrders, StatusOutcome};
 use crate::storage::{Changed, CustomerOrdersRepository, Decision, Target};
 
 /// The `eventSource` header of everything orders publishes.
 const SOURCE: &str = "orders";
 
+/// The request to fulfill an order, announced by the write that stores its customer's orders at
+/// `version`.
 pub(crate) fn fulfillment_requested(
     request: &FulfillmentRequestEvent,
+    version: i64,
     topic: &str,
     trace: &TraceContext,
 ) -> anyhow::Result<OutboxMessage> {
-    let envelope = Envelope::new(request, SOURCE, &trace.to_string())?;
+    let traceparent = trace.to_string();
+    let origin = Origin {
+        source: SOURCE,
+        traceparent: &traceparent,
+    };
+    let envelope = Envelope::new(request, version, &origin)?;
     Ok(OutboxMessage {
         id: envelope.id,
         topic: topic.to_owned(),
@@ -79,20 +87,34 @@ impl OrdersHandler {
         let id = ObjectId::parse_str(&event.id).map_err(|_| {
             HandlerError::Rejected(format!("customer id `{}` is not an ObjectId", event.id))
         })?;
+        let version = message
+            .header(headers::AGGREGATE_VERSION)
+            .map(headers::parse_version)
+            .transpose()
+            .map_err(HandlerError::Rejected)?;
         let event_id = message.header(headers::EVENT_ID);
-        let create = (CustomerOrders::from_change(id, &event), Outcome::Applied);
+        let create = (
+            CustomerOrders::from_change(id, &event, version),
+            Outcome::Applied,
+        );
         let changed = self
             .customers
             .change(Target::Customer(id), event_id, Some(create), |stored| {
                 let mut customer = stored.customer.clone();
-                Ok::<_, HandlerError>(if customer.apply_change(&event) {
-                    Decision::Write {
-                        customer: Box::new(customer),
-                        events: Vec::new(),
-                        value: Outcome::Applied,
+                let outcome = match customer.apply_change(&event, version) {
+                    CopyChange::Stale => {
+                        return Ok::<_, HandlerError>(Decision::Keep(Outcome::Stale));
                     }
-                } else {
-                    Decision::Keep(Outcome::Unchanged)
+                    CopyChange::Unchanged if customer == stored.customer => {
+                        return Ok(Decision::Keep(Outcome::Unchanged));
+                    }
+                    CopyChange::Unchanged => Outcome::Unchanged,
+                    CopyChange::Applied => Outcome::Applied,
+                };
+                Ok(Decision::Write {
+                    customer: Box::new(customer),
+                    events: Vec::new(),
+                    value: outcome,
                 })
             })
             .await?;

@@ -110,7 +110,7 @@ async fn get_customer_summary(
         .all()
         .await?
         .iter()
-        .map(|customer| CustomerResource::new(customer, &base))
+        .map(|(customer, _)| CustomerResource::new(customer, &base))
         .collect();
     Ok(HttpResponse::Ok().json(CustomerSummary { customers }))
 }
@@ -163,7 +163,7 @@ async fn create_customer(
         id: ObjectId::new(),
         draft: body.0.validated(&[])?,
     };
-    let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
+    let event = events::customer_changed(&customer, 0, &state.topics.customer_change, &trace)?;
     state.customers.insert(&customer, &[event]).await?;
     let resource = CustomerResource::new(&customer, &base_url(&request, &state.base_path));
     Ok(HttpResponse::Created()
@@ -246,7 +246,12 @@ async fn change_customer(
             id,
             draft: change(&stored.draft).validated(&stored.draft.credit_cards)?,
         };
-        let event = events::customer_changed(&customer, &state.topics.customer_change, &trace)?;
+        let event = events::customer_changed(
+            &customer,
+            version + 1,
+            &state.topics.customer_change,
+            &trace,
+        )?;
         if state
             .customers
             .replace(&customer, version, &[event])
@@ -266,6 +271,7 @@ async fn change_customer(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "Changed meanwhile by other requests", body = ErrorBody),
         DatabaseUnavailable,
     ),
 )]
@@ -276,9 +282,28 @@ async fn delete_customer(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(&id)?;
-    let tombstone = events::customer_removed(id, &state.topics.customer_change, &trace);
-    if !state.customers.remove(id, &[tombstone]).await? {
+    if !remove_customer(&state, id, &trace).await? {
         return Err(ApiError::not_found("customer", &id.to_hex()));
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a customer with its tombstone, reading it again if another request changed it
+/// meanwhile; false if there is no such customer.
+pub(super) async fn remove_customer(
+    state: &AppState,
+    id: ObjectId,
+    trace: &TraceContext,
+) -> ApiResult<bool> {
+    for _ in 0..CONFLICT_RETRIES {
+        let Some((_, version)) = state.customers.find(id).await? else {
+            return Ok(false);
+        };
+        let tombstone =
+            events::customer_removed(id, version + 1, &state.topics.customer_change, trace);
+        if state.customers.remove(id, version, &[tombstone]).await? {
+            return Ok(true);
+        }
+    }
+    Err(ApiError::changed_meanwhile("customer"))
 }

@@ -6,6 +6,7 @@ use platform::http::errors::{ApiResult, DatabaseUnavailable};
 use platform::trace::TraceContext;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::customers::remove_customer;
 use crate::domain::{Customer, sample};
 use crate::events;
 use crate::state::AppState;
@@ -55,16 +56,15 @@ async fn replace_with_samples(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let topic = &state.topics.customer_change;
-    for customer in state.customers.all().await? {
-        let tombstone = events::customer_removed(customer.id, topic, &trace);
-        state.customers.remove(customer.id, &[tombstone]).await?;
+    for (customer, _) in state.customers.all().await? {
+        remove_customer(&state, customer.id, &trace).await?;
     }
     for draft in sample::customers() {
         let customer = Customer {
             id: ObjectId::new(),
             draft,
         };
-        let event = events::customer_changed(&customer, topic, &trace)?;
+        let event = events::customer_changed(&customer, 0, topic, &trace)?;
         state.customers.insert(&customer, &[event]).await?;
     }
     Ok(HttpResponse::Created()

@@ -8,6 +8,7 @@ use mongodb::{Database, IndexModel};
 use platform::documents::{Documents, Inserted};
 use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
+use platform::settings::DocumentLimits;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name};
 
@@ -57,9 +58,9 @@ pub(crate) struct CustomerRepository {
 pub(crate) const SORTABLE: [&str; 4] = ["id", "name.lastName", "name.firstName", "contact.email"];
 
 impl CustomerRepository {
-    pub(crate) fn new(database: &Database, outbox: Outbox) -> Self {
+    pub(crate) fn new(database: &Database, outbox: Outbox, limits: DocumentLimits) -> Self {
         CustomerRepository {
-            documents: Documents::new(database, COLLECTION, outbox),
+            documents: Documents::new(database, COLLECTION, outbox, limits),
         }
     }
 
@@ -107,12 +108,9 @@ impl CustomerRepository {
         Ok((customers, total))
     }
 
-    pub(crate) async fn all(&self) -> anyhow::Result<Vec<Customer>> {
+    pub(crate) async fn all(&self) -> anyhow::Result<Vec<Versioned>> {
         let documents = self.documents.find_all(Document::new()).await?;
-        documents
-            .iter()
-            .map(|document| read(document).map(|(customer, _)| customer))
-            .collect()
+        documents.iter().map(read).collect()
     }
 
     /// Stores a customer's new state if it is still at `version`; false if it changed or
@@ -134,15 +132,17 @@ impl CustomerRepository {
             .await
     }
 
-    /// Removes a customer with its tombstone; false if there is no such customer.
+    /// Removes a customer read at `version`, with its tombstone; false if it changed or went
+    /// away meanwhile. The removal is the customer's next version.
     pub(crate) async fn remove(
         &self,
         id: ObjectId,
+        version: i64,
         events: &[OutboxMessage],
     ) -> anyhow::Result<bool> {
         self.documents
             .remove(
-                doc! { "_id": id },
+                doc! { "_id": id, "version": version },
                 doc! { "$inc": { "version": 1 } },
                 events,
             )

@@ -72,6 +72,11 @@ async fn every_change_is_published_in_order_and_a_delete_publishes_a_tombstone()
     assert_eq!(first.name.last_name, "Lovelace");
     assert_eq!(second.name.last_name, "King");
     assert_eq!(records[2].payload, None);
+    let versions: Vec<&str> = records
+        .iter()
+        .map(|record| record.headers[headers::AGGREGATE_VERSION].as_str())
+        .collect();
+    assert_eq!(versions, ["0", "1", "2"], "each change is the next version");
 }
 
 #[tokio::test]

@@ -95,3 +95,50 @@ async fn writes_are_refused_while_the_outbox_holds_more_than_its_limit() {
         "reads are still served: {listed}"
     );
 }
+
+#[tokio::test]
+async fn a_customer_whose_outbox_is_full_is_refused_while_others_are_still_served() {
+    let mut settings = test_settings().await;
+    // Nothing publishes: every event stays in its customer's outbox.
+    settings.outbox.relay_enabled = false;
+    settings.documents.max_outbox_events = 2;
+    let app = spawn_app_with(settings).await;
+    let created: Value = app
+        .post("/customers", &customer_body("ada@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/customers/{}", created["id"].as_str().unwrap());
+    let rename = |last_name: &str| {
+        app.client
+            .patch(app.url(&path))
+            .json(&serde_json::json!({"name": {
+                "title": "Ms.", "firstName": "Ada", "lastName": last_name
+            }}))
+            .send()
+    };
+    assert_eq!(rename("King").await.unwrap().status(), 200);
+
+    let refused = rename("Byron").await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "overloaded");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds 2 events waiting for the broker"),
+        "{error}"
+    );
+    let customer = app.get_json(&path).await;
+    assert_eq!(
+        customer["name"]["lastName"], "King",
+        "the refused change left no trace"
+    );
+    let other = app
+        .post("/customers", &customer_body("grace@example.com"))
+        .await;
+    assert_eq!(other.status(), 201, "the limit is per document");
+}

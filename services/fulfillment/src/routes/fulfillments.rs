@@ -201,8 +201,12 @@ async fn change_status(
         if change.shipping_method.is_some() {
             fulfillment.shipping_method = change.shipping_method;
         }
-        let message =
-            events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;
+        let message = events::order_status_changed(
+            &event,
+            &fulfillment,
+            version + 1,
+            &state.topics.order_status_change,
+        )?;
         if state
             .fulfillments
             .update(&fulfillment, version, &[message])

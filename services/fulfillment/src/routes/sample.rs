@@ -131,8 +131,12 @@ async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
         let event = fulfillment
             .advance(to, None, now_millis())
             .map_err(transition_refused)?;
-        let message =
-            events::order_status_changed(&event, &fulfillment, &state.topics.order_status_change)?;
+        let message = events::order_status_changed(
+            &event,
+            &fulfillment,
+            version + 1,
+            &state.topics.order_status_change,
+        )?;
         // A fulfillment another request moved meanwhile is no longer in `from`: skip it.
         state
             .fulfillments

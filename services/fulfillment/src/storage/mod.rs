@@ -8,6 +8,7 @@ use mongodb::{Database, IndexModel};
 use platform::documents::{Documents, Inserted};
 use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
+use platform::settings::DocumentLimits;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 
@@ -45,9 +46,9 @@ pub(crate) struct FulfillmentRepository {
 }
 
 impl FulfillmentRepository {
-    pub(crate) fn new(database: &Database, outbox: Outbox) -> Self {
+    pub(crate) fn new(database: &Database, outbox: Outbox, limits: DocumentLimits) -> Self {
         FulfillmentRepository {
-            documents: Documents::new(database, COLLECTION, outbox),
+            documents: Documents::new(database, COLLECTION, outbox, limits),
         }
     }
 

@@ -22,6 +22,20 @@ pub struct CustomerOrders {
     pub contact: Contact,
     pub addresses: Vec<Address>,
     pub orders: Vec<Order>,
+    /// The accounts version of the customer this copy holds (`aggregateVersion` of the change
+    /// it came from); none for a copy made from a change that carried no version.
+    pub customer_version: Option<i64>,
+}
+
+/// What a customer change did to the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyChange {
+    /// Name, contact or addresses changed.
+    Applied,
+    /// They were already those; only the version the copy holds may have moved on.
+    Unchanged,
+    /// The change is not newer than the copy: it arrived after a later one and is ignored.
+    Stale,
 }
 
 /// An order as a client places it: products by guid, and quantities.
@@ -70,27 +84,46 @@ pub enum OrderError {
 }
 
 impl CustomerOrders {
-    /// A new copy from the first change event seen for the customer.
-    pub fn from_change(id: ObjectId, event: &CustomerChangeEvent) -> Self {
+    /// A new copy from the first change event seen for the customer, at `version` if the
+    /// event carried one.
+    pub fn from_change(id: ObjectId, event: &CustomerChangeEvent, version: Option<i64>) -> Self {
         CustomerOrders {
             id,
             name: event.name.clone(),
             contact: event.contact.clone(),
             addresses: event.addresses.clone(),
             orders: Vec::new(),
+            customer_version: version,
         }
     }
 
-    /// Takes the name, contact and addresses of a change, leaving the orders alone; false if
-    /// they were already those.
-    pub fn apply_change(&mut self, event: &CustomerChangeEvent) -> bool {
+    /// Takes the name, contact and addresses of a change at `version`, leaving the orders
+    /// alone, unless the copy already holds that version or a later one. A change without a
+    /// version (upstream's producers send none) is applied as it comes.
+    pub fn apply_change(
+        &mut self,
+        event: &CustomerChangeEvent,
+        version: Option<i64>,
+    ) -> CopyChange {
+        if let (Some(incoming), Some(held)) = (version, self.customer_version)
+            && incoming <= held
+        {
+            return CopyChange::Stale;
+        }
         let unchanged = self.name == event.name
             && self.contact == event.contact
             && self.addresses == event.addresses;
         self.name = event.name.clone();
         self.contact = event.contact.clone();
         self.addresses = event.addresses.clone();
-        !unchanged
+        if version.is_some() {
+            self.customer_version = version;
+        }
+        if unchanged {
+            CopyChange::Unchanged
+        } else {
+            CopyChange::Applied
+        }
     }
 
     pub fn order(&self, guid: Uuid) -> Option<&Order> {
@@ -218,7 +251,7 @@ mod tests {
     fn customer_with_sample_orders() -> CustomerOrders {
         let event = change_event();
         let mut customer =
-            CustomerOrders::from_change(ObjectId::parse_str(&event.id).unwrap(), &event);
+            CustomerOrders::from_change(ObjectId::parse_str(&event.id).unwrap(), &event, Some(1));
         customer.orders = sample::orders(1_000, &mut rand::rng());
         customer
     }
@@ -236,13 +269,40 @@ mod tests {
         let mut customer = customer_with_sample_orders();
         let mut event = change_event();
         event.contact.email = "new@example.com".into();
-        assert!(customer.apply_change(&event));
+        assert_eq!(customer.apply_change(&event, Some(2)), CopyChange::Applied);
         assert_eq!(customer.contact.email, "new@example.com");
         assert_eq!(customer.orders.len(), 5);
-        assert!(
-            !customer.apply_change(&event),
-            "the same change again changes nothing"
+        assert_eq!(customer.customer_version, Some(2));
+        assert_eq!(
+            customer.apply_change(&event, Some(3)),
+            CopyChange::Unchanged,
+            "the same values again change nothing but the version held"
         );
+        assert_eq!(customer.customer_version, Some(3));
+    }
+
+    #[test]
+    fn a_change_older_than_the_copy_is_stale_and_changes_nothing() {
+        let mut customer = customer_with_sample_orders();
+        let mut newer = change_event();
+        newer.contact.email = "newer@example.com".into();
+        assert_eq!(customer.apply_change(&newer, Some(5)), CopyChange::Applied);
+        let mut older = change_event();
+        older.contact.email = "older@example.com".into();
+        for version in [4, 5] {
+            assert_eq!(
+                customer.apply_change(&older, Some(version)),
+                CopyChange::Stale
+            );
+        }
+        assert_eq!(customer.contact.email, "newer@example.com");
+        assert_eq!(customer.customer_version, Some(5));
+        assert_eq!(
+            customer.apply_change(&older, None),
+            CopyChange::Applied,
+            "a change without a version is applied as it comes"
+        );
+        assert_eq!(customer.customer_version, Some(5));
     }
 
     #[test]

@@ -5,4 +5,6 @@ pub mod catalog;
 mod customer_orders;
 pub mod sample;
 
-pub use customer_orders::{CustomerOrders, NewOrder, NewOrderItem, OrderError, StatusOutcome};
+pub use customer_orders::{
+    CopyChange, CustomerOrders, NewOrder, NewOrderItem, OrderError, StatusOutcome,
+};

@@ -137,8 +137,12 @@ async fn approve_order(
         .change(Target::Order(guid), None, None, |stored| {
             let mut customer = stored.customer.clone();
             let request_event = customer.approve(guid, now_millis())?;
-            let message =
-                events::fulfillment_requested(&request_event, &state.topics.order_fulfill, &trace)?;
+            let message = events::fulfillment_requested(
+                &request_event,
+                stored.version + 1,
+                &state.topics.order_fulfill,
+                &trace,
+            )?;
             Ok::<_, ApiError>(Decision::Write {
                 customer: Box::new(customer),
                 events: vec![message],

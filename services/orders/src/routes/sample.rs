@@ -139,7 +139,12 @@ async fn request_fulfillment(
                 let events = requests
                     .iter()
                     .map(|request| {
-                        events::fulfillment_requested(request, &state.topics.order_fulfill, &trace)
+                        events::fulfillment_requested(
+                            request,
+                            stored.version + 1,
+                            &state.topics.order_fulfill,
+                            &trace,
+                        )
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let count = events.len();

@@ -8,6 +8,7 @@ use mongodb::{Database, IndexModel};
 use platform::documents::{Documents, Inserted};
 use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
+use platform::settings::DocumentLimits;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order};
 use uuid::Uuid;
@@ -33,6 +34,9 @@ struct CustomerOrdersDocument {
     addresses: Vec<Address>,
     #[serde(default)]
     orders: Vec<Order>,
+    /// The accounts version of the customer held (see `CustomerOrders::customer_version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customer_version: Option<i64>,
     #[serde(default)]
     version: i64,
     /// Ids of the events already applied to this document.
@@ -94,9 +98,9 @@ pub(crate) struct CustomerOrdersRepository {
 }
 
 impl CustomerOrdersRepository {
-    pub(crate) fn new(database: &Database, outbox: Outbox) -> Self {
+    pub(crate) fn new(database: &Database, outbox: Outbox, limits: DocumentLimits) -> Self {
         CustomerOrdersRepository {
-            documents: Documents::new(database, COLLECTION, outbox),
+            documents: Documents::new(database, COLLECTION, outbox, limits),
         }
     }
 
@@ -212,6 +216,7 @@ impl CustomerOrdersRepository {
             contact: customer.contact.clone(),
             addresses: customer.addresses.clone(),
             orders: customer.orders.clone(),
+            customer_version: customer.customer_version,
             version: 0,
             applied_events: event_id.map(str::to_owned).into_iter().collect(),
         })?;
@@ -233,6 +238,7 @@ impl CustomerOrdersRepository {
                 "contact": platform::mongo::to_bson(&customer.contact)?,
                 "addresses": platform::mongo::to_bson(&customer.addresses)?,
                 "orders": platform::mongo::to_bson(&customer.orders)?,
+                "customerVersion": customer.customer_version,
                 "version": stored.version + 1,
             },
         };
@@ -267,6 +273,7 @@ fn read(document: &Document) -> anyhow::Result<Stored> {
             contact: stored.contact,
             addresses: stored.addresses,
             orders: stored.orders,
+            customer_version: stored.customer_version,
         },
         version: stored.version,
         applied_events: stored.applied_events,

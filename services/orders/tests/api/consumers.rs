@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared_events::headers;
-use test_support::{EVENT_DEADLINE, publish_raw};
+use test_support::{EVENT_DEADLINE, committed_count, publish_raw};
 
 use crate::helpers::{OrdersApp, customer_change, new_customer_id, spawn_app};
 
@@ -25,6 +25,58 @@ async fn a_customer_change_updates_the_copy_without_touching_its_orders() {
         })
         .await;
     assert_eq!(copy["orders"].as_array().unwrap().len(), 5);
+}
+
+/// The records a relay retry leaves when version 1's first send timed out after version 2 was
+/// delivered: 2, then 1 and 2 again.
+#[tokio::test]
+async fn changes_that_arrive_out_of_order_leave_the_newest_version() {
+    let app = spawn_app().await;
+    let id = new_customer_id();
+    let mut first = customer_change(&id);
+    first["contact"]["email"] = json!("first@example.com");
+    let mut second = customer_change(&id);
+    second["contact"]["email"] = json!("second@example.com");
+    let version = |event_id, version| {
+        [
+            (headers::EVENT_ID, event_id),
+            (headers::AGGREGATE_VERSION, version),
+        ]
+    };
+    app.publish_customer_change_with(&second, &version("e-2", "2"))
+        .await;
+    app.publish_customer_change_with(&first, &version("e-1", "1"))
+        .await;
+    app.publish_customer_change_with(&second, &version("e-2", "2"))
+        .await;
+    let topic = &app.settings.topics.customer_change;
+    test_support::eventually(
+        "the three records to be consumed",
+        EVENT_DEADLINE,
+        || async {
+            (committed_count(&app.settings.kafka, &app.settings.consumer.group_id, topic) == 3)
+                .then_some(())
+        },
+    )
+    .await;
+    let copy = app.get_json(&format!("/customers/{id}")).await;
+    assert_eq!(copy["contact"]["email"], "second@example.com");
+
+    publish_raw(
+        &app.settings.kafka,
+        topic,
+        Some(&id),
+        Some(first.to_string().as_bytes()),
+        &[(headers::AGGREGATE_VERSION, "not-a-number")],
+    )
+    .await;
+    let mut dead_letters = app.reader(&format!("{topic}.DLT"));
+    let record = dead_letters.read_at_least(1, EVENT_DEADLINE).await[0].clone();
+    assert!(
+        record.headers["kafka_dlt-exception-message"].contains(headers::AGGREGATE_VERSION),
+        "{:?}",
+        record.headers
+    );
 }
 
 #[tokio::test]

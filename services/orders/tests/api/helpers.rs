@@ -2,12 +2,18 @@ use std::time::Duration;
 
 use orders::configuration::{self, Settings};
 use serde_json::{Value, json};
+use shared_events::headers;
 use test_support::{TopicReader, create_topics_with_dead_letters, publish_raw, unique_name};
 
 /// A running orders app with its own database, topics and consumer group.
 pub(crate) type TestApp = test_support::TestApp<Settings>;
 
 pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(test_settings().await).await
+}
+
+/// Settings with a database, topics and a consumer group of the test's own, the topics created.
+pub(crate) async fn test_settings() -> Settings {
     let mut settings = configuration::load().expect("loading settings");
     settings.http.host = "127.0.0.1".into();
     settings.http.port = 0;
@@ -27,6 +33,10 @@ pub(crate) async fn spawn_app() -> TestApp {
         ],
     )
     .await;
+    settings
+}
+
+pub(crate) async fn spawn_app_with(settings: Settings) -> TestApp {
     let application = orders::startup::build(settings.clone())
         .await
         .expect("building the app");
@@ -51,6 +61,14 @@ pub(crate) fn customer_change(id: &str) -> Value {
     event
 }
 
+/// A product of the catalog.
+pub(crate) const GREEN_WIDGET: &str = "7f3c9c22-3c0a-47a5-9a92-2bd2e23f6e37";
+
+/// A new order of `quantity` of the product `guid`, as a client posts it.
+pub(crate) fn order_of(guid: &str, quantity: u32) -> Value {
+    json!({"orderItems": [{"product": {"guid": guid}, "quantity": quantity}]})
+}
+
 pub(crate) fn new_customer_id() -> String {
     mongodb::bson::oid::ObjectId::new().to_hex()
 }
@@ -59,6 +77,9 @@ pub(crate) fn new_customer_id() -> String {
 pub(crate) trait OrdersApp {
     /// Publishes a customer change as accounts does: keyed, with an event id.
     async fn publish_customer_change(&self, event: &Value, event_id: &str);
+
+    /// Publishes a customer change keyed by its id, with these headers.
+    async fn publish_customer_change_with(&self, event: &Value, headers: &[(&str, &str)]);
 
     /// Waits until the customer copy exists.
     async fn wait_for_customer(&self, id: &str) -> Value;
@@ -69,6 +90,11 @@ pub(crate) trait OrdersApp {
 
 impl OrdersApp for TestApp {
     async fn publish_customer_change(&self, event: &Value, event_id: &str) {
+        self.publish_customer_change_with(event, &[(headers::EVENT_ID, event_id)])
+            .await;
+    }
+
+    async fn publish_customer_change_with(&self, event: &Value, headers: &[(&str, &str)]) {
         let id = event["id"].as_str().unwrap();
         let payload = event.to_string();
         publish_raw(
@@ -76,7 +102,7 @@ impl OrdersApp for TestApp {
             &self.settings.topics.customer_change,
             Some(id),
             Some(payload.as_bytes()),
-            &[("eventId", event_id)],
+            headers,
         )
         .await;
     }

@@ -2,4 +2,5 @@
 
 mod consumers;
 mod helpers;
+mod limits;
 mod orders;

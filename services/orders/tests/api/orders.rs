@@ -2,9 +2,9 @@ use serde_json::{Value, json};
 use shared_events::{FulfillmentRequestEvent, headers};
 use test_support::EVENT_DEADLINE;
 
-use crate::helpers::{OrdersApp, TestApp, customer_change, new_customer_id, spawn_app};
-
-const GREEN_WIDGET: &str = "7f3c9c22-3c0a-47a5-9a92-2bd2e23f6e37";
+use crate::helpers::{
+    GREEN_WIDGET, OrdersApp, TestApp, customer_change, new_customer_id, order_of, spawn_app,
+};
 
 async fn app_with_customer() -> (TestApp, String) {
     let app = spawn_app().await;
@@ -13,10 +13,6 @@ async fn app_with_customer() -> (TestApp, String) {
         .await;
     app.wait_for_customer(&id).await;
     (app, id)
-}
-
-fn order_of(guid: &str, quantity: u32) -> Value {
-    json!({"orderItems": [{"product": {"guid": guid}, "quantity": quantity}]})
 }
 
 #[tokio::test]
