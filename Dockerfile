@@ -12,9 +12,11 @@ ARG RUST_VERSION=1.95
 
 # bookworm, like the runtime image below: the binaries need the glibc they were linked against.
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
-# rdkafka-sys compiles librdkafka from source with its own configure script.
+# rdkafka-sys compiles librdkafka from source with its own configure script, and zlib from the
+# libz-sys crate's copy of its source (the rdkafka feature libz-static), so that the binaries
+# need no libz.so.1: the runtime image below has none.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc g++ make pkg-config zlib1g-dev libssl-dev \
+ && apt-get install -y --no-install-recommends gcc g++ make pkg-config libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 
@@ -62,8 +64,9 @@ RUN case "$SERVICE" in \
 # wget applet: the compose health checks need an HTTP client and distroless has none.
 FROM busybox:1.37.0-musl AS wget
 
-# glibc, libgcc, libssl and zlib (librdkafka is linked statically, zlib dynamically), CA
-# certificates, no shell, no package manager; the nonroot variant runs as uid 65532.
+# glibc, libgcc and libssl (librdkafka and zlib are linked in), CA certificates, no shell, no
+# package manager; the nonroot variant runs as uid 65532. scripts/check-deploy.sh runs each
+# release binary in a folder of exactly this image's Debian packages.
 FROM gcr.io/distroless/cc-debian12:nonroot
 ARG SERVICE
 LABEL org.opencontainers.image.title="storefront-${SERVICE}" \

@@ -20,6 +20,9 @@
 #   - the Dockerfile builds with exactly the command of scripts/run-local.sh, which
 #     scripts/test.sh (CI) runs too, and what .dockerignore lets through and its first COPYs
 #     hold is a workspace cargo can load;
+#   - the release binaries, in a folder of exactly the Debian packages of the runtime image,
+#     find every library they need and (with APP_DATABASE__URI and APP_KAFKA__BOOTSTRAP_SERVERS
+#     set) start and answer their liveness;
 #   - shellcheck passes on the deployment scripts.
 # Installs what it needs once (docker-compose and promtool with apt, a Python environment and
 # npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
@@ -285,6 +288,39 @@ build_command() { checks build-command Dockerfile scripts/run-local.sh scripts/t
 run "the Dockerfile builds with the command of scripts/run-local.sh, which CI runs too (one build path)" build_command
 build_context() { checks build-context Dockerfile .dockerignore "$WORK/context" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 run "the build context and the Dockerfile's first COPYs hold a workspace cargo can load" build_context
+
+# The runtime image's libraries: the Debian packages the runtime image is made of, fetched once
+# (apt-get download) and unpacked into a folder, in which each release binary must find every
+# library it needs (readelf) and, with servers to talk to, start as the image starts it and
+# answer its liveness. Needs the release binaries (scripts/test.sh builds them first).
+RUNTIME_DEBS_DIR="$TOOLS_DIR/runtime-image-debs"
+runtime_image() {
+  local packages
+  if ! packages=$(checks runtime-packages Dockerfile); then
+    printf '    FAIL %s\n' "$packages"
+    return 1
+  fi
+  if [[ "$(cat "$RUNTIME_DEBS_DIR/.packages" 2>/dev/null)" != "$packages" ]]; then
+    log "fetching the runtime image's packages into $RUNTIME_DEBS_DIR: $packages"
+    rm -rf "$RUNTIME_DEBS_DIR" && mkdir -p "$RUNTIME_DEBS_DIR"
+    # The package lists may not be there yet on a fresh machine: fetch them once and try again.
+    # shellcheck disable=SC2086  # a list of package names
+    if ! (cd "$RUNTIME_DEBS_DIR" && apt-get download $packages >/dev/null 2>&1); then
+      as_root apt-get update -qq
+      (cd "$RUNTIME_DEBS_DIR" && apt-get download $packages >/dev/null 2>&1) || return 1
+    fi
+    echo "$packages" >"$RUNTIME_DEBS_DIR/.packages"
+  fi
+  checks runtime-image Dockerfile "$RUNTIME_DEBS_DIR" "$WORK/runtime-root" \
+    target/release/accounts target/release/orders target/release/fulfillment | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+if [[ -x target/release/accounts && -x target/release/orders && -x target/release/fulfillment ]]; then
+  run "the release binaries find every library in the runtime image's packages, and start there" runtime_image
+else
+  log "SKIPPED the runtime image's libraries: no release binaries (cargo build --release -p accounts -p orders -p fulfillment)"
+  skipped=$((skipped + 1))
+fi
 
 # --- the deployment scripts --------------------------------------------------------------------
 

@@ -40,8 +40,7 @@ install_packages() {
   for tool in gcc g++ make pkg-config curl; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
-  # rdkafka's bundled librdkafka links zlib and OpenSSL.
-  dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
+  # rdkafka's bundled librdkafka links OpenSSL (zlib is compiled from the libz-sys crate).
   dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
   # The local Kafka and MongoDB servers run on Java 17, resolved and compiled by Maven.
   command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)

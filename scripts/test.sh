@@ -21,9 +21,9 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-log "deployment files (offline checks)"
-bash scripts/check-deploy.sh
 log "release build: the command run-local.sh and the Dockerfile use, so CI builds what they ship"
 cargo build --release --locked -p accounts -p orders -p fulfillment
+log "deployment files (offline checks; the release binaries in the runtime image's packages)"
+bash scripts/check-deploy.sh
 log "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast

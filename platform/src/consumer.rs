@@ -9,10 +9,10 @@
 //! database is down: the same message is retried with backoff, holding back the partition so
 //! that per-key order is kept).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -259,15 +259,29 @@ fn now_millis() -> i64 {
 }
 
 /// Commits stored offsets before partitions are taken away, so that the next owner does not
-/// redo what this one finished; turns the client's statistics into the consumer lag gauge.
-struct ConsumerObserver;
+/// redo what this one finished; turns the client's statistics into the consumer lag gauge, for
+/// the partitions this instance is assigned only (the client goes on reporting the last values
+/// of those it gave up).
+#[derive(Default)]
+struct ConsumerObserver {
+    assigned: Mutex<HashSet<(String, i32)>>,
+}
+
+impl ConsumerObserver {
+    fn assigned(&self) -> std::sync::MutexGuard<'_, HashSet<(String, i32)>> {
+        self.assigned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 impl ClientContext for ConsumerObserver {
     fn stats(&self, statistics: Statistics) {
+        let assigned = self.assigned();
         for (name, topic) in &statistics.topics {
             for (partition, stats) in &topic.partitions {
-                // Partition -1 is the client's internal unassigned queue; -1 lag is unknown.
-                if *partition >= 0 && stats.consumer_lag >= 0 {
+                // -1 lag is unknown.
+                if stats.consumer_lag >= 0 && assigned.contains(&(name.clone(), *partition)) {
                     metrics::set_consumer_lag(name, *partition, stats.consumer_lag);
                 }
             }
@@ -277,10 +291,24 @@ impl ClientContext for ConsumerObserver {
 
 impl ConsumerContext for ConsumerObserver {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(_) = rebalance {
+        if let Rebalance::Revoke(partitions) = rebalance {
             // "No offset" just means nothing was stored since the last commit.
             if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
                 tracing::debug!(%error, "commit on revoke");
+            }
+            let mut assigned = self.assigned();
+            for element in partitions.elements() {
+                assigned.remove(&(element.topic().to_owned(), element.partition()));
+                metrics::forget_consumer_lag(element.topic(), element.partition());
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let mut assigned = self.assigned();
+            for element in partitions.elements() {
+                assigned.insert((element.topic().to_owned(), element.partition()));
             }
         }
     }
@@ -350,7 +378,7 @@ impl<H: Handler> Consumer<H> {
             .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
             .set("session.timeout.ms", SESSION_TIMEOUT_MS)
-            .create_with_context(ConsumerObserver)
+            .create_with_context(ConsumerObserver::default())
             .context("creating the Kafka consumer")?;
         Ok(Consumer {
             client: Arc::new(client),
@@ -385,6 +413,9 @@ impl<H: Handler> Consumer<H> {
             .subscribe(&topics)
             .context("subscribing to topics")?;
         tracing::info!(group = %self.subscription.group_id, ?topics, "consumer started");
+        for topic in &topics {
+            metrics::start_dead_letter_count(topic);
+        }
         let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
         // Records received while the previous batch was handled: the next batch starts with them.
         let mut carried = Vec::new();

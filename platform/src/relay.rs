@@ -63,6 +63,7 @@ impl Relay {
             tracing::warn!(collection = %self.collection.name(), "outbox relay disabled");
             return;
         }
+        crate::metrics::start_outbox_dead_letter_count(self.collection.name());
         let mut delays = crate::retry::delays();
         let mut indexed = false;
         loop {
