@@ -322,10 +322,45 @@ else
   skipped=$((skipped + 1))
 fi
 
+# The managed-cloud overlays name images no registry serves until the user sets theirs: the
+# deploy script must stop before applying anything, saying where to set them, and go on once
+# they are set.
+cloud_deploy() {
+  local ok=true overlay dir edited out
+  for overlay in confluent-cloud amazon-msk; do
+    dir="$WORK/tree/k8s/overlays/$overlay"
+    if out=$(STOREFRONT_OVERLAY_DIR=$dir bash scripts/deploy-cloud.sh --check "$overlay" 2>&1); then
+      printf '    FAIL %s as committed was accepted, images unset:\n%s\n' "$overlay" "$out"
+      ok=false
+    elif grep -q "set them under \`images:\` in $dir/kustomization.yaml" <<<"$out"; then
+      printf '    ok   %s as committed: refused, naming the kustomization.yaml to edit\n' "$overlay"
+    else
+      printf '    FAIL %s as committed: refused without saying where to set the images:\n%s\n' "$overlay" "$out"
+      ok=false
+    fi
+    edited="$dir-with-images"
+    cp -r "$dir" "$edited"
+    printf 'images:\n' >>"$edited/kustomization.yaml"
+    for service in accounts orders fulfillment; do
+      printf '  - name: storefront/%s\n    newName: registry.example.com/storefront/%s\n' "$service" "$service" \
+        >>"$edited/kustomization.yaml"
+    done
+    if out=$(STOREFRONT_OVERLAY_DIR=$edited bash scripts/deploy-cloud.sh --check "$overlay" 2>&1); then
+      printf '    ok   %s with its images set: accepted\n' "$overlay"
+    else
+      printf '    FAIL %s with its images set: refused:\n%s\n' "$overlay" "$out"
+      ok=false
+    fi
+    rm -rf "$edited"
+  done
+  $ok
+}
+run "scripts/deploy-cloud.sh stops before applying an overlay whose images are not set, saying where to set them" cloud_deploy
+
 # --- the deployment scripts --------------------------------------------------------------------
 
 # They need a cluster to run; shellcheck at least reads them (and the topic script of compose).
-deploy_scripts=(scripts/deploy-minikube.sh scripts/teardown-minikube.sh scripts/refresh-sample-data-minikube.sh
+deploy_scripts=(scripts/deploy-minikube.sh scripts/deploy-cloud.sh scripts/teardown-minikube.sh scripts/refresh-sample-data-minikube.sh
   scripts/check-deploy.sh deploy/kafka/create-topics.sh deploy/strimzi/render-operator.sh)
 run "shellcheck passes: ${deploy_scripts[*]}" "$VENV_DIR/bin/shellcheck" -x "${deploy_scripts[@]}"
 
