@@ -6,6 +6,7 @@
 # topics, measures raw Kafka and MongoDB on those same two servers, drives the realistic flow,
 # prints the tables (Markdown) and writes the report. Everything it started is stopped at the end.
 #   scripts/bench.sh [storefront-bench options]    e.g. --flow-seconds 60 --concurrency 8; --help
+#   scripts/bench.sh backlog [--records N]         orders' memory working through a backlog
 # About 85 s of load by default, plus start-up and the build. The report:
 # ${CARGO_TARGET_DIR:-target}/bench/report.json and report.md (with the servers' resident memory),
 # each run's logs beside them.
@@ -33,8 +34,16 @@ bash scripts/infra.sh start
 
 # The benchmark reads the settings the services read (APP_KAFKA__BOOTSTRAP_SERVERS,
 # APP_DATABASE__URI), and the services inherit them.
-"$TARGET_DIR/release/storefront-bench" \
-  --bin-dir "$TARGET_DIR/release" --out "$BENCH_DIR/report.json" "$@"
+# `scripts/bench.sh backlog ...` runs the backlog measurement instead (storefront-bench --help).
+command=()
+report=report
+if [[ ${1:-} == backlog ]]; then
+  shift
+  command=(backlog)
+  report=backlog
+fi
+"$TARGET_DIR/release/storefront-bench" "${command[@]}" \
+  --bin-dir "$TARGET_DIR/release" --out "$BENCH_DIR/$report.json" "$@"
 
 # The servers' own footprint, from the kernel: resident now (after the load) and at its peak.
 {
@@ -46,4 +55,4 @@ bash scripts/infra.sh start
     awk -v name="$name" '/^VmRSS/ { rss = $2 } /^VmHWM/ { peak = $2 }
       END { printf "| %s | %.1f | %.1f |\n", name, rss / 1024, peak / 1024 }' "/proc/$pid/status"
   done
-} | tee -a "$BENCH_DIR/report.md"
+} | tee -a "$BENCH_DIR/$report.md"

@@ -30,8 +30,13 @@ const BULK_IN_FLIGHT: usize = 100;
 /// Documents in the raw collection: enough that a lookup is not always the same one.
 const DOCUMENTS: usize = 1000;
 
+/// A record's headers, name and value.
+pub(crate) type Headers = Vec<(String, Vec<u8>)>;
+/// A record as produced: key, value and headers.
+pub(crate) type KeyedRecord = (String, Vec<u8>, Headers);
+
 /// The headers every storefront event carries, with values of realistic length.
-fn event_headers() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn event_headers() -> Headers {
     [
         ("eventId", "3f2a9c01-5d4e-4f6a-8b7c-9d0e1f2a3b4c"),
         ("eventType", "CustomerChangeEvent"),
@@ -183,28 +188,10 @@ pub(crate) async fn kafka_bulk(
     let producer = platform::kafka::producer(kafka)?;
     let headers = event_headers();
     let started = Instant::now();
-    let mut sends = futures_util::stream::iter(0..count)
-        .map(|n| {
-            let key = n.to_string();
-            let producer = &producer;
-            let (payload, headers) = (&payload, &headers);
-            async move {
-                publish(
-                    producer,
-                    &Record {
-                        topic,
-                        key: Some(key.as_bytes()),
-                        payload: Some(payload),
-                        headers,
-                    },
-                )
-                .await
-            }
-        })
-        .buffer_unordered(BULK_IN_FLIGHT);
-    while let Some(sent) = sends.next().await {
-        sent?;
-    }
+    produce_all(&producer, topic, count, |n| {
+        (n.to_string(), payload.clone(), headers.clone())
+    })
+    .await?;
     let produce_per_second = count as f64 / started.elapsed().as_secs_f64();
 
     let consumer = consumer(kafka, group, topic, None)?;
@@ -236,6 +223,37 @@ pub(crate) async fn kafka_bulk(
         produce_per_second,
         consume_per_second: received.saturating_sub(1) as f64 / consuming.as_secs_f64().max(1e-9),
     })
+}
+
+/// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
+/// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
+pub(crate) async fn produce_all(
+    producer: &FutureProducer,
+    topic: &str,
+    count: usize,
+    record: impl Fn(usize) -> KeyedRecord,
+) -> anyhow::Result<()> {
+    let mut sends = futures_util::stream::iter(0..count)
+        .map(|n| {
+            let (key, payload, headers) = record(n);
+            async move {
+                publish(
+                    producer,
+                    &Record {
+                        topic,
+                        key: Some(key.as_bytes()),
+                        payload: Some(&payload),
+                        headers: &headers,
+                    },
+                )
+                .await
+            }
+        })
+        .buffer_unordered(BULK_IN_FLIGHT);
+    while let Some(sent) = sends.next().await {
+        sent?;
+    }
+    Ok(())
 }
 
 /// The raw MongoDB figures, at the services' pool settings.

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backlog;
 mod baseline;
 mod footprint;
 mod latency;
@@ -33,16 +34,21 @@ async fn main() -> ExitCode {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(options)) => match run::run(options).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("the benchmark failed: {error:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Ok(Command::Run(options)) => finished(run::run(options).await),
+        Ok(Command::Backlog(options)) => finished(backlog::run(options).await),
         Err(mistake) => {
             eprintln!("{mistake}\n\n{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn finished(outcome: anyhow::Result<()>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("the benchmark failed: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }

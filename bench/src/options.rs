@@ -20,7 +20,13 @@ Options (defaults in brackets):
   --bulk-messages N      records in the bulk produce and consume baseline  [20000]
   --help                 this text
 
-Broker and database come from the same settings the services read (APP_KAFKA__*, APP_DATABASE__URI).";
+Broker and database come from the same settings the services read (APP_KAFKA__*, APP_DATABASE__URI).
+
+storefront-bench backlog [--option value]...: a backlog of customer changes waits on the changelog,
+then orders works through it once per prefetch bound while its resident memory is sampled.
+  --records N            records in the backlog  [200000]
+  --prefetch-kbytes L    comma-separated APP_CONSUMER__PREFETCH_KBYTES values  [4096,65536]
+  --bin-dir DIR, --out FILE  as above  [.., DIR/../bench/backlog.json]";
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Options {
@@ -35,10 +41,20 @@ pub(crate) struct Options {
     pub(crate) bulk_messages: usize,
 }
 
+/// The options of `storefront-bench backlog`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BacklogOptions {
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) records: usize,
+    pub(crate) prefetch_kbytes: Vec<u32>,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Command {
     Run(Options),
+    Backlog(BacklogOptions),
     Help,
 }
 
@@ -54,6 +70,11 @@ impl Options {
         arguments: impl IntoIterator<Item = String>,
         bin_dir: PathBuf,
     ) -> Result<Command, String> {
+        let mut arguments = arguments.into_iter().peekable();
+        if arguments.peek().is_some_and(|first| first == "backlog") {
+            arguments.next();
+            return BacklogOptions::parse(arguments, bin_dir);
+        }
         let mut options = Options {
             out: PathBuf::new(),
             bin_dir,
@@ -66,7 +87,6 @@ impl Options {
             bulk_messages: 20_000,
         };
         let mut out = None;
-        let mut arguments = arguments.into_iter();
         while let Some(option) = arguments.next() {
             if option == "--help" || option == "-h" {
                 return Ok(Command::Help);
@@ -98,6 +118,46 @@ impl Options {
             return Err("--rate must be a positive number".to_owned());
         }
         Ok(Command::Run(options))
+    }
+}
+
+impl BacklogOptions {
+    fn parse(
+        mut arguments: impl Iterator<Item = String>,
+        bin_dir: PathBuf,
+    ) -> Result<Command, String> {
+        let mut options = BacklogOptions {
+            out: bin_dir.join("../bench/backlog.json"),
+            bin_dir,
+            records: 200_000,
+            prefetch_kbytes: vec![4096, 65536],
+        };
+        let mut out = None;
+        while let Some(option) = arguments.next() {
+            if option == "--help" || option == "-h" {
+                return Ok(Command::Help);
+            }
+            let value = arguments
+                .next()
+                .ok_or_else(|| format!("{option} needs a value"))?;
+            match option.as_str() {
+                "--bin-dir" => options.bin_dir = PathBuf::from(value),
+                "--out" => out = Some(PathBuf::from(value)),
+                "--records" => options.records = parsed(&option, &value)?,
+                "--prefetch-kbytes" => {
+                    options.prefetch_kbytes = value
+                        .split(',')
+                        .map(|kbytes| parsed(&option, kbytes.trim()))
+                        .collect::<Result<_, _>>()?;
+                }
+                _ => return Err(format!("unknown option {option}")),
+            }
+        }
+        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/backlog.json"));
+        if options.records == 0 || options.prefetch_kbytes.is_empty() {
+            return Err("--records and --prefetch-kbytes need at least one".to_owned());
+        }
+        Ok(Command::Backlog(options))
     }
 }
 
@@ -185,6 +245,27 @@ mod tests {
         );
         assert!(parse(&["--rate", "0"]).is_err());
         assert!(parse(&["--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_backlog_command_reads_its_own_options() {
+        assert_eq!(
+            parse(&[
+                "backlog",
+                "--records",
+                "1000",
+                "--prefetch-kbytes",
+                "1024, 8192"
+            ]),
+            Ok(Command::Backlog(BacklogOptions {
+                bin_dir: PathBuf::from("target/release"),
+                out: PathBuf::from("target/release/../bench/backlog.json"),
+                records: 1000,
+                prefetch_kbytes: vec![1024, 8192],
+            }))
+        );
+        assert!(parse(&["backlog", "--records", "0"]).is_err());
+        assert!(parse(&["backlog", "--prefetch-kbytes", "lots"]).is_err());
     }
 
     #[test]

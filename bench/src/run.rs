@@ -40,7 +40,7 @@ const HOPS: [&str; 3] = [
     "status changed -> in orders",
 ];
 
-fn log(step: &str) {
+pub(crate) fn log(step: &str) {
     eprintln!("==> {step}");
 }
 
@@ -112,7 +112,11 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
             eprintln!("stopping a service: {error:#}");
         }
     }
-    remove_databases(&database, &launcher).await;
+    let databases: Vec<String> = SERVICES
+        .iter()
+        .map(|name| launcher.database_name(name))
+        .collect();
+    remove_databases(&database, &databases).await;
     remove_topics(&kafka, &names).await;
     let (starts, idle, raw, on_services) = measured?;
 
@@ -509,10 +513,11 @@ async fn save_metrics(services: &[Service], client: &reqwest::Client, directory:
     }
 }
 
-async fn remove_databases(database: &DatabaseSettings, launcher: &Launcher) {
-    for name in SERVICES {
+/// Drops the databases a run used.
+pub(crate) async fn remove_databases(database: &DatabaseSettings, names: &[String]) {
+    for name in names {
         let settings = DatabaseSettings {
-            name: launcher.database_name(name),
+            name: name.clone(),
             ..database.clone()
         };
         let dropped = async {
@@ -528,7 +533,8 @@ async fn remove_databases(database: &DatabaseSettings, launcher: &Launcher) {
     }
 }
 
-async fn remove_topics(kafka: &KafkaSettings, topics: &[&str]) {
+/// Deletes the topics a run created.
+pub(crate) async fn remove_topics(kafka: &KafkaSettings, topics: &[&str]) {
     let removed = async {
         let admin: AdminClient<DefaultClientContext> =
             platform::kafka::client_config(kafka).create()?;

@@ -87,6 +87,16 @@ impl Launcher {
         name: &'static str,
         client: &reqwest::Client,
     ) -> anyhow::Result<(Service, Duration)> {
+        self.start_with(name, client, &[]).await
+    }
+
+    /// [`Launcher::start`], with more settings (`APP_...` variables), which win over the run's.
+    pub(crate) async fn start_with(
+        &self,
+        name: &'static str,
+        client: &reqwest::Client,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<(Service, Duration)> {
         let port = test_support::free_port();
         let log = open_log(&self.logs, name)?;
         let started = Instant::now();
@@ -94,6 +104,7 @@ impl Launcher {
             .env("APP_HTTP__PORT", port.to_string())
             .env("APP_DATABASE__NAME", self.database_name(name))
             .envs(self.topics.environment())
+            .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)

@@ -65,6 +65,8 @@ pub mod dead_letter_headers {
 /// The `kafka_dlt-exception-fqcn` of every record this loop dead-letters.
 const REJECTION: &str = "platform.consumer.HandlerError.Rejected";
 
+/// The least a fetch may ask for: librdkafka's `message.max.bytes`, rounded up to 1 MiB.
+const MIN_FETCH_BYTES: u64 = 1024 * 1024;
 /// How often the loop shows it is alive while it waits for messages.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Most messages handled at once: those already received when the loop asks for more, split
@@ -328,6 +330,9 @@ pub struct Subscription {
     /// poll for this long leaves its group. The loop keeps polling while a batch retries, so
     /// only a stuck process reaches it.
     pub max_poll_interval: Option<Duration>,
+    /// What the client fetches ahead of the handler at most, in KiB (see
+    /// [`crate::settings::ConsumerSettings::prefetch_kbytes`]).
+    pub prefetch_kbytes: u32,
 }
 
 /// A consumer of a service: its Kafka client and subscription, the handler of what it reads,
@@ -371,7 +376,18 @@ impl<H: Handler> Consumer<H> {
         if let Some(interval) = subscription.max_poll_interval {
             config.set("max.poll.interval.ms", interval.as_millis().to_string());
         }
+        // One fetch may bring a whole response beyond the queue's limit: it asks for no more
+        // than the limit, and librdkafka wants at least `message.max.bytes` (1 MB) per fetch.
+        let prefetch_bytes = u64::from(subscription.prefetch_kbytes) * 1024;
         let client = config
+            .set(
+                "queued.max.messages.kbytes",
+                subscription.prefetch_kbytes.to_string(),
+            )
+            .set(
+                "fetch.max.bytes",
+                prefetch_bytes.max(MIN_FETCH_BYTES).to_string(),
+            )
             .set("group.id", &subscription.group_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")

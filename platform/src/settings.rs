@@ -107,6 +107,10 @@ pub struct ConsumerSettings {
     /// group: restarted after a crash, it takes its partitions back at once instead of waiting
     /// for the group to notice the crash. Unique per running instance; none by default.
     pub instance_id: Option<String>,
+    /// Records the client fetches ahead of the handler, in KiB (librdkafka's
+    /// `queued.max.messages.kbytes`, whose default of 64 MiB would fill a small container
+    /// working through a backlog); each fetch asks for at most as much (at least 1 MiB).
+    pub prefetch_kbytes: u32,
 }
 
 /// The transactional outbox relay of a producing service.

@@ -23,6 +23,6 @@ pub use names::{
 pub use processes::{python_tool, send_signal};
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
-    topic_config,
+    topic_config, try_committed_count,
 };
 pub use waiting::{EVENT_DEADLINE, eventually};

@@ -97,22 +97,30 @@ fn test_consumer(kafka: &KafkaSettings, group: &str, topic: &str) -> (BaseConsum
 
 /// How many records of `topic` the consumer group `group` has committed, over all partitions.
 pub fn committed_count(kafka: &KafkaSettings, group: &str, topic: &str) -> i64 {
+    try_committed_count(kafka, group, topic).expect("reading committed offsets")
+}
+
+/// [`committed_count`], with the client's error when the broker cannot tell yet (a group
+/// coordinator still being chosen on a fresh broker, say).
+pub fn try_committed_count(
+    kafka: &KafkaSettings,
+    group: &str,
+    topic: &str,
+) -> Result<i64, KafkaError> {
     let (consumer, ids) = test_consumer(kafka, group, topic);
     let mut partitions = TopicPartitionList::new();
     for partition in ids {
         partitions.add_partition(topic, partition);
     }
-    let committed = consumer
-        .committed_offsets(partitions, Duration::from_secs(10))
-        .expect("reading committed offsets");
-    committed
+    let committed = consumer.committed_offsets(partitions, Duration::from_secs(10))?;
+    Ok(committed
         .elements()
         .iter()
         .filter_map(|element| match element.offset() {
             Offset::Offset(offset) => Some(offset),
             _ => None,
         })
-        .sum()
+        .sum())
 }
 
 /// One record read back from a topic.

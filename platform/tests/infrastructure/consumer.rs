@@ -58,6 +58,7 @@ fn subscription(group: &str, topic: &str) -> Subscription {
         dead_letter_topic,
         handler_timeout: Duration::from_secs(5),
         max_poll_interval: None,
+        prefetch_kbytes: 4096,
     }
 }
 

@@ -44,6 +44,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             dead_letter_topic: shared_events::topics::dead_letter,
             handler_timeout: settings.database.timeout,
             max_poll_interval: None,
+            prefetch_kbytes: settings.consumer.prefetch_kbytes,
         },
         producer.clone(),
         FulfillmentHandler {
