@@ -15,8 +15,9 @@ use crate::baseline::{Headers, KeyedRecord, event_headers, produce_all};
 use crate::footprint::PeakSampler;
 use crate::load;
 use crate::options::BacklogOptions;
+use crate::report::markdown_table;
 use crate::run::{log, remove_databases, remove_topics};
-use crate::stack::{Launcher, Topics};
+use crate::stack::Launcher;
 
 /// Changes per customer: the backlog holds `records / CHANGES_PER_CUSTOMER` customers. Few
 /// customers, so that the run measures the consumer rather than the database: with ten changes
@@ -44,23 +45,8 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     let settings = accounts::configuration::load().context("loading the service settings")?;
     let (kafka, database) = (settings.kafka, settings.database);
     let run_id = test_support::unique_name("backlog");
-    let out_dir = options
-        .out
-        .parent()
-        .map_or_else(|| std::path::Path::new(".").to_path_buf(), Into::into);
-    let launcher = Launcher {
-        binaries: options.bin_dir.clone(),
-        logs: out_dir.join(&run_id),
-        run_id: run_id.clone(),
-        topics: Topics::of_run(&run_id),
-    };
-    std::fs::create_dir_all(&launcher.logs)
-        .with_context(|| format!("creating {}", launcher.logs.display()))?;
-    let mut topics: Vec<String> = Vec::new();
-    for topic in launcher.topics.all() {
-        topics.push(topic.to_owned());
-        topics.push(shared_events::topics::dead_letter(topic));
-    }
+    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let topics = launcher.topics.with_dead_letters();
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     platform::kafka::create_topics(&kafka, &names, 3, &[]).await?;
     let databases: Vec<String> = options
@@ -103,19 +89,7 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     remove_topics(&kafka, &names).await;
     let drained = measured?;
 
-    let markdown = markdown(&drained);
-    println!("{markdown}");
-    std::fs::write(&options.out, serde_json::to_vec_pretty(&drained)?)
-        .with_context(|| format!("writing {}", options.out.display()))?;
-    let markdown_path = options.out.with_extension("md");
-    std::fs::write(&markdown_path, markdown)
-        .with_context(|| format!("writing {}", markdown_path.display()))?;
-    log(&format!(
-        "report: {} and {}",
-        options.out.display(),
-        markdown_path.display()
-    ));
-    Ok(())
+    crate::report::write(&options.out, &drained, &markdown(&drained))
 }
 
 /// The `n`th record of the backlog: change number `n / customers` of customer `n % customers`,
@@ -210,21 +184,30 @@ async fn drain(
 }
 
 fn markdown(drained: &[Drained]) -> String {
-    let mut text = String::from(
-        "| prefetch bound (KiB) | records | worked through in (s) | records/s | peak RSS (MiB) | container limit (MiB) |\n\
-         |---:|---:|---:|---:|---:|---:|\n",
-    );
-    for run in drained {
-        text.push_str(&format!(
-            "| {} | {} | {:.1} | {:.0} | {:.1} | {CONTAINER_LIMIT_MIB:.0} |\n",
-            run.prefetch_kbytes,
-            run.records,
-            run.seconds,
-            run.records_per_second,
-            run.peak_rss_bytes as f64 / MIB,
-        ));
-    }
-    text
+    let rows: Vec<Vec<String>> = drained
+        .iter()
+        .map(|run| {
+            vec![
+                run.prefetch_kbytes.to_string(),
+                run.records.to_string(),
+                format!("{:.1}", run.seconds),
+                format!("{:.0}", run.records_per_second),
+                format!("{:.1}", run.peak_rss_bytes as f64 / MIB),
+                format!("{CONTAINER_LIMIT_MIB:.0}"),
+            ]
+        })
+        .collect();
+    markdown_table(
+        &[
+            "prefetch bound (KiB)",
+            "records",
+            "worked through in (s)",
+            "records/s",
+            "peak RSS (MiB)",
+            "container limit (MiB)",
+        ],
+        &rows,
+    )
 }
 
 #[cfg(test)]

@@ -125,6 +125,28 @@ impl Target {
     }
 }
 
+/// Prints the Markdown and writes it beside the JSON report at `out` (`.md` for `.json`).
+pub(crate) fn write(
+    out: &std::path::Path,
+    report: &impl Serialize,
+    markdown: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+
+    println!("{markdown}");
+    std::fs::write(out, serde_json::to_vec_pretty(report)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let markdown_path = out.with_extension("md");
+    std::fs::write(&markdown_path, markdown)
+        .with_context(|| format!("writing {}", markdown_path.display()))?;
+    crate::run::log(&format!(
+        "report: {} and {}",
+        out.display(),
+        markdown_path.display()
+    ));
+    Ok(())
+}
+
 /// A Markdown table; a `|` inside a cell is escaped.
 pub(crate) fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));

@@ -51,18 +51,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let out_dir = options
-        .out
-        .parent()
-        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-    let launcher = Launcher {
-        binaries: options.bin_dir.clone(),
-        logs: out_dir.join(&run_id),
-        run_id: run_id.clone(),
-        topics: Topics::of_run(&run_id),
-    };
-    std::fs::create_dir_all(&launcher.logs)
-        .with_context(|| format!("creating {}", launcher.logs.display()))?;
+    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
     for name in SERVICES {
         let binary = launcher.binary(name);
         anyhow::ensure!(
@@ -76,11 +65,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         format!("{run_id}.raw.short-wait"),
         format!("{run_id}.raw.bulk"),
     ];
-    let mut topics: Vec<String> = Vec::new();
-    for topic in launcher.topics.all() {
-        topics.push(topic.to_owned());
-        topics.push(shared_events::topics::dead_letter(topic));
-    }
+    let mut topics = launcher.topics.with_dead_letters();
     topics.extend(raw_topics.iter().cloned());
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     // The customer changelog is compacted, as in every deployment.
@@ -150,19 +135,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         footprint: footprints,
         notes: notes(&options, on_services.errors),
     };
-    let markdown = report.markdown();
-    println!("{markdown}");
-    std::fs::write(&options.out, serde_json::to_vec_pretty(&report)?)
-        .with_context(|| format!("writing {}", options.out.display()))?;
-    let markdown_path = options.out.with_extension("md");
-    std::fs::write(&markdown_path, markdown)
-        .with_context(|| format!("writing {}", markdown_path.display()))?;
-    log(&format!(
-        "report: {} and {}",
-        options.out.display(),
-        markdown_path.display()
-    ));
-    Ok(())
+    crate::report::write(&options.out, &report, &report.markdown())
 }
 
 /// Starts each service `start_runs` times and stops it, then once more to keep it running.

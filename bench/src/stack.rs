@@ -35,6 +35,14 @@ impl Topics {
         }
     }
 
+    /// Every topic of the run and its dead-letter topic.
+    pub(crate) fn with_dead_letters(&self) -> Vec<String> {
+        self.all()
+            .into_iter()
+            .flat_map(|topic| [topic.to_owned(), shared_events::topics::dead_letter(topic)])
+            .collect()
+    }
+
     pub(crate) fn all(&self) -> [&str; 3] {
         [
             &self.customer_change,
@@ -71,6 +79,23 @@ pub(crate) struct Service {
 }
 
 impl Launcher {
+    /// The launcher of the run `run_id`: binaries from `binaries`, logs in a folder named after
+    /// the run beside the report `out`, created here.
+    pub(crate) fn for_run(binaries: &Path, out: &Path, run_id: &str) -> anyhow::Result<Self> {
+        let out_dir = out
+            .parent()
+            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+        let launcher = Launcher {
+            binaries: binaries.to_path_buf(),
+            logs: out_dir.join(run_id),
+            run_id: run_id.to_owned(),
+            topics: Topics::of_run(run_id),
+        };
+        std::fs::create_dir_all(&launcher.logs)
+            .with_context(|| format!("creating {}", launcher.logs.display()))?;
+        Ok(launcher)
+    }
+
     pub(crate) fn binary(&self, name: &str) -> PathBuf {
         self.binaries.join(name)
     }

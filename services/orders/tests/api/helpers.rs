@@ -51,6 +51,16 @@ pub(crate) async fn spawn_app_with(settings: Settings) -> TestApp {
     )
 }
 
+/// An app with these settings, and a customer copy in it made from a change event.
+pub(crate) async fn app_with_customer_in(settings: Settings) -> (TestApp, String) {
+    let app = spawn_app_with(settings).await;
+    let id = new_customer_id();
+    app.publish_customer_change(&customer_change(&id), "e-1")
+        .await;
+    app.wait_for_customer(&id).await;
+    (app, id)
+}
+
 /// John Doe as upstream's accounts service published him: no key, no headers.
 pub(crate) fn customer_change(id: &str) -> Value {
     let mut event: Value = serde_json::from_str(include_str!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use test_support::EVENT_DEADLINE;
 
 use crate::helpers::{
-    GREEN_WIDGET, OrdersApp, TestApp, customer_change, new_customer_id, order_of, spawn_app_with,
+    GREEN_WIDGET, OrdersApp, TestApp, app_with_customer_in, customer_change, order_of,
     test_settings,
 };
 
@@ -13,12 +13,7 @@ use crate::helpers::{
 async fn app_with_small_documents() -> (TestApp, String) {
     let mut settings = test_settings().await;
     settings.documents.max_bytes = 4096;
-    let app = spawn_app_with(settings).await;
-    let id = new_customer_id();
-    app.publish_customer_change(&customer_change(&id), "e-1")
-        .await;
-    app.wait_for_customer(&id).await;
-    (app, id)
+    app_with_customer_in(settings).await
 }
 
 #[tokio::test]

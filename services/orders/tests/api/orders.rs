@@ -3,16 +3,12 @@ use shared_events::{FulfillmentRequestEvent, headers};
 use test_support::EVENT_DEADLINE;
 
 use crate::helpers::{
-    GREEN_WIDGET, OrdersApp, TestApp, customer_change, new_customer_id, order_of, spawn_app,
+    GREEN_WIDGET, OrdersApp, TestApp, app_with_customer_in, customer_change, new_customer_id,
+    order_of, spawn_app, test_settings,
 };
 
 async fn app_with_customer() -> (TestApp, String) {
-    let app = spawn_app().await;
-    let id = new_customer_id();
-    app.publish_customer_change(&customer_change(&id), "e-1")
-        .await;
-    app.wait_for_customer(&id).await;
-    (app, id)
+    app_with_customer_in(test_settings().await).await
 }
 
 #[tokio::test]
