@@ -64,6 +64,23 @@ fn parsed<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> 
         .map_err(|_| format!("{option} takes a number, not `{value}`"))
 }
 
+/// Hands each `--option value` pair to `apply`, in order; true if `--help` came first.
+fn each_option(
+    mut arguments: impl Iterator<Item = String>,
+    mut apply: impl FnMut(&str, String) -> Result<(), String>,
+) -> Result<bool, String> {
+    while let Some(option) = arguments.next() {
+        if option == "--help" || option == "-h" {
+            return Ok(true);
+        }
+        let value = arguments
+            .next()
+            .ok_or_else(|| format!("{option} needs a value"))?;
+        apply(&option, value)?;
+    }
+    Ok(false)
+}
+
 impl Options {
     /// Reads the arguments after the program name; `bin_dir` is the default binary directory.
     pub(crate) fn parse(
@@ -87,25 +104,23 @@ impl Options {
             bulk_messages: 20_000,
         };
         let mut out = None;
-        while let Some(option) = arguments.next() {
-            if option == "--help" || option == "-h" {
-                return Ok(Command::Help);
-            }
-            let value = arguments
-                .next()
-                .ok_or_else(|| format!("{option} needs a value"))?;
-            match option.as_str() {
+        let help = each_option(arguments, |option, value| {
+            match option {
                 "--bin-dir" => options.bin_dir = PathBuf::from(value),
                 "--out" => out = Some(PathBuf::from(value)),
-                "--concurrency" => options.concurrency = parsed(&option, &value)?,
-                "--phase-seconds" => options.phase = Duration::from_secs(parsed(&option, &value)?),
-                "--flow-seconds" => options.flows = Duration::from_secs(parsed(&option, &value)?),
-                "--rate" => options.rate = Some(parsed(&option, &value)?),
-                "--poll-ms" => options.poll = Duration::from_millis(parsed(&option, &value)?),
-                "--start-runs" => options.start_runs = parsed(&option, &value)?,
-                "--bulk-messages" => options.bulk_messages = parsed(&option, &value)?,
+                "--concurrency" => options.concurrency = parsed(option, &value)?,
+                "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
+                "--flow-seconds" => options.flows = Duration::from_secs(parsed(option, &value)?),
+                "--rate" => options.rate = Some(parsed(option, &value)?),
+                "--poll-ms" => options.poll = Duration::from_millis(parsed(option, &value)?),
+                "--start-runs" => options.start_runs = parsed(option, &value)?,
+                "--bulk-messages" => options.bulk_messages = parsed(option, &value)?,
                 _ => return Err(format!("unknown option {option}")),
             }
+            Ok(())
+        })?;
+        if help {
+            return Ok(Command::Help);
         }
         options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/report.json"));
         if options.concurrency == 0 || options.bulk_messages == 0 {
@@ -122,36 +137,31 @@ impl Options {
 }
 
 impl BacklogOptions {
-    fn parse(
-        mut arguments: impl Iterator<Item = String>,
-        bin_dir: PathBuf,
-    ) -> Result<Command, String> {
+    fn parse(arguments: impl Iterator<Item = String>, bin_dir: PathBuf) -> Result<Command, String> {
         let mut options = BacklogOptions {
-            out: bin_dir.join("../bench/backlog.json"),
+            out: PathBuf::new(),
             bin_dir,
             records: 200_000,
             prefetch_kbytes: vec![4096, 65536],
         };
         let mut out = None;
-        while let Some(option) = arguments.next() {
-            if option == "--help" || option == "-h" {
-                return Ok(Command::Help);
-            }
-            let value = arguments
-                .next()
-                .ok_or_else(|| format!("{option} needs a value"))?;
-            match option.as_str() {
+        let help = each_option(arguments, |option, value| {
+            match option {
                 "--bin-dir" => options.bin_dir = PathBuf::from(value),
                 "--out" => out = Some(PathBuf::from(value)),
-                "--records" => options.records = parsed(&option, &value)?,
+                "--records" => options.records = parsed(option, &value)?,
                 "--prefetch-kbytes" => {
                     options.prefetch_kbytes = value
                         .split(',')
-                        .map(|kbytes| parsed(&option, kbytes.trim()))
+                        .map(|kbytes| parsed(option, kbytes.trim()))
                         .collect::<Result<_, _>>()?;
                 }
                 _ => return Err(format!("unknown option {option}")),
             }
+            Ok(())
+        })?;
+        if help {
+            return Ok(Command::Help);
         }
         options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/backlog.json"));
         if options.records == 0 || options.prefetch_kbytes.is_empty() {

@@ -1036,7 +1036,7 @@ LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "li
 def runtime_image(dockerfile):
     """The image of the Dockerfile's last stage, without its tag or digest."""
     froms = [ins.value[0] for ins in dockerfile_instructions(dockerfile) if ins.cmd == "FROM"]
-    return re.split(r"[@]", froms[-1])[0].rsplit(":", 1)[0] if froms else ""
+    return froms[-1].split("@")[0].rsplit(":", 1)[0] if froms else ""
 
 
 def cmd_runtime_packages(dockerfile):
