@@ -17,11 +17,13 @@ import json, pathlib, platform, sys
 rows = [json.loads(p.read_text()) for p in sorted(pathlib.Path("target/reliability").glob("*.json"))]
 print(f"\nStream: {sys.argv[1]} acknowledged changes per scenario; {platform.node()}, "
       f"{platform.machine()}, debug builds, Apache Kafka 4.0 (KRaft) and mongo-java-server on 127.0.0.1.\n")
-print("| Scenario | Acknowledged | Applied downstream | Duplicated | Dead-lettered | Lost | Recovery (s) |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| Scenario | Acknowledged | Applied downstream | Duplicated | Dead-lettered | Lost "
+      "| Records per event | Recovery (s) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
+    factor = "n/a" if r["records_per_event"] is None else f"{r['records_per_event']:.3f}"
     print(f"| {r['scenario']} | {r['acknowledged']} | {r['applied']} | {r['duplicated']} "
-          f"| {r['dead_lettered']} | {r['lost']} | {r['recovery_seconds']:.1f} |")
+          f"| {r['dead_lettered']} | {r['lost']} | {factor} | {r['recovery_seconds']:.1f} |")
 print()
 for r in rows:
     print(f"- {r['scenario']}: {r['notes']}")

@@ -17,7 +17,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Collection, Database};
 
-use crate::outbox::{FIELD, MAX_EVENT_BYTES, Outbox, OutboxMessage, PENDING_REMOVAL};
+use crate::outbox::{CLAIM, FIELD, MAX_EVENT_BYTES, Outbox, OutboxMessage, PENDING_REMOVAL};
 use crate::paging::PageRequest;
 use crate::settings::DocumentLimits;
 
@@ -295,7 +295,7 @@ fn live(mut filter: Document) -> Document {
 }
 
 fn without_outbox() -> Document {
-    doc! { FIELD: 0 }
+    doc! { FIELD: 0, CLAIM: 0 }
 }
 
 #[cfg(test)]

@@ -11,6 +11,12 @@
 //! and only then pulls them from the array. A crash between the two publishes an event again
 //! when the relay restarts, so delivery is at least once; consumers deduplicate by event id.
 //!
+//! Several instances of a service share the work rather than repeat it: a relay publishes a
+//! document's events only while it holds the document's claim, taken by a conditional update
+//! with an expiry (see `relay`). The claim makes publishing each event once the normal case
+//! with any number of instances; a relay that stalls past its claim may still publish an event
+//! twice, which consumers drop like any redelivery.
+//!
 //! A document to be deleted is marked with `pendingRemoval` and given its tombstone instead; the
 //! relay deletes it once that tombstone is published. Reads skip such documents.
 //!
@@ -34,6 +40,9 @@ use crate::settings::OutboxSettings;
 pub const FIELD: &str = "outbox";
 /// Set on a document that is deleted once its outbox is empty.
 pub const PENDING_REMOVAL: &str = "pendingRemoval";
+/// The claim of the relay instance publishing a document's events: `{owner, until}`. While it
+/// holds, no other instance takes the document; a claim left by an instance that died expires.
+pub const CLAIM: &str = "outboxClaim";
 /// The largest event payload a service publishes or accepts, in bytes. Events are a few
 /// kilobytes; the bound keeps a document's outbox, and a consumer's memory, within known limits.
 pub const MAX_EVENT_BYTES: usize = 128 * 1024;

@@ -1,10 +1,17 @@
 //! The outbox relay: publishes the events waiting in a collection's outboxes, in order, and
 //! pulls them once the broker acknowledged them.
 //!
-//! Each pass takes a batch of documents with pending events, hands all their events to the
-//! producer at once, and then removes what the broker acknowledged with one database command
-//! for the whole pass. An event the producer refuses outright goes to the collection's dead
-//! letters; any other failure is retried with backoff, holding back the events behind it.
+//! Each pass takes a batch of documents with pending events, claims them, hands all their
+//! events to the producer at once, and then removes what the broker acknowledged (and the
+//! claims) with one database command for the whole pass. An event the producer refuses
+//! outright goes to the collection's dead letters; any other failure is retried with backoff,
+//! holding back the events behind it.
+//!
+//! Several instances of a service run a relay each over the same collection, and share the
+//! documents without a coordinator: a relay publishes only the documents it claimed, by one
+//! conditional update per pass that takes each document whose claim is free, expired or its own
+//! and whose outbox still starts where this relay read it. A document is thus published by one
+//! relay at a time, in order; one whose relay died is taken by another once the claim expires.
 
 use std::time::Duration;
 
@@ -20,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::documents::Documents;
 use crate::kafka::{self, Record};
 use crate::mongo::bounded;
-use crate::outbox::{FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
+use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
 use crate::settings::OutboxSettings;
 
 /// The partial index of the documents with pending events.
@@ -37,6 +44,8 @@ pub struct Relay {
     outbox: Outbox,
     /// Deadline for each database call.
     call_timeout: Duration,
+    /// Who this relay is in the claims it writes: unique per process.
+    owner: String,
 }
 
 impl Relay {
@@ -54,6 +63,7 @@ impl Relay {
             settings,
             outbox: documents.outbox().clone(),
             call_timeout,
+            owner: uuid::Uuid::new_v4().to_string(),
         }
     }
 
@@ -64,6 +74,7 @@ impl Relay {
             return;
         }
         crate::metrics::start_outbox_dead_letter_count(self.collection.name());
+        tracing::info!(collection = %self.collection.name(), owner = %self.owner, "outbox relay started");
         let mut delays = crate::retry::delays();
         let mut indexed = false;
         loop {
@@ -107,6 +118,25 @@ impl Relay {
         if let Err(error) = self.publish_pending().await {
             tracing::warn!(error = format!("{error:#}"), "final outbox pass failed");
         }
+        // What this relay still holds is free for the others at once, not when it expires.
+        if let Err(error) = self.release_claims().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "releasing the outbox claims failed"
+            );
+        }
+    }
+
+    /// Gives up every claim this relay holds.
+    pub async fn release_claims(&self) -> anyhow::Result<()> {
+        let release = self.collection.update_many(
+            doc! { format!("{CLAIM}.owner"): &self.owner },
+            doc! { "$unset": { CLAIM: "" } },
+        );
+        bounded(self.call_timeout, release)
+            .await
+            .context("releasing the outbox claims")?;
+        Ok(())
     }
 
     /// The indexes that serve the relay's queries, so that a poll reads the documents with
@@ -145,21 +175,25 @@ impl Relay {
         Ok(())
     }
 
-    /// Publishes every pending event, returning how many were published.
+    /// Publishes every pending event of the documents this relay can claim, returning how many
+    /// were published.
     ///
-    /// Each pass takes up to `batch_size` documents, hands all their events to the producer at
-    /// once, and then removes what the broker acknowledged with one database command for the
-    /// whole pass rather than one per document: the database, not the broker, is what a busy
-    /// relay waits on.
+    /// Each pass takes up to `batch_size` documents, claims them, hands all their events to the
+    /// producer at once, and then removes what the broker acknowledged with one database
+    /// command for the whole pass rather than one per document: the database, not the broker,
+    /// is what a busy relay waits on. Documents another relay holds are left to it.
     pub async fn publish_pending(&self) -> anyhow::Result<usize> {
         let mut published = 0;
         loop {
+            let now = DateTime::now();
+            let claimable = self.claimable(now);
             // Documents marked for removal are taken even with an empty outbox: one whose delete
             // failed after its last events were pulled is deleted by a later pass.
-            // Each clause is the filter of one of the partial indexes, so each is an index scan.
+            // Each clause implies the filter of one of the partial indexes, so each is an index
+            // scan.
             let filter = doc! { "$or": [
-                { format!("{FIELD}._id"): { "$exists": true } },
-                { PENDING_REMOVAL: true },
+                { format!("{FIELD}._id"): { "$exists": true }, "$or": claimable.clone() },
+                { PENDING_REMOVAL: true, "$or": claimable },
             ] };
             let find = async {
                 self.collection
@@ -170,11 +204,17 @@ impl Relay {
                     .try_collect::<Vec<Document>>()
                     .await
             };
-            let documents = bounded(self.call_timeout, find)
+            let found = bounded(self.call_timeout, find)
                 .await
                 .context("finding pending outbox events")?;
-            if documents.is_empty() {
+            if found.is_empty() {
                 return Ok(published);
+            }
+            let documents = self.claim(found, now).await?;
+            if documents.is_empty() {
+                // Another relay took them between the read and the claim: the next read
+                // leaves out what it holds.
+                continue;
             }
             let sent = join_all(documents.iter().map(|document| self.send_pending(document))).await;
             self.remove_published(&sent).await?;
@@ -186,6 +226,65 @@ impl Relay {
                 return Err(error);
             }
         }
+    }
+
+    /// The claims this relay may take at `now`: none, expired, or its own.
+    fn claimable(&self, now: DateTime) -> Vec<Document> {
+        vec![
+            doc! { CLAIM: { "$exists": false } },
+            doc! { format!("{CLAIM}.until"): { "$lte": now } },
+            doc! { format!("{CLAIM}.owner"): &self.owner },
+        ]
+    }
+
+    /// Claims the documents `found` (read at `now`) that no other relay holds and whose outbox
+    /// still starts with the event read, in one command; returns those it claimed. A document
+    /// whose first event changed was published by another relay meanwhile: what this one read
+    /// of it is stale, and the next pass reads it again.
+    async fn claim(&self, found: Vec<Document>, now: DateTime) -> anyhow::Result<Vec<Document>> {
+        let ttl = i64::try_from(self.settings.claim_ttl.as_millis()).unwrap_or(i64::MAX);
+        let until = DateTime::from_millis(now.timestamp_millis().saturating_add(ttl));
+        let unchanged: Vec<Document> = found
+            .iter()
+            .map(|document| {
+                let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+                match first_event(document) {
+                    Some(event) => doc! { "_id": id, format!("{FIELD}.0._id"): event },
+                    None => doc! { "_id": id, format!("{FIELD}.0"): { "$exists": false } },
+                }
+            })
+            .collect();
+        let claim = self.collection.update_many(
+            doc! { "$and": [{ "$or": unchanged }, { "$or": self.claimable(now) }] },
+            doc! { "$set": { CLAIM: { "owner": &self.owner, "until": until } } },
+        );
+        let claimed = bounded(self.call_timeout, claim)
+            .await
+            .context("claiming documents with pending outbox events")?;
+        if usize::try_from(claimed.matched_count).ok() == Some(found.len()) {
+            return Ok(found);
+        }
+        // Some were held by another relay, or changed since the read: read back those this
+        // pass claimed (its claims, and no other, end at `until`).
+        let ids: Vec<Bson> = found
+            .iter()
+            .filter_map(|document| document.get("_id").cloned())
+            .collect();
+        let read = async {
+            self.collection
+                .find(doc! {
+                    "_id": { "$in": ids },
+                    format!("{CLAIM}.owner"): &self.owner,
+                    format!("{CLAIM}.until"): until,
+                })
+                .projection(doc! { FIELD: 1 })
+                .await?
+                .try_collect::<Vec<Document>>()
+                .await
+        };
+        bounded(self.call_timeout, read)
+            .await
+            .context("reading the claimed documents")
     }
 
     /// Sets the backlog gauges: events still pending, and the age of the oldest.
@@ -359,10 +458,15 @@ impl Relay {
         if !touched.is_empty() {
             // Event ids are unique, so pulling all of the pass's acknowledged ids from each of its
             // documents removes from each exactly its own; events pushed since the read stay.
+            // The claim goes with them: the next event of a document goes out with whichever
+            // relay is woken by its write.
             let events: Vec<&str> = removable.concat();
             let pull = self.collection.update_many(
                 doc! { "_id": { "$in": touched } },
-                doc! { "$pull": { FIELD: { "_id": { "$in": events } } } },
+                doc! {
+                    "$pull": { FIELD: { "_id": { "$in": events } } },
+                    "$unset": { CLAIM: "" },
+                },
             );
             bounded(self.call_timeout, pull)
                 .await
@@ -406,6 +510,16 @@ impl Relay {
         )
         .await
     }
+}
+
+/// The id of the first event in a document's outbox, if it has one.
+fn first_event(document: &Document) -> Option<&Bson> {
+    document
+        .get_array(FIELD)
+        .ok()?
+        .first()?
+        .as_document()?
+        .get("_id")
 }
 
 /// What one pass did with one document's events.

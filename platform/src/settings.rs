@@ -123,6 +123,13 @@ pub struct OutboxSettings {
     pub poll_interval: Duration,
     /// Documents with pending events taken per pass: what the relay has in flight at most.
     pub batch_size: u32,
+    /// How long a relay instance's claim on a document lasts: while it holds, no other
+    /// instance publishes that document's events. Longer than one pass can take (the producer's
+    /// `kafka.delivery_timeout` and a few database calls), or a slow pass may see its events
+    /// published again by another instance; an instance killed mid-pass holds up the documents
+    /// it claimed this long.
+    #[serde(with = "millis")]
+    pub claim_ttl: Duration,
     /// Events allowed to wait in the outbox; past this, requests that would add more are
     /// refused with 503 until the relay catches up (backpressure when the broker is away).
     pub max_pending: u64,

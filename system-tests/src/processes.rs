@@ -124,12 +124,7 @@ async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
     .collect();
-    environment.extend(
-        topics
-            .iter()
-            .chain(settings)
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
-    );
+    environment.extend(entries(topics).chain(entries(settings)));
     let mut service = Service {
         name,
         port,
@@ -140,6 +135,13 @@ async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &
     };
     service.restart().await;
     service
+}
+
+/// Settings as environment entries.
+fn entries<'a>(settings: &'a [(&str, &str)]) -> impl Iterator<Item = (String, String)> + 'a {
+    settings
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
 }
 
 impl Service {
@@ -157,12 +159,14 @@ impl Service {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Starts a second instance of this service, as a scaled deployment would: the same
-    /// settings (database, consumer group, instance id if any) but its own port and log.
-    pub async fn second_instance(&self) -> Service {
+    /// Starts another instance of this service, as a scaled deployment would: the same
+    /// settings (database, consumer group, instance id if any) with `settings` added, but its
+    /// own port and log.
+    pub async fn another_instance(&self, settings: &[(&str, &str)]) -> Service {
         let port = free_port();
         let mut environment = self.environment.clone();
         environment.push(("APP_HTTP__PORT".to_owned(), port.to_string()));
+        environment.extend(entries(settings));
         let mut service = Service {
             name: self.name,
             port,
@@ -191,6 +195,15 @@ impl Service {
         if let Some(mut process) = self.process.take() {
             process.kill().await.expect("killing a service");
         }
+    }
+
+    /// Kills the process (SIGKILL) and starts another in its place with `settings` added, as an
+    /// orchestrator replaces a crashed pod with a new one: a new identity (its consumer's
+    /// instance id, say) behind the same address.
+    pub async fn replace(&mut self, settings: &[(&str, &str)]) {
+        self.kill().await;
+        self.environment.extend(entries(settings));
+        self.restart().await;
     }
 
     /// Asks the process to stop (SIGTERM) and waits for it to exit, returning how it exited.

@@ -88,6 +88,71 @@ async fn every_service_killed_in_turn_under_load_loses_and_doubles_nothing() {
     assert_nothing_lost_or_doubled(&row, &check.missing);
 }
 
+/// Instances of each service in the scaled-out scenario: one per partition of each topic.
+const INSTANCES: usize = 3;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_instances_of_each_service_killed_replaced_and_scaled_in_lose_and_double_nothing() {
+    let mut rig = Rig::start_scaled(3, INSTANCES, &[]).await;
+    let size = stream_size();
+    let stream = Stream::start(&rig, WORKERS, size);
+    let mut replaced_in = Vec::new();
+    // kill -9 one instance of each service in turn; a new one takes its place, as a new pod
+    // would: a new group member, so the group rebalances (after the dead one's session ends).
+    for (turn, name) in ["accounts", "orders", "fulfillment"]
+        .into_iter()
+        .enumerate()
+    {
+        stream.wait_for(size * (turn + 1) / 5).await;
+        let victim = rig
+            .replicas
+            .iter_mut()
+            .find(|service| service.name == name)
+            .expect("a second instance");
+        let member = format!("storefront-{}", INSTANCES + turn);
+        let started = Instant::now();
+        victim
+            .replace(&[("APP_CONSUMER__INSTANCE_ID", &member)])
+            .await;
+        replaced_in.push(format!("{name} {:.1} s", started.elapsed().as_secs_f64()));
+    }
+    // Then each service scales in by one: an instance stops gracefully (SIGTERM) and stays
+    // down; its partitions go to the two left.
+    stream.wait_for(size * 4 / 5).await;
+    for name in ["accounts", "orders", "fulfillment"] {
+        let leaving = rig
+            .replicas
+            .iter_mut()
+            .filter(|service| service.name == name)
+            .nth(1)
+            .expect("a third instance");
+        let status = leaving.terminate().await;
+        assert!(status.success(), "{name} exited with {status} on SIGTERM");
+    }
+    let fault_ended = Instant::now();
+    let sent = stream.finish().await;
+    let check = converge(&rig, &sent).await;
+    let dead_lettered = rig.dead_lettered().await;
+    let row = check.row(
+        "3 instances each (3 brokers): kill -9 and replace one of each service, then scale in",
+        dead_lettered,
+        fault_ended.elapsed(),
+        format!(
+            "{} writes acknowledged; replaced to ready: {}; {} requests found a stopped instance",
+            sent.acknowledged,
+            replaced_in.join(", "),
+            sent.unreachable
+        ),
+    );
+    assert_eq!(dead_lettered, 0);
+    assert!(
+        check.records_per_event < 1.05,
+        "the relays of three instances publish each event about once: {} records per event",
+        check.records_per_event
+    );
+    assert_nothing_lost_or_doubled(&row, &check.missing);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_away_for_30_seconds_loses_nothing_and_everything_recovers_by_itself() {
     let mut rig = Rig::start(&[]).await;
@@ -411,6 +476,7 @@ async fn poison_on_every_consumed_topic_is_dead_lettered_and_consumers_go_on() {
         duplicated: 0,
         dead_lettered,
         lost: 0,
+        records_per_event: None,
         recovery_seconds: recovered.as_secs_f64(),
         notes: format!(
             "{poisoned} poison records (not JSON, wrong shape, unknown enum, 200 KB value) on 3 topics, each dead-lettered with its reason; the good events behind them applied"

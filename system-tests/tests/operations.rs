@@ -554,7 +554,7 @@ async fn configured_secrets_never_reach_the_logs() {
 #[tokio::test]
 async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the_second_goes_on() {
     let mut store = Storefront::start_with(&[("APP_CONSUMER__INSTANCE_ID", "orders-0")]).await;
-    let second = store.orders.second_instance().await;
+    let second = store.orders.another_instance(&[]).await;
     let status = store.orders.exited(EVENT_DEADLINE).await;
     assert!(!status.success(), "the fenced process exited with {status}");
     let failed =
@@ -635,7 +635,7 @@ async fn a_partition_handed_to_another_instance_leaves_the_first_ones_lag_series
     )
     .await;
 
-    let second = store.orders.second_instance().await;
+    let second = store.orders.another_instance(&[]).await;
     let (first_owns, second_owns) = eventually(
         "each partition's lag from exactly one of the two instances",
         EVENT_DEADLINE,

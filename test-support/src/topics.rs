@@ -147,6 +147,8 @@ impl ConsumedRecord {
 /// Reads a topic from its beginning, outside any consumer group (no rebalance to wait for).
 pub struct TopicReader {
     consumer: BaseConsumer,
+    topic: String,
+    partitions: Vec<i32>,
     records: Vec<ConsumedRecord>,
 }
 
@@ -155,16 +157,32 @@ impl TopicReader {
         let (consumer, partitions) = test_consumer(kafka, &unique_name("reader"), topic);
         assert!(!partitions.is_empty(), "topic {topic} has no partitions");
         let mut assignment = TopicPartitionList::new();
-        for partition in partitions {
+        for partition in &partitions {
             assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
+                .add_partition_offset(topic, *partition, Offset::Beginning)
                 .expect("assigning a partition");
         }
         consumer.assign(&assignment).expect("assigning partitions");
         TopicReader {
             consumer,
+            topic: topic.to_owned(),
+            partitions,
             records: Vec::new(),
         }
+    }
+
+    /// Reads every record the topic holds now (up to each partition's high watermark, as the
+    /// services write no transactions), panicking after `deadline`.
+    pub async fn read_all(&mut self, deadline: Duration) -> &[ConsumedRecord] {
+        let mut held = 0;
+        for partition in &self.partitions {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, *partition, Duration::from_secs(10))
+                .expect("reading a partition's watermarks");
+            held += usize::try_from(high - low).expect("watermarks in order");
+        }
+        self.read_at_least(held, deadline).await
     }
 
     /// Every record read so far.

@@ -28,6 +28,7 @@ fn outbox_settings() -> OutboxSettings {
         relay_enabled: true,
         poll_interval: Duration::from_millis(100),
         batch_size: 10,
+        claim_ttl: Duration::from_secs(30),
         max_pending: 1000,
     }
 }

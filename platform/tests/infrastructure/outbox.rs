@@ -236,6 +236,130 @@ async fn a_pass_that_fails_part_way_removes_only_what_the_broker_took_from_each_
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn relays_of_three_instances_share_the_outboxes_and_publish_each_event_once() {
+    let Setup {
+        kafka,
+        topic,
+        documents,
+        collection,
+    } = Setup::new().await;
+    // More documents than one pass takes, so the relays meet over the same batches.
+    let keys: Vec<String> = (0..40).map(|key| format!("k{key}")).collect();
+    let aggregates: Vec<Document> = keys
+        .iter()
+        .map(|key| {
+            let events: Vec<_> = (0..3)
+                .map(|n| message(&topic, key, Some(&format!("{key}-{n}"))).to_bson())
+                .collect();
+            doc! { "_id": key, outbox::FIELD: events }
+        })
+        .collect();
+    collection.insert_many(aggregates).await.unwrap();
+
+    let relays = [
+        relay(&kafka, &documents),
+        relay(&kafka, &documents),
+        relay(&kafka, &documents),
+    ];
+    let passes = futures_util::future::join_all(relays.iter().map(Relay::publish_pending)).await;
+    let published: Vec<usize> = passes.into_iter().map(Result::unwrap).collect();
+    assert_eq!(published.iter().sum::<usize>(), 120, "{published:?}");
+
+    let mut reader = TopicReader::new(&kafka, &topic);
+    reader.read_at_least(120, EVENT_DEADLINE).await;
+    let records = reader.read_for(Duration::from_secs(1)).await;
+    assert_eq!(records.len(), 120, "every event once, none twice");
+    for key in &keys {
+        let payloads: Vec<&str> = records
+            .iter()
+            .filter(|record| record.key.as_deref() == Some(key.as_str()))
+            .map(|record| record.text())
+            .collect();
+        let expected: Vec<String> = (0..3).map(|n| format!("{key}-{n}")).collect();
+        assert_eq!(payloads, expected, "in order per document");
+    }
+    let claimed = collection
+        .count_documents(doc! { outbox::CLAIM: { "$exists": true } })
+        .await
+        .unwrap();
+    assert_eq!(claimed, 0, "a drained document is left unclaimed");
+}
+
+#[tokio::test]
+async fn a_claimed_document_waits_for_its_relay_until_released_or_expired() {
+    let Setup {
+        kafka,
+        documents,
+        collection,
+        ..
+    } = Setup::new().await;
+    // An entry no relay can read: a pass fails on it at once and keeps the document claimed.
+    let id = ObjectId::new();
+    collection
+        .insert_one(doc! { "_id": id, outbox::FIELD: [{ "_id": "unreadable" }] })
+        .await
+        .unwrap();
+    let claim_of = || async {
+        collection
+            .find_one(doc! { "_id": id })
+            .await
+            .unwrap()
+            .unwrap()
+            .get_document(outbox::CLAIM)
+            .ok()
+            .map(|claim| claim.get_str("owner").unwrap().to_owned())
+    };
+    let first = relay(&kafka, &documents);
+    let second = relay(&kafka, &documents);
+
+    first.publish_pending().await.unwrap_err();
+    let holder = claim_of()
+        .await
+        .expect("claimed by the relay that failed on it");
+    assert_eq!(
+        second.publish_pending().await.unwrap(),
+        0,
+        "another relay leaves a claimed document alone"
+    );
+    assert_eq!(claim_of().await.as_ref(), Some(&holder));
+
+    first.release_claims().await.unwrap();
+    assert_eq!(claim_of().await, None);
+    second
+        .publish_pending()
+        .await
+        .expect_err("a released document is the next relay's");
+    let taker = claim_of().await.expect("claimed by the second relay");
+    assert_ne!(taker, holder);
+
+    // A claim past its expiry, as a relay killed mid-pass leaves it, is anyone's.
+    collection
+        .update_one(
+            doc! { "_id": id },
+            doc! { "$set": { outbox::CLAIM: {
+                "owner": "killed",
+                "until": mongodb::bson::DateTime::from_millis(0),
+            } } },
+        )
+        .await
+        .unwrap();
+    first
+        .publish_pending()
+        .await
+        .expect_err("an expired claim is taken");
+    assert_eq!(claim_of().await.as_ref(), Some(&holder));
+    let read = documents
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !read.contains_key(outbox::CLAIM),
+        "reads leave the claim out: {read}"
+    );
+}
+
 /// The dead letters of `collection`'s outboxes.
 async fn dead_letters(collection: &Collection<Document>) -> Vec<Document> {
     outbox::dead_letters(collection)

@@ -24,6 +24,9 @@ pub struct Row {
     pub dead_lettered: usize,
     /// Acknowledged changes with no effect downstream by the deadline.
     pub lost: usize,
+    /// Records the relays published per event on the stream's topics (1.0: each once), when
+    /// the scenario's events came from the relays.
+    pub records_per_event: Option<f64>,
     /// From the end of the fault until everything acknowledged was applied downstream.
     pub recovery_seconds: f64,
     /// What else the scenario observed.
@@ -61,6 +64,7 @@ pub struct Check {
     pub applied: usize,
     pub duplicated: usize,
     pub missing: Vec<String>,
+    pub records_per_event: f64,
 }
 
 impl Check {
@@ -79,6 +83,7 @@ impl Check {
             duplicated: self.duplicated,
             dead_lettered,
             lost: self.missing.len(),
+            records_per_event: Some(self.records_per_event),
             recovery_seconds: recovery.as_secs_f64(),
             notes,
         }
@@ -90,8 +95,9 @@ impl Check {
 pub async fn converge(rig: &Rig, sent: &Sent) -> Check {
     let started = Instant::now();
     loop {
-        let check = inspect(rig, sent).await;
+        let mut check = inspect(rig, sent).await;
         if check.missing.is_empty() || started.elapsed() > CONVERGENCE_DEADLINE {
+            check.records_per_event = rig.records_per_event().await;
             println!(
                 "converged in {:.1} s: {} of {} applied, {} missing, e.g. {:?}",
                 started.elapsed().as_secs_f64(),

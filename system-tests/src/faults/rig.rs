@@ -1,10 +1,11 @@
 //! The storefront on a broker and a database of its own, which a scenario may stop or freeze.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use test_support::{PrivateDatabase, PrivateKafka, TopicReader};
 
-use crate::processes::Storefront;
+use crate::processes::{Service, Storefront};
 
 /// How long the storefront may take to converge after a fault before what is missing counts
 /// as lost.
@@ -14,7 +15,10 @@ pub const CONVERGENCE_DEADLINE: Duration = Duration::from_secs(180);
 pub struct Rig {
     pub broker: PrivateKafka,
     pub database: PrivateDatabase,
+    /// The first instance of each service.
     pub store: Storefront,
+    /// The other instances of the services, when there are several of each.
+    pub replicas: Vec<Service>,
     pub client: reqwest::Client,
 }
 
@@ -27,6 +31,13 @@ impl Rig {
     /// The same on a Kafka cluster of `brokers` nodes, with topics replicated to all of them and
     /// `min.insync.replicas` one less.
     pub async fn start_with_brokers(brokers: usize, settings: &[(&str, &str)]) -> Self {
+        Self::start_scaled(brokers, 1, settings).await
+    }
+
+    /// The same with `instances` of each service, as a deployment scaled out runs them: one
+    /// database and consumer group per service, and a static group member each, as the pods'
+    /// names make them in Kubernetes (`storefront-<n>`; each service's group is its own).
+    pub async fn start_scaled(brokers: usize, instances: usize, settings: &[(&str, &str)]) -> Self {
         let broker = PrivateKafka::start_cluster(brokers);
         let database = PrivateDatabase::start();
         let servers = broker.bootstrap_servers();
@@ -37,12 +48,27 @@ impl Rig {
             // A small pool keeps start-up quick.
             ("APP_DATABASE__MIN_POOL_SIZE", "1"),
         ];
+        if instances > 1 {
+            all.push(("APP_CONSUMER__INSTANCE_ID", "storefront-0"));
+        }
         all.extend_from_slice(settings);
         let store = Storefront::start_with(&all).await;
+        let mut replicas = Vec::new();
+        for service in store.services() {
+            for instance in 1..instances {
+                let id = format!("storefront-{instance}");
+                replicas.push(
+                    service
+                        .another_instance(&[("APP_CONSUMER__INSTANCE_ID", &id)])
+                        .await,
+                );
+            }
+        }
         Rig {
             broker,
             database,
             store,
+            replicas,
             // A fresh connection per request: a request cut off by a stopping server is then
             // told apart from a pooled connection the server had already closed.
             client: reqwest::Client::builder()
@@ -51,6 +77,40 @@ impl Rig {
                 .build()
                 .expect("an HTTP client"),
         }
+    }
+
+    /// The base URLs of every instance of the service `name`.
+    pub fn urls(&self, name: &str) -> Vec<String> {
+        self.store
+            .services()
+            .into_iter()
+            .chain(&self.replicas)
+            .filter(|service| service.name == name)
+            .map(|service| service.url.clone())
+            .collect()
+    }
+
+    /// Records on the stream's three topics per event published (told apart by `eventId`):
+    /// 1.0 when the relays published every event once.
+    pub async fn records_per_event(&self) -> f64 {
+        let topics = &self.store.topics;
+        let mut records = 0;
+        let mut events = HashSet::new();
+        for topic in [
+            &topics.customer_change,
+            &topics.order_fulfill,
+            &topics.order_status_change,
+        ] {
+            let mut reader = TopicReader::new(&self.store.kafka, topic);
+            let read = reader.read_all(test_support::EVENT_DEADLINE).await;
+            records += read.len();
+            events.extend(
+                read.iter()
+                    .filter_map(|record| record.headers.get(shared_events::headers::EVENT_ID))
+                    .cloned(),
+            );
+        }
+        records as f64 / events.len().max(1) as f64
     }
 
     /// Records on the three dead-letter topics.

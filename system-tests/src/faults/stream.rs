@@ -1,7 +1,7 @@
 //! A stream of realistic changes driven through the API by concurrent workers, and the ledger
 //! of what the services acknowledged.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,13 +54,16 @@ enum Outcome {
 }
 
 impl Stream {
+    /// Each request goes to the next instance of its service, round robin, as a Kubernetes
+    /// Service spreads connections.
     pub fn start(rig: &Rig, workers: usize, target: usize) -> Self {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let driver = || Driver {
             client: rig.client.clone(),
-            accounts: rig.store.accounts.url.clone(),
-            orders: rig.store.orders.url.clone(),
+            accounts: rig.urls("accounts"),
+            orders: rig.urls("orders"),
+            turn: AtomicUsize::new(0),
             ledger: Arc::clone(&ledger),
             stop: Arc::clone(&stop),
             target,
@@ -133,8 +136,11 @@ pub struct Sent {
 
 struct Driver {
     client: reqwest::Client,
-    accounts: String,
-    orders: String,
+    /// The base URLs of every instance of accounts, and of orders.
+    accounts: Vec<String>,
+    orders: Vec<String>,
+    /// Counts requests, to send each to the next instance.
+    turn: AtomicUsize,
     ledger: Arc<Mutex<Ledger>>,
     stop: Arc<AtomicBool>,
     target: usize,
@@ -143,6 +149,11 @@ struct Driver {
 impl Driver {
     fn done(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || self.ledger().acknowledged >= self.target
+    }
+
+    /// The instance the next request goes to.
+    fn next<'a>(&self, instances: &'a [String]) -> &'a str {
+        &instances[self.turn.fetch_add(1, Ordering::Relaxed) % instances.len()]
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -185,7 +196,7 @@ impl Driver {
             let created = self
                 .send(
                     self.client
-                        .post(format!("{}/customers", self.accounts))
+                        .post(format!("{}/customers", self.next(&self.accounts)))
                         .json(&customer(&email(0))),
                 )
                 .await;
@@ -203,7 +214,7 @@ impl Driver {
                     let sent = self
                         .send(
                             self.client
-                                .patch(format!("{}/customers/{id}", self.accounts))
+                                .patch(format!("{}/customers/{id}", self.next(&self.accounts)))
                                 .json(&patch),
                         )
                         .await;
@@ -232,7 +243,7 @@ impl Driver {
         let placed = self
             .send(
                 self.client
-                    .post(format!("{}/customers/{id}/orders", self.orders))
+                    .post(format!("{}/customers/{id}/orders", self.next(&self.orders)))
                     .json(&order),
             )
             .await;
@@ -250,7 +261,7 @@ impl Driver {
         let approved = self
             .send(
                 self.client
-                    .post(format!("{}/orders/{guid}/approve", self.orders)),
+                    .post(format!("{}/orders/{guid}/approve", self.next(&self.orders))),
             )
             .await;
         if let Some(Outcome::Acknowledged(_)) = approved {
