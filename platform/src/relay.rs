@@ -216,8 +216,16 @@ impl Relay {
                 // leaves out what it holds.
                 continue;
             }
-            let sent = join_all(documents.iter().map(|document| self.send_pending(document))).await;
-            self.remove_published(&sent).await?;
+            let (sent, removed) = self
+                .holding_claims(async {
+                    let sent =
+                        join_all(documents.iter().map(|document| self.send_pending(document)))
+                            .await;
+                    let removed = self.remove_published(&sent).await;
+                    (sent, removed)
+                })
+                .await;
+            removed?;
             published += sent
                 .iter()
                 .map(|sent| sent.acknowledged.len())
@@ -226,6 +234,46 @@ impl Relay {
                 return Err(error);
             }
         }
+    }
+
+    /// Runs `work`, renewing this relay's claims every third of their lifetime meanwhile: a
+    /// pass that waits on the broker (up to the delivery timeout) keeps its documents, and the
+    /// claim's lifetime need only cover the gap between two renewals.
+    async fn holding_claims<T>(&self, work: impl Future<Output = T>) -> T {
+        let period = (self.settings.claim_ttl / 3).max(Duration::from_millis(1));
+        let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = renewals.tick() => {
+                    if let Err(error) = self.renew_claims().await {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "renewing the outbox claims failed"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Extends every claim this relay still holds by the claim's lifetime from now.
+    async fn renew_claims(&self) -> anyhow::Result<()> {
+        let renew = self.collection.update_many(
+            doc! { format!("{CLAIM}.owner"): &self.owner },
+            doc! { "$set": { format!("{CLAIM}.until"): self.claim_end(DateTime::now()) } },
+        );
+        bounded(self.call_timeout, renew)
+            .await
+            .context("renewing the outbox claims")?;
+        Ok(())
+    }
+
+    /// When a claim taken at `now` ends.
+    fn claim_end(&self, now: DateTime) -> DateTime {
+        let ttl = i64::try_from(self.settings.claim_ttl.as_millis()).unwrap_or(i64::MAX);
+        DateTime::from_millis(now.timestamp_millis().saturating_add(ttl))
     }
 
     /// The claims this relay may take at `now`: none, expired, or its own.
@@ -242,8 +290,7 @@ impl Relay {
     /// whose first event changed was published by another relay meanwhile: what this one read
     /// of it is stale, and the next pass reads it again.
     async fn claim(&self, found: Vec<Document>, now: DateTime) -> anyhow::Result<Vec<Document>> {
-        let ttl = i64::try_from(self.settings.claim_ttl.as_millis()).unwrap_or(i64::MAX);
-        let until = DateTime::from_millis(now.timestamp_millis().saturating_add(ttl));
+        let until = self.claim_end(now);
         let unchanged: Vec<Document> = found
             .iter()
             .map(|document| {

@@ -124,10 +124,9 @@ pub struct OutboxSettings {
     /// Documents with pending events taken per pass: what the relay has in flight at most.
     pub batch_size: u32,
     /// How long a relay instance's claim on a document lasts: while it holds, no other
-    /// instance publishes that document's events. Longer than one pass can take (the producer's
-    /// `kafka.delivery_timeout` and a few database calls), or a slow pass may see its events
-    /// published again by another instance; an instance killed mid-pass holds up the documents
-    /// it claimed this long.
+    /// instance publishes that document's events. A pass renews its claims every third of this,
+    /// so it needs to outlast one database call, not a pass; an instance killed mid-pass holds up
+    /// the documents it claimed this long.
     #[serde(with = "millis")]
     pub claim_ttl: Duration,
     /// Events allowed to wait in the outbox; past this, requests that would add more are

@@ -9,7 +9,8 @@ use platform::outbox::{self, Outbox, OutboxMessage};
 use platform::relay::Relay;
 use platform::settings::{KafkaSettings, OutboxSettings};
 use test_support::{
-    EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, shared_kafka, unique_name,
+    EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, eventually, shared_kafka,
+    unique_name,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -358,6 +359,64 @@ async fn a_claimed_document_waits_for_its_relay_until_released_or_expired() {
         !read.contains_key(outbox::CLAIM),
         "reads leave the claim out: {read}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_waiting_on_the_broker_renews_its_claims_past_their_lifetime() {
+    let Setup {
+        kafka,
+        documents,
+        collection,
+        ..
+    } = Setup::new().await;
+    // A record to a topic that does not exist waits for it until the delivery timeout: a pass
+    // far longer than a claim lasts.
+    let id = ObjectId::new();
+    let waiting = message(&unique_name("missing"), "k", Some("1"));
+    collection
+        .insert_one(doc! { "_id": id, outbox::FIELD: [waiting.to_bson()] })
+        .await
+        .unwrap();
+    let impatient = KafkaSettings {
+        delivery_timeout: Duration::from_secs(4),
+        ..kafka.clone()
+    };
+    let mut settings = outbox_settings();
+    settings.claim_ttl = Duration::from_millis(600);
+    let first = relay_with(&impatient, &documents, settings.clone());
+    let second = relay_with(&kafka, &documents, settings);
+    let pass = tokio::spawn(async move { first.publish_pending().await });
+
+    let claim = || async {
+        let document = collection.find_one(doc! { "_id": id }).await.unwrap()?;
+        let claim = document.get_document(outbox::CLAIM).ok()?.clone();
+        Some((
+            claim.get_str("owner").unwrap().to_owned(),
+            *claim.get_datetime("until").unwrap(),
+        ))
+    };
+    let (owner, taken_until) = eventually("the first relay's claim", EVENT_DEADLINE, claim).await;
+    // Past the claim's first end, the same relay still holds it, renewed.
+    let renewed = eventually(
+        "the claim renewed past its first end",
+        EVENT_DEADLINE,
+        || async {
+            let (holder, until) = claim().await?;
+            let now = mongodb::bson::DateTime::now();
+            (now > taken_until && until > now).then_some(holder)
+        },
+    )
+    .await;
+    assert_eq!(renewed, owner);
+    assert_eq!(
+        second.publish_pending().await.unwrap(),
+        0,
+        "a renewed claim keeps the document from the other relays"
+    );
+    assert!(!pass.is_finished(), "the pass still waits on the broker");
+    pass.await
+        .unwrap()
+        .expect_err("the topic never appears: the pass fails at its delivery timeout");
 }
 
 /// The dead letters of `collection`'s outboxes.
