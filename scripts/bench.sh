@@ -7,6 +7,7 @@
 # prints the tables (Markdown) and writes the report. Everything it started is stopped at the end.
 #   scripts/bench.sh [storefront-bench options]    e.g. --flow-seconds 60 --concurrency 8; --help
 #   scripts/bench.sh backlog [--records N]         orders' memory working through a backlog
+#   scripts/bench.sh scale [--instances 1,2,3]     1, 2 and 3 instances of each service, round robin
 # About 85 s of load by default, plus start-up and the build. The report:
 # ${CARGO_TARGET_DIR:-target}/bench/report.json and report.md (with the servers' resident memory),
 # each run's logs beside them.
@@ -34,13 +35,14 @@ bash scripts/infra.sh start
 
 # The benchmark reads the settings the services read (APP_KAFKA__BOOTSTRAP_SERVERS,
 # APP_DATABASE__URI), and the services inherit them.
-# `scripts/bench.sh backlog ...` runs the backlog measurement instead (storefront-bench --help).
+# `scripts/bench.sh backlog ...` and `scripts/bench.sh scale ...` run those measurements instead
+# (storefront-bench --help).
 command=()
 report=report
-if [[ ${1:-} == backlog ]]; then
+if [[ ${1:-} == backlog || ${1:-} == scale ]]; then
+  command=("$1")
+  report=$1
   shift
-  command=(backlog)
-  report=backlog
 fi
 "$TARGET_DIR/release/storefront-bench" "${command[@]}" \
   --bin-dir "$TARGET_DIR/release" --out "$BENCH_DIR/$report.json" "$@"

@@ -257,6 +257,7 @@ pub(crate) async fn produce_all(
 }
 
 /// The raw MongoDB figures, at the services' pool settings.
+#[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct MongoRates {
     pub(crate) find_one: Summary,
     pub(crate) upsert: Summary,

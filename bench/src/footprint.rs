@@ -84,6 +84,30 @@ pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
     parse_status(&status).ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
 }
 
+/// Clock ticks per second in `/proc/PID/stat` (the kernel's `USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+/// The CPU time a process has used, user and system, in seconds, from its `/proc/PID/stat`
+/// text (fields 14 and 15, counted after the command name, which may hold spaces).
+pub(crate) fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / USER_HZ)
+}
+
+/// The CPU seconds the processes `pids` used so far, together.
+pub(crate) fn cpu_seconds(pids: &[u32]) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        total += parse_cpu_seconds(&stat)
+            .ok_or_else(|| anyhow::anyhow!("no CPU times in /proc/{pid}/stat"))?;
+    }
+    Ok(total)
+}
+
 /// Samples the memory of some processes until stopped, keeping each one's peak.
 pub(crate) struct PeakSampler {
     peaks: Arc<Mutex<HashMap<u32, u64>>>,
@@ -161,6 +185,15 @@ mod tests {
                 max: 90.0
             }
         );
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (tokio (rt) 1) S 1 4242 4242 0 -1 4194560 2711 0 0 0 250 75 0 0 20 0 \
+                    9 0 1234 5678 900 18446744073709551615";
+        assert_eq!(parse_cpu_seconds(stat), Some(3.25));
+        assert_eq!(parse_cpu_seconds("4242 (cut short) S 1"), None);
+        assert!(cpu_seconds(&[std::process::id()]).is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::latency::Recorders;
+use crate::stack::Service;
 use crate::workers::{Outcome, closed_loop, nth};
 
 /// How long an effect may take to show up across the broker before the flow counts as failed.
@@ -75,14 +76,14 @@ pub(crate) fn customer(n: u64) -> Value {
 }
 
 /// Records accounts' producer had acknowledged by the broker, by topic.
-const PRODUCED: &str = "kafka_records_produced_total";
+pub(crate) const PRODUCED: &str = "kafka_records_produced_total";
 /// Records orders' consumer handled, by topic and outcome.
 const CONSUMED: &str = "kafka_records_consumed_total";
 
-/// The sum of a counter's series for one topic, whatever their other labels, in a Prometheus
-/// text exposition.
-pub(crate) fn counted(exposition: &str, metric: &str, topic: &str) -> u64 {
-    let label = format!("topic=\"{topic}\"");
+/// The sum of a counter's series with one label's value (`("topic", name)`), whatever their
+/// other labels, in a Prometheus text exposition.
+pub(crate) fn counted(exposition: &str, metric: &str, (name, value): (&str, &str)) -> u64 {
+    let label = format!("{name}=\"{value}\"");
     let prefix = format!("{metric}{{");
     exposition
         .lines()
@@ -128,12 +129,33 @@ struct Drained {
     handled_at: Instant,
 }
 
-/// The base URLs of the three services.
+/// The base URLs of every instance of the three services. Requests go round robin over a
+/// service's instances, by the number of the operation; counters add up over all of them.
 #[derive(Debug, Clone)]
 pub(crate) struct Urls {
-    pub(crate) accounts: String,
-    pub(crate) orders: String,
-    pub(crate) fulfillment: String,
+    pub(crate) accounts: Vec<String>,
+    pub(crate) orders: Vec<String>,
+    pub(crate) fulfillment: Vec<String>,
+}
+
+impl Urls {
+    /// The URLs of the running `services`, each service at least once.
+    pub(crate) fn of(services: &[Service]) -> anyhow::Result<Self> {
+        let urls = |name: &str| {
+            let urls: Vec<String> = services
+                .iter()
+                .filter(|service| service.name == name)
+                .map(|service| service.url.clone())
+                .collect();
+            anyhow::ensure!(!urls.is_empty(), "{name} is not running");
+            Ok(urls)
+        };
+        Ok(Urls {
+            accounts: urls("accounts")?,
+            orders: urls("orders")?,
+            fulfillment: urls("fulfillment")?,
+        })
+    }
 }
 
 /// Drives the services. Clones share the client, the histograms and the counters.
@@ -246,7 +268,7 @@ impl Load {
     }
 
     async fn create_customer(&self, n: u64) -> anyhow::Result<(String, Instant)> {
-        let url = format!("{}/customers", self.urls.accounts);
+        let url = format!("{}/customers", nth(&self.urls.accounts, n));
         let (body, created) = self
             .call(
                 "POST accounts customers",
@@ -258,7 +280,7 @@ impl Load {
     }
 
     async fn change_customer(&self, id: &str, n: u64, first_name: &str) -> anyhow::Result<Instant> {
-        let url = format!("{}/customers/{id}", self.urls.accounts);
+        let url = format!("{}/customers/{id}", nth(&self.urls.accounts, n));
         let body = json!({ "name": name(n, first_name) });
         let (_, changed) = self
             .call(
@@ -290,7 +312,7 @@ impl Load {
 
     /// Waits until orders shows one customer: its consumer has joined and caught up with it.
     pub(crate) async fn await_in_orders(&self, id: &str) -> anyhow::Result<()> {
-        let url = format!("{}/customers/{id}", self.urls.orders);
+        let url = format!("{}/customers/{id}", nth(&self.urls.orders, 0));
         self.visible("GET orders customers/{id}", &url, |_| true)
             .await
             .map(|_| ())
@@ -303,9 +325,9 @@ impl Load {
         concurrency: usize,
         duration: Duration,
     ) -> Outcome {
-        let (client, base) = (self.client.clone(), self.urls.accounts.clone());
+        let (client, bases) = (self.client.clone(), self.urls.accounts.clone());
         closed_loop(concurrency, duration, move |n| {
-            let url = format!("{base}/customers/{}", *nth(&ids, n));
+            let url = format!("{}/customers/{}", nth(&bases, n), *nth(&ids, n));
             let request = client.get(url);
             async move {
                 let response = request.send().await?;
@@ -358,10 +380,14 @@ impl Load {
         loop {
             let expected = self.customer_events.load(Ordering::Relaxed);
             if published.is_none() {
-                let count = self.counter(&self.urls.accounts, PRODUCED, topic).await?;
+                let count = self
+                    .counter(&self.urls.accounts, PRODUCED, ("topic", topic))
+                    .await?;
                 published = (count >= expected).then(|| (count, Instant::now()));
             }
-            let handled = self.counter(&self.urls.orders, CONSUMED, topic).await?;
+            let handled = self
+                .counter(&self.urls.orders, CONSUMED, ("topic", topic))
+                .await?;
             if let (Some((published, published_at)), true) = (published, handled >= expected) {
                 return Ok(Drained {
                     published,
@@ -378,10 +404,20 @@ impl Load {
         }
     }
 
-    async fn counter(&self, service: &str, metric: &str, topic: &str) -> anyhow::Result<u64> {
-        let url = format!("{service}/actuator/prometheus");
-        let exposition = self.client.get(url).send().await?.text().await?;
-        Ok(counted(&exposition, metric, topic))
+    /// A counter's sum over every instance of a service, for one label's value.
+    pub(crate) async fn counter(
+        &self,
+        instances: &[String],
+        metric: &str,
+        label: (&str, &str),
+    ) -> anyhow::Result<u64> {
+        let mut sum = 0;
+        for instance in instances {
+            let url = format!("{instance}/actuator/prometheus");
+            let exposition = self.client.get(url).send().await?.text().await?;
+            sum += counted(&exposition, metric, label);
+        }
+        Ok(sum)
     }
 
     /// The realistic flow on `concurrency` workers for `duration`, optionally paced to `rate`
@@ -424,12 +460,12 @@ impl Load {
 
     /// One customer's journey through the three services.
     async fn flow(&self) -> anyhow::Result<()> {
-        let (accounts, orders, fulfillment) = (
-            &self.urls.accounts,
-            &self.urls.orders,
-            &self.urls.fulfillment,
-        );
         let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let (accounts, orders, fulfillment) = (
+            nth(&self.urls.accounts, n),
+            nth(&self.urls.orders, n),
+            nth(&self.urls.fulfillment, n),
+        );
         let (id, created) = self.create_customer(n).await?;
         let copy = format!("{orders}/customers/{id}");
         let seen = self
@@ -517,7 +553,7 @@ impl FulfillmentWatcher {
     async fn watch(self: Arc<Self>, load: Load, stop: CancellationToken) {
         let url = format!(
             "{}/fulfillments?sort=timestamp,desc&size={WATCHED_FULFILLMENTS}",
-            load.urls.fulfillment
+            nth(&load.urls.fulfillment, 0)
         );
         while !stop.is_cancelled() {
             if self.waiting.load(Ordering::Relaxed) > 0 {
@@ -578,9 +614,11 @@ kafka_records_consumed_total{application=\"orders\",outcome=\"unchanged\",topic=
 kafka_records_consumed_total{application=\"orders\",outcome=\"applied\",topic=\"run.customer.x\"} 7
 kafka_records_produced_total{application=\"orders\",topic=\"run.customer\"} 9
 ";
-        assert_eq!(counted(exposition, CONSUMED, "run.customer"), 42);
-        assert_eq!(counted(exposition, PRODUCED, "run.customer"), 9);
-        assert_eq!(counted(exposition, CONSUMED, "other"), 0);
+        let topic = |name| ("topic", name);
+        assert_eq!(counted(exposition, CONSUMED, topic("run.customer")), 42);
+        assert_eq!(counted(exposition, PRODUCED, topic("run.customer")), 9);
+        assert_eq!(counted(exposition, CONSUMED, topic("other")), 0);
+        assert_eq!(counted(exposition, CONSUMED, ("outcome", "unchanged")), 2);
     }
 
     #[test]

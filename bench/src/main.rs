@@ -15,6 +15,7 @@ mod load;
 mod options;
 mod report;
 mod run;
+mod scale;
 mod stack;
 mod workers;
 
@@ -36,6 +37,7 @@ async fn main() -> ExitCode {
         }
         Ok(Command::Run(options)) => finished(run::run(options).await),
         Ok(Command::Backlog(options)) => finished(backlog::run(options).await),
+        Ok(Command::Scale(options)) => finished(scale::run(options).await),
         Err(mistake) => {
             eprintln!("{mistake}\n\n{USAGE}");
             ExitCode::from(2)

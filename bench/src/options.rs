@@ -26,7 +26,14 @@ storefront-bench backlog [--option value]...: a backlog of customer changes wait
 then orders works through it once per prefetch bound while its resident memory is sampled.
   --records N            records in the backlog  [200000]
   --prefetch-kbytes L    comma-separated APP_CONSUMER__PREFETCH_KBYTES values  [4096,65536]
-  --bin-dir DIR, --out FILE  as above  [.., DIR/../bench/backlog.json]";
+  --bin-dir DIR, --out FILE  as above  [.., DIR/../bench/backlog.json]
+
+storefront-bench scale [--option value]...: 1, 2 and 3 instances of each service behind the load
+generator (round robin over their ports): reads by id and customer changes applied in orders, with
+the raw MongoDB baselines, records published per change, CPU per operation, rebalances.
+  --instances L          comma-separated instance counts  [1,2,3]
+  --concurrency N, --phase-seconds N  as above  [8, 10]
+  --bin-dir DIR, --out FILE  as above  [.., DIR/../bench/scale.json]";
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Options {
@@ -50,11 +57,22 @@ pub(crate) struct BacklogOptions {
     pub(crate) prefetch_kbytes: Vec<u32>,
 }
 
+/// The options of `storefront-bench scale`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScaleOptions {
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) instances: Vec<usize>,
+    pub(crate) concurrency: usize,
+    pub(crate) phase: Duration,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Command {
     Run(Options),
     Backlog(BacklogOptions),
+    Scale(ScaleOptions),
     Help,
 }
 
@@ -88,9 +106,16 @@ impl Options {
         bin_dir: PathBuf,
     ) -> Result<Command, String> {
         let mut arguments = arguments.into_iter().peekable();
-        if arguments.peek().is_some_and(|first| first == "backlog") {
-            arguments.next();
-            return BacklogOptions::parse(arguments, bin_dir);
+        match arguments.peek().map(String::as_str) {
+            Some("backlog") => {
+                arguments.next();
+                return BacklogOptions::parse(arguments, bin_dir);
+            }
+            Some("scale") => {
+                arguments.next();
+                return ScaleOptions::parse(arguments, bin_dir);
+            }
+            _ => {}
         }
         let mut options = Options {
             out: PathBuf::new(),
@@ -150,12 +175,7 @@ impl BacklogOptions {
                 "--bin-dir" => options.bin_dir = PathBuf::from(value),
                 "--out" => out = Some(PathBuf::from(value)),
                 "--records" => options.records = parsed(option, &value)?,
-                "--prefetch-kbytes" => {
-                    options.prefetch_kbytes = value
-                        .split(',')
-                        .map(|kbytes| parsed(option, kbytes.trim()))
-                        .collect::<Result<_, _>>()?;
-                }
+                "--prefetch-kbytes" => options.prefetch_kbytes = list(option, &value)?,
                 _ => return Err(format!("unknown option {option}")),
             }
             Ok(())
@@ -169,6 +189,49 @@ impl BacklogOptions {
         }
         Ok(Command::Backlog(options))
     }
+}
+
+impl ScaleOptions {
+    fn parse(arguments: impl Iterator<Item = String>, bin_dir: PathBuf) -> Result<Command, String> {
+        let mut options = ScaleOptions {
+            out: PathBuf::new(),
+            bin_dir,
+            instances: vec![1, 2, 3],
+            concurrency: 8,
+            phase: Duration::from_secs(10),
+        };
+        let mut out = None;
+        let help = each_option(arguments, |option, value| {
+            match option {
+                "--bin-dir" => options.bin_dir = PathBuf::from(value),
+                "--out" => out = Some(PathBuf::from(value)),
+                "--instances" => options.instances = list(option, &value)?,
+                "--concurrency" => options.concurrency = parsed(option, &value)?,
+                "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
+                _ => return Err(format!("unknown option {option}")),
+            }
+            Ok(())
+        })?;
+        if help {
+            return Ok(Command::Help);
+        }
+        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/scale.json"));
+        if options.instances.is_empty() || options.instances.contains(&0) {
+            return Err("--instances takes counts of at least 1".to_owned());
+        }
+        if options.concurrency == 0 {
+            return Err("--concurrency must be at least 1".to_owned());
+        }
+        Ok(Command::Scale(options))
+    }
+}
+
+/// A comma-separated list of numbers.
+fn list<T: std::str::FromStr>(option: &str, value: &str) -> Result<Vec<T>, String> {
+    value
+        .split(',')
+        .map(|item| parsed(option, item.trim()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -276,6 +339,22 @@ mod tests {
         );
         assert!(parse(&["backlog", "--records", "0"]).is_err());
         assert!(parse(&["backlog", "--prefetch-kbytes", "lots"]).is_err());
+    }
+
+    #[test]
+    fn the_scale_command_reads_its_own_options() {
+        assert_eq!(
+            parse(&["scale", "--instances", "1, 3", "--phase-seconds", "5"]),
+            Ok(Command::Scale(ScaleOptions {
+                bin_dir: PathBuf::from("target/release"),
+                out: PathBuf::from("target/release/../bench/scale.json"),
+                instances: vec![1, 3],
+                concurrency: 8,
+                phase: Duration::from_secs(5),
+            }))
+        );
+        assert!(parse(&["scale", "--instances", "0,1"]).is_err());
+        assert!(parse(&["scale", "--rate", "1"]).is_err());
     }
 
     #[test]

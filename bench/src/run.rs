@@ -287,22 +287,7 @@ async fn measure_services(
     services: &[Service],
     client: &reqwest::Client,
 ) -> anyhow::Result<OnServices> {
-    let url = |name: &str| {
-        services
-            .iter()
-            .find(|service| service.name == name)
-            .map(|service| service.url.clone())
-            .with_context(|| format!("{name} is not running"))
-    };
-    let load = Load::new(
-        client.clone(),
-        Urls {
-            accounts: url("accounts")?,
-            orders: url("orders")?,
-            fulfillment: url("fulfillment")?,
-        },
-        options.poll,
-    );
+    let load = Load::new(client.clone(), Urls::of(services)?, options.poll);
     log("waiting for orders to join its consumer group");
     let first = load.seed_customers(1, 1).await?;
     load.await_in_orders(&first[0]).await?;

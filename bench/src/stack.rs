@@ -122,8 +122,23 @@ impl Launcher {
         client: &reqwest::Client,
         settings: &[(&str, String)],
     ) -> anyhow::Result<(Service, Duration)> {
+        self.start_instance(name, 0, client, settings).await
+    }
+
+    /// [`Launcher::start_with`] for instance number `instance` of the service: instances
+    /// beyond the first log to files of their own (`<name>-<instance>.log`).
+    pub(crate) async fn start_instance(
+        &self,
+        name: &'static str,
+        instance: usize,
+        client: &reqwest::Client,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<(Service, Duration)> {
         let port = test_support::free_port();
-        let log = open_log(&self.logs, name)?;
+        let log = match instance {
+            0 => open_log(&self.logs, name)?,
+            n => open_log(&self.logs, &format!("{name}-{n}"))?,
+        };
         let started = Instant::now();
         let process = Command::new(self.binary(name))
             .env("APP_HTTP__PORT", port.to_string())

@@ -294,6 +294,7 @@ impl ClientContext for ConsumerObserver {
 impl ConsumerContext for ConsumerObserver {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
+            metrics::record_rebalance("revoked");
             // "No offset" just means nothing was stored since the last commit.
             if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
                 tracing::debug!(%error, "commit on revoke");
@@ -308,6 +309,7 @@ impl ConsumerContext for ConsumerObserver {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
+            metrics::record_rebalance("assigned");
             let mut assigned = self.assigned();
             for element in partitions.elements() {
                 assigned.insert((element.topic().to_owned(), element.partition()));
@@ -428,6 +430,7 @@ impl<H: Handler> Consumer<H> {
         self.client
             .subscribe(&topics)
             .context("subscribing to topics")?;
+        metrics::start_rebalance_counts();
         tracing::info!(group = %self.subscription.group_id, ?topics, "consumer started");
         for topic in &topics {
             metrics::start_dead_letter_count(topic);

@@ -75,7 +75,7 @@ enum Kind {
 
 /// The families the services record, with their HELP text: what `describe` announces and what
 /// the tests compare with `deploy/grafana/exported-metrics.txt`.
-const FAMILIES: [(&str, Kind, &str); 10] = [
+const FAMILIES: [(&str, Kind, &str); 11] = [
     (
         "http_server_requests_seconds",
         Kind::Histogram,
@@ -95,6 +95,11 @@ const FAMILIES: [(&str, Kind, &str); 10] = [
         "event_handler_duration_seconds",
         Kind::Histogram,
         "Time spent handling one consumed record, by topic",
+    ),
+    (
+        REBALANCES,
+        Kind::Counter,
+        "Partitions assigned to and revoked from this instance's consumer by its group, by kind",
     ),
     (
         "kafka_dead_lettered_total",
@@ -127,6 +132,9 @@ const FAMILIES: [(&str, Kind, &str); 10] = [
         "MongoDB commands, by collection and operation",
     ),
 ];
+
+/// The consumer rebalance family.
+const REBALANCES: &str = "kafka_consumer_rebalances_total";
 
 /// The consumer lag family, rendered from [`CONSUMER_LAGS`] rather than by the recorder.
 const CONSUMER_LAG: &str = "kafka_consumer_lag";
@@ -191,6 +199,19 @@ pub fn start_dead_letter_count(topic: &str) {
 /// The same for the dead letters of a collection's outbox.
 pub fn start_outbox_dead_letter_count(collection: &str) {
     counter!("outbox_dead_lettered_total", "collection" => collection.to_owned()).increment(0);
+}
+
+/// The rebalance counters at 0, so that a dashboard's `increase` sees the first rebalance.
+pub fn start_rebalance_counts() {
+    for kind in ["assigned", "revoked"] {
+        counter!(REBALANCES, "kind" => kind).increment(0);
+    }
+}
+
+/// Counts one rebalance of this instance's consumer: `assigned` when the group handed it
+/// partitions, `revoked` when it took them away.
+pub fn record_rebalance(kind: &'static str) {
+    counter!(REBALANCES, "kind" => kind).increment(1);
 }
 
 pub fn record_dead_lettered(topic: &str) {
@@ -331,6 +352,7 @@ mod tests {
         start_outbox_dead_letter_count("c");
         record_outbox_dead_lettered("c");
         set_consumer_lag("t", 0, 5);
+        record_rebalance("assigned");
         set_outbox_backlog("c", 3, Duration::from_secs(2));
         record_mongo_operation("c", "find", Duration::from_millis(1));
     }
