@@ -30,6 +30,10 @@ import yaml
 SERVICES = ("accounts", "orders", "fulfillment")
 HOST_PORTS = {"accounts": 8085, "orders": 8090, "fulfillment": 8095}
 CONTAINER_PORT = 8080
+# Partitions of every topic: a consumer group uses at most this many instances.
+PARTITIONS = 3
+# The services that consume, each in a group of its own.
+CONSUMERS = ("orders", "fulfillment")
 
 
 class Report:
@@ -401,10 +405,20 @@ def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
     report.check(not exposed, "docker-compose.yml publishes every port on 127.0.0.1 only", ", ".join(exposed))
     for name, service, spec in compose_storefront_services(compose):
         ports = [str(p.get("published")) + ":" + str(p.get("target")) if isinstance(p, dict) else str(p).removesuffix("/tcp") for p in spec.get("ports", [])]
+        # `--scale` gives each instance the next port of the range: room for one per partition.
+        first, last = HOST_PORTS[service], HOST_PORTS[service] + PARTITIONS - 1
         report.check(
-            any(p.endswith(f"{HOST_PORTS[service]}:{CONTAINER_PORT}") or p == f"{HOST_PORTS[service]}:{CONTAINER_PORT}" for p in ports),
-            f"docker-compose.yml: {service} on host port {HOST_PORTS[service]}",
+            any(p.endswith(f"{first}-{last}:{CONTAINER_PORT}") for p in ports),
+            f"docker-compose.yml: {service} on host ports {first}-{last}, one per instance of --scale={PARTITIONS}",
             str(ports),
+        )
+        # A fixed group.instance.id would be the same in every instance of --scale: the broker
+        # would fence all but one of them.
+        environment = spec.get("environment") or {}
+        report.check(
+            "APP_CONSUMER__INSTANCE_ID" not in environment,
+            f"docker-compose.yml: {service} sets no fixed APP_CONSUMER__INSTANCE_ID, so --scale runs each instance",
+            str(environment.get("APP_CONSUMER__INSTANCE_ID")),
         )
         test = " ".join(spec.get("healthcheck", {}).get("test", []))
         report.check(f":{CONTAINER_PORT}/{service}/actuator/health/readiness" in test, f"docker-compose.yml: {service} health check asks /{service}/actuator/health/readiness", test)
@@ -416,15 +430,18 @@ def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
             str(conditions),
         )
     prometheus = yaml.safe_load(Path(prometheus_file).read_text())
+    # Every instance of a scaled service is scraped: its name resolved to each container's
+    # address by DNS (A records), not one static target that reaches a single instance.
     jobs = {}
     for job in prometheus.get("scrape_configs", []):
-        for static in job.get("static_configs", []):
-            for target in static.get("targets", []):
-                jobs[target] = job.get("metrics_path", "/metrics")
+        for discovery in job.get("dns_sd_configs", []):
+            if discovery.get("type") == "A":
+                for name in discovery.get("names", []):
+                    jobs[f"{name}:{discovery.get('port')}"] = job.get("metrics_path", "/metrics")
     for service in SERVICES:
         report.check(
             jobs.get(f"{service}:{CONTAINER_PORT}") == f"/{service}/actuator/prometheus",
-            f"deploy/prometheus/prometheus.yml scrapes {service}:{CONTAINER_PORT}/{service}/actuator/prometheus",
+            f"deploy/prometheus/prometheus.yml scrapes every instance of {service} (DNS A records):{CONTAINER_PORT}/{service}/actuator/prometheus",
             str(jobs.get(f"{service}:{CONTAINER_PORT}")),
         )
 
@@ -486,9 +503,19 @@ def cmd_wiring(compose_file, prometheus_file, istio_file, overlay_arguments):
                         for m in metrics
                     ):
                         problems.append(f"the HPA scales on more than the {container['name']} container's own use")
+                    bounds = (match[0]["spec"].get("minReplicas", 1), match[0]["spec"].get("maxReplicas"))
+                    if not (isinstance(bounds[1], int) and 1 <= bounds[0] <= bounds[1] <= PARTITIONS):
+                        problems.append(f"the HPA's bounds {bounds} are not within 1..{PARTITIONS} (partitions per topic)")
+            if service in CONSUMERS:
+                # Static membership by the pod's name: unique per pod, kept across its restarts.
+                instance = next((e for e in container.get("env", []) if e.get("name") == "APP_CONSUMER__INSTANCE_ID"), {})
+                field = ((instance.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+                if field != "metadata.name":
+                    problems.append(f"APP_CONSUMER__INSTANCE_ID is not the pod's name: {instance}")
             report.group(
                 f"{overlay}: {service}: port http {CONTAINER_PORT}, probes and scrape annotations under /{service}/actuator, "
-                "non-root, read-only root filesystem, requests and limits, Service, PDB, HPA",
+                f"non-root, read-only root filesystem, requests and limits, Service, PDB, HPA within 1..{PARTITIONS} replicas"
+                + (", the pod's name as consumer instance id" if service in CONSUMERS else ""),
                 problems,
             )
 
@@ -561,14 +588,14 @@ def cmd_topics(lib_sh, compose_file, minikube_file):
     init = ((compose.get("services") or {}).get("kafka-init") or {}).get("environment") or {}
     report.check(init.get("TOPICS", "").split() == topics, "docker-compose.yml kafka-init creates the same topics", init.get("TOPICS"))
     report.check(init.get("DEAD_LETTER_SUFFIX") == suffix, "docker-compose.yml kafka-init uses the same dead-letter suffix", init.get("DEAD_LETTER_SUFFIX"))
-    report.check(str(init.get("PARTITIONS")) == "3", "docker-compose.yml topics have 3 partitions", str(init.get("PARTITIONS")))
+    report.check(str(init.get("PARTITIONS")) == str(PARTITIONS), f"docker-compose.yml topics have {PARTITIONS} partitions", str(init.get("PARTITIONS")))
     report.check(init.get("COMPACTED_TOPICS", "").split() == compacted, "docker-compose.yml kafka-init compacts the same topics", init.get("COMPACTED_TOPICS"))
 
     kafka_topics = [r for r in load_all(minikube_file) if r.get("kind") == "KafkaTopic"]
     names = {r["spec"].get("topicName", r["metadata"]["name"]) for r in kafka_topics}
     report.check(names == expected, "k8s KafkaTopics are the topics and their dead-letter topics", f"missing {sorted(expected - names)}, extra {sorted(names - expected)}")
-    wrong = [r["metadata"]["name"] for r in kafka_topics if r["spec"].get("partitions") != 3]
-    report.check(not wrong, "k8s KafkaTopics have 3 partitions", ", ".join(wrong))
+    wrong = [r["metadata"]["name"] for r in kafka_topics if r["spec"].get("partitions") != PARTITIONS]
+    report.check(not wrong, f"k8s KafkaTopics have {PARTITIONS} partitions", ", ".join(wrong))
     compacted_k8s = sorted(
         r["spec"].get("topicName", r["metadata"]["name"])
         for r in kafka_topics
