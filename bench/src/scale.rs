@@ -36,18 +36,26 @@ const SETTLED_FOR: Duration = Duration::from_secs(3);
 const SETTLE_DEADLINE: Duration = Duration::from_secs(120);
 /// Partitions per topic, as `scripts/infra.sh` and the Kubernetes topics create them.
 const PARTITIONS: i32 = 3;
+/// How long the CPU of the idle instances is measured: their fixed cost (relays polling,
+/// consumers fetching and heartbeating, statistics), which the load's figures are net of.
+const IDLE_WINDOW: Duration = Duration::from_secs(10);
 const REBALANCES: &str = "kafka_consumer_rebalances_total";
 
 /// One instance count's figures.
 #[derive(Debug, Clone, Serialize)]
 struct Scaled {
     instances: usize,
+    /// CPU every instance used together while idle, in seconds per second (1.0: one core).
+    idle_cpu: f64,
     reads_per_second: f64,
     cpu_ms_per_read: f64,
+    /// The same, less what the instances use idle over the phase.
+    net_cpu_ms_per_read: f64,
     changes_acknowledged: u64,
     records_published: u64,
     applied_per_second: f64,
     cpu_ms_per_change: f64,
+    net_cpu_ms_per_change: f64,
     /// Partitions assigned or revoked, over every consumer instance, while the load ran.
     rebalances_under_load: u64,
 }
@@ -173,14 +181,21 @@ async fn load(
     );
 
     log(&format!(
+        "measuring the idle instances' CPU for {IDLE_WINDOW:?}"
+    ));
+    let cpu = cpu_seconds(&pids)?;
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let idle_cpu = (cpu_seconds(&pids)? - cpu) / IDLE_WINDOW.as_secs_f64();
+
+    log(&format!(
         "reading customers by id over {instances} accounts instance(s), {} workers, {:?}",
         options.concurrency, options.phase
     ));
-    let cpu = cpu_seconds(&pids)?;
+    let (cpu, started) = (cpu_seconds(&pids)?, Instant::now());
     let reads = load
         .read_customers(Arc::clone(&ids), options.concurrency, options.phase)
         .await;
-    let read_cpu = cpu_seconds(&pids)? - cpu;
+    let (read_cpu, read_time) = (cpu_seconds(&pids)? - cpu, started.elapsed());
     anyhow::ensure!(
         reads.failures == 0,
         "reads failed: {}",
@@ -195,11 +210,11 @@ async fn load(
     let produced = load
         .counter(&urls.accounts, PRODUCED, ("topic", topic))
         .await?;
-    let cpu = cpu_seconds(&pids)?;
+    let (cpu, started) = (cpu_seconds(&pids)?, Instant::now());
     let (changes, rates) = load
         .change_customers(ids, options.concurrency, options.phase, topic)
         .await?;
-    let change_cpu = cpu_seconds(&pids)? - cpu;
+    let (change_cpu, change_time) = (cpu_seconds(&pids)? - cpu, started.elapsed());
     anyhow::ensure!(
         changes.failures == 0,
         "changes failed: {}",
@@ -211,14 +226,18 @@ async fn load(
         - produced;
     let after = rebalances(&load, &consumers).await?;
     let per_operation = |seconds: f64, count: u64| seconds * 1000.0 / count.max(1) as f64;
+    let net = |seconds: f64, took: Duration| (seconds - idle_cpu * took.as_secs_f64()).max(0.0);
     Ok(Scaled {
         instances,
+        idle_cpu,
         reads_per_second: reads.summary.per_second,
         cpu_ms_per_read: per_operation(read_cpu, reads.summary.count),
+        net_cpu_ms_per_read: per_operation(net(read_cpu, read_time), reads.summary.count),
         changes_acknowledged: changes.summary.count,
         records_published,
         applied_per_second: rates.applied_per_second,
         cpu_ms_per_change: per_operation(change_cpu, changes.summary.count),
+        net_cpu_ms_per_change: per_operation(net(change_cpu, change_time), changes.summary.count),
         rebalances_under_load: after.saturating_sub(before),
     })
 }
@@ -266,20 +285,30 @@ fn markdown(report: &ScaleReport) -> String {
             };
             vec![
                 row.instances.to_string(),
+                format!("{:.1}", row.idle_cpu * 100.0),
                 format!("{:.0}", row.reads_per_second),
                 format!("{:.2}", row.reads_per_second / find_one),
-                format!("{:.2}", row.cpu_ms_per_read),
-                relative(row.cpu_ms_per_read, base.map(|base| base.cpu_ms_per_read)),
+                format!(
+                    "{:.3} / {:.3}",
+                    row.cpu_ms_per_read, row.net_cpu_ms_per_read
+                ),
+                relative(
+                    row.net_cpu_ms_per_read,
+                    base.map(|base| base.net_cpu_ms_per_read),
+                ),
                 format!("{:.0}", row.applied_per_second),
                 format!("{:.2}", row.applied_per_second / upsert),
                 format!(
                     "{:.3}",
                     row.records_published as f64 / row.changes_acknowledged.max(1) as f64
                 ),
-                format!("{:.2}", row.cpu_ms_per_change),
+                format!(
+                    "{:.2} / {:.2}",
+                    row.cpu_ms_per_change, row.net_cpu_ms_per_change
+                ),
                 relative(
-                    row.cpu_ms_per_change,
-                    base.map(|base| base.cpu_ms_per_change),
+                    row.net_cpu_ms_per_change,
+                    base.map(|base| base.net_cpu_ms_per_change),
                 ),
                 row.rebalances_under_load.to_string(),
             ]
@@ -292,15 +321,16 @@ fn markdown(report: &ScaleReport) -> String {
     text.push_str(&markdown_table(
         &[
             "instances of each",
+            "idle CPU, all (% of a core)",
             "GET by id /s",
             "x raw find_one",
-            "CPU ms per GET",
-            "vs 1 instance",
+            "CPU ms per GET (all / net of idle)",
+            "net vs 1 instance",
             "changes applied /s",
             "x raw upsert",
             "records per change",
-            "CPU ms per change",
-            "vs 1 instance",
+            "CPU ms per change (all / net of idle)",
+            "net vs 1 instance",
             "rebalances under load",
         ],
         &rows,
