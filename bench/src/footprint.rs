@@ -87,25 +87,51 @@ pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
 /// Clock ticks per second in `/proc/PID/stat` (the kernel's `USER_HZ`, 100 on Linux).
 const USER_HZ: f64 = 100.0;
 
-/// The CPU time a process has used, user and system, in seconds, from its `/proc/PID/stat`
-/// text (fields 14 and 15, counted after the command name, which may hold spaces).
-pub(crate) fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+/// CPU time, in seconds: in the process's own code, and in the kernel on its behalf.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub(crate) struct Cpu {
+    pub(crate) user: f64,
+    pub(crate) system: f64,
+}
+
+impl Cpu {
+    pub(crate) fn total(self) -> f64 {
+        self.user + self.system
+    }
+
+    /// What was used between `earlier` and this reading.
+    pub(crate) fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
+}
+
+/// The CPU time a process has used from its `/proc/PID/stat` text (fields 14 and 15, counted
+/// after the command name, which may hold spaces and parentheses).
+pub(crate) fn parse_cpu(stat: &str) -> Option<Cpu> {
     let (_, after_name) = stat.rsplit_once(')')?;
     let mut fields = after_name.split_whitespace().skip(11);
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
-    Some((user + system) as f64 / USER_HZ)
+    Some(Cpu {
+        user: user as f64 / USER_HZ,
+        system: system as f64 / USER_HZ,
+    })
 }
 
-/// The CPU seconds the processes `pids` used so far, together.
-pub(crate) fn cpu_seconds(pids: &[u32]) -> anyhow::Result<f64> {
-    let mut total = 0.0;
+/// The CPU time the processes `pids` used so far, together.
+pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
+    let mut sum = Cpu::default();
     for pid in pids {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        total += parse_cpu_seconds(&stat)
-            .ok_or_else(|| anyhow::anyhow!("no CPU times in /proc/{pid}/stat"))?;
+        let used =
+            parse_cpu(&stat).ok_or_else(|| anyhow::anyhow!("no CPU times in /proc/{pid}/stat"))?;
+        sum.user += used.user;
+        sum.system += used.system;
     }
-    Ok(total)
+    Ok(sum)
 }
 
 /// Samples the memory of some processes until stopped, keeping each one's peak.
@@ -191,9 +217,15 @@ mod tests {
     fn cpu_time_is_read_after_a_command_name_with_spaces_and_parentheses() {
         let stat = "4242 (tokio (rt) 1) S 1 4242 4242 0 -1 4194560 2711 0 0 0 250 75 0 0 20 0 \
                     9 0 1234 5678 900 18446744073709551615";
-        assert_eq!(parse_cpu_seconds(stat), Some(3.25));
-        assert_eq!(parse_cpu_seconds("4242 (cut short) S 1"), None);
-        assert!(cpu_seconds(&[std::process::id()]).is_ok());
+        assert_eq!(
+            parse_cpu(stat),
+            Some(Cpu {
+                user: 2.5,
+                system: 0.75
+            })
+        );
+        assert_eq!(parse_cpu("4242 (cut short) S 1"), None);
+        assert!(cpu(&[std::process::id()]).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use platform::settings::{DatabaseSettings, KafkaSettings};
 use serde::Serialize;
 
 use crate::baseline::{self, MongoRates};
-use crate::footprint::cpu_seconds;
+use crate::footprint::{Cpu, cpu};
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
 use crate::report::markdown_table;
@@ -56,6 +56,9 @@ struct Scaled {
     applied_per_second: f64,
     cpu_ms_per_change: f64,
     net_cpu_ms_per_change: f64,
+    /// The kernel's part of the CPU the instances used under load (system over user and
+    /// system): scheduling, the network stack, waking threads.
+    kernel_share: f64,
     /// Partitions assigned or revoked, over every consumer instance, while the load ran.
     rebalances_under_load: u64,
 }
@@ -173,7 +176,7 @@ async fn load(
     let load = Load::new(client.clone(), urls.clone(), POLL);
     let first = load.seed_customers(1, 1).await?;
     load.await_in_orders(&first[0]).await?;
-    let before = settled(&load, &consumers).await?;
+    let settled_at = settled(&load, &consumers).await?;
     log(&format!("creating {SEED_CUSTOMERS} customers"));
     let ids = Arc::new(
         load.seed_customers(SEED_CUSTOMERS, options.concurrency)
@@ -183,19 +186,19 @@ async fn load(
     log(&format!(
         "measuring the idle instances' CPU for {IDLE_WINDOW:?}"
     ));
-    let cpu = cpu_seconds(&pids)?;
+    let before = cpu(&pids)?;
     tokio::time::sleep(IDLE_WINDOW).await;
-    let idle_cpu = (cpu_seconds(&pids)? - cpu) / IDLE_WINDOW.as_secs_f64();
+    let idle_cpu = cpu(&pids)?.since(before).total() / IDLE_WINDOW.as_secs_f64();
 
     log(&format!(
         "reading customers by id over {instances} accounts instance(s), {} workers, {:?}",
         options.concurrency, options.phase
     ));
-    let (cpu, started) = (cpu_seconds(&pids)?, Instant::now());
+    let (before, started) = (cpu(&pids)?, Instant::now());
     let reads = load
         .read_customers(Arc::clone(&ids), options.concurrency, options.phase)
         .await;
-    let (read_cpu, read_time) = (cpu_seconds(&pids)? - cpu, started.elapsed());
+    let (read_cpu, read_time) = (cpu(&pids)?.since(before), started.elapsed());
     anyhow::ensure!(
         reads.failures == 0,
         "reads failed: {}",
@@ -210,11 +213,11 @@ async fn load(
     let produced = load
         .counter(&urls.accounts, PRODUCED, ("topic", topic))
         .await?;
-    let (cpu, started) = (cpu_seconds(&pids)?, Instant::now());
+    let (before, started) = (cpu(&pids)?, Instant::now());
     let (changes, rates) = load
         .change_customers(ids, options.concurrency, options.phase, topic)
         .await?;
-    let (change_cpu, change_time) = (cpu_seconds(&pids)? - cpu, started.elapsed());
+    let (change_cpu, change_time) = (cpu(&pids)?.since(before), started.elapsed());
     anyhow::ensure!(
         changes.failures == 0,
         "changes failed: {}",
@@ -226,19 +229,21 @@ async fn load(
         - produced;
     let after = rebalances(&load, &consumers).await?;
     let per_operation = |seconds: f64, count: u64| seconds * 1000.0 / count.max(1) as f64;
-    let net = |seconds: f64, took: Duration| (seconds - idle_cpu * took.as_secs_f64()).max(0.0);
+    let net = |used: Cpu, took: Duration| (used.total() - idle_cpu * took.as_secs_f64()).max(0.0);
     Ok(Scaled {
         instances,
         idle_cpu,
         reads_per_second: reads.summary.per_second,
-        cpu_ms_per_read: per_operation(read_cpu, reads.summary.count),
+        cpu_ms_per_read: per_operation(read_cpu.total(), reads.summary.count),
         net_cpu_ms_per_read: per_operation(net(read_cpu, read_time), reads.summary.count),
         changes_acknowledged: changes.summary.count,
         records_published,
         applied_per_second: rates.applied_per_second,
-        cpu_ms_per_change: per_operation(change_cpu, changes.summary.count),
+        cpu_ms_per_change: per_operation(change_cpu.total(), changes.summary.count),
         net_cpu_ms_per_change: per_operation(net(change_cpu, change_time), changes.summary.count),
-        rebalances_under_load: after.saturating_sub(before),
+        kernel_share: (read_cpu.system + change_cpu.system)
+            / (read_cpu.total() + change_cpu.total()).max(f64::MIN_POSITIVE),
+        rebalances_under_load: after.saturating_sub(settled_at),
     })
 }
 
@@ -310,6 +315,7 @@ fn markdown(report: &ScaleReport) -> String {
                     row.net_cpu_ms_per_change,
                     base.map(|base| base.net_cpu_ms_per_change),
                 ),
+                format!("{:.0}", row.kernel_share * 100.0),
                 row.rebalances_under_load.to_string(),
             ]
         })
@@ -331,6 +337,7 @@ fn markdown(report: &ScaleReport) -> String {
             "records per change",
             "CPU ms per change (all / net of idle)",
             "net vs 1 instance",
+            "kernel share of CPU under load (%)",
             "rebalances under load",
         ],
         &rows,
