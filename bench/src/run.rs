@@ -92,17 +92,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     }
     .await;
     log("stopping the services and removing what the run created");
-    for service in services.drain(..) {
-        if let Err(error) = service.stop().await {
-            eprintln!("stopping a service: {error:#}");
-        }
-    }
-    let databases: Vec<String> = SERVICES
-        .iter()
-        .map(|name| launcher.database_name(name))
-        .collect();
-    remove_databases(&database, &databases).await;
-    remove_topics(&kafka, &names).await;
+    tear_down(services, &launcher, (&kafka, &names), &database).await;
     let (starts, idle, raw, on_services) = measured?;
 
     let footprints = SERVICES
@@ -469,6 +459,26 @@ async fn save_metrics(services: &[Service], client: &reqwest::Client, directory:
             eprintln!("saving the metrics of {}: {error:#}", service.name);
         }
     }
+}
+
+/// Stops the services of a run, then removes its databases and its `topics`.
+pub(crate) async fn tear_down(
+    services: Vec<Service>,
+    launcher: &Launcher,
+    (kafka, topics): (&KafkaSettings, &[&str]),
+    database: &DatabaseSettings,
+) {
+    for service in services {
+        if let Err(error) = service.stop().await {
+            eprintln!("stopping a service: {error:#}");
+        }
+    }
+    let databases: Vec<String> = SERVICES
+        .iter()
+        .map(|name| launcher.database_name(name))
+        .collect();
+    remove_databases(database, &databases).await;
+    remove_topics(kafka, topics).await;
 }
 
 /// Drops the databases a run used.

@@ -23,7 +23,7 @@ use crate::footprint::{Cpu, cpu};
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
 use crate::report::markdown_table;
-use crate::run::{log, remove_databases, remove_topics};
+use crate::run::{log, remove_databases, tear_down};
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// Customers created for the read and change phases.
@@ -144,17 +144,7 @@ async fn measure(
         load(options, launcher, &services, &client, instances).await
     }
     .await;
-    for service in services {
-        if let Err(error) = service.stop().await {
-            eprintln!("stopping a service: {error:#}");
-        }
-    }
-    let databases: Vec<String> = SERVICES
-        .iter()
-        .map(|name| launcher.database_name(name))
-        .collect();
-    remove_databases(database, &databases).await;
-    remove_topics(kafka, &names).await;
+    tear_down(services, launcher, (kafka, &names), database).await;
     measured
 }
 

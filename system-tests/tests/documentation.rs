@@ -34,6 +34,8 @@ fn contract(service: &str) -> Vec<String> {
             "DELETE /customers/{id}",
         ],
         "orders" => &[
+            "GET /customerOrderses",
+            "GET /customerOrderses/{id}",
             "GET /customers",
             "GET /customers/sample/orders",
             "POST /customers/sample/orders",

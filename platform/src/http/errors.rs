@@ -26,6 +26,9 @@ pub enum Code {
     InvalidPage,
     /// 404: no resource has that id, or nothing is served at that path.
     NotFound,
+    /// 405: the path is served, but not with that method (the `Allow` header lists those it
+    /// answers).
+    MethodNotAllowed,
     /// 409: already in that status, or changed meanwhile by another request.
     Conflict,
     /// 413: the body is larger than the service takes.
@@ -60,6 +63,7 @@ impl Code {
                 StatusCode::BAD_REQUEST
             }
             Code::NotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Conflict => StatusCode::CONFLICT,
             Code::PayloadTooLarge | Code::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -4,6 +4,7 @@
 //! - [`errors`]: the table of error codes, the JSON error body, the one way to answer with it;
 //! - [`extract`]: request bodies, query strings, paths and trace contexts, refused as JSON;
 //! - [`middleware`]: tracing, logging and metrics of each request, its deadline, backpressure;
+//! - [`methods`]: which methods each path answers, and 405 with `Allow` for the others;
 //! - [`hal`]: HAL links and collection pages, as Spring Data REST serves them;
 //! - [`actuator`] and [`openapi`]: the operational endpoints and the API's documentation;
 //! - [`server`]: the server of a service, built from all of the above.
@@ -12,6 +13,7 @@ pub mod actuator;
 pub mod errors;
 pub mod extract;
 pub mod hal;
+pub mod methods;
 pub mod middleware;
 pub mod openapi;
 pub mod server;

@@ -13,6 +13,7 @@ use utoipa_actix_web::{AppExt, scope};
 use crate::http::actuator::{self, Actuator, Exposure};
 use crate::http::errors::no_route;
 use crate::http::extract::{json_config, path_config, query_config};
+use crate::http::methods::{Routes, check_method};
 use crate::http::middleware::{Limits, guard, observe};
 use crate::http::openapi;
 use crate::outbox::Outbox;
@@ -21,8 +22,8 @@ use crate::settings::HttpSettings;
 /// The HTTP server of a service, bound to `settings.host:port`: every route under
 /// `settings.base_path` (the service's, registered by `configure` once per worker, and the
 /// actuator's), the OpenAPI document and Swagger UI collected from those routes, JSON errors for
-/// every rejected request, the request deadline and the outbox's backpressure, and [`observe`]
-/// around it all. Returns the server and its port.
+/// every rejected request, 405 with `Allow` for a method a served path does not answer, the
+/// request deadline and the outbox's backpressure, and [`observe`] around it all. Returns the server and its port.
 pub fn server<F>(
     settings: &HttpSettings,
     title: &'static str,
@@ -53,10 +54,15 @@ where
         .into_utoipa_app()
         .service(scope(base_path.as_str()).configure(|cfg| routes(cfg)))
         .split_for_parts();
+    let methods = std::sync::Arc::new(Routes::of(&api));
     let mut server = HttpServer::new(move || {
         let routes = routes.clone();
         let limits = limits.clone();
+        let methods = methods.clone();
         App::new()
+            .wrap(from_fn(move |request, next| {
+                check_method(methods.clone(), request, next)
+            }))
             .wrap(from_fn(move |request, next| {
                 guard(limits.clone(), request, next)
             }))

@@ -215,6 +215,58 @@ async fn bad_requests_get_a_json_reason_and_the_right_status() {
     }
 }
 
+/// A served path asked with a method it does not answer: 405 with `Allow`, as Spring answers;
+/// `OPTIONS` gets the `Allow` header alone. The sample path is its own route, not an id.
+#[tokio::test]
+async fn a_method_a_path_does_not_answer_gets_405_with_the_methods_it_does() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            app.client
+                .put(app.url("/customers/sample"))
+                .json(&customer_body("sample@example.com")),
+            405,
+            "GET, POST",
+        ),
+        (app.client.delete(app.url("/customers")), 405, "GET, POST"),
+        (
+            app.client
+                .post(app.url("/customers/5b189af9a8d05613315b0212")),
+            405,
+            "GET, PUT, DELETE, PATCH",
+        ),
+        (
+            app.client.request(
+                reqwest::Method::OPTIONS,
+                app.url("/customers/5b189af9a8d05613315b0212"),
+            ),
+            200,
+            "GET, PUT, DELETE, PATCH",
+        ),
+    ];
+    for (request, status, allow) in cases {
+        let response = request.send().await.unwrap();
+        let url = response.url().to_string();
+        assert_eq!(response.status().as_u16(), status, "{url}");
+        assert_eq!(response.headers()["allow"], allow, "{url}");
+        if status == 405 {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["code"], "method_not_allowed", "{url}: {body}");
+        }
+    }
+    let unknown = app
+        .client
+        .put(app.url("/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.status(),
+        404,
+        "a path nothing serves is still not found"
+    );
+}
+
 #[tokio::test]
 async fn sample_customers_replace_all_customers_by_get_or_post() {
     let app = spawn_app().await;

@@ -1,4 +1,6 @@
-//! `customers`: the customer copies with their orders, read only, as HAL.
+//! `customers`: the customer copies with their orders, read only, as HAL; also under
+//! `customerOrderses`, the name Spring Data REST gave the collection, which the upstream
+//! demo's own clients call.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
@@ -11,11 +13,17 @@ use super::resources::{CustomerOrdersResource, CustomerOrdersSummary};
 use crate::state::AppState;
 use crate::storage::SORTABLE;
 
+/// The collection's path, and the one Spring Data REST derived from `CustomerOrders`.
+const COLLECTION: &str = "customers";
+const SPRING_COLLECTION: &str = "customerOrderses";
+
 /// Fixed paths come before `customers/{id}` so they are not taken for ids.
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_customers)
         .service(get_customer_summary)
-        .service(get_customer);
+        .service(get_customer)
+        .service(list_customer_orderses)
+        .service(get_customer_orders);
 }
 
 /// A page of customer copies with their orders.
@@ -34,14 +42,42 @@ async fn list_customers(
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let page = PageRequest::parse(&query, &SORTABLE)?;
+    page_of(&request, &query, &state, COLLECTION).await
+}
+
+/// The same page under Spring Data REST's name for the collection, linking to its items there.
+#[utoipa::path(
+    tag = "customers",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A HAL page of customers", body = HalPage<CustomerOrdersResource>),
+        (status = 400, description = "Bad paging or sorting", body = ErrorBody),
+        DatabaseUnavailable,
+    ),
+)]
+#[get("/customerOrderses")]
+async fn list_customer_orderses(
+    request: HttpRequest,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    page_of(&request, &query, &state, SPRING_COLLECTION).await
+}
+
+/// One page of the copies, as items of the collection at `path`.
+async fn page_of(
+    request: &HttpRequest,
+    query: &PageQuery,
+    state: &AppState,
+    path: &str,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest::parse(query, &SORTABLE)?;
     let (customers, total) = state.customers.page(&page).await?;
-    let base = base_url(&request, &state.base_path);
+    let collection = format!("{}/{path}", base_url(request, &state.base_path));
     let items = customers
         .iter()
-        .map(|customer| CustomerOrdersResource::new(customer, &base))
+        .map(|customer| CustomerOrdersResource::new(customer, &collection))
         .collect();
-    let collection = format!("{base}/customers");
     Ok(HttpResponse::Ok().json(HalPage::new(
         "customerOrders",
         &collection,
@@ -70,7 +106,9 @@ async fn get_customer_summary(
         .all()
         .await?
         .iter()
-        .map(|stored| CustomerOrdersResource::new(&stored.customer, &base))
+        .map(|stored| {
+            CustomerOrdersResource::new(&stored.customer, &format!("{base}/{COLLECTION}"))
+        })
         .collect();
     Ok(HttpResponse::Ok().json(CustomerOrdersSummary { customers }))
 }
@@ -91,13 +129,42 @@ async fn get_customer(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let not_found = || ApiError::not_found("customer", &id);
-    let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
+    one_of(&request, &id, &state, COLLECTION).await
+}
+
+/// The same copy under Spring Data REST's name for the collection.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = String, Path, description = "The accounts customer id, 24 hex digits")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerOrdersResource),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        DatabaseUnavailable,
+    ),
+)]
+#[get("/customerOrderses/{id}")]
+async fn get_customer_orders(
+    request: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    one_of(&request, &id, &state, SPRING_COLLECTION).await
+}
+
+/// One copy, as an item of the collection at `path`.
+async fn one_of(
+    request: &HttpRequest,
+    id: &str,
+    state: &AppState,
+    path: &str,
+) -> ApiResult<HttpResponse> {
+    let not_found = || ApiError::not_found("customer", id);
+    let object_id = ObjectId::parse_str(id).map_err(|_| not_found())?;
     let stored = state
         .customers
         .find(object_id)
         .await?
         .ok_or_else(not_found)?;
-    let base = base_url(&request, &state.base_path);
-    Ok(HttpResponse::Ok().json(CustomerOrdersResource::new(&stored.customer, &base)))
+    let collection = format!("{}/{path}", base_url(request, &state.base_path));
+    Ok(HttpResponse::Ok().json(CustomerOrdersResource::new(&stored.customer, &collection)))
 }

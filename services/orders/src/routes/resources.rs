@@ -22,10 +22,11 @@ pub(crate) struct CustomerOrdersResource {
 }
 
 impl CustomerOrdersResource {
-    pub(crate) fn new(customer: &CustomerOrders, base: &str) -> Self {
+    /// The copy as an item of the collection at `collection` (its URL), which its link names.
+    pub(crate) fn new(customer: &CustomerOrders, collection: &str) -> Self {
         let id = customer.id.to_hex();
         CustomerOrdersResource {
-            links: SelfLinks::to(format!("{base}/customers/{id}")),
+            links: SelfLinks::to(format!("{collection}/{id}")),
             id,
             name: customer.name.clone(),
             contact: customer.contact.clone(),

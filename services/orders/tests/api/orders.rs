@@ -168,3 +168,40 @@ async fn the_customer_collection_is_hal() {
             .ends_with(&format!("/orders/customers/{id}"))
     );
 }
+
+/// The upstream demo's clients call the collection by Spring Data REST's name for it.
+#[tokio::test]
+async fn the_customer_collection_answers_under_spring_data_rests_name_too() {
+    let (app, id) = app_with_customer().await;
+    let page: Value = app
+        .get("/customerOrderses?size=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["page"]["totalElements"], 1);
+    let item = &page["_embedded"]["customerOrders"][0];
+    assert_eq!(item["id"], id.as_str());
+    let link = item["_links"]["self"]["href"].as_str().unwrap();
+    assert!(
+        link.ends_with(&format!("/orders/customerOrderses/{id}")),
+        "{link}"
+    );
+    assert!(
+        page["_links"]["self"]["href"]
+            .as_str()
+            .unwrap()
+            .contains("/orders/customerOrderses?"),
+        "{page}"
+    );
+    let one: Value = app
+        .get(&format!("/customerOrderses/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["id"], id.as_str());
+    assert_eq!(one["_links"]["self"]["href"], link);
+    let missing = app.get("/customerOrderses/5b189af9a8d05613315b0299").await;
+    assert_eq!(missing.status(), 404);
+}
