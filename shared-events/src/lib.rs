@@ -15,6 +15,7 @@ mod examples;
 pub mod headers;
 mod model;
 mod money;
+pub mod schema;
 mod status;
 pub mod topics;
 

@@ -72,7 +72,7 @@ pub struct Product {
     /// Absent in some upstream documents; always written by our services.
     pub description: Option<String>,
     /// Absent in some upstream documents; always written by our services.
-    #[schema(value_type = Option<f64>, example = 11.99)]
+    #[schema(value_type = Option<f64>, example = 11.99, minimum = 0)]
     pub price: Option<Money>,
 }
 

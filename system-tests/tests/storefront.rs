@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use shared_events::headers;
 use system_tests::faults::create_customer;
+use system_tests::schemas::{self, Case};
 use system_tests::{Storefront, same_shape};
 use test_support::{EVENT_DEADLINE, TopicReader, committed_count, eventually};
 
@@ -14,9 +15,16 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Reads every record of a topic and checks each has a key, every header, and the golden shape.
-async fn assert_topic_shape(store: &Storefront, topic: &str, count: usize, golden: &str) {
+/// Reads every record of a topic and checks each has a key, every header, and the golden shape;
+/// returns their payloads.
+async fn assert_topic_shape(
+    store: &Storefront,
+    topic: &str,
+    count: usize,
+    golden: &str,
+) -> Vec<Value> {
     let golden = fixture(golden);
+    let mut payloads = Vec::new();
     let mut reader = TopicReader::new(&store.kafka, topic);
     let records = reader.read_at_least(count, EVENT_DEADLINE).await;
     for record in records {
@@ -40,7 +48,25 @@ async fn assert_topic_shape(store: &Storefront, topic: &str, count: usize, golde
             same_shape(&payload, &golden),
             "{topic}: {payload} is not shaped like {golden}"
         );
+        payloads.push(payload);
     }
+    payloads
+}
+
+/// The cases that hold `payloads` (of the event whose schemas are `<file>.json`) against what
+/// producers write and what consumers read.
+fn cases(what: &str, file: &str, payloads: Vec<Value>) -> Vec<Case> {
+    payloads
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, payload)| {
+            ["json", "accepted.json"].map(|suffix| Case {
+                what: format!("{what} #{n}"),
+                schema: format!("{file}.{suffix}"),
+                instance: payload.clone(),
+            })
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -144,27 +170,54 @@ async fn the_seven_sample_calls_take_every_fifth_order_to_received() {
         .await;
     assert_eq!(fulfillments["fulfillments"].as_array().unwrap().len(), 3);
 
-    assert_topic_shape(
-        &store,
-        &store.topics.customer_change,
-        3,
-        "customer-change-event.json",
-    )
-    .await;
-    assert_topic_shape(
-        &store,
-        &store.topics.order_fulfill,
-        6,
-        "fulfillment-request-event.json",
-    )
-    .await;
-    assert_topic_shape(
-        &store,
-        &store.topics.order_status_change,
-        12,
-        "order-status-change-event.json",
-    )
-    .await;
+    let mut checked = Vec::new();
+    for (topic, count, event) in [
+        (&store.topics.customer_change, 3, "customer-change-event"),
+        (&store.topics.order_fulfill, 6, "fulfillment-request-event"),
+        (
+            &store.topics.order_status_change,
+            12,
+            "order-status-change-event",
+        ),
+    ] {
+        let golden = format!("{event}.json");
+        let payloads = assert_topic_shape(&store, topic, count, &golden).await;
+        checked.extend(cases(&format!("record of {topic}"), event, payloads));
+        checked.extend(cases(
+            &format!("fixture {golden}"),
+            event,
+            vec![fixture(&golden)],
+        ));
+    }
+    // The validator does refuse: a customer without an email, and a price as a string, which
+    // only consumers take.
+    let mut no_email = fixture("customer-change-event.json");
+    no_email["contact"].as_object_mut().unwrap().remove("email");
+    checked.extend(cases("no email", "customer-change-event", vec![no_email]));
+    let mut string_price = fixture("fulfillment-request-event.json");
+    string_price["order"]["orderItems"][0]["product"]["price"] = json!("11.99");
+    checked.extend(cases(
+        "string price",
+        "fulfillment-request-event",
+        vec![string_price],
+    ));
+    let failures = schemas::failures(&checked).await;
+    let failed: Vec<(&str, &str)> = failures
+        .iter()
+        .map(|line| {
+            let (what, rest) = line.split_once(" against ").unwrap();
+            (what, rest.split_once(':').unwrap().0)
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("no email #0", "customer-change-event.json"),
+            ("no email #0", "customer-change-event.accepted.json"),
+            ("string price #0", "fulfillment-request-event.json"),
+        ],
+        "every record produced and every fixture satisfies both schemas: {failures:#?}"
+    );
 }
 
 #[tokio::test]
