@@ -4,7 +4,8 @@
 # mongo-java-server, resolved from Maven Central by dev/pom.xml).
 #   scripts/setup.sh             what scripts/run-local.sh needs
 #   scripts/setup.sh --test      also what the tests need: cargo-nextest, Prometheus and
-#                                Chromium, and the Python tools (OpenAPI validator, schemathesis)
+#                                Chromium, the Python tools (OpenAPI validator, schemathesis,
+#                                jsonschema) and the npm ones (AsyncAPI's parser)
 #   scripts/setup.sh --packages  only the Debian packages (what the Rust build needs among them)
 #   scripts/setup.sh --servers   only the local servers, with Maven (run-local.sh runs this while
 #                                cargo builds: the one waits on the network, the other on the CPU)
@@ -101,4 +102,18 @@ else
   python3 -m venv "$VENV_DIR"
   "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   cat "$requirements" >"$stamp"
+fi
+
+# The npm tools the tests use: AsyncAPI's own parser, which validates each service's document.
+npm_packages="@asyncapi/parser@3.6.6"
+npm_dir="$TOOLS_DIR/npm-tools"
+if [[ "$(cat "$npm_dir/.packages" 2>/dev/null)" == "$npm_packages" ]]; then
+  log "npm tools present"
+else
+  log "installing $npm_packages into $npm_dir"
+  command -v npm >/dev/null || apt_install nodejs npm
+  mkdir -p "$npm_dir"
+  [[ -f "$npm_dir/package.json" ]] || echo '{"private": true, "type": "module"}' >"$npm_dir/package.json"
+  (cd "$npm_dir" && npm install --silent --no-audit --no-fund --no-save $npm_packages)
+  echo "$npm_packages" >"$npm_dir/.packages"
 fi

@@ -60,6 +60,30 @@ pub mod dead_letter_headers {
     pub const EXCEPTION_FQCN: &str = "kafka_dlt-exception-fqcn";
     /// Why the record can never be processed (text).
     pub const REASON: &str = "kafka_dlt-exception-message";
+
+    /// Every header above with what it holds, for the AsyncAPI documents.
+    pub const DESCRIBED: [(&str, &str); 8] = [
+        (ORIGINAL_TOPIC, "The source topic."),
+        (
+            ORIGINAL_PARTITION,
+            "The source partition: a 4-byte big-endian integer.",
+        ),
+        (
+            ORIGINAL_OFFSET,
+            "The source offset: an 8-byte big-endian integer.",
+        ),
+        (
+            ORIGINAL_TIMESTAMP,
+            "The source record's timestamp in epoch millis: an 8-byte big-endian integer.",
+        ),
+        (ORIGINAL_TIMESTAMP_TYPE, "CreateTime or LogAppendTime."),
+        (
+            ORIGINAL_CONSUMER_GROUP,
+            "The consumer group that gave up on the record.",
+        ),
+        (EXCEPTION_FQCN, "What refused the record."),
+        (REASON, "Why the record can never be processed."),
+    ];
 }
 
 /// The `kafka_dlt-exception-fqcn` of every record this loop dead-letters.

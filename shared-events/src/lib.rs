@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod asyncapi;
 mod envelope;
 mod events;
 mod examples;

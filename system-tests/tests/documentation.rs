@@ -95,6 +95,84 @@ fn services(store: &Storefront) -> [(&'static str, &str); 3] {
     ]
 }
 
+/// The topics each service's AsyncAPI document says it sends to and receives from.
+fn event_flow(service: &str, topics: &system_tests::Topics) -> Vec<(String, String)> {
+    let (customer, fulfill, status) = (
+        &topics.customer_change,
+        &topics.order_fulfill,
+        &topics.order_status_change,
+    );
+    let dead = shared_events::topics::dead_letter;
+    let flow: Vec<(&str, String)> = match service {
+        "accounts" => vec![("send", customer.clone())],
+        "orders" => vec![
+            ("receive", customer.clone()),
+            ("send", dead(customer)),
+            ("send", fulfill.clone()),
+            ("receive", status.clone()),
+            ("send", dead(status)),
+        ],
+        "fulfillment" => vec![
+            ("receive", fulfill.clone()),
+            ("send", dead(fulfill)),
+            ("send", status.clone()),
+        ],
+        other => panic!("no service {other}"),
+    };
+    flow.into_iter()
+        .map(|(action, topic)| (action.to_owned(), topic))
+        .collect()
+}
+
+/// Each service's AsyncAPI document passes the AsyncAPI project's own parser, and names the
+/// topics the service is configured with, in the direction it uses them.
+#[tokio::test]
+async fn each_asyncapi_document_parses_and_names_the_topics_the_service_uses() {
+    let store = Storefront::start().await;
+    let mut files = Vec::new();
+    for (service, base) in services(&store) {
+        let (status, document) = store.get(&format!("{base}/v3/asyncapi")).await;
+        assert_eq!(status, 200, "{service}");
+        assert_eq!(document["asyncapi"], "3.0.0");
+        let operations: Vec<(String, String)> = document["operations"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|operation| {
+                let channel = operation["channel"]["$ref"].as_str().unwrap();
+                let id = channel.trim_start_matches("#/channels/");
+                let topic = document["channels"][id]["address"].as_str().unwrap();
+                (
+                    operation["action"].as_str().unwrap().to_owned(),
+                    topic.to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(operations, event_flow(service, &store.topics), "{service}");
+        let file = std::env::temp_dir().join(format!("{}.json", unique_name(service)));
+        std::fs::write(&file, document.to_string()).unwrap();
+        files.push(file);
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/validate-asyncapi.mjs"
+    );
+    let parsed = Command::new("node")
+        .arg(script)
+        .arg(test_support::npm_tools())
+        .args(&files)
+        .output()
+        .await
+        .expect("running node (scripts/setup.sh --test installs the AsyncAPI parser)");
+    let report = String::from_utf8_lossy(&parsed.stdout);
+    assert!(
+        parsed.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert_eq!(report.matches("parsed, 0 errors").count(), 3, "{report}");
+}
+
 #[tokio::test]
 async fn each_document_is_valid_and_lists_exactly_the_operations_served() {
     let store = Storefront::start().await;

@@ -20,7 +20,7 @@ pub use kafka::PrivateKafka;
 pub use names::{
     free_port, shared_bootstrap_servers, shared_database_uri, shared_kafka, unique_name,
 };
-pub use processes::{python_tool, send_signal};
+pub use processes::{npm_tools, python_tool, send_signal};
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
     topic_config, try_committed_count,

@@ -18,15 +18,23 @@ pub fn send_signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
-/// The executable `name` in the Python environment `scripts/setup.sh --test` installs the test
-/// tools into: `$STOREFRONT_TOOLS_DIR/venv/bin`, `~/.local/share/storefront/venv/bin`
-/// by default.
-pub fn python_tool(name: &str) -> String {
-    let tools = std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {
+/// Where `scripts/setup.sh --test` installs the test tools: `$STOREFRONT_TOOLS_DIR`,
+/// `~/.local/share/storefront` by default.
+fn tools_dir() -> String {
+    std::env::var("STOREFRONT_TOOLS_DIR").unwrap_or_else(|_| {
         format!(
             "{}/.local/share/storefront",
             std::env::var("HOME").unwrap_or_default()
         )
-    });
-    format!("{tools}/venv/bin/{name}")
+    })
+}
+
+/// The executable `name` in the Python environment of the test tools (`venv/bin`).
+pub fn python_tool(name: &str) -> String {
+    format!("{}/venv/bin/{name}", tools_dir())
+}
+
+/// The folder of the npm test tools (`npm-tools`), for `node` to resolve them from.
+pub fn npm_tools() -> String {
+    format!("{}/npm-tools", tools_dir())
 }

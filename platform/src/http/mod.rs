@@ -6,7 +6,8 @@
 //! - [`middleware`]: tracing, logging and metrics of each request, its deadline, backpressure;
 //! - [`methods`]: which methods each path answers, and 405 with `Allow` for the others;
 //! - [`hal`]: HAL links and collection pages, as Spring Data REST serves them;
-//! - [`actuator`] and [`openapi`]: the operational endpoints and the API's documentation;
+//! - [`actuator`] and [`openapi`]: the operational endpoints, the API's documentation and the
+//!   AsyncAPI document the service gives;
 //! - [`server`]: the server of a service, built from all of the above.
 
 pub mod actuator;

@@ -1,4 +1,5 @@
-//! Serving a service's OpenAPI document and Swagger UI under its base path.
+//! Serving a service's OpenAPI document and Swagger UI under its base path, and its AsyncAPI
+//! document.
 
 use utoipa::openapi::info::InfoBuilder;
 use utoipa::openapi::{ComponentsBuilder, OpenApi, OpenApiBuilder};
@@ -29,4 +30,11 @@ pub fn documentation(
     );
     SwaggerUi::new(format!("{base_path}/swagger-ui/{{_:.*}}"))
         .url(format!("{base_path}/v3/api-docs"), api)
+}
+
+/// `GET {base}/v3/asyncapi`: the AsyncAPI document of the service's events.
+pub(crate) async fn events(
+    document: actix_web::web::Data<serde_json::Value>,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(document.get_ref())
 }

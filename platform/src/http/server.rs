@@ -19,6 +19,14 @@ use crate::http::openapi;
 use crate::outbox::Outbox;
 use crate::settings::HttpSettings;
 
+/// What a service says about itself: the OpenAPI document's title and description, and the
+/// AsyncAPI document of the events it sends and receives, served at `{base}/v3/asyncapi`.
+pub struct About {
+    pub title: &'static str,
+    pub description: &'static str,
+    pub events: serde_json::Value,
+}
+
 /// The HTTP server of a service, bound to `settings.host:port`: every route under
 /// `settings.base_path` (the service's, registered by `configure` once per worker, and the
 /// actuator's), the OpenAPI document and Swagger UI collected from those routes, JSON errors for
@@ -26,8 +34,7 @@ use crate::settings::HttpSettings;
 /// request deadline and the outbox's backpressure, and [`observe`] around it all. Returns the server and its port.
 pub fn server<F>(
     settings: &HttpSettings,
-    title: &'static str,
-    description: &'static str,
+    about: About,
     actuator: Actuator,
     outbox: Outbox,
     configure: F,
@@ -55,10 +62,12 @@ where
         .service(scope(base_path.as_str()).configure(|cfg| routes(cfg)))
         .split_for_parts();
     let methods = std::sync::Arc::new(Routes::of(&api));
+    let events = web::Data::new(about.events);
     let mut server = HttpServer::new(move || {
         let routes = routes.clone();
         let limits = limits.clone();
         let methods = methods.clone();
+        let events = events.clone();
         App::new()
             .wrap(from_fn(move |request, next| {
                 check_method(methods.clone(), request, next)
@@ -73,10 +82,15 @@ where
             // Before the scope: a scope that matches the prefix keeps every request under it.
             .service(openapi::documentation(
                 &base_path,
-                title,
-                description,
+                about.title,
+                about.description,
                 api.clone(),
             ))
+            .service(
+                web::resource(format!("{base_path}/v3/asyncapi"))
+                    .app_data(events)
+                    .route(web::get().to(openapi::events)),
+            )
             .into_utoipa_app()
             .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg)))
             .into_app()

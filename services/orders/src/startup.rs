@@ -1,11 +1,14 @@
 //! Building the orders app from settings.
 
 use actix_web::web;
-use platform::consumer::{Consumer, Subscription};
+use platform::consumer::{Consumer, Subscription, dead_letter_headers};
 use platform::http::actuator::Actuator;
+use platform::http::server::About;
 use platform::lifecycle::Application;
 use platform::outbox::Outbox;
 use platform::relay::Relay;
+use shared_events::asyncapi::EventFlow;
+use shared_events::topics;
 
 use crate::configuration::Settings;
 use crate::events::OrdersHandler;
@@ -63,16 +66,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         base_path: settings.http.base_path.clone(),
     });
     let actuator = Actuator::new(NAME, database, producer, Some(consumer.heartbeat()));
-    let (server, port) = platform::http::server::server(
-        &settings.http,
-        TITLE,
-        DESCRIPTION,
-        actuator,
-        outbox,
-        move |cfg| {
+    let events = EventFlow {
+        service: NAME,
+        group: Some(settings.consumer.group_id.clone()),
+        topics: vec![
+            (
+                topics::CUSTOMER_CHANGE,
+                settings.topics.customer_change.clone(),
+            ),
+            (topics::ORDER_FULFILL, settings.topics.order_fulfill.clone()),
+            (
+                topics::ORDER_STATUS_CHANGE,
+                settings.topics.order_status_change.clone(),
+            ),
+        ],
+        dead_letter_headers: &dead_letter_headers::DESCRIBED,
+    };
+    let about = About {
+        title: TITLE,
+        description: DESCRIPTION,
+        events: shared_events::asyncapi::document(&events, TITLE, DESCRIPTION),
+    };
+    let (server, port) =
+        platform::http::server::server(&settings.http, about, actuator, outbox, move |cfg| {
             cfg.app_data(state.clone());
             routes::configure(cfg);
-        },
-    )?;
+        })?;
     Ok(Application::new(server, port, relay).with_consumer(consumer))
 }
