@@ -267,37 +267,70 @@ async fn every_answer_to_generated_requests_is_documented_and_none_is_a_server_e
     std::fs::remove_dir_all(&scratch).unwrap();
 }
 
+/// The page a headless Chromium shows at `url` once its scripts ran.
+async fn rendered(url: &str) -> String {
+    let profile = std::env::temp_dir().join(unique_name("chromium"));
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .expect("running chromium (scripts/setup.sh installs it)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[tokio::test]
 async fn chromium_renders_every_operation_in_swagger_ui() {
     let store = Storefront::start().await;
     for (service, base) in services(&store) {
-        let profile = std::env::temp_dir().join(unique_name("chromium"));
-        let output = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=20000",
-                "--dump-dom",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("{base}/swagger-ui/"))
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .await
-            .expect("running chromium (scripts/setup.sh installs it)");
-        let page = String::from_utf8_lossy(&output.stdout);
+        let page = rendered(&format!("{base}/swagger-ui/")).await;
         for operation in contract(service) {
             let (_, path) = operation.split_once(' ').unwrap();
             assert!(
                 page.contains(&format!("data-path=\"{path}\"")),
                 "{service}'s Swagger UI does not show {path}"
+            );
+        }
+        assert!(page.contains("Storefront"), "the document's title is shown");
+    }
+}
+
+/// The AsyncAPI viewer, served from the binary, shows every topic the service uses and every
+/// message it sends or receives.
+#[tokio::test]
+async fn chromium_renders_every_channel_and_message_in_the_asyncapi_viewer() {
+    let store = Storefront::start().await;
+    for (service, base) in services(&store) {
+        let page = rendered(&format!("{base}/asyncapi/")).await;
+        for (_, topic) in event_flow(service, &store.topics) {
+            assert!(
+                page.contains(&topic),
+                "{service}'s viewer does not show {topic}"
+            );
+        }
+        let (_, document) = store.get(&format!("{base}/v3/asyncapi")).await;
+        for message in document["components"]["messages"]
+            .as_object()
+            .unwrap()
+            .keys()
+        {
+            assert!(
+                page.contains(message.as_str()),
+                "{service}'s viewer does not show {message}"
             );
         }
         assert!(page.contains("Storefront"), "the document's title is shown");

@@ -53,8 +53,11 @@ pub async fn observe(
             metrics::ABANDONED_ROUTE.to_owned(),
         ),
     };
-    // Scrapes and Swagger UI's static assets would drown the API's own series.
-    if !route.ends_with("/actuator/prometheus") && !route.contains("/swagger-ui/") {
+    // Scrapes and the documentation viewers' static assets would drown the API's own series.
+    if !route.ends_with("/actuator/prometheus")
+        && !route.contains("/swagger-ui/")
+        && !route.contains("/asyncapi/")
+    {
         metrics::record_http_request(&method, &route, status, elapsed);
     }
     span.in_scope(|| {

@@ -63,11 +63,13 @@ where
         .split_for_parts();
     let methods = std::sync::Arc::new(Routes::of(&api));
     let events = web::Data::new(about.events);
+    let events_page = web::Data::new(openapi::events_page(about.title));
     let mut server = HttpServer::new(move || {
         let routes = routes.clone();
         let limits = limits.clone();
         let methods = methods.clone();
         let events = events.clone();
+        let events_page = events_page.clone();
         App::new()
             .wrap(from_fn(move |request, next| {
                 check_method(methods.clone(), request, next)
@@ -90,6 +92,19 @@ where
                 web::resource(format!("{base_path}/v3/asyncapi"))
                     .app_data(events)
                     .route(web::get().to(openapi::events)),
+            )
+            .service(
+                web::resource(format!("{base_path}/asyncapi"))
+                    .route(web::get().to(openapi::events_viewer_redirect)),
+            )
+            .service(
+                web::resource(format!("{base_path}/asyncapi/"))
+                    .app_data(events_page)
+                    .route(web::get().to(openapi::events_viewer)),
+            )
+            .service(
+                web::resource(format!("{base_path}/asyncapi/{{asset}}"))
+                    .route(web::get().to(openapi::events_viewer_asset)),
             )
             .into_utoipa_app()
             .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg)))
