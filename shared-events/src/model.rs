@@ -71,7 +71,9 @@ pub struct Product {
     pub title: String,
     /// Absent in some upstream documents; always written by our services.
     pub description: Option<String>,
-    /// Absent in some upstream documents; always written by our services.
+    /// A decimal amount, never negative, written as a JSON number with exactly its decimal digits
+    /// (`11.99`, at most 15 significant digits, so a binary float holds it exactly). Absent in
+    /// some upstream documents; always written by our services.
     #[schema(value_type = Option<f64>, example = 11.99, minimum = 0)]
     pub price: Option<Money>,
 }
