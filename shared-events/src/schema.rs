@@ -101,13 +101,13 @@ fn json_value(schema: &impl serde::Serialize) -> Value {
 /// An OpenAPI 3.1 schema as plain JSON Schema 2020-12: references into `$defs`, and `example`
 /// (OpenAPI's) as `examples`.
 fn to_json_schema(schema: Value) -> Value {
-    rewrite(schema, &|key, value| match (key, value) {
-        ("$ref", Value::String(target)) => Some((
-            "$ref".to_owned(),
-            Value::String(target.replace("#/components/schemas/", "#/$defs/")),
-        )),
-        ("example", value) => Some(("examples".to_owned(), Value::Array(vec![value.clone()]))),
-        _ => None,
+    each_schema(schema, &mut |schema| {
+        if let Some(Value::String(target)) = schema.get_mut("$ref") {
+            *target = target.replace("#/components/schemas/", "#/$defs/");
+        }
+        if let Some(example) = schema.remove("example") {
+            schema.insert("examples".to_owned(), Value::Array(vec![example]));
+        }
     })
 }
 
@@ -171,39 +171,6 @@ fn walk(schema: &mut Value, visit: &mut impl FnMut(&mut Map<String, Value>)) {
             }
             _ => {}
         }
-    }
-}
-
-/// Renames or rewrites keywords throughout a schema: `change(key, value)` returns the new key
-/// and value of a keyword, or `None` to keep it (and look inside it).
-fn rewrite(schema: Value, change: &impl Fn(&str, &Value) -> Option<(String, Value)>) -> Value {
-    match schema {
-        Value::Object(object) => Value::Object(
-            object
-                .into_iter()
-                .map(|(key, value)| match change(&key, &value) {
-                    Some(changed) => changed,
-                    None if key == "properties" || key == "$defs" => {
-                        let members = match value {
-                            Value::Object(members) => members
-                                .into_iter()
-                                .map(|(name, member)| (name, rewrite(member, change)))
-                                .collect(),
-                            other => return (key, other),
-                        };
-                        (key, Value::Object(members))
-                    }
-                    None => (key, rewrite(value, change)),
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| rewrite(item, change))
-                .collect(),
-        ),
-        other => other,
     }
 }
 
