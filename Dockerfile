@@ -54,12 +54,31 @@ RUN find shared-events platform services -type f -exec touch {} + \
  && cargo build --release --locked -p accounts -p orders -p fulfillment
 
 # Declared after the build so that the layers above are the same for all three images.
+FROM build AS service
 ARG SERVICE
 RUN case "$SERVICE" in \
       accounts|orders|fulfillment) cp "target/release/$SERVICE" /service ;; \
       *) echo "build with --build-arg SERVICE=accounts|orders|fulfillment (got '$SERVICE')" >&2; exit 1 ;; \
     esac
 
+# The load generator (storefront-bench load) for k8s/loadgen's Job and compose's loadgen profile:
+#   docker build --target loadgen -t storefront/loadgen:0.1.0 .
+# On top of the services' build, with exactly the command of scripts/bench.sh (checked by
+# scripts/check-deploy.sh); a service image never builds this stage.
+FROM build AS loadgen-build
+COPY test-support test-support
+COPY bench bench
+RUN find test-support bench -type f -exec touch {} + \
+ && cargo build --release --locked -p storefront-bench
+
+FROM gcr.io/distroless/cc-debian12:nonroot AS loadgen
+LABEL org.opencontainers.image.title="storefront-loadgen" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=loadgen-build /src/target/release/storefront-bench /usr/local/bin/storefront-bench
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/storefront-bench", "load"]
+
+# The services' runtime image, the last stage (what a build without --target makes).
 # The statically linked (musl) busybox, installed under the name wget so that it runs only its
 # wget applet: the compose health checks need an HTTP client and distroless has none.
 FROM busybox:1.37.0-musl AS wget
@@ -72,7 +91,7 @@ ARG SERVICE
 LABEL org.opencontainers.image.title="storefront-${SERVICE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=wget /bin/busybox /usr/local/bin/wget
-COPY --from=build /service /usr/local/bin/service
+COPY --from=service /service /usr/local/bin/service
 # production listens on 0.0.0.0:8080 (configuration/production.toml of each service).
 ENV APP_ENVIRONMENT=production
 # Numeric, so that Kubernetes can verify runAsNonRoot without reading /etc/passwd.

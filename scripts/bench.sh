@@ -19,6 +19,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
+# The options, before anything is built or started: the benchmark's own help text.
+for argument in "$@"; do
+  if [[ $argument == --help || $argument == -h ]]; then
+    printf 'scripts/bench.sh [backlog | scale] [options]: builds, starts its own servers, runs
+
+'
+    cat bench/usage.txt
+    exit 0
+  fi
+done
+
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 BENCH_DIR="$TARGET_DIR/bench"
 

@@ -13,6 +13,10 @@
 #     token: reads open, changes and sample endpoints need one, only actuator/health through
 #     the gateway;
 #   - the topics agree with scripts/lib.sh (itself tested against shared-events);
+#   - the load generator: compose's loadgen profile calls each service, the Job in k8s/loadgen
+#     calls them through the Istio ingress gateway's port and routes, without a sidecar;
+#   - traces: the services send OTLP to the collector, whose pipeline is complete and ends at
+#     Jaeger, with the same collector configuration in compose and minikube;
 #   - the Strimzi operator install, rendered as scripts/deploy-minikube.sh renders it, puts every
 #     namespaced object in the kafka namespace;
 #   - the Grafana dashboard parses, its queries parse (promtool) and use only exported metrics
@@ -117,6 +121,7 @@ trap 'rm -rf "$WORK"' EXIT
 run "docker-compose accepts docker-compose.yml (docker-compose config -q)" \
   docker-compose -f docker-compose.yml config -q
 docker-compose -f docker-compose.yml config >"$WORK/compose.yaml" 2>/dev/null || : >"$WORK/compose.yaml"
+docker-compose -f docker-compose.yml --profile loadgen config >"$WORK/compose-loadgen.yaml" 2>/dev/null || : >"$WORK/compose-loadgen.yaml"
 
 promtool_config() { promtool check config deploy/prometheus/prometheus.yml; }
 run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
@@ -232,6 +237,18 @@ run "ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree" w
 jwt_policy() { checks jwt-policy "$WORK/rendered/istio_jwt.yaml" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 run "istio/jwt, as a table of method, path and token over every route served: reads open, changes and sample endpoints need a token, only actuator/health through the gateway" jwt_policy
 
+tracing_path() {
+  checks tracing "$WORK/compose.yaml" deploy/tracing/otel-collector.yaml "$WORK/rendered/k8s_overlays_minikube.yaml" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "traces: the services' OTLP endpoint is the collector's, the collector's pipeline is complete and exports to Jaeger (compose, minikube)" tracing_path
+
+loadgen() {
+  checks loadgen "$WORK/compose-loadgen.yaml" "$WORK/rendered/k8s_loadgen.yaml" "$WORK/rendered/istio.yaml" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "the load generator (compose profile, Kubernetes Job) calls every service, the Job through the Istio gateway" loadgen
+
 topics() {
   checks topics scripts/lib.sh "$WORK/compose.yaml" "$WORK/rendered/k8s_overlays_minikube.yaml" | sed 's/^/    /'
   return "${PIPESTATUS[0]}"
@@ -284,8 +301,8 @@ fi
 
 # --- Dockerfile --------------------------------------------------------------------------------
 
-build_command() { checks build-command Dockerfile scripts/run-local.sh scripts/test.sh | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
-run "the Dockerfile builds with the command of scripts/run-local.sh, which CI runs too (one build path)" build_command
+build_command() { checks build-command Dockerfile scripts/run-local.sh scripts/bench.sh scripts/test.sh | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
+run "the Dockerfile builds with the command of scripts/run-local.sh, which CI runs too, and the load generator with that of scripts/bench.sh (one build path each)" build_command
 build_context() { checks build-context Dockerfile .dockerignore "$WORK/context" | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 run "the build context and the Dockerfile's first COPYs hold a workspace cargo can load" build_context
 

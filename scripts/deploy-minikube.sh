@@ -4,7 +4,7 @@
 #   1. starts minikube (profile "storefront") with enough CPU and memory for Istio and Kafka;
 #   2. installs Istio (default profile) and its Prometheus and Grafana add-ons;
 #   3. installs the Strimzi operator into the kafka namespace;
-#   4. builds the three images into minikube's Docker;
+#   4. builds the three images and the load generator's into minikube's Docker;
 #   5. applies k8s/overlays/minikube and istio/, and mounts the dashboard into Grafana;
 #   6. waits until MongoDB, Kafka, the topics, the services and the gateway are ready.
 # Idempotent: rerun it after any change; what is already there is left or updated in place, and
@@ -102,6 +102,8 @@ if command -v docker >/dev/null && docker_env=$(minikube -p "$PROFILE" docker-en
       -t "storefront/$service:$IMAGE_TAG" .
     [[ "$(image_id "$service")" == "$before" ]] || changed+=("$service")
   done
+  log "building image storefront/loadgen:$IMAGE_TAG (the load generator of k8s/loadgen)"
+  DOCKER_BUILDKIT=1 docker build --target loadgen -t "storefront/loadgen:$IMAGE_TAG" .
 else
   for service in "${SERVICES[@]}"; do
     log "building image storefront/$service:$IMAGE_TAG inside minikube (no docker CLI, or not the docker runtime)"
@@ -109,6 +111,8 @@ else
       --build-opt "build-arg=STOREFRONT_GIT_COMMIT=$commit" .
     changed+=("$service")
   done
+  log "building image storefront/loadgen:$IMAGE_TAG inside minikube (the load generator of k8s/loadgen)"
+  minikube -p "$PROFILE" image build -t "storefront/loadgen:$IMAGE_TAG" --build-opt "target=loadgen" .
 fi
 
 # --- 5. the storefront ----------------------------------------------------------------------
@@ -160,6 +164,8 @@ Load the sample data:  scripts/refresh-sample-data-minikube.sh
 Grafana (dashboard Storefront):  $ISTIO_DIR/bin/istioctl dashboard grafana --context $PROFILE
 Prometheus:                      $ISTIO_DIR/bin/istioctl dashboard prometheus --context $PROFILE
 mongo-express:  kubectl --context $PROFILE -n mongo port-forward svc/mongo-express 8081  (admin / storefront-dev-only)
+Jaeger (traces):  kubectl --context $PROFILE -n tracing port-forward svc/jaeger 16686, then http://localhost:16686
+Load through the gateway (5 minutes):  kubectl --context $PROFILE apply -k k8s/loadgen; kubectl --context $PROFILE -n dev logs -f job/storefront-loadgen
 Require a JWT for writes:  edit istio/jwt/request-authentication.yaml, then kubectl --context $PROFILE apply -k istio/jwt
 Remove it all:  scripts/teardown-minikube.sh  (--all also deletes the minikube profile)
 DONE

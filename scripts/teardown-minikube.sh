@@ -38,7 +38,7 @@ if k get namespace kafka >/dev/null 2>&1; then
   k -n kafka delete kafkanodepool --all --timeout=120s >/dev/null || true
 fi
 
-for namespace in dev mongo kafka; do
+for namespace in dev mongo kafka tracing; do
   if k get namespace "$namespace" >/dev/null 2>&1; then
     log "deleting namespace $namespace and everything in it (its volumes too)"
     k delete namespace "$namespace" --timeout=300s >/dev/null

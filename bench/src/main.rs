@@ -17,6 +17,7 @@ mod report;
 mod run;
 mod scale;
 mod stack;
+mod traffic;
 mod workers;
 
 use std::path::Path;
@@ -38,6 +39,7 @@ async fn main() -> ExitCode {
         Ok(Command::Run(options)) => finished(run::run(options).await),
         Ok(Command::Backlog(options)) => finished(backlog::run(options).await),
         Ok(Command::Scale(options)) => finished(scale::run(options).await),
+        Ok(Command::Traffic(options)) => finished(traffic::run(options).await),
         Err(mistake) => {
             eprintln!("{mistake}\n\n{USAGE}");
             ExitCode::from(2)

@@ -3,37 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(crate) const USAGE: &str = "\
-storefront-bench: starts the three services from their release binaries on free ports, with their
-own databases, consumer groups and topics; measures raw Kafka and MongoDB on the same broker and
-database; drives the realistic flow; prints Markdown tables and writes JSON.
-
-Options (defaults in brackets):
-  --bin-dir DIR          where accounts, orders and fulfillment are  [this binary's directory]
-  --out FILE             the JSON report; the Markdown goes beside it, .md  [DIR/../bench/report.json]
-  --concurrency N        workers in every phase, raw baselines included  [4]
-  --phase-seconds N      length of each baseline and throughput phase  [10]
-  --flow-seconds N       length of the realistic-flow phase  [30]
-  --rate N               pace the flows to N per second in all (else as fast as the workers go)
-  --poll-ms N            how often a worker looks for an effect in the other service  [5]
-  --start-runs N         extra start-stop cycles per service for the start-up figure  [3]
-  --bulk-messages N      records in the bulk produce and consume baseline  [20000]
-  --help                 this text
-
-Broker and database come from the same settings the services read (APP_KAFKA__*, APP_DATABASE__URI).
-
-storefront-bench backlog [--option value]...: a backlog of customer changes waits on the changelog,
-then orders works through it once per prefetch bound while its resident memory is sampled.
-  --records N            records in the backlog  [200000]
-  --prefetch-kbytes L    comma-separated APP_CONSUMER__PREFETCH_KBYTES values  [4096,65536]
-  --bin-dir DIR, --out FILE  as above  [.., DIR/../bench/backlog.json]
-
-storefront-bench scale [--option value]...: 1, 2 and 3 instances of each service behind the load
-generator (round robin over their ports): reads by id and customer changes applied in orders, with
-the raw MongoDB baselines, records published per change, CPU per operation, rebalances.
-  --instances L          comma-separated instance counts  [1,2,3]
-  --concurrency N, --phase-seconds N  as above  [8, 10]
-  --bin-dir DIR, --out FILE  as above  [.., DIR/../bench/scale.json]";
+/// The command line's help, which `scripts/bench.sh --help` prints too (without building).
+pub(crate) const USAGE: &str = include_str!("../usage.txt");
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Options {
@@ -67,13 +38,38 @@ pub(crate) struct ScaleOptions {
     pub(crate) phase: Duration,
 }
 
+/// The options of `storefront-bench load`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrafficOptions {
+    /// The base URLs of accounts, orders and fulfillment.
+    pub(crate) accounts: String,
+    pub(crate) orders: String,
+    pub(crate) fulfillment: String,
+    pub(crate) concurrency: usize,
+    /// `None` runs until stopped.
+    pub(crate) duration: Option<Duration>,
+    pub(crate) rate: Option<f64>,
+    pub(crate) poll: Duration,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Command {
     Run(Options),
     Backlog(BacklogOptions),
     Scale(ScaleOptions),
+    Traffic(TrafficOptions),
     Help,
+}
+
+/// A pace must be a positive number of flows per second.
+fn check_rate(rate: Option<f64>) -> Result<(), String> {
+    match rate {
+        Some(rate) if rate <= 0.0 || !rate.is_finite() => {
+            Err("--rate must be a positive number".to_owned())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn parsed<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
@@ -115,6 +111,10 @@ impl Options {
                 arguments.next();
                 return ScaleOptions::parse(arguments, bin_dir);
             }
+            Some("load") => {
+                arguments.next();
+                return TrafficOptions::parse(arguments);
+            }
             _ => {}
         }
         let mut options = Options {
@@ -151,12 +151,7 @@ impl Options {
         if options.concurrency == 0 || options.bulk_messages == 0 {
             return Err("--concurrency and --bulk-messages must be at least 1".to_owned());
         }
-        if options
-            .rate
-            .is_some_and(|rate| rate <= 0.0 || !rate.is_finite())
-        {
-            return Err("--rate must be a positive number".to_owned());
-        }
+        check_rate(options.rate)?;
         Ok(Command::Run(options))
     }
 }
@@ -223,6 +218,58 @@ impl ScaleOptions {
             return Err("--concurrency must be at least 1".to_owned());
         }
         Ok(Command::Scale(options))
+    }
+}
+
+impl TrafficOptions {
+    fn parse(arguments: impl Iterator<Item = String>) -> Result<Command, String> {
+        let (mut gateway, mut accounts, mut orders, mut fulfillment) = (None, None, None, None);
+        let mut seconds = 60;
+        let mut options = TrafficOptions {
+            accounts: String::new(),
+            orders: String::new(),
+            fulfillment: String::new(),
+            concurrency: 4,
+            duration: None,
+            rate: None,
+            poll: Duration::from_millis(50),
+        };
+        let help = each_option(arguments, |option, value| {
+            let url = value.trim_end_matches('/').to_owned();
+            match option {
+                "--gateway" => gateway = Some(url),
+                "--accounts" => accounts = Some(url),
+                "--orders" => orders = Some(url),
+                "--fulfillment" => fulfillment = Some(url),
+                "--concurrency" => options.concurrency = parsed(option, &value)?,
+                "--seconds" => seconds = parsed(option, &value)?,
+                "--rate" => options.rate = Some(parsed(option, &value)?),
+                "--poll-ms" => options.poll = Duration::from_millis(parsed(option, &value)?),
+                _ => return Err(format!("unknown option {option}")),
+            }
+            Ok(())
+        })?;
+        if help {
+            return Ok(Command::Help);
+        }
+        let base = |service: &str, given: Option<String>| {
+            given
+                .or_else(|| {
+                    gateway
+                        .as_ref()
+                        .map(|gateway| format!("{gateway}/{service}"))
+                })
+                .ok_or_else(|| format!("where is {service}? --gateway URL or --{service} URL"))
+        };
+        options.accounts = base("accounts", accounts)?;
+        options.orders = base("orders", orders)?;
+        options.fulfillment = base("fulfillment", fulfillment)?;
+        options.duration = (seconds > 0).then(|| Duration::from_secs(seconds));
+        if options.concurrency == 0 {
+            return Err("--concurrency must be at least 1".to_owned());
+        }
+        check_rate(options.rate)?;
+        Ok(Command::Traffic(options))
     }
 }
 
@@ -355,6 +402,33 @@ mod tests {
         );
         assert!(parse(&["scale", "--instances", "0,1"]).is_err());
         assert!(parse(&["scale", "--rate", "1"]).is_err());
+    }
+
+    #[test]
+    fn the_load_command_finds_the_services_under_a_gateway_or_one_by_one() {
+        let Ok(Command::Traffic(options)) = parse(&[
+            "load",
+            "--gateway",
+            "http://gateway.example/",
+            "--fulfillment",
+            "http://fulfillment:8080/fulfillment",
+            "--seconds",
+            "0",
+            "--rate",
+            "2",
+        ]) else {
+            panic!("expected the load command");
+        };
+        assert_eq!(options.accounts, "http://gateway.example/accounts");
+        assert_eq!(options.orders, "http://gateway.example/orders");
+        assert_eq!(options.fulfillment, "http://fulfillment:8080/fulfillment");
+        assert_eq!(options.duration, None, "0 runs until stopped");
+        assert_eq!(options.rate, Some(2.0));
+        assert_eq!(
+            parse(&["load", "--accounts", "http://a/accounts"]),
+            Err("where is orders? --gateway URL or --orders URL".to_owned())
+        );
+        assert!(parse(&["load", "--gateway", "http://g", "--rate", "-1"]).is_err());
     }
 
     #[test]

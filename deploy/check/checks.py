@@ -9,8 +9,11 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
   env README TOMLS DOCKERFILE COMPOSE.yaml OVERLAYS  environment variables of the services
   wiring COMPOSE.yaml PROMETHEUS.yml OVERLAYS ISTIO   ports, probes, scrape paths, routes
   topics LIB_SH COMPOSE.yaml MINIKUBE.yaml           topic lists agree
+  tracing COMPOSE.yaml COLLECTOR.yaml MINIKUBE.yaml  services -> collector -> Jaeger
+  loadgen COMPOSE.yaml JOB.yaml ISTIO.yaml           the load generator reaches every service
   dashboard DASHBOARD.json METRICS.txt RULES_OUT [SCRAPE_FILES...]
-  build-command DOCKERFILE RUN_LOCAL_SH [SCRIPT...]  one build path (SCRIPTs run it too)
+  build-command DOCKERFILE RUN_LOCAL_SH BENCH_SH [SCRIPT...]  one build path (SCRIPTs run it
+                                                     too; the load generator as BENCH_SH builds it)
   build-context DOCKERFILE DOCKERIGNORE WORK          the first COPYs hold a loadable workspace
   operator-namespace RENDERED.yaml NAMESPACE         the Strimzi operator lands in NAMESPACE
   jwt-policy RENDERED.yaml                           the JWT policies over every route served
@@ -95,6 +98,200 @@ def label(resource):
     meta = resource.get("metadata", {})
     namespace = meta.get("namespace")
     return f"{resource.get('kind')}/{(namespace + '/') if namespace else ''}{meta.get('name')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# tracing
+
+
+def url_host_port(url):
+    match = re.match(r"^(?:[a-z]+://)?([^/:]+):(\d+)", url or "")
+    return (match.group(1), int(match.group(2))) if match else (None, None)
+
+
+def collector_problems(config):
+    """What is wrong with an OpenTelemetry Collector configuration; also its OTLP/HTTP port and
+    the (host, port) its traces go to."""
+    problems = []
+    pipeline = ((config.get("service") or {}).get("pipelines") or {}).get("traces") or {}
+    for kind in ("receivers", "processors", "exporters"):
+        for name in pipeline.get(kind, []):
+            if name not in (config.get(kind) or {}):
+                problems.append(f"the traces pipeline uses {kind[:-1]} {name}, which is not defined")
+    for name in (config.get("service") or {}).get("extensions", []):
+        if name not in (config.get("extensions") or {}):
+            problems.append(f"extension {name} is enabled but not defined")
+    if "health_check" not in (config.get("service") or {}).get("extensions", []):
+        problems.append("no health_check extension for the probes")
+    http_port = None
+    for name in pipeline.get("receivers", []):
+        http = ((((config.get("receivers") or {}).get(name) or {}).get("protocols") or {}).get("http")) or {}
+        if name.split("/")[0] == "otlp" and "endpoint" in http:
+            http_port = url_host_port(http["endpoint"])[1]
+    if http_port is None:
+        problems.append("no OTLP receiver takes HTTP in the traces pipeline (the services send OTLP/HTTP)")
+    targets = [
+        url_host_port(((config.get("exporters") or {}).get(name) or {}).get("endpoint"))
+        for name in pipeline.get("exporters", [])
+        if name.split("/")[0] == "otlp"
+    ]
+    if not targets:
+        problems.append("the traces pipeline exports to no OTLP destination")
+    return problems, http_port, targets
+
+
+def cmd_tracing(compose_file, collector_file, minikube_file):
+    """The services' OTLP endpoint reaches the collector, and the collector reaches Jaeger, in
+    compose and in the minikube overlay."""
+    report = Report()
+    config = yaml.safe_load(Path(collector_file).read_text()) or {}
+    problems, http_port, targets = collector_problems(config)
+    report.group(f"{collector_file}: a complete traces pipeline from OTLP/HTTP to OTLP", problems)
+    jaeger_otlp = 4317
+
+    compose = yaml.safe_load(Path(compose_file).read_text()) or {}
+    services = compose.get("services") or {}
+    problems = []
+    collector = services.get("otel-collector") or {}
+    command = " ".join(collector.get("command") or [])
+    config_path = (re.search(r"--config=(\S+)", command) or [None, None])[1]
+    # Long syntax (docker compose) or SOURCE:TARGET[:MODE] (docker-compose 1).
+    volumes = [v if isinstance(v, dict) else dict(zip(("source", "target"), str(v).split(":"))) for v in collector.get("volumes", [])]
+    mounted = {v.get("target"): Path(v.get("source", "")).name for v in volumes}
+    if mounted.get(config_path) != Path(collector_file).name:
+        problems.append(f"otel-collector does not read {collector_file} (--config={config_path}, mounts {mounted})")
+    for name, service, spec in compose_storefront_services(compose):
+        endpoint = (spec.get("environment") or {}).get("APP_TELEMETRY__OTLP_ENDPOINT")
+        if url_host_port(endpoint) != ("otel-collector", http_port):
+            problems.append(f"{name} sends traces to {endpoint}, not to otel-collector:{http_port}")
+    for host, port in targets:
+        if host not in services or port != jaeger_otlp:
+            problems.append(f"the collector exports to {host}:{port}, not to a compose service's OTLP port")
+    report.group("docker-compose.yml: services -> otel-collector (OTLP/HTTP) -> jaeger (OTLP)", problems)
+
+    resources = load_all(minikube_file)
+    index = {(r["kind"], r["metadata"].get("namespace", "default"), r["metadata"]["name"]): r for r in resources if "metadata" in r}
+    problems = []
+
+    def reaches(host, port, where):
+        """The Deployment behind Service `host` (NAME or NAME.NAMESPACE...) and its container
+        listening on `port`; None (and a problem) if there is none."""
+        name, _, rest = host.partition(".")
+        namespace = rest.split(".")[0] if rest else where
+        service = index.get(("Service", namespace, name))
+        if service is None:
+            problems.append(f"no Service {namespace}/{name} for {host}:{port}")
+            return None
+        ports = [p for p in service["spec"].get("ports", []) if p.get("port") == port]
+        if not ports:
+            problems.append(f"Service {namespace}/{name} has no port {port}")
+            return None
+        target = ports[0].get("targetPort", port)
+        selector = service["spec"].get("selector") or {}
+        for r in resources:
+            if r.get("kind") != "Deployment" or r["metadata"].get("namespace") != namespace:
+                continue
+            labels = r["spec"]["template"]["metadata"].get("labels") or {}
+            if not selector or any(labels.get(k) != v for k, v in selector.items()):
+                continue
+            for container in r["spec"]["template"]["spec"]["containers"]:
+                for p in container.get("ports", []):
+                    if target in (p.get("name"), p.get("containerPort")):
+                        return r, container
+        problems.append(f"no pod of Service {namespace}/{name} listens on {target}")
+        return None
+
+    endpoints = {
+        v
+        for _, _, container, namespace in k8s_storefront_containers(resources)
+        for v, _ in k8s_environment(report, "minikube", resources, container, namespace).get("APP_TELEMETRY__OTLP_ENDPOINT", [])
+    }
+    if not endpoints:
+        problems.append("the services have no APP_TELEMETRY__OTLP_ENDPOINT")
+    for endpoint in endpoints:
+        host, port = url_host_port(endpoint)
+        if port != http_port:
+            problems.append(f"the services send to port {port}, the collector takes OTLP/HTTP on {http_port}")
+        found = reaches(host, port, "dev") if host else None
+        if found is None:
+            continue
+        deployment, container = found
+        namespace = deployment["metadata"]["namespace"]
+        mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+        args = " ".join(container.get("args", []))
+        config_path = (re.search(r"--config=(\S+)", args) or [None, None])[1]
+        in_cluster = None
+        for volume in deployment["spec"]["template"]["spec"].get("volumes", []):
+            name = (volume.get("configMap") or {}).get("name")
+            config_map = index.get(("ConfigMap", namespace, name))
+            if config_map and config_path and config_path.startswith(mounts.get(volume["name"], "?") + "/"):
+                in_cluster = yaml.safe_load((config_map.get("data") or {}).get(Path(config_path).name, "")) or None
+        if in_cluster != config:
+            problems.append(f"the collector in {namespace} does not run {collector_file} (--config={config_path})")
+        for target_host, target_port in targets:
+            reaches(target_host, target_port, namespace)
+    report.group("minikube overlay: services -> otel-collector (OTLP/HTTP) -> jaeger (OTLP), same collector configuration", problems)
+    report.exit()
+
+
+# ---------------------------------------------------------------------------------------------
+# loadgen
+
+
+def loadgen_urls(args):
+    """The base URL of each service that `storefront-bench load ARGS` calls."""
+    options = dict(zip(args[::2], args[1::2]))
+    gateway = options.get("--gateway", "").rstrip("/")
+    return {
+        service: options.get(f"--{service}", f"{gateway}/{service}" if gateway else None)
+        for service in SERVICES
+    }
+
+
+def cmd_loadgen(compose_file, job_file, istio_file):
+    """The load generator reaches every service: in compose each service by its name, port and
+    base path; in the cluster the Istio ingress gateway, on the port its Gateway serves, under
+    the prefixes its VirtualService routes."""
+    report = Report()
+    compose = yaml.safe_load(Path(compose_file).read_text()) or {}
+    spec = (compose.get("services") or {}).get("loadgen") or {}
+    problems = []
+    if spec.get("profiles") != ["loadgen"]:
+        problems.append(f"not only under the loadgen profile: {spec.get('profiles')}")
+    if (spec.get("build") or {}).get("target") != "loadgen":
+        problems.append("not built from the Dockerfile's loadgen stage")
+    for service, url in loadgen_urls(spec.get("command") or []).items():
+        if url != f"http://{service}:{CONTAINER_PORT}/{service}":
+            problems.append(f"calls {service} at {url}")
+        if (spec.get("depends_on") or {}).get(service, {}).get("condition") != "service_healthy":
+            problems.append(f"does not wait for {service} to be healthy")
+    report.group(f"docker-compose.yml: loadgen (profile loadgen) calls each service at http://SERVICE:{CONTAINER_PORT}/SERVICE once healthy", problems)
+
+    istio = load_all(istio_file)
+    gateways = [r for r in istio if r["kind"] == "Gateway"]
+    ports = {s["port"]["number"] for g in gateways for s in g["spec"].get("servers", [])}
+    prefixes = {
+        (m.get("uri") or {}).get("prefix")
+        for r in istio if r["kind"] == "VirtualService"
+        for h in r["spec"].get("http", []) for m in h.get("match", [])
+    }
+    jobs = [r for r in load_all(job_file) if r.get("kind") == "Job"]
+    problems = [] if jobs else ["no Job"]
+    for job in jobs:
+        pod = job["spec"]["template"]
+        for container in pod["spec"]["containers"]:
+            if container.get("image", "").split(":")[0] != "storefront/loadgen":
+                problems.append(f"runs {container.get('image')}, not the storefront/loadgen image")
+            for service, url in loadgen_urls(container.get("args") or []).items():
+                host, port = url_host_port(re.sub(r"^(https?://[^/:]+)(/|$)", lambda m: m.group(1) + ":80" + m.group(2), url or ""))
+                if host != "istio-ingressgateway.istio-system.svc.cluster.local" or port not in ports:
+                    problems.append(f"calls {service} at {url}, not the ingress gateway on a port its Gateway serves {sorted(ports)}")
+                if not any(prefix and f"/{service}/".startswith(prefix) for prefix in prefixes):
+                    problems.append(f"the gateway routes no prefix of /{service}/")
+        if (pod["metadata"].get("annotations") or {}).get("sidecar.istio.io/inject") != "false":
+            problems.append("a sidecar would keep the Job's pod running after the load generator ends")
+    report.group(f"{job_file}: the Job calls every service through the Istio ingress gateway, without a sidecar", problems)
+    report.exit()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,8 +994,9 @@ def dockerfile_instructions(dockerfile):
     return parser.parse_file(str(dockerfile))
 
 
-def cmd_build_command(dockerfile, run_local, *also):
+def cmd_build_command(dockerfile, run_local, bench_sh, *also):
     report = Report()
+    bench = [b for b in cargo_builds(shell_commands(Path(bench_sh).read_text())) if "storefront-bench" in b.split()]
     local = cargo_builds(shell_commands(Path(run_local).read_text()))
     if not report.check(len(local) == 1, f"{run_local} has one build command", str(local)):
         report.exit()
@@ -815,7 +1013,19 @@ def cmd_build_command(dockerfile, run_local, *also):
     docker = cargo_builds(runs)
     report.check(len(docker) > 0, f"{dockerfile} runs a cargo build")
     for command in docker:
-        report.check(command == expected, f"{dockerfile} builds with: {command}", f"differs from {run_local}: {expected}")
+        if "storefront-bench" in command.split():
+            report.check(command in bench, f"{dockerfile} builds the load generator with: {command}", f"differs from {bench_sh}: {bench}")
+        else:
+            report.check(command == expected, f"{dockerfile} builds with: {command}", f"differs from {run_local}: {expected}")
+    stages = {ins.value[2].lower(): i for i, ins in enumerate(instructions) if ins.cmd == "FROM" and len(ins.value) == 3}
+    if report.check("loadgen" in stages, f"{dockerfile} has a loadgen stage (the load generator's image)"):
+        following = [i for i, ins in enumerate(instructions) if ins.cmd == "FROM" and i > stages["loadgen"]]
+        loadgen = instructions[stages["loadgen"]:(following[0] if following else None)]
+        users = [ins.value[0] for ins in loadgen if ins.cmd == "USER"]
+        report.check(
+            bool(users) and re.fullmatch(r"[1-9][0-9]*(:[0-9]+)?", users[-1]) is not None,
+            f"{dockerfile}: the loadgen image runs as a numeric non-root user", str(users),
+        )
 
     # The runtime stage: the last FROM and what follows it.
     last_from = max(i for i, ins in enumerate(instructions) if ins.cmd == "FROM")
@@ -875,7 +1085,20 @@ def cmd_build_context(dockerfile, dockerignore, work):
     context = [path for path in tracked if included(path)]
     work = Path(work)
     copied = []
-    for instruction in dockerfile_instructions(dockerfile):
+    instructions = dockerfile_instructions(dockerfile)
+    # A COPY of a folder must find all of it: .dockerignore keeping out part of a crate's
+    # sources fails the build only at compile time.
+    under = lambda source: [p for p in tracked if p == source.rstrip("/") or p.startswith(source.rstrip("/") + "/")]
+    absent = sorted({
+        path
+        for instruction in instructions
+        if instruction.cmd == "COPY" and not any(flag.startswith("--from") for flag in instruction.flags)
+        for source in instruction.value[:-1]
+        for path in (under(source) or [source])
+        if not included(path)
+    })
+    report.check(not absent, f"every file each COPY of {dockerfile} names is in the build context", ", ".join(absent[:8]) + (" ..." if len(absent) > 8 else ""))
+    for instruction in instructions:
         if instruction.cmd == "RUN" and "cargo build" in " ".join(instruction.value):
             break
         if instruction.cmd != "COPY" or any(flag.startswith("--from") for flag in instruction.flags):
@@ -1189,6 +1412,10 @@ def main(argv):
         cmd_env(args[0], args[1], args[2], args[3], args[4:])
     elif command == "wiring":
         cmd_wiring(args[0], args[1], args[2], args[3:])
+    elif command == "loadgen":
+        cmd_loadgen(*args)
+    elif command == "tracing":
+        cmd_tracing(*args)
     elif command == "topics":
         cmd_topics(*args)
     elif command == "dashboard":

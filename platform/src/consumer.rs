@@ -18,8 +18,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use futures_util::FutureExt;
 use futures_util::future::join_all;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::SpanKind;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -30,14 +28,14 @@ use rdkafka::{ClientContext, Message, Statistics, Timestamp, TopicPartitionList}
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::documents::TooLarge;
 use crate::kafka::{self, Record};
 use crate::metrics;
 use crate::outbox::MAX_EVENT_BYTES;
 use crate::settings::KafkaSettings;
-use crate::trace::export::{self, FinishedSpan};
-use crate::trace::{TRACEPARENT, TraceContext};
+use crate::trace::{self, ReadHeaderPairs};
 
 /// Headers added to a dead-lettered record, named and encoded as Spring Kafka's
 /// `DeadLetterPublishingRecoverer` writes them, so that Spring tooling and Kafka UIs read them:
@@ -661,28 +659,22 @@ impl<H: Handler> Consumer<H> {
 
     /// Handles one message within its trace; `None` if stopped first.
     async fn handle(&self, message: &InboundMessage) -> Option<()> {
-        let context = TraceContext::continue_from(message.header(TRACEPARENT));
-        let span = tracing::info_span!("event", trace_id = %context.trace_id());
-        let started_at = SystemTime::now();
-        self.process(message).instrument(span).await?;
-        export::record(FinishedSpan {
-            context,
-            name: format!("{} process", message.topic),
-            kind: SpanKind::Consumer,
-            start: started_at,
-            end: SystemTime::now(),
-            attributes: vec![
-                KeyValue::new("messaging.system", "kafka"),
-                KeyValue::new("messaging.destination.name", message.topic.clone()),
-                KeyValue::new(
-                    "messaging.destination.partition.id",
-                    message.partition.to_string(),
-                ),
-                KeyValue::new("messaging.kafka.offset", message.offset),
-            ],
-            failed: false,
-        });
-        Some(())
+        let span = tracing::info_span!(
+            "event",
+            trace_id = tracing::field::Empty,
+            otel.name = %format_args!("{} process", message.topic),
+            otel.kind = "consumer",
+        );
+        trace::continue_trace(&span, &ReadHeaderPairs(&message.headers));
+        span.set_attribute("messaging.system", "kafka");
+        span.set_attribute("messaging.operation.type", "process");
+        span.set_attribute("messaging.destination.name", message.topic.clone());
+        span.set_attribute(
+            "messaging.destination.partition.id",
+            message.partition.to_string(),
+        );
+        span.set_attribute("messaging.kafka.offset", message.offset);
+        self.process(message).instrument(span).await
     }
 
     /// Handles one message until it is applied or dead-lettered; `None` if stopped first.

@@ -17,16 +17,15 @@ use crate::consumer::{Consumer, Handler};
 use crate::relay::Relay;
 use crate::settings::TelemetrySettings;
 
-/// Installs what observes a service named `name`: the metrics recorder, and the span exporter
-/// when the settings name a collector.
+/// Installs what observes a service named `name`: the metrics recorder, the tracer (exporting
+/// when the settings name a collector) and the log.
 pub fn install_observability(
     name: &'static str,
     settings: &TelemetrySettings,
 ) -> anyhow::Result<()> {
     crate::metrics::install(name);
-    if let Some(endpoint) = &settings.otlp_endpoint {
-        crate::trace::export::install(endpoint, name)?;
-    }
+    let tracer = crate::trace::install(name, settings.otlp_endpoint.as_deref())?;
+    crate::logging::init(settings.log_format, tracer);
     Ok(())
 }
 
@@ -121,7 +120,7 @@ impl Application {
         relay_stop.cancel();
         relay.await.context("the outbox relay task")?;
         signals.abort();
-        crate::trace::export::flush();
+        crate::trace::flush();
         consumed
             .context("the consumer task")?
             .context("the consumer")

@@ -14,6 +14,7 @@ use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, WriteFailure};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::ClientOptions;
+use mongodb::otel::OpentelemetryOptions;
 use mongodb::{Client, Database};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -52,6 +53,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Database> {
         .app_name
         .get_or_insert_with(|| settings.name.clone());
     options.command_event_handler = Some(operation_timer());
+    // Each command as a child span of the request or event that sent it.
+    options.tracing = Some(
+        OpentelemetryOptions::builder()
+            .enabled(crate::trace::exporting())
+            .build(),
+    );
     let client = Client::with_options(options).context("configuring the MongoDB client")?;
     Ok(client.database(&settings.name))
 }

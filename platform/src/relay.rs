@@ -21,14 +21,18 @@ use futures_util::future::join_all;
 use mongodb::bson::{Bson, DateTime, Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
+use opentelemetry::trace::Status;
 use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::documents::Documents;
 use crate::kafka::{self, Record};
 use crate::mongo::bounded;
 use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
 use crate::settings::OutboxSettings;
+use crate::trace::{self, HeaderPairs, ReadHeaderPairs, TraceContext};
 
 /// The partial index of the documents with pending events.
 pub const OUTBOX_PENDING_INDEX: &str = "outbox_pending";
@@ -540,13 +544,27 @@ impl Relay {
         dead_letter_failure.map_or(Ok(()), Err)
     }
 
+    /// Publishes one event in a span of its own, a child of the work that wrote the event; the
+    /// record's `traceparent` names this span, so its consumers continue from the send.
     async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let headers: Vec<(String, Vec<u8>)> = message
+        let span = tracing::info_span!(
+            "publish",
+            trace_id = tracing::field::Empty,
+            otel.name = %format_args!("{} publish", message.topic),
+            otel.kind = "producer",
+        );
+        trace::continue_trace(&span, &ReadHeaderPairs(&message.headers));
+        span.set_attribute("messaging.system", "kafka");
+        span.set_attribute("messaging.operation.type", "send");
+        span.set_attribute("messaging.destination.name", message.topic.clone());
+        span.set_attribute("messaging.message.id", message.id.clone());
+        let mut headers: Vec<(String, Vec<u8>)> = message
             .headers
             .iter()
             .map(|(name, value)| (name.clone(), value.clone().into_bytes()))
             .collect();
-        kafka::publish(
+        TraceContext::of(&span).inject(&mut HeaderPairs(&mut headers));
+        let published = kafka::publish(
             &self.producer,
             &Record {
                 topic: &message.topic,
@@ -555,7 +573,12 @@ impl Relay {
                 headers: &headers,
             },
         )
-        .await
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = &published {
+            span.set_status(Status::error(error.to_string()));
+        }
+        published
     }
 }
 

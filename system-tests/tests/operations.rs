@@ -312,6 +312,8 @@ fn logged_in_trace(service: &Service, trace_id: &str) -> Vec<String> {
 #[derive(Debug, Clone)]
 struct ReceivedSpan {
     service: String,
+    /// The instrumentation scope: `storefront` for ours, `mongodb` for the driver's.
+    scope: String,
     name: String,
     trace_id: String,
     span_id: String,
@@ -361,18 +363,21 @@ async fn receive_spans(body: web::Bytes, received: web::Data<Received>) -> HttpR
                 _ => None,
             })
             .unwrap_or_default();
-        for span in resource_spans
-            .scope_spans
-            .into_iter()
-            .flat_map(|scope| scope.spans)
-        {
-            spans.push(ReceivedSpan {
-                service: service.clone(),
-                name: span.name,
-                trace_id: hex(&span.trace_id),
-                span_id: hex(&span.span_id),
-                parent_span_id: hex(&span.parent_span_id),
-            });
+        for scope_spans in resource_spans.scope_spans {
+            let scope = scope_spans
+                .scope
+                .map(|scope| scope.name)
+                .unwrap_or_default();
+            for span in scope_spans.spans {
+                spans.push(ReceivedSpan {
+                    service: service.clone(),
+                    scope: scope.clone(),
+                    name: span.name,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                });
+            }
         }
     }
     HttpResponse::Ok()
@@ -471,8 +476,9 @@ async fn one_traceparent_follows_an_order_through_every_service() {
         "accounts took no part in this order's journey"
     );
 
-    // The same journey, exported as spans: the approval continues the caller's span, and
-    // fulfillment's consumer continues the approval's span.
+    // The same journey, exported as spans: the approval continues the caller's span, its
+    // database commands are its children, the record's publication is its child, and
+    // fulfillment's consumer continues from the publication.
     let spans = eventually(
         "the journey's spans at the collector",
         EVENT_DEADLINE,
@@ -484,25 +490,66 @@ async fn one_traceparent_follows_an_order_through_every_service() {
                 .filter(|span| span.trace_id == trace_id)
                 .cloned()
                 .collect();
-            let services: Vec<&str> = spans.iter().map(|span| span.service.as_str()).collect();
-            (services.contains(&"fulfillment")
-                && services.iter().filter(|s| **s == "orders").count() >= 2)
-                .then_some(spans)
+            let has = |service: &str, suffix: &str| {
+                spans
+                    .iter()
+                    .any(|span| span.service == service && span.name.ends_with(suffix))
+            };
+            // Each service exports in batches of its own: wait for all three links.
+            (has("orders", "/approve")
+                && has("orders", " publish")
+                && has("fulfillment", " process"))
+            .then_some(spans)
         },
     )
     .await;
     let approval = spans
         .iter()
         .find(|span| span.name == "POST /orders/orders/{guid}/approve")
-        .expect("the approval's span");
+        .unwrap_or_else(|| panic!("the approval's span: {spans:#?}"));
     assert_eq!(approval.service, "orders");
     assert_eq!(approval.parent_span_id, "00f067aa0ba902b7");
-    let fulfilled = spans
-        .iter()
+    let children = |parent: &ReceivedSpan| -> Vec<&ReceivedSpan> {
+        spans
+            .iter()
+            .filter(|span| span.parent_span_id == parent.span_id)
+            .collect()
+    };
+    assert!(
+        children(approval)
+            .iter()
+            .any(|span| span.scope == "mongodb" && span.service == "orders"),
+        "the approval's database work: {spans:#?}"
+    );
+    let published = children(approval)
+        .into_iter()
+        .find(|span| span.name.ends_with(" publish"))
+        .unwrap_or_else(|| panic!("the fulfillment request's publication: {spans:#?}"));
+    assert_eq!(published.service, "orders");
+    let fulfilled = children(published)
+        .into_iter()
         .find(|span| span.service == "fulfillment")
-        .expect("fulfillment's consumer span");
+        .unwrap_or_else(|| panic!("fulfillment's consumer span: {spans:#?}"));
     assert!(fulfilled.name.ends_with(" process"), "{fulfilled:?}");
-    assert_eq!(fulfilled.parent_span_id, approval.span_id);
+    assert!(
+        children(fulfilled)
+            .iter()
+            .any(|span| span.scope == "mongodb"),
+        "fulfillment's insert: {spans:#?}"
+    );
+
+    // Housekeeping starts no trace: health probes, and the relays' database polling.
+    let all = received.lock().unwrap().clone();
+    assert!(
+        !all.iter().any(|span| span.name.contains("/actuator/")),
+        "an actuator request was traced"
+    );
+    assert!(
+        all.iter()
+            .filter(|span| span.scope == "mongodb")
+            .all(|span| !span.parent_span_id.is_empty()),
+        "a database command outside any request or event was traced"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The local servers' script, `scripts/infra.sh`, when a start cannot go ahead: one line says
-//! why and where to look, nothing it started is left running, and nothing is wiped.
+//! why and where to look, nothing it started is left running, and nothing is wiped. And the
+//! benchmark's script, asked for its options.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -99,4 +100,34 @@ async fn the_local_topics_make_the_customer_changes_a_compacted_changelog() {
         };
         assert_eq!(policy.as_deref(), Some(expected), "{topic}");
     }
+}
+
+#[test]
+fn the_benchmark_script_prints_its_options_without_building_or_starting_anything() {
+    let tools = std::env::temp_dir().join(unique_name("no-tools"));
+    // No cargo, no Java, no tools folder: a build or a server start would fail the script.
+    let output = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/bench.sh"))
+        .arg("--help")
+        .env("PATH", "/usr/bin:/bin")
+        .env("STOREFRONT_TOOLS_DIR", &tools)
+        .env("STOREFRONT_DATA_DIR", &tools)
+        .output()
+        .expect("running scripts/bench.sh");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for option in [
+        "--concurrency",
+        "--flow-seconds",
+        "backlog",
+        "scale",
+        "load",
+    ] {
+        assert!(printed.contains(option), "{option} in {printed}");
+    }
+    assert!(!tools.exists(), "the script set something up");
 }

@@ -9,7 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::http::errors::{ApiError, Code};
-use crate::trace::{TRACEPARENT, TraceContext};
+use crate::trace::TraceContext;
 
 /// Turns an extractor's error into the JSON error answer.
 fn refused(
@@ -103,13 +103,7 @@ impl FromRequest for TraceContext {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let context = request.extensions().get::<TraceContext>().copied();
-        ready(Ok(context.unwrap_or_else(|| {
-            let incoming = request
-                .headers()
-                .get(TRACEPARENT)
-                .and_then(|value| value.to_str().ok());
-            TraceContext::continue_from(incoming)
-        })))
+        let context = request.extensions().get::<TraceContext>().cloned();
+        ready(Ok(context.unwrap_or_else(TraceContext::current)))
     }
 }

@@ -1,23 +1,23 @@
 //! What wraps every request: its trace, log line and metrics, its deadline, and the outbox's
 //! backpressure.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{Status, TraceContextExt};
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::http::errors::{ApiError, Code};
 use crate::metrics;
 use crate::outbox::Outbox;
-use crate::trace::export::{self, FinishedSpan};
-use crate::trace::{TRACEPARENT, TraceContext};
+use crate::trace::{self, TRACEPARENT, TraceContext};
 
 /// Wraps every request: continues or starts its trace, logs it once with its trace id, counts
 /// it by route pattern, and answers with the `traceparent` of the work it did.
@@ -27,17 +27,20 @@ pub async fn observe(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let incoming = request
-        .headers()
-        .get(TRACEPARENT)
-        .and_then(|value| value.to_str().ok());
-    let context = TraceContext::continue_from(incoming);
-    request.extensions_mut().insert(context);
     let method = request.method().to_string();
     let path = request.path().to_owned();
-    let span = tracing::info_span!("request", trace_id = %context.trace_id());
+    let span = tracing::info_span!(
+        "request",
+        trace_id = tracing::field::Empty,
+        otel.kind = "server",
+    );
+    // Before the span starts, where the sampler sees them.
+    span.set_attribute("http.request.method", method.clone());
+    span.set_attribute("url.path", path.clone());
+    trace::continue_trace(&span, &RequestHeaders(request.headers()));
+    let context = TraceContext::of(&span);
+    request.extensions_mut().insert(context.clone());
     let started = Instant::now();
-    let started_at = SystemTime::now();
     let outcome = next.call(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let (status, route) = match &outcome {
@@ -60,6 +63,15 @@ pub async fn observe(
     {
         metrics::record_http_request(&method, &route, status, elapsed);
     }
+    // The route is known only now, after the span started: the name is updated in place.
+    span.context()
+        .span()
+        .update_name(format!("{method} {route}"));
+    span.set_attribute("http.route", route.clone());
+    span.set_attribute("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.set_status(Status::error(""));
+    }
     span.in_scope(|| {
         tracing::info!(
             %method,
@@ -70,20 +82,6 @@ pub async fn observe(
             "request"
         );
     });
-    export::record(FinishedSpan {
-        context,
-        name: format!("{method} {route}"),
-        kind: SpanKind::Server,
-        start: started_at,
-        end: SystemTime::now(),
-        attributes: vec![
-            KeyValue::new("http.request.method", method),
-            KeyValue::new("http.route", route),
-            KeyValue::new("url.path", path),
-            KeyValue::new("http.response.status_code", i64::from(status)),
-        ],
-        failed: status >= 500,
-    });
     let mut response = outcome?;
     if let Ok(value) = HeaderValue::from_str(&context.to_string()) {
         response
@@ -91,6 +89,19 @@ pub async fn observe(
             .insert(HeaderName::from_static(TRACEPARENT), value);
     }
     Ok(response)
+}
+
+/// A request's headers as a carrier of trace context.
+struct RequestHeaders<'a>(&'a HeaderMap);
+
+impl Extractor for RequestHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
 }
 
 /// What every request is held to: a deadline, and, for requests that change something, room

@@ -1,108 +1,213 @@
-//! W3C trace context (`traceparent`), carried from HTTP requests into Kafka headers and on into
-//! the consumers, so that one order's journey shares one trace id in every service's logs.
+//! Distributed tracing with the OpenTelemetry SDK: one order's journey is one trace, across
+//! HTTP requests, the outbox, Kafka records and the consumers.
 //!
-//! When an OTLP endpoint is configured, every request and every consumed record is also
-//! exported as a span ([`export`]), with exactly the ids the logs and headers show.
+//! Requests, published records and consumed records run in `tracing` spans that the
+//! `tracing-opentelemetry` layer turns into OpenTelemetry spans; the W3C
+//! `TraceContextPropagator` reads and writes the `traceparent` of HTTP headers and Kafka
+//! headers ([`HeaderPairs`]); MongoDB commands are the driver's own child spans. Every log line
+//! of a request or an event shows its `trace_id`. Spans leave the process only when an OTLP
+//! endpoint is configured; the context is propagated either way.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use rand::Rng;
-
-pub mod export;
+use anyhow::Context as _;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{
+    Link, SamplingDecision, SamplingResult, SpanContext, SpanKind, TraceContextExt, TraceId,
+    TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue, global};
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, ShouldSample};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header name on HTTP requests and Kafka records alike.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// One position in a trace: the trace it belongs to and the span that is current.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TraceContext {
-    trace_id: u128,
-    span_id: u64,
-    /// The span this one continues, when it came from a `traceparent`.
-    parent_span_id: Option<u64>,
-    sampled: bool,
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Installs the tracer provider under the service name `service` and the W3C propagator,
+/// globally (for libraries that trace by themselves), and returns the tracer the `tracing` layer builds spans with. With an `endpoint`
+/// (the collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318`) finished spans are
+/// exported in batches. Later calls keep the first provider.
+pub(crate) fn install(service: &'static str, endpoint: Option<&str>) -> anyhow::Result<SdkTracer> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let provider = match PROVIDER.get() {
+        Some(provider) => provider,
+        None => {
+            let mut builder = SdkTracerProvider::builder()
+                .with_sampler(Entries)
+                .with_resource(Resource::builder().with_service_name(service).build());
+            if let Some(endpoint) = endpoint {
+                builder = builder.with_batch_exporter(exporter(endpoint)?);
+                EXPORTING.store(true, Ordering::Relaxed);
+            }
+            let provider = PROVIDER.get_or_init(|| builder.build());
+            global::set_tracer_provider(provider.clone());
+            provider
+        }
+    };
+    Ok(provider.tracer("storefront"))
 }
 
-impl TraceContext {
-    /// A new trace, for work that arrived without one.
-    pub fn new_root() -> Self {
-        let mut rng = rand::rng();
-        TraceContext {
-            trace_id: rng.random_range(1..=u128::MAX),
-            span_id: rng.random_range(1..=u64::MAX),
-            parent_span_id: None,
-            sampled: true,
-        }
-    }
+/// Which spans are recorded: within a trace, what its start decided; starting a trace, the
+/// requests to the API and the records published or consumed, but not a database command
+/// outside them (the relay's polling, health checks) nor a request to the actuator (probes and
+/// scrapes), which would bury the journeys under housekeeping.
+#[derive(Debug, Clone)]
+struct Entries;
 
-    /// A new span in the same trace, for work this service does on behalf of its parent.
-    pub fn child(&self) -> Self {
-        TraceContext {
-            span_id: rand::rng().random_range(1..=u64::MAX),
-            parent_span_id: Some(self.span_id),
-            ..*self
-        }
-    }
-
-    /// Continues the trace of an incoming `traceparent`, or starts a new one when there is
-    /// none or it is not valid.
-    pub fn continue_from(traceparent: Option<&str>) -> Self {
-        traceparent
-            .and_then(Self::parse)
-            .map(|parent| parent.child())
-            .unwrap_or_else(Self::new_root)
-    }
-
-    /// Parses a version-00 `traceparent`; `None` for anything else or all-zero ids.
-    pub fn parse(value: &str) -> Option<Self> {
-        let mut parts = value.trim().split('-');
-        let (version, trace_id, span_id, flags) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let hex = |text: &str, length: usize| {
-            text.len() == length
-                && text
-                    .bytes()
-                    .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+impl ShouldSample for Entries {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        _trace_id: TraceId,
+        _name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        let parent = parent_context
+            .map(|context| context.span().span_context().clone())
+            .filter(SpanContext::is_valid);
+        let sampled = match &parent {
+            Some(parent) => parent.is_sampled(),
+            None => starts_a_journey(span_kind, attributes),
         };
-        if parts.next().is_some()
-            || version != "00"
-            || !hex(trace_id, 32)
-            || !hex(span_id, 16)
-            || !hex(flags, 2)
-        {
-            return None;
+        SamplingResult {
+            decision: if sampled {
+                SamplingDecision::RecordAndSample
+            } else {
+                SamplingDecision::Drop
+            },
+            attributes: Vec::new(),
+            trace_state: parent
+                .map(|parent| parent.trace_state().clone())
+                .unwrap_or_default(),
         }
-        let trace_id = u128::from_str_radix(trace_id, 16).ok()?;
-        let span_id = u64::from_str_radix(span_id, 16).ok()?;
-        let flags = u8::from_str_radix(flags, 16).ok()?;
-        (trace_id != 0 && span_id != 0).then_some(TraceContext {
-            trace_id,
-            span_id,
-            parent_span_id: None,
-            sampled: flags & 1 == 1,
-        })
+    }
+}
+
+/// Whether a span with no parent begins work worth a trace of its own.
+fn starts_a_journey(kind: &SpanKind, attributes: &[KeyValue]) -> bool {
+    let actuator = attributes.iter().any(|attribute| {
+        attribute.key.as_str() == "url.path" && attribute.value.as_str().contains("/actuator/")
+    });
+    *kind != SpanKind::Client && !actuator
+}
+
+fn exporter(endpoint: &str) -> anyhow::Result<SpanExporter> {
+    let endpoint = endpoint.trim_end_matches('/');
+    let url = if endpoint.ends_with("/v1/traces") {
+        endpoint.to_owned()
+    } else {
+        format!("{endpoint}/v1/traces")
+    };
+    SpanExporter::builder()
+        .with_http()
+        .with_endpoint(url)
+        .build()
+        .context("building the OTLP span exporter")
+}
+
+/// Whether spans leave the process: libraries that trace by themselves (the MongoDB driver)
+/// are asked to only then.
+pub(crate) fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// Sends the spans still buffered (at shutdown).
+pub fn flush() {
+    if let Some(provider) = PROVIDER.get()
+        && let Err(error) = provider.force_flush()
+    {
+        tracing::warn!(%error, "flushing spans");
+    }
+}
+
+/// Makes `span` continue the trace whose context `carrier` holds (a new trace when it holds
+/// none, or none that is valid), and shows its trace id in the span's `trace_id` field, which
+/// the span must declare.
+pub fn continue_trace(span: &tracing::Span, carrier: &dyn Extractor) {
+    let parent = TraceContextPropagator::new().extract(carrier);
+    // Fails only without the tracing layer (no subscriber installed): there is no trace then.
+    let _ = span.set_parent(parent);
+    span.record("trace_id", TraceContext::of(span).trace_id());
+}
+
+/// The position in a trace of the work under way: what goes into the `traceparent` of the
+/// events that work causes.
+#[derive(Debug, Clone)]
+pub struct TraceContext(Context);
+
+impl TraceContext {
+    /// The context of the current `tracing` span.
+    pub fn current() -> Self {
+        Self::of(&tracing::Span::current())
     }
 
-    /// The span id as 16 hex digits.
-    pub fn span_id(&self) -> String {
-        format!("{:016x}", self.span_id)
+    /// The context of `span`.
+    pub fn of(span: &tracing::Span) -> Self {
+        TraceContext(span.context())
     }
 
     /// The trace id as 32 hex digits, as logs show it.
     pub fn trace_id(&self) -> String {
-        format!("{:032x}", self.trace_id)
+        self.0.span().span_context().trace_id().to_string()
+    }
+
+    /// Writes this context into `carrier` (`traceparent`, and `tracestate` when there is one).
+    pub fn inject(&self, carrier: &mut dyn Injector) {
+        TraceContextPropagator::new().inject_context(&self.0, carrier);
     }
 }
 
+/// The `traceparent` value; empty when there is no valid span.
 impl fmt::Display for TraceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+        let mut fields = HashMap::new();
+        self.inject(&mut fields);
+        f.write_str(fields.get(TRACEPARENT).map_or("", String::as_str))
+    }
+}
+
+/// Name/value header pairs (Kafka's, or an outbox entry's) as a carrier of trace context.
+/// Header names are matched exactly: Kafka's are case-sensitive, and W3C names are lowercase.
+pub struct HeaderPairs<'a, V>(pub &'a mut Vec<(String, V)>);
+
+/// Read-only header pairs as a carrier of trace context.
+pub struct ReadHeaderPairs<'a, V>(pub &'a [(String, V)]);
+
+impl<V: AsRef<[u8]>> Extractor for ReadHeaderPairs<'_, V> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .and_then(|(_, value)| std::str::from_utf8(value.as_ref()).ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(name, _)| name.as_str()).collect()
+    }
+}
+
+/// An empty value (the propagator's `tracestate` when there is none) removes the header.
+impl<V: From<String>> Injector for HeaderPairs<'_, V> {
+    fn set(&mut self, key: &str, value: String) {
+        if value.is_empty() {
+            self.0.retain(|(name, _)| name != key);
+            return;
+        }
+        match self.0.iter_mut().find(|(name, _)| name == key) {
+            Some((_, existing)) => *existing = V::from(value),
+            None => self.0.push((key.to_owned(), V::from(value))),
+        }
     }
 }
 
@@ -112,46 +217,98 @@ mod tests {
 
     const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-    #[test]
-    fn a_traceparent_reads_and_writes_back_the_same() {
-        let context = TraceContext::parse(EXAMPLE).unwrap();
-        assert_eq!(context.to_string(), EXAMPLE);
-        assert_eq!(context.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    fn extract(headers: &[(String, Vec<u8>)]) -> Context {
+        TraceContextPropagator::new().extract(&ReadHeaderPairs(headers))
     }
 
     #[test]
-    fn a_child_keeps_the_trace_and_gets_its_own_span() {
-        let parent = TraceContext::parse(EXAMPLE).unwrap();
-        let child = parent.child();
-        assert_eq!(child.trace_id(), parent.trace_id());
-        assert_ne!(child.to_string(), parent.to_string());
+    fn kafka_headers_carry_a_traceparent_both_ways() {
+        let headers = vec![
+            ("eventId".to_owned(), b"e1".to_vec()),
+            (TRACEPARENT.to_owned(), EXAMPLE.as_bytes().to_vec()),
+        ];
+        let context = extract(&headers);
+        let span = context.span();
         assert_eq!(
-            TraceContext::continue_from(Some(EXAMPLE)).trace_id(),
-            parent.trace_id()
+            span.span_context().trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
         );
+        assert!(span.span_context().is_remote());
+
+        let mut written: Vec<(String, Vec<u8>)> = vec![
+            (TRACEPARENT.to_owned(), b"stale".to_vec()),
+            ("eventId".to_owned(), b"e1".to_vec()),
+        ];
+        TraceContextPropagator::new().inject_context(&context, &mut HeaderPairs(&mut written));
+        assert_eq!(
+            written[0],
+            (TRACEPARENT.to_owned(), EXAMPLE.as_bytes().to_vec())
+        );
+        assert_eq!(written.len(), 2, "replaced in place: {written:?}");
     }
 
     #[test]
-    fn invalid_traceparents_start_a_new_trace() {
+    fn invalid_or_missing_traceparents_carry_no_parent() {
         for invalid in [
             "",
             "garbage",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
         ] {
-            assert_eq!(TraceContext::parse(invalid), None, "{invalid}");
+            let headers = vec![(TRACEPARENT.to_owned(), invalid.as_bytes().to_vec())];
+            assert!(
+                !extract(&headers).span().span_context().is_valid(),
+                "{invalid}"
+            );
         }
-        let fresh = TraceContext::continue_from(Some("garbage"));
-        assert_eq!(
-            TraceContext::parse(&fresh.to_string()).map(|parsed| parsed.to_string()),
-            Some(fresh.to_string())
+        assert!(!extract(&[]).span().span_context().is_valid());
+    }
+
+    #[test]
+    fn a_trace_starts_with_a_request_or_a_record_not_with_housekeeping() {
+        let path = |path: &str| [KeyValue::new("url.path", path.to_owned())];
+        assert!(starts_a_journey(
+            &SpanKind::Server,
+            &path("/accounts/customers")
+        ));
+        assert!(starts_a_journey(&SpanKind::Producer, &[]));
+        assert!(starts_a_journey(&SpanKind::Consumer, &[]));
+        assert!(
+            !starts_a_journey(&SpanKind::Client, &[]),
+            "a command outside any work"
         );
-        assert_ne!(
-            TraceContext::new_root().trace_id(),
-            TraceContext::new_root().trace_id()
-        );
+        assert!(!starts_a_journey(
+            &SpanKind::Server,
+            &path("/accounts/actuator/health")
+        ));
+    }
+
+    #[test]
+    fn within_a_trace_the_start_decides() {
+        let sampled = extract(&[(TRACEPARENT.to_owned(), EXAMPLE.as_bytes().to_vec())]);
+        let unsampled = extract(&[(
+            TRACEPARENT.to_owned(),
+            EXAMPLE.replace("-01", "-00").into_bytes(),
+        )]);
+        let decide = |parent: &Context| {
+            Entries
+                .should_sample(
+                    Some(parent),
+                    TraceId::INVALID,
+                    "find",
+                    &SpanKind::Client,
+                    &[],
+                    &[],
+                )
+                .decision
+        };
+        assert_eq!(decide(&sampled), SamplingDecision::RecordAndSample);
+        assert_eq!(decide(&unsampled), SamplingDecision::Drop);
+    }
+
+    #[test]
+    fn no_span_writes_an_empty_traceparent() {
+        assert_eq!(TraceContext(Context::new()).to_string(), "");
     }
 }

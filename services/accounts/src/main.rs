@@ -3,7 +3,6 @@ use accounts::{configuration, startup};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = configuration::load()?;
-    platform::logging::init(settings.telemetry.log_format);
     let application = startup::build(settings).await?;
     application.run_until_stopped().await
 }

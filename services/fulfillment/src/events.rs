@@ -4,7 +4,7 @@
 use platform::consumer::{Handler, HandlerError, InboundMessage, Outcome};
 use platform::documents::Inserted;
 use platform::outbox::OutboxMessage;
-use platform::trace::{TRACEPARENT, TraceContext};
+use platform::trace::TraceContext;
 use shared_events::{Envelope, FulfillmentRequestEvent, OrderStatusChangeEvent, Origin};
 
 use crate::domain::Fulfillment;
@@ -44,8 +44,8 @@ pub(crate) struct FulfillmentHandler {
 impl Handler for FulfillmentHandler {
     async fn handle(&self, message: &InboundMessage) -> Result<Outcome, HandlerError> {
         let request: FulfillmentRequestEvent = message.json("FulfillmentRequestEvent")?;
-        let trace = TraceContext::continue_from(message.header(TRACEPARENT));
-        let fulfillment = Fulfillment::from_request(request, trace.to_string());
+        // Later status changes continue the order's trace from the span consuming the request.
+        let fulfillment = Fulfillment::from_request(request, TraceContext::current().to_string());
         match self.fulfillments.insert(&fulfillment).await? {
             Inserted::New => Ok(Outcome::Applied),
             Inserted::Duplicate => Ok(Outcome::Duplicate),

@@ -1,0 +1,100 @@
+//! `storefront-bench load`: the realistic flow against a deployment that is already running,
+//! the storefront's own load generator (as Online Boutique ships one): a Kubernetes Job aimed at
+//! the Istio gateway, or compose's `loadgen` profile. Nothing is started or torn down here.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use tokio_util::sync::CancellationToken;
+
+use crate::load::{Load, Urls};
+use crate::options::TrafficOptions;
+use crate::report::latency_table;
+use crate::run::log;
+
+/// In a run until stopped, the length of one round: a summary line after each.
+const ROUND: Duration = Duration::from_secs(10);
+
+pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
+    let load = Load::new(client()?, urls(&options), options.poll);
+    let stop = CancellationToken::new();
+    tokio::spawn(platform::shutdown::cancel_on_signal(stop.clone()));
+    log(&format!(
+        "flows against {}, {}, {}: {} at once{}, {}",
+        options.accounts,
+        options.orders,
+        options.fulfillment,
+        options.concurrency,
+        options
+            .rate
+            .map(|rate| format!(", {rate} per second"))
+            .unwrap_or_default(),
+        options
+            .duration
+            .map(|duration| format!("for {duration:?}"))
+            .unwrap_or_else(|| "until stopped".to_owned()),
+    ));
+    let started = Instant::now();
+    let (mut succeeded, mut failed, mut first_error) = (0, 0, None);
+    while !stop.is_cancelled() {
+        let left = options
+            .duration
+            .map_or(ROUND, |duration| duration.saturating_sub(started.elapsed()));
+        if left.is_zero() {
+            break;
+        }
+        let round = left.min(ROUND);
+        let outcome = load.flows(options.concurrency, round, options.rate).await;
+        succeeded += outcome.summary.count;
+        failed += outcome.failures;
+        first_error = first_error.or(outcome.first_error);
+        log(&format!(
+            "{:>5.0} s: {succeeded} flows, {failed} failed; last {round:?}: {:.1} flows per second, p99 {:.0} ms",
+            started.elapsed().as_secs_f64(),
+            outcome.summary.per_second,
+            outcome.summary.p99_ms,
+        ));
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{}\n{}",
+        latency_table("call", &load.http.summaries(elapsed)),
+        latency_table("effect or flow", &load.end_to_end.summaries(elapsed)),
+    );
+    anyhow::ensure!(succeeded > 0, "no flow completed");
+    match first_error {
+        Some(error) => anyhow::bail!(
+            "{failed} of {} flows failed; the first: {error}",
+            succeeded + failed
+        ),
+        None => Ok(()),
+    }
+}
+
+fn urls(options: &TrafficOptions) -> Urls {
+    Urls {
+        accounts: vec![options.accounts.clone()],
+        orders: vec![options.orders.clone()],
+        fulfillment: vec![options.fulfillment.clone()],
+    }
+}
+
+/// The HTTP client, sending `STOREFRONT_TOKEN` as a bearer token when it is set (the gateway's
+/// JWT policies, istio/jwt).
+fn client() -> anyhow::Result<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    if let Ok(token) = std::env::var("STOREFRONT_TOKEN")
+        && !token.is_empty()
+    {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("STOREFRONT_TOKEN is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")
+}
