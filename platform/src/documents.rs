@@ -84,6 +84,14 @@ impl Documents {
         }
     }
 
+    /// The same documents through another client (an HTTP worker's own).
+    pub fn on(&self, database: &Database) -> Self {
+        Documents {
+            collection: database.collection(self.collection.name()),
+            ..self.clone()
+        }
+    }
+
     /// The collection itself, for its indexes.
     pub fn collection(&self) -> &Collection<Document> {
         &self.collection

@@ -42,25 +42,61 @@ const TRANSIENT_CODES: [i32; 14] = [
 /// connections open from then on, so that a burst of requests does not queue behind
 /// connection set-up.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Database> {
-    let mut options = ClientOptions::parse(settings.uri.expose_secret())
-        .await
-        .context("parsing the MongoDB URI")?;
-    options.min_pool_size = Some(settings.min_pool_size);
-    options.max_pool_size = Some(settings.max_pool_size);
-    options.server_selection_timeout = Some(settings.timeout);
-    options.connect_timeout = Some(settings.timeout);
-    options
-        .app_name
-        .get_or_insert_with(|| settings.name.clone());
-    options.command_event_handler = Some(operation_timer());
-    // Each command as a child span of the request or event that sent it.
-    options.tracing = Some(
-        OpentelemetryOptions::builder()
-            .enabled(crate::trace::exporting())
-            .build(),
-    );
-    let client = Client::with_options(options).context("configuring the MongoDB client")?;
-    Ok(client.database(&settings.name))
+    Connector::new(settings).await?.database()
+}
+
+/// Opens clients of the service's database: one for the work on the main runtime (the outbox
+/// relay, the consumer), and one in each HTTP worker. A client's connection pool and monitors
+/// are tasks on the runtime that opened it; a request on an actix worker (a runtime of its own,
+/// on a thread of its own) that used the main client would hand every checkout and check-in of
+/// a connection to another thread and back.
+#[derive(Clone)]
+pub struct Connector {
+    options: ClientOptions,
+    name: String,
+}
+
+impl Connector {
+    /// Reads the settings (and resolves a `mongodb+srv` URI) once.
+    pub async fn new(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let mut options = ClientOptions::parse(settings.uri.expose_secret())
+            .await
+            .context("parsing the MongoDB URI")?;
+        options.min_pool_size = Some(settings.min_pool_size);
+        options.max_pool_size = Some(settings.max_pool_size);
+        options.server_selection_timeout = Some(settings.timeout);
+        options.connect_timeout = Some(settings.timeout);
+        options
+            .app_name
+            .get_or_insert_with(|| settings.name.clone());
+        // Each command as a child span of the request or event that sent it.
+        options.tracing = Some(
+            OpentelemetryOptions::builder()
+                .enabled(crate::trace::exporting())
+                .build(),
+        );
+        Ok(Connector {
+            options,
+            name: settings.name.clone(),
+        })
+    }
+
+    /// A client of its own, running on the current runtime.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        let mut options = self.options.clone();
+        options.command_event_handler = Some(operation_timer());
+        let client = Client::with_options(options).context("configuring the MongoDB client")?;
+        Ok(client.database(&self.name))
+    }
+
+    /// For an HTTP worker: a client of its own, or `shared` if one cannot be opened (the same
+    /// options opened `shared` at start, so this is not expected).
+    pub fn worker_database(&self, shared: &Database) -> Database {
+        self.database().unwrap_or_else(|error| {
+            tracing::error!(error = %format!("{error:#}"), "an HTTP worker shares the main MongoDB client");
+            shared.clone()
+        })
+    }
 }
 
 /// Times every command on a collection into `mongodb_operation_duration_seconds`. The

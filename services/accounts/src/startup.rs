@@ -5,6 +5,7 @@ use platform::consumer::dead_letter_headers;
 use platform::http::actuator::Actuator;
 use platform::http::server::About;
 use platform::lifecycle::Application;
+use platform::mongo::Connector;
 use platform::outbox::Outbox;
 use platform::relay::Relay;
 use shared_events::asyncapi::EventFlow;
@@ -26,7 +27,8 @@ const NAME: &str = "accounts";
 /// outbox relay, which run once [`Application::run_until_stopped`] is called.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     platform::lifecycle::install_observability(NAME, &settings.telemetry)?;
-    let database = platform::mongo::connect(&settings.database).await?;
+    let connector = Connector::new(&settings.database).await?;
+    let database = connector.database()?;
     let outbox = Outbox::new(&settings.outbox);
     let customers = CustomerRepository::new(&database, outbox.clone(), settings.documents);
     customers.create_indexes().await?;
@@ -38,12 +40,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.database.timeout,
     );
 
-    let state = web::Data::new(AppState {
-        customers,
-        topics: settings.topics.clone(),
-        base_path: settings.http.base_path.clone(),
-    });
-    let actuator = Actuator::new(NAME, database, producer, None);
+    let actuator = Actuator::new(NAME, database.clone(), producer, None);
     let events = EventFlow {
         service: NAME,
         group: None,
@@ -58,9 +55,20 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         description: DESCRIPTION,
         events: shared_events::asyncapi::document(&events, TITLE, DESCRIPTION),
     };
+    let (shared, topics, base_path) = (
+        database.clone(),
+        settings.topics.clone(),
+        settings.http.base_path.clone(),
+    );
     let (server, port) =
         platform::http::server::server(&settings.http, about, actuator, outbox, move |cfg| {
-            cfg.app_data(state.clone());
+            // Built in each worker, with the worker's own MongoDB client.
+            let database = connector.worker_database(&shared);
+            cfg.app_data(web::Data::new(AppState {
+                customers: customers.on(&database),
+                topics: topics.clone(),
+                base_path: base_path.clone(),
+            }));
             routes::configure(cfg);
         })?;
     Ok(Application::new(server, port, relay))

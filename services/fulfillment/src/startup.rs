@@ -5,6 +5,7 @@ use platform::consumer::{Consumer, Subscription, dead_letter_headers};
 use platform::http::actuator::Actuator;
 use platform::http::server::About;
 use platform::lifecycle::Application;
+use platform::mongo::Connector;
 use platform::outbox::Outbox;
 use platform::relay::Relay;
 use shared_events::asyncapi::EventFlow;
@@ -27,7 +28,8 @@ const NAME: &str = "fulfillment";
 /// relay and the consumer, which run once [`Application::run_until_stopped`] is called.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     platform::lifecycle::install_observability(NAME, &settings.telemetry)?;
-    let database = platform::mongo::connect(&settings.database).await?;
+    let connector = Connector::new(&settings.database).await?;
+    let database = connector.database()?;
     let outbox = Outbox::new(&settings.outbox);
     let fulfillments = FulfillmentRepository::new(&database, outbox.clone(), settings.documents);
     fulfillments.create_indexes().await?;
@@ -55,12 +57,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         },
     )?;
 
-    let state = web::Data::new(AppState {
-        fulfillments,
-        topics: settings.topics.clone(),
-        base_path: settings.http.base_path.clone(),
-    });
-    let actuator = Actuator::new(NAME, database, producer, Some(consumer.heartbeat()));
+    let actuator = Actuator::new(NAME, database.clone(), producer, Some(consumer.heartbeat()));
     let events = EventFlow {
         service: NAME,
         group: Some(settings.consumer.group_id.clone()),
@@ -78,9 +75,20 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         description: DESCRIPTION,
         events: shared_events::asyncapi::document(&events, TITLE, DESCRIPTION),
     };
+    let (shared, topics, base_path) = (
+        database.clone(),
+        settings.topics.clone(),
+        settings.http.base_path.clone(),
+    );
     let (server, port) =
         platform::http::server::server(&settings.http, about, actuator, outbox, move |cfg| {
-            cfg.app_data(state.clone());
+            // Built in each worker, with the worker's own MongoDB client.
+            let database = connector.worker_database(&shared);
+            cfg.app_data(web::Data::new(AppState {
+                fulfillments: fulfillments.on(&database),
+                topics: topics.clone(),
+                base_path: base_path.clone(),
+            }));
             routes::configure(cfg);
         })?;
     Ok(Application::new(server, port, relay).with_consumer(consumer))

@@ -104,6 +104,13 @@ impl CustomerOrdersRepository {
         }
     }
 
+    /// The same repository through another client (an HTTP worker's own).
+    pub(crate) fn on(&self, database: &Database) -> Self {
+        Self {
+            documents: self.documents.on(database),
+        }
+    }
+
     pub(crate) fn documents(&self) -> &Documents {
         &self.documents
     }
