@@ -3,6 +3,7 @@
 //! broker and database, with nothing of the services in between.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -333,4 +334,297 @@ pub(crate) async fn mongo(
         find_one: find.summary,
         upsert: upsert.summary,
     })
+}
+
+/// The raw change pipeline: how fast accounts' side ran, and the rate orders applied changes
+/// at, from the start until the last was applied (as the services' change phase is measured).
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct PipelineRates {
+    pub(crate) changes: Summary,
+    pub(crate) applied_per_second: f64,
+}
+
+/// The real limit of this design for customer changes: exactly the database and broker work one
+/// applied change needs, with the services' clients and settings and nothing else, in the same
+/// three stages: `concurrency` workers do accounts' read and conditional write that pushes the
+/// event onto the document's outbox; a relay publishes each event ([`BULK_IN_FLIGHT`] at a time)
+/// and pulls it; orders' side consumes the record, reads the copy and writes it, and stores the
+/// offset, each record on a task of its own (at least as parallel as the services' lanes).
+pub(crate) async fn pipeline(
+    kafka: &KafkaSettings,
+    database: &DatabaseSettings,
+    (topic, group): (&str, &str),
+    document: Document,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<PipelineRates> {
+    let database = platform::mongo::connect(database).await?;
+    let accounts = database.collection::<Document>("accounts");
+    let orders = database.collection::<Document>("orders");
+    let ids: Vec<ObjectId> = (0..DOCUMENTS).map(|_| ObjectId::new()).collect();
+    accounts
+        .insert_many(ids.iter().map(|id| {
+            let mut document = document.clone();
+            document.insert("_id", *id);
+            document.insert("version", 0_i64);
+            document
+        }))
+        .await
+        .context("inserting the pipeline's documents")?;
+
+    let applied = Arc::new(Applied::default());
+    let consumer = Arc::new(consumer(kafka, group, topic, None)?);
+    let stop = CancellationToken::new();
+    let applying = tokio::spawn(apply_all(
+        Arc::clone(&consumer),
+        orders,
+        Arc::clone(&applied),
+        stop.clone(),
+    ));
+    let producer = platform::kafka::producer(kafka)?;
+    // The first change waits for the consumer to join its group; it is not measured.
+    let (events, relayed) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let relay = tokio::spawn(relay_all(
+        producer,
+        accounts.clone(),
+        topic.to_owned(),
+        relayed,
+    ));
+    let change = Arc::new(Change {
+        accounts,
+        ids,
+        events,
+        written: AtomicU64::new(0),
+    });
+    let warm_up = async {
+        change.write(u64::MAX).await?;
+        let deadline = Instant::now() + JOIN_DEADLINE;
+        while applied.count() == 0 {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the pipeline's consumer did not join"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    };
+    let measured = match warm_up.await {
+        Ok(()) => {
+            let before = applied.count();
+            let started = Instant::now();
+            let outcome = closed_loop(concurrency, duration, {
+                let change = Arc::clone(&change);
+                move |n| {
+                    let change = Arc::clone(&change);
+                    async move { change.write(n).await }
+                }
+            })
+            .await;
+            let written = change.written.load(Ordering::Relaxed);
+            let deadline = Instant::now() + JOIN_DEADLINE;
+            while applied.count() < written {
+                if Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let count = applied.count() - before;
+            let last = applied.last().unwrap_or(started);
+            anyhow::ensure!(
+                applied.count() >= written,
+                "orders' side applied {count} of {} changes",
+                written - before
+            );
+            anyhow::ensure!(
+                outcome.failures == 0,
+                "raw changes failed: {}",
+                outcome.first_error.unwrap_or_default()
+            );
+            Ok(PipelineRates {
+                changes: outcome.summary,
+                applied_per_second: count as f64 / (last - started).as_secs_f64().max(1e-9),
+            })
+        }
+        Err(error) => Err(error),
+    };
+    drop(change);
+    let _ = relay.await;
+    stop.cancel();
+    let _ = applying.await;
+    if let Err(error) = database.drop().await {
+        eprintln!("dropping the pipeline's database: {error}");
+    }
+    measured
+}
+
+/// An event accounts' side wrote: the document, the event's id, its key and its value.
+type Event = (ObjectId, String, String, Vec<u8>);
+
+/// Accounts' side of the raw changes.
+struct Change {
+    accounts: mongodb::Collection<Document>,
+    ids: Vec<ObjectId>,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    /// Changes written (and handed to the relay).
+    written: AtomicU64,
+}
+
+impl Change {
+    /// Reads a customer and writes its change with the event, if the version still holds.
+    async fn write(&self, number: u64) -> anyhow::Result<()> {
+        let id = *nth(&self.ids, number);
+        let stored = self
+            .accounts
+            .find_one(doc! { "_id": id })
+            .projection(doc! { "outbox": 0 })
+            .await?
+            .context("a pipeline document is missing")?;
+        let version = stored.get_i64("version")?;
+        let first_name = format!("Changed{number}");
+        // The event: the changed customer as JSON, its id as text, as accounts publishes it.
+        let mut changed = stored;
+        changed.insert("_id", id.to_hex());
+        changed.insert("name", doc! { "firstName": &first_name });
+        changed.insert("version", version + 1);
+        let payload = serde_json::to_vec(&changed)?;
+        let event_id = ObjectId::new().to_hex();
+        let entry =
+            doc! { "_id": &event_id, "payload": String::from_utf8_lossy(&payload).as_ref() };
+        let written = self
+            .accounts
+            .update_one(
+                doc! { "_id": id, "version": version },
+                doc! {
+                    "$set": { "name.firstName": &first_name, "version": version + 1 },
+                    "$push": { "outbox": entry },
+                },
+            )
+            .await?;
+        // Another worker changed the same document in between: its change is the one that counts.
+        if written.modified_count == 1 {
+            self.written.fetch_add(1, Ordering::Relaxed);
+            self.events
+                .send((id, event_id, id.to_hex(), payload))
+                .map_err(|_| anyhow::anyhow!("the relay stopped"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The relay's side: publishes each event and pulls it from its document's outbox.
+async fn relay_all(
+    producer: FutureProducer,
+    accounts: mongodb::Collection<Document>,
+    topic: String,
+    events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
+    let headers = event_headers();
+    tokio_stream_of(events)
+        .map(|(id, event_id, key, payload)| {
+            let (producer, accounts, topic, headers) = (&producer, &accounts, &topic, &headers);
+            async move {
+                let published = publish(
+                    producer,
+                    &Record {
+                        topic,
+                        key: Some(key.as_bytes()),
+                        payload: Some(&payload),
+                        headers,
+                    },
+                )
+                .await;
+                let pulled = accounts
+                    .update_one(
+                        doc! { "_id": id },
+                        doc! { "$pull": { "outbox": { "_id": &event_id } } },
+                    )
+                    .await;
+                if let Err(error) = published
+                    .map(|_| ())
+                    .and(pulled.map(|_| ()).map_err(anyhow::Error::from))
+                {
+                    eprintln!("the raw relay failed: {error:#}");
+                }
+            }
+        })
+        .buffer_unordered(BULK_IN_FLIGHT)
+        .for_each(|()| async {})
+        .await;
+}
+
+/// An unbounded receiver as a stream.
+fn tokio_stream_of<T>(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |context| receiver.poll_recv(context))
+}
+
+/// How many changes orders' side applied, and when the last was.
+#[derive(Default)]
+struct Applied {
+    count: AtomicU64,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Applied {
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn last(&self) -> Option<Instant> {
+        self.last.lock().ok().and_then(|last| *last)
+    }
+
+    fn one(&self) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Instant::now());
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Orders' side: each record applied on a task of its own, its offset stored once applied.
+async fn apply_all(
+    consumer: Arc<StreamConsumer>,
+    orders: mongodb::Collection<Document>,
+    applied: Arc<Applied>,
+    stop: CancellationToken,
+) {
+    while let Some(received) = stop.run_until_cancelled(consumer.recv()).await {
+        let Ok(message) = received else { continue };
+        let message = message.detach();
+        let (consumer, orders, applied) =
+            (Arc::clone(&consumer), orders.clone(), Arc::clone(&applied));
+        tokio::spawn(async move {
+            match apply_copy(&orders, &message).await {
+                Ok(()) => applied.one(),
+                Err(error) => eprintln!("the raw pipeline's orders write failed: {error:#}"),
+            }
+            let _ = consumer.store_offset(message.topic(), message.partition(), message.offset());
+        });
+    }
+}
+
+/// Orders' side of one raw change: read the copy, write it if the record is newer.
+async fn apply_copy(
+    orders: &mongodb::Collection<Document>,
+    message: &rdkafka::message::OwnedMessage,
+) -> anyhow::Result<()> {
+    let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
+    let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
+    let version = event["version"]
+        .as_i64()
+        .context("no version in the event")?;
+    let mut event = mongodb::bson::to_document(&event)?;
+    event.insert("_id", id);
+    event.insert("version", version);
+    let copy = orders.find_one(doc! { "_id": id }).await?;
+    if copy.is_some_and(|copy| copy.get_i64("version").is_ok_and(|held| held >= version)) {
+        return Ok(());
+    }
+    orders
+        .replace_one(doc! { "_id": id }, event)
+        .upsert(true)
+        .await?;
+    Ok(())
 }

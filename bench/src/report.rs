@@ -279,6 +279,11 @@ pub(crate) struct Baselines {
     pub(crate) kafka_consume_per_second: f64,
     pub(crate) mongo_find_one: Summary,
     pub(crate) mongo_upsert: Summary,
+    /// Accounts' side of a customer change in the raw pipeline (baseline::pipeline): read, and
+    /// conditional write with the outbox push.
+    pub(crate) raw_pipeline: Summary,
+    /// Changes the raw pipeline's orders side applied per second.
+    pub(crate) raw_pipeline_applied_per_second: f64,
 }
 
 impl Baselines {
@@ -299,6 +304,10 @@ impl Baselines {
             ),
             named("mongodb find_one by _id", &self.mongo_find_one),
             named("mongodb update_one by _id, upsert", &self.mongo_upsert),
+            named(
+                "raw change pipeline, accounts' side (read, write with the outbox push)",
+                &self.raw_pipeline,
+            ),
         ]
     }
 }
@@ -346,9 +355,12 @@ impl Report {
         text.push_str("\n### Baselines (raw clients, same broker and database)\n\n");
         text.push_str(&latency_table("operation", &self.baselines.rows()));
         text.push_str(&format!(
-            "\nKafka bulk: produce {} msg/s, consume {} msg/s.\n",
+            "\nKafka bulk: produce {} msg/s, consume {} msg/s. Raw change pipeline (the \
+             database and broker work of a change, with the services' clients, nothing else): \
+             {} changes applied per second.\n",
             number(self.baselines.kafka_produce_per_second),
-            number(self.baselines.kafka_consume_per_second)
+            number(self.baselines.kafka_consume_per_second),
+            number(self.baselines.raw_pipeline_applied_per_second)
         ));
         text.push_str("\n### HTTP latency per endpoint\n\n");
         text.push_str(&latency_table("endpoint", &self.http));
