@@ -9,6 +9,7 @@
 
 mod backlog;
 mod baseline;
+mod constant;
 mod footprint;
 mod latency;
 mod load;
@@ -40,6 +41,7 @@ async fn main() -> ExitCode {
         Ok(Command::Backlog(options)) => finished(backlog::run(options).await),
         Ok(Command::Scale(options)) => finished(scale::run(options).await),
         Ok(Command::Traffic(options)) => finished(traffic::run(options).await),
+        Ok(Command::Constant { port }) => finished(constant::serve(port).await),
         Err(mistake) => {
             eprintln!("{mistake}\n\n{USAGE}");
             ExitCode::from(2)

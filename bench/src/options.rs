@@ -59,6 +59,10 @@ pub(crate) enum Command {
     Backlog(BacklogOptions),
     Scale(ScaleOptions),
     Traffic(TrafficOptions),
+    /// The constant server the benchmark runs as its yardstick.
+    Constant {
+        port: u16,
+    },
     Help,
 }
 
@@ -114,6 +118,23 @@ impl Options {
             Some("load") => {
                 arguments.next();
                 return TrafficOptions::parse(arguments);
+            }
+            Some("constant") => {
+                arguments.next();
+                let mut port = None;
+                let help = each_option(arguments, |option, value| match option {
+                    "--port" => {
+                        port = Some(parsed(option, &value)?);
+                        Ok(())
+                    }
+                    _ => Err(format!("unknown option {option}")),
+                })?;
+                if help {
+                    return Ok(Command::Help);
+                }
+                return port
+                    .map(|port| Command::Constant { port })
+                    .ok_or_else(|| "constant needs --port N".to_owned());
             }
             _ => {}
         }
@@ -429,6 +450,15 @@ mod tests {
             Err("where is orders? --gateway URL or --orders URL".to_owned())
         );
         assert!(parse(&["load", "--gateway", "http://g", "--rate", "-1"]).is_err());
+    }
+
+    #[test]
+    fn the_constant_server_needs_its_port() {
+        assert_eq!(
+            parse(&["constant", "--port", "8123"]),
+            Ok(Command::Constant { port: 8123 })
+        );
+        assert!(parse(&["constant"]).is_err());
     }
 
     #[test]

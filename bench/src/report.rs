@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::footprint::Footprint;
 use crate::latency::{Named, Summary};
 use crate::load::ChangeRates;
+use crate::run::CpuPerOperation;
 
 /// What a check requires.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -325,6 +326,7 @@ pub(crate) struct Report {
     pub(crate) poll_interval_ms: u64,
     pub(crate) checks: Vec<Check>,
     pub(crate) changes: ChangeRates,
+    pub(crate) cpu_per_operation: CpuPerOperation,
     pub(crate) baselines: Baselines,
     pub(crate) http: Vec<Named>,
     pub(crate) end_to_end: Vec<Named>,
@@ -351,6 +353,17 @@ impl Report {
             number(self.changes.acknowledged_per_second),
             number(self.changes.published_per_second),
             number(self.changes.applied_per_second)
+        ));
+        let cpu = &self.cpu_per_operation;
+        text.push_str(&format!(
+            "\nCPU per operation (user + system, from /proc/PID/stat over each phase): accounts \
+             {} us per GET by id, orders {} us per change applied; the constant actix-web \
+             handler {} us per request ({} req/s, p50 {} ms).\n",
+            number(cpu.read_us),
+            number(cpu.applied_change_us),
+            number(cpu.constant_us),
+            number(cpu.constant.per_second),
+            number(cpu.constant.p50_ms)
         ));
         text.push_str("\n### Baselines (raw clients, same broker and database)\n\n");
         text.push_str(&latency_table("operation", &self.baselines.rows()));

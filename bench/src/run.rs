@@ -12,7 +12,8 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 
 use crate::baseline::{self, BulkRates, MongoRates, PipelineRates};
-use crate::footprint::{self, Footprint, Memory, PeakSampler, StartTimes};
+use crate::constant::Constant;
+use crate::footprint::{self, Cpu, Footprint, Memory, PeakSampler, StartTimes, cpu};
 use crate::latency::{Named, Summary};
 use crate::load::{self, ChangeRates, Load, Urls};
 use crate::options::Options;
@@ -30,6 +31,7 @@ const SEED_CUSTOMERS: usize = 100;
 const READ_RATIO: f64 = 0.8;
 const APPLY_RATIO: f64 = 0.7;
 const END_TO_END_RATIO: f64 = 3.0;
+const CPU_RATIO: f64 = 3.0;
 const START_TO_READY_MS: f64 = 100.0;
 const IDLE_RSS_MIB: f64 = 15.0;
 const MIB: f64 = 1_048_576.0;
@@ -120,6 +122,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         poll_interval_ms: u64::try_from(options.poll.as_millis()).unwrap_or(u64::MAX),
         checks: checks(&raw, &on_services, &footprints),
         changes: on_services.changes,
+        cpu_per_operation: on_services.cpu_per_operation,
         baselines: raw.baselines(),
         http: on_services.http,
         end_to_end: on_services.end_to_end,
@@ -281,8 +284,22 @@ async fn measure_baselines(
     })
 }
 
+/// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct CpuPerOperation {
+    /// The constant actix-web handler, per request.
+    pub(crate) constant_us: f64,
+    /// Accounts, per GET customers/{id} of the read phase.
+    pub(crate) read_us: f64,
+    /// Orders, per customer change it applied in the change phase.
+    pub(crate) applied_change_us: f64,
+    /// The constant handler's own throughput and latency.
+    pub(crate) constant: Summary,
+}
+
 /// What the load on the services measured.
 struct OnServices {
+    cpu_per_operation: CpuPerOperation,
     reads: Summary,
     changes: ChangeRates,
     http: Vec<Named>,
@@ -304,6 +321,25 @@ async fn measure_services(
     let first = load.seed_customers(1, 1).await?;
     load.await_in_orders(&first[0]).await?;
 
+    let pid = |name: &str| {
+        services
+            .iter()
+            .find(|service| service.name == name)
+            .map(|service| service.pid)
+            .with_context(|| format!("{name} is not running"))
+    };
+    let (accounts, orders) = (pid("accounts")?, pid("orders")?);
+    log(&format!(
+        "a constant actix-web handler, {} workers, {:?}: the yardstick of CPU per request",
+        options.concurrency, options.phase
+    ));
+    let constant = Constant::start(client).await?;
+    let measured = constant
+        .read(client, options.concurrency, options.phase)
+        .await;
+    constant.stop().await;
+    let (constant, constant_cpu) = measured?;
+
     let sampler = PeakSampler::start(services.iter().map(|service| service.pid).collect());
     let seeds = SEED_CUSTOMERS.max(options.concurrency * 10);
     log(&format!("creating {seeds} customers"));
@@ -312,13 +348,16 @@ async fn measure_services(
         "reading customers by id, {} workers, {:?}",
         options.concurrency, options.phase
     ));
+    let before = cpu(&[accounts])?;
     let reads = load
         .read_customers(Arc::clone(&ids), options.concurrency, options.phase)
         .await;
+    let read_cpu = cpu(&[accounts])?.since(before);
     log(&format!(
         "changing customers, {} workers, {:?}, until orders applied every change",
         options.concurrency, options.phase
     ));
+    let before = cpu(&[orders])?;
     let (changes, rates) = load
         .change_customers(
             ids,
@@ -327,6 +366,7 @@ async fn measure_services(
             &topics.customer_change,
         )
         .await?;
+    let change_cpu = cpu(&[orders])?.since(before);
     log(&format!(
         "realistic flows, {} workers, {:?}",
         options.concurrency, options.flows
@@ -361,7 +401,18 @@ async fn measure_services(
             })
         })
         .collect();
+    let per = |used: Cpu, count: f64| used.total() * 1e6 / count.max(1.0);
+    let cpu_per_operation = CpuPerOperation {
+        constant_us: per(constant_cpu, constant.summary.count as f64),
+        read_us: per(read_cpu, reads.summary.count as f64),
+        applied_change_us: per(
+            change_cpu,
+            rates.applied_per_second * options.phase.as_secs_f64(),
+        ),
+        constant: constant.summary,
+    };
     Ok(OnServices {
+        cpu_per_operation,
         reads: reads.summary,
         changes: rates,
         http,
@@ -394,6 +445,25 @@ fn checks(raw: &Raw, on_services: &OnServices, footprints: &[Footprint]) -> Vec<
             Target::RatioAtLeast(APPLY_RATIO),
         ),
     ];
+    let cpu = &on_services.cpu_per_operation;
+    let constant = Baseline {
+        name: "constant actix-web handler, per request".to_owned(),
+        value: cpu.constant_us,
+    };
+    checks.push(Check::against(
+        "CPU per GET accounts customers/{id}",
+        "us",
+        cpu.read_us,
+        constant.clone(),
+        Target::RatioAtMost(CPU_RATIO),
+    ));
+    checks.push(Check::against(
+        "CPU per customer change applied in orders",
+        "us",
+        cpu.applied_change_us,
+        constant,
+        Target::RatioAtMost(CPU_RATIO),
+    ));
     for hop in HOPS {
         let p99 = on_services
             .end_to_end
