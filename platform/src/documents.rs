@@ -16,6 +16,7 @@ use anyhow::Context;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Collection, Database};
+use serde::de::DeserializeOwned;
 
 use crate::outbox::{CLAIM, FIELD, MAX_EVENT_BYTES, Outbox, OutboxMessage, PENDING_REMOVAL};
 use crate::paging::PageRequest;
@@ -105,6 +106,20 @@ impl Documents {
     /// The first live document that matches.
     pub async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Document>> {
         self.collection
+            .find_one(live(filter))
+            .projection(without_outbox())
+            .await
+            .with_context(|| format!("reading from {}", self.collection.name()))
+    }
+
+    /// The first live document that matches, read straight from the server's reply into `T`
+    /// (no `Document` in between).
+    pub async fn find_one_as<T>(&self, filter: Document) -> anyhow::Result<Option<T>>
+    where
+        T: DeserializeOwned + Send + Sync,
+    {
+        self.collection
+            .clone_with_type::<T>()
             .find_one(live(filter))
             .projection(without_outbox())
             .await

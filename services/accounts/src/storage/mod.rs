@@ -102,8 +102,11 @@ impl CustomerRepository {
     }
 
     pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<Versioned>> {
-        let found = self.documents.find_one(doc! { "_id": id }).await?;
-        found.map(|document| read(&document)).transpose()
+        let found = self
+            .documents
+            .find_one_as::<CustomerDocument>(doc! { "_id": id })
+            .await?;
+        Ok(found.map(CustomerDocument::into_customer))
     }
 
     pub(crate) async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Customer>, u64)> {
