@@ -82,6 +82,10 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let mut services: Vec<Service> = Vec::new();
     let measured = async {
+        // A broker just started is still loading its state: the first idempotent producer
+        // waits for its producer id ("coordinator load in progress"), which would be timed as
+        // the first service's start-up.
+        warm_up_broker(&kafka, &raw_topics[0]).await?;
         let starts = start_services(&options, &launcher, &client, &mut services).await?;
         tokio::time::sleep(SETTLE).await;
         let idle: Vec<Memory> = services
@@ -130,6 +134,23 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         notes: notes(&options, on_services.errors),
     };
     crate::report::write(&options.out, &report, &report.markdown())
+}
+
+/// Publishes one record with a producer configured as the services' and waits for the ack.
+async fn warm_up_broker(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<()> {
+    log("warming the broker up: one record through an idempotent producer");
+    let producer = platform::kafka::producer(kafka)?;
+    platform::kafka::publish(
+        &producer,
+        &platform::kafka::Record {
+            topic,
+            key: Some(b"warm-up"),
+            payload: Some(b"{}"),
+            headers: &[],
+        },
+    )
+    .await
+    .context("warming the broker up")
 }
 
 /// Starts each service `start_runs` times and stops it, then once more to keep it running.
