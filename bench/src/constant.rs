@@ -88,14 +88,7 @@ impl Constant {
         let before = cpu(&[self.pid])?;
         let (client, url) = (client.clone(), Arc::new(self.url.clone()));
         let outcome = closed_loop(concurrency, duration, move |n| {
-            let request = client.get(format!("{url}/{n}"));
-            async move {
-                let response = request.send().await?;
-                let status = response.status();
-                response.bytes().await?;
-                anyhow::ensure!(status.is_success(), "GET constant: {status}");
-                Ok(())
-            }
+            crate::load::read(client.get(format!("{url}/{n}")), "GET constant")
         })
         .await;
         Ok((outcome, cpu(&[self.pid])?.since(before)))

@@ -95,6 +95,15 @@ pub(crate) fn counted(exposition: &str, metric: &str, (name, value): (&str, &str
         .sum()
 }
 
+/// One read whose body is drained and whose status must be a success.
+pub(crate) async fn read(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<()> {
+    let response = request.send().await?;
+    let status = response.status();
+    response.bytes().await?;
+    anyhow::ensure!(status.is_success(), "{what}: {status}");
+    Ok(())
+}
+
 /// Whether an order resource's history holds `status`.
 fn has_status(order: &Value, status: &str) -> bool {
     order["orderStatusEvents"].as_array().is_some_and(|events| {
@@ -328,14 +337,7 @@ impl Load {
         let (client, bases) = (self.client.clone(), self.urls.accounts.clone());
         closed_loop(concurrency, duration, move |n| {
             let url = format!("{}/customers/{}", nth(&bases, n), *nth(&ids, n));
-            let request = client.get(url);
-            async move {
-                let response = request.send().await?;
-                let status = response.status();
-                response.bytes().await?;
-                anyhow::ensure!(status.is_success(), "GET customers/{{id}}: {status}");
-                Ok(())
-            }
+            read(client.get(url), "GET customers/{id}")
         })
         .await
     }

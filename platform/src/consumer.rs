@@ -35,7 +35,7 @@ use crate::kafka::{self, Record};
 use crate::metrics;
 use crate::outbox::MAX_EVENT_BYTES;
 use crate::settings::KafkaSettings;
-use crate::trace::{self, ReadHeaderPairs};
+use crate::trace::{self, ReadHeaderPairs, RecordWork};
 
 /// Headers added to a dead-lettered record, named and encoded as Spring Kafka's
 /// `DeadLetterPublishingRecoverer` writes them, so that Spring tooling and Kafka UIs read them:
@@ -659,16 +659,11 @@ impl<H: Handler> Consumer<H> {
 
     /// Handles one message within its trace; `None` if stopped first.
     async fn handle(&self, message: &InboundMessage) -> Option<()> {
-        let span = tracing::info_span!(
-            "event",
-            trace_id = tracing::field::Empty,
-            otel.name = %format_args!("{} process", message.topic),
-            otel.kind = "consumer",
+        let span = trace::record_span(
+            RecordWork::Process,
+            &message.topic,
+            &ReadHeaderPairs(&message.headers),
         );
-        trace::continue_trace(&span, &ReadHeaderPairs(&message.headers));
-        span.set_attribute("messaging.system", "kafka");
-        span.set_attribute("messaging.operation.type", "process");
-        span.set_attribute("messaging.destination.name", message.topic.clone());
         span.set_attribute(
             "messaging.destination.partition.id",
             message.partition.to_string(),

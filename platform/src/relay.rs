@@ -32,7 +32,7 @@ use crate::kafka::{self, Record};
 use crate::mongo::bounded;
 use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
 use crate::settings::OutboxSettings;
-use crate::trace::{self, HeaderPairs, ReadHeaderPairs, TraceContext};
+use crate::trace::{self, HeaderPairs, ReadHeaderPairs, RecordWork, TraceContext};
 
 /// The partial index of the documents with pending events.
 pub const OUTBOX_PENDING_INDEX: &str = "outbox_pending";
@@ -547,16 +547,11 @@ impl Relay {
     /// Publishes one event in a span of its own, a child of the work that wrote the event; the
     /// record's `traceparent` names this span, so its consumers continue from the send.
     async fn send(&self, message: &OutboxMessage) -> anyhow::Result<()> {
-        let span = tracing::info_span!(
-            "publish",
-            trace_id = tracing::field::Empty,
-            otel.name = %format_args!("{} publish", message.topic),
-            otel.kind = "producer",
+        let span = trace::record_span(
+            RecordWork::Send,
+            &message.topic,
+            &ReadHeaderPairs(&message.headers),
         );
-        trace::continue_trace(&span, &ReadHeaderPairs(&message.headers));
-        span.set_attribute("messaging.system", "kafka");
-        span.set_attribute("messaging.operation.type", "send");
-        span.set_attribute("messaging.destination.name", message.topic.clone());
         span.set_attribute("messaging.message.id", message.id.clone());
         let mut headers: Vec<(String, Vec<u8>)> = message
             .headers

@@ -141,6 +141,45 @@ pub fn continue_trace(span: &tracing::Span, carrier: &dyn Extractor) {
     span.record("trace_id", TraceContext::of(span).trace_id());
 }
 
+/// What is done with a Kafka record in its span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordWork {
+    /// Published by the outbox relay: a producer span, `<topic> publish`.
+    Send,
+    /// Handled by a consumer: a consumer span, `<topic> process`.
+    Process,
+}
+
+/// The span of a Kafka record's publication or handling, continuing the trace that `carrier`
+/// (the event's headers) holds, with the messaging attributes of OpenTelemetry's conventions.
+pub(crate) fn record_span(work: RecordWork, topic: &str, carrier: &dyn Extractor) -> tracing::Span {
+    let span = match work {
+        RecordWork::Send => tracing::info_span!(
+            "publish",
+            trace_id = tracing::field::Empty,
+            otel.name = %format_args!("{topic} publish"),
+            otel.kind = "producer",
+        ),
+        RecordWork::Process => tracing::info_span!(
+            "event",
+            trace_id = tracing::field::Empty,
+            otel.name = %format_args!("{topic} process"),
+            otel.kind = "consumer",
+        ),
+    };
+    continue_trace(&span, carrier);
+    span.set_attribute("messaging.system", "kafka");
+    span.set_attribute(
+        "messaging.operation.type",
+        match work {
+            RecordWork::Send => "send",
+            RecordWork::Process => "process",
+        },
+    );
+    span.set_attribute("messaging.destination.name", topic.to_owned());
+    span
+}
+
 /// The position in a trace of the work under way: what goes into the `traceparent` of the
 /// events that work causes.
 #[derive(Debug, Clone)]
