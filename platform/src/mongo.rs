@@ -42,22 +42,23 @@ const TRANSIENT_CODES: [i32; 14] = [
 /// connections open from then on, so that a burst of requests does not queue behind
 /// connection set-up.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Database> {
-    Connector::new(settings).await?.database()
+    Ok(Connector::new(settings).await?.shared().clone())
 }
 
-/// Opens clients of the service's database: one for the work on the main runtime (the outbox
-/// relay, the consumer), and one in each HTTP worker. A client's connection pool and monitors
-/// are tasks on the runtime that opened it; a request on an actix worker (a runtime of its own,
-/// on a thread of its own) that used the main client would hand every checkout and check-in of
-/// a connection to another thread and back.
+/// The clients of the service's database: the shared one, opened here on the main runtime, for
+/// the outbox relay and the consumer, and one per HTTP worker ([`Connector::worker_database`]).
+/// A client's connection pool and monitors are tasks on the runtime that opened it; a request on
+/// an actix worker (a runtime of its own, on a thread of its own) that used the shared client
+/// would hand every checkout and check-in of a connection to another thread and back.
 #[derive(Clone)]
 pub struct Connector {
     options: ClientOptions,
     name: String,
+    shared: Database,
 }
 
 impl Connector {
-    /// Reads the settings (and resolves a `mongodb+srv` URI) once.
+    /// Reads the settings (and resolves a `mongodb+srv` URI) once, and opens the shared client.
     pub async fn new(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let mut options = ClientOptions::parse(settings.uri.expose_secret())
             .await
@@ -75,28 +76,35 @@ impl Connector {
                 .enabled(crate::trace::exporting())
                 .build(),
         );
+        let shared = open(&options, &settings.name)?;
         Ok(Connector {
             options,
             name: settings.name.clone(),
+            shared,
         })
     }
 
-    /// A client of its own, running on the current runtime.
-    pub fn database(&self) -> anyhow::Result<Database> {
-        let mut options = self.options.clone();
-        options.command_event_handler = Some(operation_timer());
-        let client = Client::with_options(options).context("configuring the MongoDB client")?;
-        Ok(client.database(&self.name))
+    /// The client of the main runtime.
+    pub fn shared(&self) -> &Database {
+        &self.shared
     }
 
-    /// For an HTTP worker: a client of its own, or `shared` if one cannot be opened (the same
-    /// options opened `shared` at start, so this is not expected).
-    pub fn worker_database(&self, shared: &Database) -> Database {
-        self.database().unwrap_or_else(|error| {
+    /// For an HTTP worker, on its runtime: a client of its own, or the shared one if it cannot
+    /// be opened (the same options opened the shared one, so this is not expected).
+    pub fn worker_database(&self) -> Database {
+        open(&self.options, &self.name).unwrap_or_else(|error| {
             tracing::error!(error = %format!("{error:#}"), "an HTTP worker shares the main MongoDB client");
-            shared.clone()
+            self.shared.clone()
         })
     }
+}
+
+/// A client on the current runtime, its commands timed.
+fn open(options: &ClientOptions, name: &str) -> anyhow::Result<Database> {
+    let mut options = options.clone();
+    options.command_event_handler = Some(operation_timer());
+    let client = Client::with_options(options).context("configuring the MongoDB client")?;
+    Ok(client.database(name))
 }
 
 /// Times every command on a collection into `mongodb_operation_duration_seconds`. The

@@ -10,14 +10,14 @@ use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::trace::Status;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::http::errors::{ApiError, Code};
 use crate::metrics;
 use crate::outbox::Outbox;
-use crate::trace::{self, TRACEPARENT, TraceContext};
+use crate::trace::{self, TRACEPARENT};
 
 /// Wraps every request: continues or starts its trace, logs it once with its trace id, counts
 /// it by route pattern, and answers with the `traceparent` of the work it did.
@@ -37,8 +37,7 @@ pub async fn observe(
     // Before the span starts, where the sampler sees them.
     span.set_attribute("http.request.method", method.clone());
     span.set_attribute("url.path", path.clone());
-    trace::continue_trace(&span, &RequestHeaders(request.headers()));
-    let context = TraceContext::of(&span);
+    let context = trace::continue_trace(&span, &RequestHeaders(request.headers()));
     request.extensions_mut().insert(context.clone());
     let started = Instant::now();
     let outcome = next.call(request).instrument(span.clone()).await;
@@ -64,9 +63,7 @@ pub async fn observe(
         metrics::record_http_request(&method, &route, status, elapsed);
     }
     // The route is known only now, after the span started: the name is updated in place.
-    span.context()
-        .span()
-        .update_name(format!("{method} {route}"));
+    context.rename(format!("{method} {route}"));
     span.set_attribute("http.route", route.clone());
     span.set_attribute("http.response.status_code", i64::from(status));
     if status >= 500 {

@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use mongodb::Database;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::{AppExt, scope};
 
@@ -16,6 +17,7 @@ use crate::http::extract::{json_config, path_config, query_config};
 use crate::http::methods::{Routes, check_method};
 use crate::http::middleware::{Limits, guard, observe};
 use crate::http::openapi;
+use crate::mongo::Connector;
 use crate::outbox::Outbox;
 use crate::settings::HttpSettings;
 
@@ -28,7 +30,8 @@ pub struct About {
 }
 
 /// The HTTP server of a service, bound to `settings.host:port`: every route under
-/// `settings.base_path` (the service's, registered by `configure` once per worker, and the
+/// `settings.base_path` (the service's, registered by `configure` once per worker with that
+/// worker's own MongoDB client from `databases`, and the
 /// actuator's), the OpenAPI document and Swagger UI collected from those routes, JSON errors for
 /// every rejected request, 405 with `Allow` for a method a served path does not answer, the
 /// request deadline and the outbox's backpressure, and [`observe`] around it all. Returns the server and its port.
@@ -37,17 +40,18 @@ pub fn server<F>(
     about: About,
     actuator: Actuator,
     outbox: Outbox,
+    databases: Connector,
     configure: F,
 ) -> anyhow::Result<(Server, u16)>
 where
-    F: Fn(&mut ServiceConfig<'_>) + Clone + Send + 'static,
+    F: Fn(&mut ServiceConfig<'_>, &Database) + Clone + Send + 'static,
 {
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
     let exposure = Exposure::parse(&settings.actuator_exposure)?;
-    let routes = move |cfg: &mut ServiceConfig<'_>| {
-        configure(cfg);
+    let routes = move |cfg: &mut ServiceConfig<'_>, database: &Database| {
+        configure(cfg, database);
         actuator::configure(cfg, actuator.clone(), exposure);
     };
     let limits = Limits {
@@ -56,16 +60,19 @@ where
     };
     let base_path = settings.base_path.clone();
     let max_body_bytes = settings.max_body_bytes;
-    // The document is collected from the same route registrations the workers make.
+    // The document is collected from the same route registrations the workers make (with the
+    // shared client: this pass serves nothing).
     let (_, api) = App::new()
         .into_utoipa_app()
-        .service(scope(base_path.as_str()).configure(|cfg| routes(cfg)))
+        .service(scope(base_path.as_str()).configure(|cfg| routes(cfg, databases.shared())))
         .split_for_parts();
     let methods = std::sync::Arc::new(Routes::of(&api));
     let events = web::Data::new(about.events);
     let events_page = web::Data::new(openapi::events_page(about.title));
     let mut server = HttpServer::new(move || {
         let routes = routes.clone();
+        // Called on the worker's own thread and runtime.
+        let database = databases.worker_database();
         let limits = limits.clone();
         let methods = methods.clone();
         let events = events.clone();
@@ -107,7 +114,7 @@ where
                     .route(web::get().to(openapi::events_viewer_asset)),
             )
             .into_utoipa_app()
-            .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg)))
+            .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg, &database)))
             .into_app()
             .default_service(web::to(no_route))
     })

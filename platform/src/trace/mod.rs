@@ -133,12 +133,14 @@ pub fn flush() {
 
 /// Makes `span` continue the trace whose context `carrier` holds (a new trace when it holds
 /// none, or none that is valid), and shows its trace id in the span's `trace_id` field, which
-/// the span must declare.
-pub fn continue_trace(span: &tracing::Span, carrier: &dyn Extractor) {
+/// the span must declare. Returns the span's context.
+pub fn continue_trace(span: &tracing::Span, carrier: &dyn Extractor) -> TraceContext {
     let parent = TraceContextPropagator::new().extract(carrier);
     // Fails only without the tracing layer (no subscriber installed): there is no trace then.
     let _ = span.set_parent(parent);
-    span.record("trace_id", TraceContext::of(span).trace_id());
+    let context = TraceContext::of(span);
+    span.record("trace_id", context.trace_id());
+    context
 }
 
 /// What is done with a Kafka record in its span.
@@ -199,6 +201,11 @@ impl TraceContext {
     /// The trace id as 32 hex digits, as logs show it.
     pub fn trace_id(&self) -> String {
         self.0.span().span_context().trace_id().to_string()
+    }
+
+    /// Names the span this context is at, once what it did is known (an HTTP route).
+    pub(crate) fn rename(&self, name: String) {
+        self.0.span().update_name(name);
     }
 
     /// Writes this context into `carrier` (`traceparent`, and `tracestate` when there is one).

@@ -28,7 +28,7 @@ const NAME: &str = "accounts";
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     platform::lifecycle::install_observability(NAME, &settings.telemetry)?;
     let connector = Connector::new(&settings.database).await?;
-    let database = connector.database()?;
+    let database = connector.shared().clone();
     let outbox = Outbox::new(&settings.outbox);
     let customers = CustomerRepository::new(&database, outbox.clone(), settings.documents);
     customers.create_indexes().await?;
@@ -55,21 +55,22 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         description: DESCRIPTION,
         events: shared_events::asyncapi::document(&events, TITLE, DESCRIPTION),
     };
-    let (shared, topics, base_path) = (
-        database.clone(),
-        settings.topics.clone(),
-        settings.http.base_path.clone(),
-    );
-    let (server, port) =
-        platform::http::server::server(&settings.http, about, actuator, outbox, move |cfg| {
-            // Built in each worker, with the worker's own MongoDB client.
-            let database = connector.worker_database(&shared);
+    let (topics, base_path) = (settings.topics.clone(), settings.http.base_path.clone());
+    let (server, port) = platform::http::server::server(
+        &settings.http,
+        about,
+        actuator,
+        outbox,
+        connector,
+        move |cfg, database| {
+            // Built in each worker, on the worker's own MongoDB client.
             cfg.app_data(web::Data::new(AppState {
-                customers: customers.on(&database),
+                customers: customers.on(database),
                 topics: topics.clone(),
                 base_path: base_path.clone(),
             }));
             routes::configure(cfg);
-        })?;
+        },
+    )?;
     Ok(Application::new(server, port, relay))
 }
