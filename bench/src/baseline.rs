@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
+use mongodb::Collection;
 use mongodb::bson::{Document, doc, oid::ObjectId};
 use platform::kafka::{Record, publish};
 use platform::settings::{DatabaseSettings, KafkaSettings};
@@ -286,21 +287,7 @@ pub(crate) async fn mongo(
         .context("inserting the baseline documents")?;
     let ids = Arc::new(ids);
 
-    let find = closed_loop(concurrency, duration, {
-        let (collection, ids) = (collection.clone(), Arc::clone(&ids));
-        move |n| {
-            let (collection, ids) = (collection.clone(), Arc::clone(&ids));
-            async move {
-                let id = *nth(&ids, n);
-                collection
-                    .find_one(doc! { "_id": id })
-                    .await?
-                    .context("a baseline document is missing")?;
-                Ok(())
-            }
-        }
-    })
-    .await;
+    let find = find_by_id(&collection, Arc::clone(&ids), concurrency, duration).await;
     let upsert = closed_loop(concurrency, duration, {
         let (collection, ids) = (collection.clone(), Arc::clone(&ids));
         move |n| {
@@ -334,6 +321,54 @@ pub(crate) async fn mongo(
         find_one: find.summary,
         upsert: upsert.summary,
     })
+}
+
+/// `find_one` by `_id` on `concurrency` workers for `duration`, going round `ids`; a document
+/// that is not there counts as a failure.
+pub(crate) async fn find_by_id(
+    collection: &Collection<Document>,
+    ids: Arc<Vec<ObjectId>>,
+    concurrency: usize,
+    duration: Duration,
+) -> Outcome {
+    let collection = collection.clone();
+    closed_loop(concurrency, duration, move |n| {
+        let (collection, ids) = (collection.clone(), Arc::clone(&ids));
+        async move {
+            let id = *nth(&ids, n);
+            collection
+                .find_one(doc! { "_id": id })
+                .await?
+                .context("a document read by id is missing")?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `update_one` on `concurrency` workers for `duration`, going round `ids`: the filter is the
+/// document's `_id` and the fields of `condition` (which every document meets), the update sets
+/// a name. A document the filter missed counts as a failure.
+pub(crate) async fn update_by_id(
+    collection: &Collection<Document>,
+    ids: Arc<Vec<ObjectId>>,
+    condition: Document,
+    concurrency: usize,
+    duration: Duration,
+) -> Outcome {
+    let collection = collection.clone();
+    closed_loop(concurrency, duration, move |n| {
+        let (collection, ids) = (collection.clone(), Arc::clone(&ids));
+        let mut filter = doc! { "_id": *nth(&ids, n) };
+        filter.extend(condition.clone());
+        async move {
+            let update = doc! { "$set": { "name.firstName": format!("Raw{n}") } };
+            let result = collection.update_one(filter, update).await?;
+            anyhow::ensure!(result.matched_count == 1, "an updated document is missing");
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// The raw change pipeline: how fast accounts' side ran, and the rate orders applied changes

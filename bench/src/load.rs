@@ -80,9 +80,10 @@ pub(crate) const PRODUCED: &str = "kafka_records_produced_total";
 /// Records orders' consumer handled, by topic and outcome.
 const CONSUMED: &str = "kafka_records_consumed_total";
 
-/// The sum of a counter's series with one label's value (`("topic", name)`), whatever their
-/// other labels, in a Prometheus text exposition.
-pub(crate) fn counted(exposition: &str, metric: &str, (name, value): (&str, &str)) -> u64 {
+/// The sum of a metric's series with one label's value (`("topic", name)`), whatever their
+/// other labels, in a Prometheus text exposition: a counter, or a histogram's `_sum` or
+/// `_count`.
+pub(crate) fn summed(exposition: &str, metric: &str, (name, value): (&str, &str)) -> f64 {
     let label = format!("{name}=\"{value}\"");
     let prefix = format!("{metric}{{");
     exposition
@@ -91,7 +92,6 @@ pub(crate) fn counted(exposition: &str, metric: &str, (name, value): (&str, &str
         .filter_map(|line| line.split_once('}'))
         .filter(|(labels, _)| labels.split(',').any(|pair| pair == label))
         .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
-        .map(|value| value as u64)
         .sum()
 }
 
@@ -413,11 +413,22 @@ impl Load {
         metric: &str,
         label: (&str, &str),
     ) -> anyhow::Result<u64> {
-        let mut sum = 0;
+        Ok(self.metric(instances, metric, label).await? as u64)
+    }
+
+    /// A metric's sum over every instance of a service, for one label's value (see
+    /// [`summed`]).
+    pub(crate) async fn metric(
+        &self,
+        instances: &[String],
+        metric: &str,
+        label: (&str, &str),
+    ) -> anyhow::Result<f64> {
+        let mut sum = 0.0;
         for instance in instances {
             let url = format!("{instance}/actuator/prometheus");
             let exposition = self.client.get(url).send().await?.text().await?;
-            sum += counted(&exposition, metric, label);
+            sum += summed(&exposition, metric, label);
         }
         Ok(sum)
     }
@@ -617,10 +628,24 @@ kafka_records_consumed_total{application=\"orders\",outcome=\"applied\",topic=\"
 kafka_records_produced_total{application=\"orders\",topic=\"run.customer\"} 9
 ";
         let topic = |name| ("topic", name);
-        assert_eq!(counted(exposition, CONSUMED, topic("run.customer")), 42);
-        assert_eq!(counted(exposition, PRODUCED, topic("run.customer")), 9);
-        assert_eq!(counted(exposition, CONSUMED, topic("other")), 0);
-        assert_eq!(counted(exposition, CONSUMED, ("outcome", "unchanged")), 2);
+        assert_eq!(summed(exposition, CONSUMED, topic("run.customer")), 42.0);
+        assert_eq!(summed(exposition, PRODUCED, topic("run.customer")), 9.0);
+        assert_eq!(summed(exposition, CONSUMED, topic("other")), 0.0);
+        assert_eq!(summed(exposition, CONSUMED, ("outcome", "unchanged")), 2.0);
+    }
+
+    #[test]
+    fn a_histograms_sum_and_count_add_up_over_its_series_of_one_label() {
+        let exposition = "\
+outbox_relay_pass_duration_seconds_bucket{application=\"accounts\",collection=\"c\",le=\"0.001\"} 1
+outbox_relay_pass_duration_seconds_sum{application=\"accounts\",collection=\"c\"} 0.0125
+outbox_relay_pass_duration_seconds_count{application=\"accounts\",collection=\"c\"} 5
+outbox_relay_pass_duration_seconds_sum{application=\"accounts\",collection=\"d\"} 9
+";
+        let c = ("collection", "c");
+        let pass = "outbox_relay_pass_duration_seconds";
+        assert_eq!(summed(exposition, &format!("{pass}_sum"), c), 0.0125);
+        assert_eq!(summed(exposition, &format!("{pass}_count"), c), 5.0);
     }
 
     #[test]

@@ -9,8 +9,10 @@
 
 mod backlog;
 mod baseline;
+mod chart;
 mod constant;
 mod footprint;
+mod growth;
 mod latency;
 mod load;
 mod options;
@@ -40,6 +42,7 @@ async fn main() -> ExitCode {
         Ok(Command::Run(options)) => finished(run::run(options).await),
         Ok(Command::Backlog(options)) => finished(backlog::run(options).await),
         Ok(Command::Scale(options)) => finished(scale::run(options).await),
+        Ok(Command::Growth(options)) => finished(growth::run(options).await),
         Ok(Command::Traffic(options)) => finished(traffic::run(options).await),
         Ok(Command::Constant { port }) => finished(constant::serve(port).await),
         Err(mistake) => {

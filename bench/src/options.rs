@@ -38,6 +38,17 @@ pub(crate) struct ScaleOptions {
     pub(crate) phase: Duration,
 }
 
+/// The options of `storefront-bench growth`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GrowthOptions {
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) out: PathBuf,
+    /// Customers held at each step, increasing.
+    pub(crate) sizes: Vec<usize>,
+    pub(crate) concurrency: usize,
+    pub(crate) phase: Duration,
+}
+
 /// The options of `storefront-bench load`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TrafficOptions {
@@ -58,6 +69,7 @@ pub(crate) enum Command {
     Run(Options),
     Backlog(BacklogOptions),
     Scale(ScaleOptions),
+    Growth(GrowthOptions),
     Traffic(TrafficOptions),
     /// The constant server the benchmark runs as its yardstick.
     Constant {
@@ -114,6 +126,10 @@ impl Options {
             Some("scale") => {
                 arguments.next();
                 return ScaleOptions::parse(arguments, bin_dir);
+            }
+            Some("growth") => {
+                arguments.next();
+                return GrowthOptions::parse(arguments, bin_dir);
             }
             Some("load") => {
                 arguments.next();
@@ -239,6 +255,42 @@ impl ScaleOptions {
             return Err("--concurrency must be at least 1".to_owned());
         }
         Ok(Command::Scale(options))
+    }
+}
+
+impl GrowthOptions {
+    fn parse(arguments: impl Iterator<Item = String>, bin_dir: PathBuf) -> Result<Command, String> {
+        let mut options = GrowthOptions {
+            out: PathBuf::new(),
+            bin_dir,
+            sizes: vec![10_000, 100_000, 1_000_000],
+            concurrency: 4,
+            phase: Duration::from_secs(10),
+        };
+        let mut out = None;
+        let help = each_option(arguments, |option, value| {
+            match option {
+                "--bin-dir" => options.bin_dir = PathBuf::from(value),
+                "--out" => out = Some(PathBuf::from(value)),
+                "--sizes" => options.sizes = list(option, &value)?,
+                "--concurrency" => options.concurrency = parsed(option, &value)?,
+                "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
+                _ => return Err(format!("unknown option {option}")),
+            }
+            Ok(())
+        })?;
+        if help {
+            return Ok(Command::Help);
+        }
+        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/growth.json"));
+        let increasing = options.sizes.windows(2).all(|pair| pair[0] < pair[1]);
+        if options.sizes.is_empty() || options.sizes.contains(&0) || !increasing {
+            return Err("--sizes takes increasing counts of at least 1".to_owned());
+        }
+        if options.concurrency == 0 {
+            return Err("--concurrency must be at least 1".to_owned());
+        }
+        Ok(Command::Growth(options))
     }
 }
 
@@ -407,6 +459,23 @@ mod tests {
         );
         assert!(parse(&["backlog", "--records", "0"]).is_err());
         assert!(parse(&["backlog", "--prefetch-kbytes", "lots"]).is_err());
+    }
+
+    #[test]
+    fn the_growth_command_takes_increasing_sizes() {
+        assert_eq!(
+            parse(&["growth", "--sizes", "100,1000", "--phase-seconds", "3"]),
+            Ok(Command::Growth(GrowthOptions {
+                bin_dir: PathBuf::from("target/release"),
+                out: PathBuf::from("target/release/../bench/growth.json"),
+                sizes: vec![100, 1000],
+                concurrency: 4,
+                phase: Duration::from_secs(3),
+            }))
+        );
+        assert!(parse(&["growth", "--sizes", "1000,100"]).is_err());
+        assert!(parse(&["growth", "--sizes", "0,10"]).is_err());
+        assert!(parse(&["growth", "--instances", "1"]).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use anyhow::Context;
 use futures_util::TryStreamExt;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::{Collection, Database};
 use serde::de::DeserializeOwned;
 
@@ -103,27 +103,39 @@ impl Documents {
         &self.outbox
     }
 
-    /// The first live document that matches.
+    /// The first live document that matches (see [`lookup`] for how a read by `_id` goes).
     pub async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Document>> {
-        self.collection
-            .find_one(live(filter))
+        let found = self
+            .collection
+            .find_one(lookup(filter))
             .projection(without_outbox())
             .await
-            .with_context(|| format!("reading from {}", self.collection.name()))
+            .with_context(|| format!("reading from {}", self.collection.name()))?;
+        Ok(found.filter(|document| !document.get_bool(PENDING_REMOVAL).unwrap_or(false)))
     }
 
-    /// The first live document that matches, read straight from the server's reply into `T`
-    /// (no `Document` in between).
+    /// The first live document that matches (as [`Documents::find_one`]), decoded from the
+    /// bytes of the server's reply into `T` (no `Document` tree in between).
     pub async fn find_one_as<T>(&self, filter: Document) -> anyhow::Result<Option<T>>
     where
         T: DeserializeOwned + Send + Sync,
     {
-        self.collection
-            .clone_with_type::<T>()
-            .find_one(live(filter))
+        let found = self
+            .collection
+            .clone_with_type::<RawDocumentBuf>()
+            .find_one(lookup(filter))
             .projection(without_outbox())
             .await
-            .with_context(|| format!("reading from {}", self.collection.name()))
+            .with_context(|| format!("reading from {}", self.collection.name()))?;
+        match found {
+            Some(raw) if !raw.get_bool(PENDING_REMOVAL).unwrap_or(false) => {
+                let read = mongodb::bson::from_slice(raw.as_bytes());
+                Ok(Some(read.with_context(|| {
+                    format!("reading a document of {}", self.collection.name())
+                })?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Every live document that matches, in `_id` order.
@@ -309,6 +321,21 @@ fn operator<'a>(update: &'a mut Document, name: &str) -> &'a mut Document {
     update
         .get_document_mut(name)
         .expect("a document, inserted just above if it was missing")
+}
+
+/// The filter of a read that returns one document: a lookup by `_id` alone goes as it is, and
+/// the reader drops a document marked for removal from the answer (the projection keeps the
+/// mark); any other filter is narrowed to live documents by the server.
+///
+/// An exact `_id` match is the shape MongoDB answers on its fastest path (no query planning),
+/// and the only one mongo-java-server answers from an index: with the liveness condition beside
+/// it, that server scans the whole collection for every read by id.
+fn lookup(filter: Document) -> Document {
+    if filter.len() == 1 && filter.contains_key("_id") {
+        filter
+    } else {
+        live(filter)
+    }
 }
 
 /// The filter, narrowed to documents not waiting to be removed.

@@ -75,7 +75,7 @@ enum Kind {
 
 /// The families the services record, with their HELP text: what `describe` announces and what
 /// the tests compare with `deploy/grafana/exported-metrics.txt`.
-const FAMILIES: [(&str, Kind, &str); 11] = [
+const FAMILIES: [(&str, Kind, &str); 12] = [
     (
         "http_server_requests_seconds",
         Kind::Histogram,
@@ -130,6 +130,11 @@ const FAMILIES: [(&str, Kind, &str); 11] = [
         "mongodb_operation_duration_seconds",
         Kind::Histogram,
         "MongoDB commands, by collection and operation",
+    ),
+    (
+        "outbox_relay_pass_duration_seconds",
+        Kind::Histogram,
+        "Passes of the outbox relay (finding pending events, publishing them, measuring the backlog), by collection",
     ),
 ];
 
@@ -280,6 +285,11 @@ pub fn set_outbox_backlog(collection: &str, pending: u64, oldest_age: Duration) 
         .set(oldest_age.as_secs_f64());
 }
 
+pub fn record_relay_pass(collection: &str, elapsed: Duration) {
+    histogram!("outbox_relay_pass_duration_seconds", "collection" => collection.to_owned())
+        .record(elapsed);
+}
+
 pub fn record_mongo_operation(collection: &str, operation: &str, elapsed: Duration) {
     histogram!(
         "mongodb_operation_duration_seconds",
@@ -355,6 +365,7 @@ mod tests {
         record_rebalance("assigned");
         set_outbox_backlog("c", 3, Duration::from_secs(2));
         record_mongo_operation("c", "find", Duration::from_millis(1));
+        record_relay_pass("c", Duration::from_millis(4));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! and whose outbox still starts where this relay read it. A document is thus published by one
 //! relay at a time, in order; one whose relay died is taken by another once the claim expires.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::TryStreamExt;
@@ -92,10 +92,12 @@ impl Relay {
                     ),
                 }
             }
+            let began = Instant::now();
             let pass = self.publish_pending().await;
             if let Err(error) = self.report_backlog().await {
                 tracing::debug!(error = format!("{error:#}"), "measuring the outbox backlog");
             }
+            crate::metrics::record_relay_pass(self.collection.name(), began.elapsed());
             let pause = match pass {
                 Ok(_) => {
                     delays = crate::retry::delays();

@@ -124,6 +124,13 @@ async fn a_removed_document_is_hidden_at_once_and_deleted_once_its_outbox_is_emp
             .unwrap()
             .is_none()
     );
+    assert!(
+        documents
+            .find_one_as::<Document>(doc! { "_id": announced })
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     assert!(
         documents
@@ -149,6 +156,13 @@ async fn a_removed_document_is_hidden_at_once_and_deleted_once_its_outbox_is_emp
     assert_eq!(
         documents.find_all(doc! {}).await.unwrap(),
         [doc! { "_id": kept }]
+    );
+    assert_eq!(
+        documents
+            .find_one_as::<Document>(doc! { "_id": kept })
+            .await
+            .unwrap(),
+        Some(doc! { "_id": kept })
     );
 }
 
