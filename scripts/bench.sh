@@ -62,6 +62,9 @@ if [[ ${1:-} == backlog || ${1:-} == scale || ${1:-} == growth ]]; then
   report=$1
   shift
 fi
+if [[ $report == growth ]]; then
+  command+=(--database-pid "$(cat "$DATA_DIR/mongodb.pid")")
+fi
 "$TARGET_DIR/release/storefront-bench" "${command[@]}" \
   --bin-dir "$TARGET_DIR/release" --out "$BENCH_DIR/$report.json" "$@"
 

@@ -1,17 +1,21 @@
 //! Line charts drawn as SVG, for the figures the README embeds: panels, two to a row, over one
 //! logarithmic x axis (the amount of data), each with a linear y axis from zero, so that a flat
-//! line reads as flat and a bend shows where it starts.
+//! line reads as flat and a bend shows where it starts, or a logarithmic one where the series
+//! differ by orders of magnitude.
 
 use std::fmt::Write;
 
+/// Series names listed under a panel, one per line below its x axis, where they hide no line.
+const LEGEND_ROWS: u32 = 3;
+const LEGEND_ROW: f64 = 14.0;
 /// One panel's width and height in pixels, margins included.
 const WIDTH: f64 = 330.0;
-const HEIGHT: f64 = 250.0;
-/// Room for the y axis's labels on the left, the x axis's below, the title above.
+const HEIGHT: f64 = 250.0 + BOTTOM - 44.0;
+/// Room for the y axis's labels on the left, the x axis's and the legend below, the title above.
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 14.0;
 const TOP: f64 = 34.0;
-const BOTTOM: f64 = 44.0;
+const BOTTOM: f64 = 44.0 + LEGEND_ROW * LEGEND_ROWS as f64 + 6.0;
 /// Panels side by side before the next row starts.
 const COLUMNS: usize = 2;
 /// Horizontal grid lines above zero.
@@ -25,11 +29,22 @@ pub(crate) struct Series {
     pub(crate) values: Vec<f64>,
 }
 
+/// How a panel's y axis maps values to heights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum YAxis {
+    /// From zero to the next round value above the highest, [`Y_TICKS`] grid lines.
+    Linear,
+    /// A grid line per power of ten, from the one at or below the lowest positive value to the
+    /// one at or above the highest; a value at or below zero leaves a gap.
+    Logarithmic,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Panel {
     pub(crate) title: String,
     /// The y axis's unit, written above it.
     pub(crate) unit: String,
+    pub(crate) y_axis: YAxis,
     pub(crate) series: Vec<Series>,
 }
 
@@ -64,15 +79,37 @@ fn draw_panel(
 ) {
     let (x0, x1) = (left_edge + LEFT, left_edge + WIDTH - RIGHT);
     let (y0, y1) = (top_edge + HEIGHT - BOTTOM, top_edge + TOP);
-    let highest = panel
+    let plotted: Vec<Vec<f64>> = panel
         .series
         .iter()
-        .flat_map(|series| series.values.iter().copied())
-        .filter(|value| value.is_finite())
-        .fold(0.0, f64::max);
-    let top = nice_ceiling(highest);
+        .map(|series| {
+            series
+                .values
+                .iter()
+                .map(|&value| match panel.y_axis {
+                    YAxis::Logarithmic if value <= 0.0 => f64::NAN,
+                    _ => value,
+                })
+                .collect()
+        })
+        .collect();
+    let ticks = y_ticks(
+        panel.y_axis,
+        plotted
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|value| value.is_finite()),
+    );
+    let (lowest, top) = (ticks[0], ticks[ticks.len() - 1]);
     let x_at = |x: f64| x0 + log_position(xs, x) * (x1 - x0);
-    let y_at = |y: f64| y0 - y / top * (y0 - y1);
+    let y_at = |y: f64| {
+        let fraction = match panel.y_axis {
+            YAxis::Linear => y / top,
+            YAxis::Logarithmic => (y / lowest).log10() / (top / lowest).log10(),
+        };
+        y0 - fraction * (y0 - y1)
+    };
     let centre = (x0 + x1) / 2.0;
     let _ = writeln!(
         out,
@@ -87,8 +124,7 @@ fn draw_panel(
         y1 - 6.0,
         escaped(&panel.unit)
     );
-    for tick in 0..=Y_TICKS {
-        let value = top * f64::from(tick) / f64::from(Y_TICKS);
+    for &value in &ticks {
         let y = y_at(value);
         let _ = writeln!(
             out,
@@ -115,9 +151,9 @@ fn draw_panel(
         y0 + 32.0,
         escaped(x_label)
     );
-    for (number, series) in panel.series.iter().enumerate() {
+    for (number, (series, values)) in panel.series.iter().zip(&plotted).enumerate() {
         let colour = COLOURS[number % COLOURS.len()];
-        for segment in segments(xs, &series.values) {
+        for segment in segments(xs, values) {
             let points: Vec<String> = segment
                 .iter()
                 .map(|&(x, y)| format!("{:.1},{:.1}", x_at(x), y_at(y)))
@@ -136,7 +172,7 @@ fn draw_panel(
                 );
             }
         }
-        let y = y1 + 4.0 + 14.0 * number as f64;
+        let y = y0 + 48.0 + LEGEND_ROW * number as f64;
         let _ = writeln!(
             out,
             "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{colour}\" stroke-width=\"2\"/>\n\
@@ -172,6 +208,30 @@ fn segments(xs: &[f64], values: &[f64]) -> Vec<Vec<(f64, f64)>> {
     }
     segments.retain(|segment| !segment.is_empty());
     segments
+}
+
+/// The y axis's grid values, lowest first (at least two), for the finite `values` it shows.
+fn y_ticks(axis: YAxis, values: impl Iterator<Item = f64>) -> Vec<f64> {
+    match axis {
+        YAxis::Linear => {
+            let top = nice_ceiling(values.fold(0.0, f64::max));
+            (0..=Y_TICKS)
+                .map(|tick| top * f64::from(tick) / f64::from(Y_TICKS))
+                .collect()
+        }
+        YAxis::Logarithmic => {
+            let (low, high) = values.fold((f64::INFINITY, 0.0_f64), |(low, high), value| {
+                (low.min(value), high.max(value))
+            });
+            let (first, last) = if high > 0.0 {
+                let first = low.log10().floor() as i32;
+                (first, (high.log10().ceil() as i32).max(first + 1))
+            } else {
+                (0, 1)
+            };
+            (first..=last).map(|power| 10f64.powi(power)).collect()
+        }
+    }
 }
 
 /// The smallest of 1, 2, 2.5 and 5 times a power of ten at or above `value` (1 for nothing).
@@ -225,6 +285,26 @@ mod tests {
     }
 
     #[test]
+    fn a_linear_axis_starts_at_zero_and_a_logarithmic_one_spans_whole_decades() {
+        assert_eq!(
+            y_ticks(YAxis::Linear, [3.0, 7.3].into_iter()),
+            vec![0.0, 2.5, 5.0, 7.5, 10.0]
+        );
+        assert_eq!(
+            y_ticks(YAxis::Logarithmic, [2.0, 357.0, 10_557.0].into_iter()),
+            vec![1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0]
+        );
+        assert_eq!(
+            y_ticks(YAxis::Logarithmic, [100.0].into_iter()),
+            vec![100.0, 1_000.0]
+        );
+        assert_eq!(
+            y_ticks(YAxis::Logarithmic, std::iter::empty()),
+            vec![1.0, 10.0]
+        );
+    }
+
+    #[test]
     fn each_power_of_ten_takes_the_same_width() {
         let xs = [1e4, 1e5, 1e6];
         assert_eq!(log_position(&xs, 1e4), 0.0);
@@ -258,6 +338,7 @@ mod tests {
         let panel = |title: &str| Panel {
             title: title.to_owned(),
             unit: "ms".to_owned(),
+            y_axis: YAxis::Linear,
             series: vec![
                 Series {
                     name: "p50 <GET>".to_owned(),
@@ -276,11 +357,28 @@ mod tests {
         );
         assert!(figure.starts_with("<svg "));
         assert!(figure.trim_end().ends_with("</svg>"));
-        assert!(figure.contains("width=\"660\" height=\"500\""));
+        assert!(figure.contains("width=\"660\" height=\"596\""));
         assert_eq!(figure.matches("<polyline").count(), 6);
         assert_eq!(figure.matches("<circle").count(), 18);
         assert!(figure.contains("p50 &lt;GET&gt;"));
         assert!(figure.contains("p99 &amp; more"));
         assert!(!figure.contains("<GET>"));
+    }
+
+    #[test]
+    fn a_logarithmic_panel_leaves_out_what_is_not_above_zero() {
+        let panel = Panel {
+            title: "writes".to_owned(),
+            unit: "per second".to_owned(),
+            y_axis: YAxis::Logarithmic,
+            series: vec![Series {
+                name: "applied".to_owned(),
+                values: vec![104.0, 0.0, 1.0],
+            }],
+        };
+        let figure = svg("customers", &[1e4, 1e5, 1e6], &[panel]);
+        assert_eq!(figure.matches("<circle").count(), 2);
+        assert_eq!(figure.matches("<polyline").count(), 2);
+        assert!(figure.contains(">1k</text>"));
     }
 }

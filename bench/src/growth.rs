@@ -9,8 +9,9 @@
 //! whole collection, not the newest), raw `update_one` by `_id` alone and by `_id` with the
 //! liveness condition the services' writes carry, customer changes until orders applied every
 //! one, and the idle passes of the outbox relays (what polling an outbox costs), from the
-//! services' `outbox_relay_pass_duration_seconds`. A flat line is the goal: the table and the
-//! chart (SVG, beside the report) show where one bends.
+//! services' `outbox_relay_pass_duration_seconds`, with the database server's CPU over those
+//! passes when its process is given. A flat line is the goal: the table and the chart (SVG,
+//! beside the report) show where one bends.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -24,7 +25,8 @@ use platform::outbox::PENDING_REMOVAL;
 use platform::settings::DatabaseSettings;
 use serde::Serialize;
 
-use crate::chart::{Panel, Series};
+use crate::chart::{Panel, Series, YAxis};
+use crate::footprint;
 use crate::load::{Load, Urls};
 use crate::options::GrowthOptions;
 use crate::report::markdown_table;
@@ -66,6 +68,8 @@ struct Row {
     /// The mean pass of accounts' and orders' relays while nothing was written.
     accounts_idle_pass_ms: f64,
     orders_idle_pass_ms: f64,
+    /// The database server's CPU over those idle passes, in cores (NaN when not measured).
+    database_idle_cores: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,7 +173,20 @@ async fn measure(
         let load_seconds = began.elapsed().as_secs_f64();
 
         log("waiting for idle passes of the outbox relays");
+        let idle_began = (
+            Instant::now(),
+            options
+                .database_pid
+                .map(|pid| footprint::cpu(&[pid]))
+                .transpose()?,
+        );
         let (accounts_idle, orders_idle) = idle_passes(&load, &urls, &accounts, &orders).await?;
+        let database_idle_cores = match (idle_began, options.database_pid) {
+            ((began, Some(before)), Some(pid)) => {
+                footprint::cpu(&[pid])?.since(before).total() / began.elapsed().as_secs_f64()
+            }
+            _ => f64::NAN,
+        };
 
         let sample = Arc::new(spread(&ids, SAMPLE));
         let sample_text = Arc::new(
@@ -234,6 +251,7 @@ async fn measure(
             applied_per_second: rates.applied_per_second,
             accounts_idle_pass_ms: accounts_idle,
             orders_idle_pass_ms: orders_idle,
+            database_idle_cores,
         });
     }
     Ok((document_bytes, rows))
@@ -409,6 +427,11 @@ fn markdown(report: &GrowthReport) -> String {
                     "{:.1} / {:.1}",
                     row.accounts_idle_pass_ms, row.orders_idle_pass_ms
                 ),
+                if row.database_idle_cores.is_finite() {
+                    format!("{:.0}", row.database_idle_cores * 100.0)
+                } else {
+                    "-".to_owned()
+                },
             ]
         })
         .collect();
@@ -432,6 +455,7 @@ fn markdown(report: &GrowthReport) -> String {
             "changes failed",
             "changes applied in orders /s",
             "idle relay pass, accounts / orders (ms)",
+            "database CPU meanwhile (% of a core)",
         ],
         &rows,
     ));
@@ -454,15 +478,17 @@ fn chart(rows: &[Row]) -> String {
         name: name.to_owned(),
         values: rows.iter().map(value).collect(),
     };
-    let panel = |title: &str, unit: &str, series: Vec<Series>| Panel {
+    let panel = |title: &str, unit: &str, y_axis: YAxis, series: Vec<Series>| Panel {
         title: title.to_owned(),
         unit: unit.to_owned(),
+        y_axis,
         series,
     };
     let panels = [
         panel(
             "GET customers/{id}: latency",
             "ms",
+            YAxis::Linear,
             vec![
                 series("p50", |row| row.read_p50_ms),
                 series("p99", |row| row.read_p99_ms),
@@ -472,14 +498,16 @@ fn chart(rows: &[Row]) -> String {
         panel(
             "Reads by id",
             "per second",
+            YAxis::Linear,
             vec![
                 series("raw find_one", |row| row.raw_find_one_per_second),
                 series("GET customers/{id}", |row| row.reads_per_second),
             ],
         ),
         panel(
-            "Writes",
+            "Writes (log scale)",
             "per second",
+            YAxis::Logarithmic,
             vec![
                 series("raw update by _id", |row| row.raw_update_per_second),
                 series("raw update by _id + condition", |row| {
@@ -491,6 +519,7 @@ fn chart(rows: &[Row]) -> String {
         panel(
             "Outbox relay: one idle pass",
             "ms",
+            YAxis::Linear,
             vec![
                 series("accounts", |row| row.accounts_idle_pass_ms),
                 series("orders", |row| row.orders_idle_pass_ms),

@@ -47,6 +47,8 @@ pub(crate) struct GrowthOptions {
     pub(crate) sizes: Vec<usize>,
     pub(crate) concurrency: usize,
     pub(crate) phase: Duration,
+    /// The database server's process, whose CPU while the relays idle is reported.
+    pub(crate) database_pid: Option<u32>,
 }
 
 /// The options of `storefront-bench load`.
@@ -266,6 +268,7 @@ impl GrowthOptions {
             sizes: vec![10_000, 100_000, 1_000_000],
             concurrency: 4,
             phase: Duration::from_secs(10),
+            database_pid: None,
         };
         let mut out = None;
         let help = each_option(arguments, |option, value| {
@@ -275,6 +278,7 @@ impl GrowthOptions {
                 "--sizes" => options.sizes = list(option, &value)?,
                 "--concurrency" => options.concurrency = parsed(option, &value)?,
                 "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
+                "--database-pid" => options.database_pid = Some(parsed(option, &value)?),
                 _ => return Err(format!("unknown option {option}")),
             }
             Ok(())
@@ -471,8 +475,17 @@ mod tests {
                 sizes: vec![100, 1000],
                 concurrency: 4,
                 phase: Duration::from_secs(3),
+                database_pid: None,
             }))
         );
+        assert!(matches!(
+            parse(&["growth", "--database-pid", "4242"]),
+            Ok(Command::Growth(GrowthOptions {
+                database_pid: Some(4242),
+                ..
+            }))
+        ));
+        assert!(parse(&["growth", "--database-pid", "mongod"]).is_err());
         assert!(parse(&["growth", "--sizes", "1000,100"]).is_err());
         assert!(parse(&["growth", "--sizes", "0,10"]).is_err());
         assert!(parse(&["growth", "--instances", "1"]).is_err());
