@@ -143,8 +143,11 @@ impl CustomerOrdersRepository {
     }
 
     async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Stored>> {
-        let found = self.documents.find_one(filter).await?;
-        found.map(|document| read(&document)).transpose()
+        let found = self
+            .documents
+            .find_one_as::<CustomerOrdersDocument>(filter)
+            .await?;
+        Ok(found.map(stored))
     }
 
     async fn find_target(&self, target: Target) -> anyhow::Result<Option<Stored>> {
@@ -272,8 +275,11 @@ impl CustomerOrdersRepository {
 }
 
 fn read(document: &Document) -> anyhow::Result<Stored> {
-    let stored: CustomerOrdersDocument = platform::mongo::from_document(document)?;
-    Ok(Stored {
+    platform::mongo::from_document(document).map(stored)
+}
+
+fn stored(stored: CustomerOrdersDocument) -> Stored {
+    Stored {
         customer: CustomerOrders {
             id: stored.id,
             name: stored.name,
@@ -284,5 +290,5 @@ fn read(document: &Document) -> anyhow::Result<Stored> {
         },
         version: stored.version,
         applied_events: stored.applied_events,
-    })
+    }
 }
