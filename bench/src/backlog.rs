@@ -46,9 +46,7 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     let (kafka, database) = (settings.kafka, settings.database);
     let run_id = test_support::unique_name("backlog");
     let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
-    let topics = launcher.topics.with_dead_letters();
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    platform::kafka::create_topics(&kafka, &names, 3, &[]).await?;
+    let topics = launcher.create_topics(&kafka, 3, false, &[]).await?;
     let databases: Vec<String> = options
         .prefetch_kbytes
         .iter()
@@ -86,7 +84,7 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     .await;
     log("removing what the run created");
     remove_databases(&database, &databases).await;
-    remove_topics(&kafka, &names).await;
+    remove_topics(&kafka, &topics).await;
     let drained = measured?;
 
     crate::report::write(&options.out, &drained, &markdown(&drained))

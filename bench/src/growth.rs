@@ -95,10 +95,7 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
     let (kafka, database) = (settings.kafka, settings.database);
     let run_id = test_support::unique_name("growth");
     let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
-    let topics = launcher.topics.with_dead_letters();
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let compacted = [launcher.topics.customer_change.as_str()];
-    platform::kafka::create_topics(&kafka, &names, 3, &compacted).await?;
+    let topics = launcher.create_topics(&kafka, 3, true, &[]).await?;
     log(&format!(
         "run {run_id}: logs in {}",
         launcher.logs.display()
@@ -114,7 +111,7 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
     }
     .await;
     log("stopping the services and removing what the run created");
-    tear_down(services, &launcher, (&kafka, &names), &database).await;
+    tear_down(services, &launcher, (&kafka, &topics), &database).await;
     let (document_bytes, rows) = measured?;
     let report = GrowthReport {
         run_id,

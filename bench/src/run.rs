@@ -68,12 +68,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         format!("{run_id}.raw.bulk"),
         format!("{run_id}.raw.pipeline"),
     ];
-    let mut topics = launcher.topics.with_dead_letters();
-    topics.extend(raw_topics.iter().cloned());
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    // The customer changelog is compacted, as in every deployment.
-    let compacted = [launcher.topics.customer_change.as_str()];
-    platform::kafka::create_topics(&kafka, &names, 3, &compacted).await?;
+    let topics = launcher.create_topics(&kafka, 3, true, &raw_topics).await?;
     log(&format!(
         "run {run_id}: logs in {}",
         launcher.logs.display()
@@ -99,7 +94,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     }
     .await;
     log("stopping the services and removing what the run created");
-    tear_down(services, &launcher, (&kafka, &names), &database).await;
+    tear_down(services, &launcher, (&kafka, &topics), &database).await;
     let (starts, idle, raw, on_services) = measured?;
 
     let footprints = SERVICES
@@ -569,7 +564,7 @@ async fn save_metrics(services: &[Service], client: &reqwest::Client, directory:
 pub(crate) async fn tear_down(
     services: Vec<Service>,
     launcher: &Launcher,
-    (kafka, topics): (&KafkaSettings, &[&str]),
+    (kafka, topics): (&KafkaSettings, &[String]),
     database: &DatabaseSettings,
 ) {
     for service in services {
@@ -606,11 +601,12 @@ pub(crate) async fn remove_databases(database: &DatabaseSettings, names: &[Strin
 }
 
 /// Deletes the topics a run created.
-pub(crate) async fn remove_topics(kafka: &KafkaSettings, topics: &[&str]) {
+pub(crate) async fn remove_topics(kafka: &KafkaSettings, topics: &[String]) {
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     let removed = async {
         let admin: AdminClient<DefaultClientContext> =
             platform::kafka::client_config(kafka).create()?;
-        admin.delete_topics(topics, &AdminOptions::new()).await?;
+        admin.delete_topics(&topics, &AdminOptions::new()).await?;
         Ok::<_, anyhow::Error>(())
     };
     if let Err(error) = removed.await {

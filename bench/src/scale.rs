@@ -118,10 +118,7 @@ async fn measure(
     launcher: &Launcher,
     instances: usize,
 ) -> anyhow::Result<Scaled> {
-    let topics = launcher.topics.with_dead_letters();
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let compacted = [launcher.topics.customer_change.as_str()];
-    platform::kafka::create_topics(kafka, &names, PARTITIONS, &compacted).await?;
+    let topics = launcher.create_topics(kafka, PARTITIONS, true, &[]).await?;
     let client = reqwest::Client::new();
     let mut services = Vec::new();
     let measured = async {
@@ -144,7 +141,7 @@ async fn measure(
         load(options, launcher, &services, &client, instances).await
     }
     .await;
-    tear_down(services, launcher, (kafka, &names), database).await;
+    tear_down(services, launcher, (kafka, &topics), database).await;
     measured
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use platform::settings::KafkaSettings;
 use tokio::process::{Child, Command};
 
 /// How long a service may take to become ready before the run gives up.
@@ -94,6 +95,25 @@ impl Launcher {
         std::fs::create_dir_all(&launcher.logs)
             .with_context(|| format!("creating {}", launcher.logs.display()))?;
         Ok(launcher)
+    }
+
+    /// Creates the run's topics with their dead-letter topics, and `extra`, each with
+    /// `partitions`; the customer changelog compacted, as in every deployment, if
+    /// `compact_changelog`. Returns the names of all it created.
+    pub(crate) async fn create_topics(
+        &self,
+        kafka: &KafkaSettings,
+        partitions: i32,
+        compact_changelog: bool,
+        extra: &[String],
+    ) -> anyhow::Result<Vec<String>> {
+        let mut topics = self.topics.with_dead_letters();
+        topics.extend_from_slice(extra);
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let changelog = [self.topics.customer_change.as_str()];
+        let compacted: &[&str] = if compact_changelog { &changelog } else { &[] };
+        platform::kafka::create_topics(kafka, &names, partitions, compacted).await?;
+        Ok(topics)
     }
 
     pub(crate) fn binary(&self, name: &str) -> PathBuf {
