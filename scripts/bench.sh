@@ -62,7 +62,8 @@ if [[ ${1:-} == backlog || ${1:-} == scale || ${1:-} == growth ]]; then
   report=$1
   shift
 fi
-if [[ $report == growth ]]; then
+# The database's CPU while the relays idle, when this script started the database.
+if [[ $report == growth && -f $DATA_DIR/mongodb.pid ]]; then
   command+=(--database-pid "$(cat "$DATA_DIR/mongodb.pid")")
 fi
 "$TARGET_DIR/release/storefront-bench" "${command[@]}" \
@@ -75,6 +76,8 @@ fi
   echo "| server | RSS after the run MiB | peak RSS MiB |"
   echo "| --- | --- | --- |"
   for name in kafka mongodb; do
+    # A server of the user's own (STOREFRONT_KAFKA_BOOTSTRAP, STOREFRONT_MONGODB_URI) is not ours to measure.
+    [[ -f $DATA_DIR/$name.pid ]] || continue
     pid=$(cat "$DATA_DIR/$name.pid")
     awk -v name="$name" '/^VmRSS/ { rss = $2 } /^VmHWM/ { peak = $2 }
       END { printf "| %s | %.1f | %.1f |\n", name, rss / 1024, peak / 1024 }' "/proc/$pid/status"

@@ -170,6 +170,9 @@ async fn measure(
         let load_seconds = began.elapsed().as_secs_f64();
 
         log("waiting for idle passes of the outbox relays");
+        // The pass under way when the copy ended, and what the copy left the database to
+        // collect, are not an idle pass's cost: one pass of each relay goes by first.
+        idle_passes(&load, &urls, (&accounts, &orders), 1.0).await?;
         let idle_began = (
             Instant::now(),
             options
@@ -177,7 +180,8 @@ async fn measure(
                 .map(|pid| footprint::cpu(&[pid]))
                 .transpose()?,
         );
-        let (accounts_idle, orders_idle) = idle_passes(&load, &urls, &accounts, &orders).await?;
+        let (accounts_idle, orders_idle) =
+            idle_passes(&load, &urls, (&accounts, &orders), IDLE_PASSES).await?;
         let database_idle_cores = match (idle_began, options.database_pid) {
             ((began, Some(before)), Some(pid)) => {
                 footprint::cpu(&[pid])?.since(before).total() / began.elapsed().as_secs_f64()
@@ -353,12 +357,12 @@ impl RelayPasses {
 }
 
 /// The mean idle pass of accounts' and orders' relays, in milliseconds, over the next
-/// [`IDLE_PASSES`] passes of each.
+/// `passes` passes of each (or more: all since the call).
 async fn idle_passes(
     load: &Load,
     urls: &Urls,
-    accounts: &Stored,
-    orders: &Stored,
+    (accounts, orders): (&Stored, &Stored),
+    passes: f64,
 ) -> anyhow::Result<(f64, f64)> {
     let accounts = RelayPasses::of(load, &urls.accounts, &accounts.collection).await?;
     let orders = RelayPasses::of(load, &urls.orders, &orders.collection).await?;
@@ -366,7 +370,7 @@ async fn idle_passes(
     loop {
         let (accounts_passes, accounts_mean) = accounts.since(load).await?;
         let (orders_passes, orders_mean) = orders.since(load).await?;
-        if accounts_passes >= IDLE_PASSES && orders_passes >= IDLE_PASSES {
+        if accounts_passes >= passes && orders_passes >= passes {
             return Ok((accounts_mean, orders_mean));
         }
         anyhow::ensure!(
@@ -377,8 +381,9 @@ async fn idle_passes(
     }
 }
 
-/// Up to `count` of `ids`, spread evenly over all of them and interleaved, so that consecutive
-/// reads land far apart in the collection: every `step`th id, `step` coprime with the length.
+/// Up to `count` of `ids`, spread evenly over all of them: every `step`th id, `step` coprime
+/// with the length, so that a sample smaller than the collection reaches across it with
+/// consecutive reads `step` apart (adjacent when the sample takes every id).
 fn spread(ids: &[ObjectId], count: usize) -> Vec<ObjectId> {
     let length = ids.len();
     if length == 0 {
