@@ -323,19 +323,20 @@ fn operator<'a>(update: &'a mut Document, name: &str) -> &'a mut Document {
         .expect("a document, inserted just above if it was missing")
 }
 
-/// The filter of a read that returns one document: a lookup by `_id` alone goes as it is, and
-/// the reader drops a document marked for removal from the answer (the projection keeps the
-/// mark); any other filter is narrowed to live documents by the server.
+/// The filter of a read that returns one document: a lookup of one `_id` value goes as it is,
+/// and the reader drops a document marked for removal from the answer (the projection keeps
+/// the mark); any other filter, an operator on `_id` included (`$in` may match a removed
+/// document before a live one), is narrowed to live documents by the server.
 ///
 /// An exact `_id` match is the shape MongoDB answers on its fastest path (no query planning),
 /// and the only one mongo-java-server answers from an index: with the liveness condition beside
 /// it, that server scans the whole collection for every read by id.
 fn lookup(filter: Document) -> Document {
-    if filter.len() == 1 && filter.contains_key("_id") {
-        filter
-    } else {
-        live(filter)
-    }
+    let one_id = filter.len() == 1
+        && filter
+            .get("_id")
+            .is_some_and(|id| !matches!(id, Bson::Document(_)));
+    if one_id { filter } else { live(filter) }
 }
 
 /// The filter, narrowed to documents not waiting to be removed.
@@ -374,5 +375,16 @@ mod tests {
             live(doc! { "_id": 1 }),
             doc! { "_id": 1, PENDING_REMOVAL: { "$ne": true } }
         );
+    }
+
+    #[test]
+    fn only_a_lookup_of_one_id_leaves_liveness_to_the_reader() {
+        assert_eq!(lookup(doc! { "_id": 1 }), doc! { "_id": 1 });
+        let by_ids = doc! { "_id": { "$in": [1, 2] } };
+        assert_eq!(lookup(by_ids.clone()), live(by_ids));
+        let by_guid = doc! { "orders.guid": "g" };
+        assert_eq!(lookup(by_guid.clone()), live(by_guid));
+        let with_version = doc! { "_id": 1, "version": 3 };
+        assert_eq!(lookup(with_version.clone()), live(with_version));
     }
 }
