@@ -173,20 +173,17 @@ async fn measure(
         // The pass under way when the copy ended, and what the copy left the database to
         // collect, are not an idle pass's cost: one pass of each relay goes by first.
         idle_passes(&load, &urls, (&accounts, &orders), 1.0).await?;
-        let idle_began = (
-            Instant::now(),
-            options
-                .database_pid
-                .map(|pid| footprint::cpu(&[pid]))
-                .transpose()?,
-        );
+        let database_before = options
+            .database_pid
+            .map(|pid| footprint::cpu(&[pid]).map(|used| (pid, used, Instant::now())))
+            .transpose()?;
         let (accounts_idle, orders_idle) =
             idle_passes(&load, &urls, (&accounts, &orders), IDLE_PASSES).await?;
-        let database_idle_cores = match (idle_began, options.database_pid) {
-            ((began, Some(before)), Some(pid)) => {
+        let database_idle_cores = match database_before {
+            Some((pid, before, began)) => {
                 footprint::cpu(&[pid])?.since(before).total() / began.elapsed().as_secs_f64()
             }
-            _ => f64::NAN,
+            None => f64::NAN,
         };
 
         let sample = Arc::new(spread(&ids, SAMPLE));
