@@ -74,6 +74,8 @@ pub struct Documents {
     collection: Collection<Document>,
     outbox: Outbox,
     limits: DocumentLimits,
+    /// The field a unique index of the collection holds besides `_id`, if any.
+    unique_key: Option<&'static str>,
 }
 
 impl Documents {
@@ -82,6 +84,17 @@ impl Documents {
             collection: database.collection(name),
             outbox,
             limits,
+            unique_key: None,
+        }
+    }
+
+    /// The same documents, whose collection has a unique index on `key` (one field): a read of
+    /// one value of it goes as a read by `_id` does (see [`lookup`]). The caller creates the
+    /// index.
+    pub fn with_unique_key(self, key: &'static str) -> Self {
+        Documents {
+            unique_key: Some(key),
+            ..self
         }
     }
 
@@ -107,7 +120,7 @@ impl Documents {
     pub async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Document>> {
         let found = self
             .collection
-            .find_one(lookup(filter))
+            .find_one(lookup(filter, self.unique_key))
             .projection(without_outbox())
             .await
             .with_context(|| format!("reading from {}", self.collection.name()))?;
@@ -123,7 +136,7 @@ impl Documents {
         let found = self
             .collection
             .clone_with_type::<RawDocumentBuf>()
-            .find_one(lookup(filter))
+            .find_one(lookup(filter, self.unique_key))
             .projection(without_outbox())
             .await
             .with_context(|| format!("reading from {}", self.collection.name()))?;
@@ -323,20 +336,25 @@ fn operator<'a>(update: &'a mut Document, name: &str) -> &'a mut Document {
         .expect("a document, inserted just above if it was missing")
 }
 
-/// The filter of a read that returns one document: a lookup of one `_id` value goes as it is,
-/// and the reader drops a document marked for removal from the answer (the projection keeps
-/// the mark); any other filter, an operator on `_id` included (`$in` may match a removed
-/// document before a live one), is narrowed to live documents by the server.
+/// The filter of a read that returns one document: a lookup of one value of `_id` or of the
+/// collection's other unique key goes as it is, and the reader drops a document marked for
+/// removal from the answer (the projection keeps the mark): a unique key matches one document
+/// at most, so that is the same answer. Any other filter, an operator or a pattern on the key
+/// included (`$in` may match a removed document before a live one), is narrowed to live
+/// documents by the server.
 ///
 /// An exact `_id` match is the shape MongoDB answers on its fastest path (no query planning),
-/// and the only one mongo-java-server answers from an index: with the liveness condition beside
-/// it, that server scans the whole collection for every read by id.
-fn lookup(filter: Document) -> Document {
-    let one_id = filter.len() == 1
-        && filter
-            .get("_id")
-            .is_some_and(|id| !matches!(id, Bson::Document(_)));
-    if one_id { filter } else { live(filter) }
+/// and an exact match of a unique index's fields the only one mongo-java-server answers from an
+/// index: with the liveness condition beside it, that server scans the whole collection.
+fn lookup(filter: Document, unique_key: Option<&str>) -> Document {
+    let one_value = match filter.iter().next() {
+        Some((key, value)) if filter.len() == 1 => {
+            (key == "_id" || Some(key.as_str()) == unique_key)
+                && !matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
+        }
+        _ => false,
+    };
+    if one_value { filter } else { live(filter) }
 }
 
 /// The filter, narrowed to documents not waiting to be removed.
@@ -378,13 +396,24 @@ mod tests {
     }
 
     #[test]
-    fn only_a_lookup_of_one_id_leaves_liveness_to_the_reader() {
-        assert_eq!(lookup(doc! { "_id": 1 }), doc! { "_id": 1 });
+    fn only_a_lookup_of_one_unique_value_leaves_liveness_to_the_reader() {
+        assert_eq!(lookup(doc! { "_id": 1 }, None), doc! { "_id": 1 });
+        let by_key = doc! { "orderGuid": "g" };
+        assert_eq!(lookup(by_key.clone(), Some("orderGuid")), by_key);
+        assert_eq!(lookup(by_key.clone(), None), live(by_key));
         let by_ids = doc! { "_id": { "$in": [1, 2] } };
-        assert_eq!(lookup(by_ids.clone()), live(by_ids));
+        assert_eq!(lookup(by_ids.clone(), None), live(by_ids));
+        let by_pattern = doc! { "orderGuid": Bson::RegularExpression(mongodb::bson::Regex {
+            pattern: "^g".to_owned(),
+            options: String::new(),
+        }) };
+        assert_eq!(
+            lookup(by_pattern.clone(), Some("orderGuid")),
+            live(by_pattern)
+        );
         let by_guid = doc! { "orders.guid": "g" };
-        assert_eq!(lookup(by_guid.clone()), live(by_guid));
+        assert_eq!(lookup(by_guid.clone(), Some("orderGuid")), live(by_guid));
         let with_version = doc! { "_id": 1, "version": 3 };
-        assert_eq!(lookup(with_version.clone()), live(with_version));
+        assert_eq!(lookup(with_version.clone(), None), live(with_version));
     }
 }

@@ -53,6 +53,7 @@ fn contract(service: &str) -> Vec<String> {
             "GET /fulfillments",
             "GET /fulfillments/sample/{step}",
             "POST /fulfillments/sample/{step}",
+            "GET /fulfillments/search/findByOrderGuid",
             "GET /fulfillments/summary",
             "GET /fulfillments/{id}",
             "POST /fulfillments/{id}/status",

@@ -2,14 +2,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
-use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{
+    ApiError, ApiResult, BodyRejected, Code, DatabaseUnavailable, ErrorBody,
+};
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
 use platform::paging::{PageQuery, PageRequest};
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
 
 use super::now_millis;
 use crate::domain::{Fulfillment, ShippingMethod};
@@ -25,6 +28,7 @@ const CONFLICT_RETRIES: usize = 3;
 pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(list_fulfillments)
         .service(get_fulfillment_summary)
+        .service(find_by_order)
         .service(get_fulfillment)
         .service(change_status);
 }
@@ -139,6 +143,46 @@ async fn get_fulfillment_summary(
         .map(|fulfillment| FulfillmentResource::new(fulfillment, &base))
         .collect();
     Ok(HttpResponse::Ok().json(FulfillmentSummary { fulfillments }))
+}
+
+/// Which order's fulfillment to find.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ByOrder {
+    /// The order's guid.
+    #[param(example = "a9d5a5c7-4245-4b4e-b1c3-1d3968f36b2d")]
+    guid: Uuid,
+}
+
+/// The fulfillment of one order (Spring Data REST's name for a search by the order's guid).
+#[utoipa::path(
+    tag = "fulfillments",
+    params(ByOrder),
+    responses(
+        (status = 200, description = "The order's fulfillment", body = FulfillmentResource),
+        (status = 400, description = "The guid is not a UUID", body = ErrorBody),
+        (status = 404, description = "No fulfillment for this order (yet)", body = ErrorBody),
+        DatabaseUnavailable,
+    ),
+)]
+#[get("/fulfillments/search/findByOrderGuid")]
+async fn find_by_order(
+    request: HttpRequest,
+    query: web::Query<ByOrder>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (fulfillment, _) = state
+        .fulfillments
+        .find_by_order(query.guid)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::NotFound,
+                format!("no fulfillment for the order {}", query.guid),
+            )
+        })?;
+    let base = base_url(&request, &state.base_path);
+    Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
 }
 
 /// One fulfillment.

@@ -11,6 +11,7 @@ use platform::paging::PageRequest;
 use platform::settings::DocumentLimits;
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
+use uuid::Uuid;
 
 use crate::domain::{Fulfillment, ShippingMethod};
 
@@ -18,6 +19,9 @@ pub(crate) const COLLECTION: &str = "fulfillment.requests";
 
 /// The API's sort properties.
 pub(crate) const SORTABLE: [&str; 3] = ["id", "timestamp", "name.lastName"];
+
+/// The field that holds the order's guid, under a unique index.
+const ORDER_GUID: &str = "orderGuid";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,7 +52,8 @@ pub(crate) struct FulfillmentRepository {
 impl FulfillmentRepository {
     pub(crate) fn new(database: &Database, outbox: Outbox, limits: DocumentLimits) -> Self {
         FulfillmentRepository {
-            documents: Documents::new(database, COLLECTION, outbox, limits),
+            documents: Documents::new(database, COLLECTION, outbox, limits)
+                .with_unique_key(ORDER_GUID),
         }
     }
 
@@ -65,7 +70,7 @@ impl FulfillmentRepository {
 
     pub(crate) async fn create_indexes(&self) -> anyhow::Result<()> {
         let unique_order = IndexModel::builder()
-            .keys(doc! { "orderGuid": 1 })
+            .keys(doc! { ORDER_GUID: 1 })
             .options(
                 IndexOptions::builder()
                     .name("order_guid".to_owned())
@@ -93,6 +98,18 @@ impl FulfillmentRepository {
 
     pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<(Fulfillment, i64)>> {
         let found = self.documents.find_one(doc! { "_id": id }).await?;
+        found.map(|document| read(&document)).transpose()
+    }
+
+    /// The fulfillment of an order.
+    pub(crate) async fn find_by_order(
+        &self,
+        guid: Uuid,
+    ) -> anyhow::Result<Option<(Fulfillment, i64)>> {
+        let found = self
+            .documents
+            .find_one(doc! { ORDER_GUID: guid.to_string() })
+            .await?;
         found.map(|document| read(&document)).transpose()
     }
 

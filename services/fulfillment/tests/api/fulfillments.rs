@@ -31,6 +31,13 @@ async fn one_fulfillment_per_order_however_often_it_is_requested() {
         .await
         .unwrap();
     assert_eq!(fetched["order"]["guid"], guid.as_str());
+    let by_order: Value = app
+        .get(&format!("/fulfillments/search/findByOrderGuid?guid={guid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_order["id"], id);
 }
 
 #[tokio::test]
@@ -181,6 +188,12 @@ async fn unknown_ids_and_pages_get_json_errors() {
         ("/fulfillments/5b1bf1b8a8d0562de5133d64", 404),
         ("/fulfillments/nope", 404),
         ("/fulfillments?size=0", 400),
+        ("/fulfillments/search/findByOrderGuid?guid=nope", 400),
+        ("/fulfillments/search/findByOrderGuid", 400),
+        (
+            "/fulfillments/search/findByOrderGuid?guid=a9d5a5c7-4245-4b4e-b1c3-1d3968f36b2d",
+            404,
+        ),
     ] {
         let response = app.get(path).await;
         assert_eq!(response.status().as_u16(), status, "{path}");
