@@ -3,16 +3,14 @@
 //! (reads by id, customer changes). Every call is timed per endpoint; every effect that crosses
 //! the broker is timed from the acknowledgement to the moment the other service's API shows it.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::latency::Recorders;
 use crate::stack::Service;
@@ -22,8 +20,6 @@ use crate::workers::{Outcome, closed_loop, nth};
 const VISIBLE_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the consumers may take to catch up after the changes phase.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
-/// Fulfillments the watcher reads per poll, newest first: more than can be in flight at once.
-const WATCHED_FULFILLMENTS: usize = 100;
 
 /// The end-to-end row of one whole flow, first call to RECEIVED in orders.
 const WHOLE_FLOW: &str = "whole flow: customer created -> RECEIVED in orders";
@@ -179,7 +175,6 @@ pub(crate) struct Load {
     customer_events: Arc<AtomicU64>,
     /// Distinct numbers for customers and names across phases.
     next: Arc<AtomicU64>,
-    fulfillments: Arc<FulfillmentWatcher>,
 }
 
 impl Load {
@@ -192,11 +187,10 @@ impl Load {
             poll,
             customer_events: Arc::default(),
             next: Arc::default(),
-            fulfillments: Arc::default(),
         }
     }
 
-    /// The same services, counters and watcher, with empty histograms: one phase's figures.
+    /// The same services and counters, with empty histograms: one phase's figures.
     pub(crate) fn measuring_afresh(&self) -> Self {
         Load {
             http: Arc::default(),
@@ -237,14 +231,15 @@ impl Load {
         }
     }
 
-    /// Reads `url` every poll interval until it answers 200 with a body that `shows` accepts;
-    /// returns when that answer arrived. A 404 is an answer too: not there yet.
-    async fn visible(
+    /// Reads `url` every poll interval until it answers 200 with a body in which `shows` finds
+    /// what it looks for; returns that and when the answer arrived. A 404 is an answer too: not
+    /// there yet.
+    async fn visible<T>(
         &self,
         endpoint: &'static str,
         url: &str,
-        shows: impl Fn(&Value) -> bool,
-    ) -> anyhow::Result<Instant> {
+        shows: impl Fn(&Value) -> Option<T>,
+    ) -> anyhow::Result<(T, Instant)> {
         let deadline = Instant::now() + VISIBLE_DEADLINE;
         loop {
             let began = Instant::now();
@@ -262,8 +257,8 @@ impl Load {
                 Some((status, body)) if status.is_success() || status == 404 => {
                     self.http.record(endpoint, arrived - began);
                     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    if status.is_success() && shows(&body) {
-                        return Ok(arrived);
+                    if let Some(shown) = status.is_success().then(|| shows(&body)).flatten() {
+                        return Ok((shown, arrived));
                     }
                 }
                 _ => self.http.fail(endpoint),
@@ -322,7 +317,7 @@ impl Load {
     /// Waits until orders shows one customer: its consumer has joined and caught up with it.
     pub(crate) async fn await_in_orders(&self, id: &str) -> anyhow::Result<()> {
         let url = format!("{}/customers/{id}", nth(&self.urls.orders, 0));
-        self.visible("GET orders customers/{id}", &url, |_| true)
+        self.visible("GET orders customers/{id}", &url, |_| Some(()))
             .await
             .map(|_| ())
     }
@@ -441,16 +436,13 @@ impl Load {
         duration: Duration,
         rate: Option<f64>,
     ) -> Outcome {
-        let watching = CancellationToken::new();
-        let watcher =
-            tokio::spawn(Arc::clone(&self.fulfillments).watch(self.clone(), watching.clone()));
         let pacer = rate.map(|rate| {
             let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             Arc::new(tokio::sync::Mutex::new(interval))
         });
         let load = self.clone();
-        let outcome = closed_loop(concurrency, duration, move |_| {
+        closed_loop(concurrency, duration, move |_| {
             let (load, pacer) = (load.clone(), pacer.clone());
             async move {
                 if let Some(pacer) = pacer {
@@ -465,10 +457,7 @@ impl Load {
                 flow
             }
         })
-        .await;
-        watching.cancel();
-        let _ = watcher.await;
-        outcome
+        .await
     }
 
     /// One customer's journey through the three services.
@@ -481,8 +470,8 @@ impl Load {
         );
         let (id, created) = self.create_customer(n).await?;
         let copy = format!("{orders}/customers/{id}");
-        let seen = self
-            .visible("GET orders customers/{id}", &copy, |_| true)
+        let ((), seen) = self
+            .visible("GET orders customers/{id}", &copy, |_| Some(()))
             .await?;
         self.end_to_end
             .record("customer created -> in orders", seen - created);
@@ -494,9 +483,9 @@ impl Load {
         .await?;
         let first_name = format!("Changed{n}");
         let changed = self.change_customer(&id, n, &first_name).await?;
-        let seen = self
+        let ((), seen) = self
             .visible("GET orders customers/{id}", &copy, |copy| {
-                copy["name"]["firstName"] == first_name.as_str()
+                (copy["name"]["firstName"] == first_name.as_str()).then_some(())
             })
             .await?;
         self.end_to_end
@@ -520,7 +509,13 @@ impl Load {
                 self.client.post(format!("{orders}/orders/{guid}/approve")),
             )
             .await?;
-        let (fulfillment_id, seen) = self.fulfillments.find(&guid).await?;
+        let (fulfillment_id, seen) = self
+            .visible(
+                "GET fulfillment fulfillments/search/findByOrderGuid",
+                &format!("{fulfillment}/fulfillments/search/findByOrderGuid?guid={guid}"),
+                |found| found["id"].as_str().map(str::to_owned),
+            )
+            .await?;
         self.end_to_end
             .record("order approved -> fulfillment created", seen - approved);
 
@@ -538,9 +533,9 @@ impl Load {
                         .json(&change),
                 )
                 .await?;
-            received = self
+            ((), received) = self
                 .visible("GET orders orders/{guid}", &order_url, |order| {
-                    has_status(order, status)
+                    has_status(order, status).then_some(())
                 })
                 .await?;
             self.end_to_end
@@ -549,68 +544,6 @@ impl Load {
         self.end_to_end
             .record("order approved -> RECEIVED in orders", received - approved);
         Ok(())
-    }
-}
-
-/// Finds the fulfillment of each approved order: fulfillment's API has no lookup by order guid,
-/// so one task reads the newest fulfillments every poll interval while some flow waits, instead
-/// of every flow paging on its own.
-#[derive(Default)]
-struct FulfillmentWatcher {
-    /// Order guid -> fulfillment id and when the watcher first saw it.
-    seen: Mutex<HashMap<String, (String, Instant)>>,
-    waiting: AtomicUsize,
-}
-
-impl FulfillmentWatcher {
-    async fn watch(self: Arc<Self>, load: Load, stop: CancellationToken) {
-        let url = format!(
-            "{}/fulfillments?sort=timestamp,desc&size={WATCHED_FULFILLMENTS}",
-            nth(&load.urls.fulfillment, 0)
-        );
-        while !stop.is_cancelled() {
-            if self.waiting.load(Ordering::Relaxed) > 0 {
-                let page = load
-                    .call(
-                        "GET fulfillment fulfillments (newest)",
-                        load.client.get(&url),
-                    )
-                    .await;
-                if let (Ok((page, arrived)), Ok(mut seen)) = (page, self.seen.lock()) {
-                    let listed = page["_embedded"]["fulfillments"].as_array().cloned();
-                    for fulfillment in listed.unwrap_or_default() {
-                        if let (Some(guid), Some(id)) = (
-                            fulfillment["order"]["guid"].as_str(),
-                            fulfillment["id"].as_str(),
-                        ) {
-                            seen.entry(guid.to_owned())
-                                .or_insert_with(|| (id.to_owned(), arrived));
-                        }
-                    }
-                }
-            }
-            tokio::time::sleep(load.poll).await;
-        }
-    }
-
-    /// The fulfillment id of an order, and when it was first seen.
-    async fn find(&self, guid: &str) -> anyhow::Result<(String, Instant)> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let deadline = Instant::now() + VISIBLE_DEADLINE;
-        let found = loop {
-            let entry = self.seen.lock().ok().and_then(|mut seen| seen.remove(guid));
-            if let Some(entry) = entry {
-                break Ok(entry);
-            }
-            if Instant::now() > deadline {
-                break Err(anyhow::anyhow!(
-                    "no fulfillment for order {guid} within {VISIBLE_DEADLINE:?}"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        found
     }
 }
 
