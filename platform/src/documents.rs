@@ -18,6 +18,7 @@ use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::{Collection, Database};
 use serde::de::DeserializeOwned;
 
+use crate::mongo::timed;
 use crate::outbox::{CLAIM, FIELD, MAX_EVENT_BYTES, Outbox, OutboxMessage, PENDING_REMOVAL};
 use crate::paging::PageRequest;
 use crate::settings::DocumentLimits;
@@ -118,10 +119,11 @@ impl Documents {
 
     /// The first live document that matches (see [`lookup`] for how a read by `_id` goes).
     pub async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Document>> {
-        let found = self
+        let find = self
             .collection
             .find_one(lookup(filter, self.unique_key))
-            .projection(without_outbox())
+            .projection(without_outbox());
+        let found = timed(self.collection.name(), "find", find)
             .await
             .with_context(|| format!("reading from {}", self.collection.name()))?;
         Ok(found.filter(|document| !document.get_bool(PENDING_REMOVAL).unwrap_or(false)))
@@ -133,11 +135,11 @@ impl Documents {
     where
         T: DeserializeOwned + Send + Sync,
     {
-        let found = self
-            .collection
-            .clone_with_type::<RawDocumentBuf>()
+        let raw = self.collection.clone_with_type::<RawDocumentBuf>();
+        let find = raw
             .find_one(lookup(filter, self.unique_key))
-            .projection(without_outbox())
+            .projection(without_outbox());
+        let found = timed(self.collection.name(), "find", find)
             .await
             .with_context(|| format!("reading from {}", self.collection.name()))?;
         match found {
@@ -153,34 +155,38 @@ impl Documents {
 
     /// Every live document that matches, in `_id` order.
     pub async fn find_all(&self, filter: Document) -> anyhow::Result<Vec<Document>> {
-        self.collection
-            .find(live(filter))
-            .projection(without_outbox())
-            .sort(doc! { "_id": 1 })
-            .await
-            .with_context(|| format!("listing {}", self.collection.name()))?
-            .try_collect()
+        let find = async {
+            self.collection
+                .find(live(filter))
+                .projection(without_outbox())
+                .sort(doc! { "_id": 1 })
+                .await?
+                .try_collect()
+                .await
+        };
+        timed(self.collection.name(), "find", find)
             .await
             .with_context(|| format!("listing {}", self.collection.name()))
     }
 
     /// One page of the live documents, sorted as the page asks, and how many there are in all.
     pub async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Document>, u64)> {
-        let total = self
-            .collection
-            .count_documents(live(Document::new()))
+        let count = self.collection.count_documents(live(Document::new()));
+        let total = timed(self.collection.name(), "aggregate", count)
             .await
             .with_context(|| format!("counting {}", self.collection.name()))?;
-        let documents = self
-            .collection
-            .find(live(Document::new()))
-            .projection(without_outbox())
-            .sort(crate::mongo::page_sort(page))
-            .skip(page.offset())
-            .limit(page.limit())
-            .await
-            .with_context(|| format!("listing {}", self.collection.name()))?
-            .try_collect()
+        let find = async {
+            self.collection
+                .find(live(Document::new()))
+                .projection(without_outbox())
+                .sort(crate::mongo::page_sort(page))
+                .skip(page.offset())
+                .limit(page.limit())
+                .await?
+                .try_collect()
+                .await
+        };
+        let documents = timed(self.collection.name(), "find", find)
             .await
             .with_context(|| format!("listing {}", self.collection.name()))?;
         Ok((documents, total))
@@ -197,7 +203,8 @@ impl Documents {
             let entries: Vec<Bson> = events.iter().map(OutboxMessage::to_bson).collect();
             document.insert(FIELD, entries);
         }
-        match self.collection.insert_one(document).await {
+        let insert = self.collection.insert_one(document);
+        match timed(self.collection.name(), "insert", insert).await {
             Ok(_) => {
                 self.wake_for(events);
                 Ok(Inserted::New)
@@ -229,9 +236,8 @@ impl Documents {
             operator(&mut update, "$push").insert(FIELD, doc! { "$each": entries });
             bounded.insert(self.outbox_room(events), doc! { "$exists": false });
         }
-        let result = self
-            .collection
-            .update_one(bounded, update)
+        let write = self.collection.update_one(bounded, update);
+        let result = timed(self.collection.name(), "update", write)
             .await
             .with_context(|| format!("updating {}", self.collection.name()))?;
         if result.matched_count == 1 {
@@ -242,7 +248,7 @@ impl Documents {
             let mut full = live(filter);
             full.insert(self.outbox_room(events), doc! { "$exists": true });
             let count = self.collection.count_documents(full).limit(1);
-            if count
+            if timed(self.collection.name(), "aggregate", count)
                 .await
                 .with_context(|| format!("reading {}", self.collection.name()))?
                 > 0
@@ -311,8 +317,8 @@ impl Documents {
                 PENDING_REMOVAL: true,
                 format!("{FIELD}.0"): { "$exists": false },
             });
-            self.collection
-                .delete_one(drained)
+            let delete = self.collection.delete_one(drained);
+            timed(self.collection.name(), "delete", delete)
                 .await
                 .with_context(|| format!("deleting from {}", self.collection.name()))?;
         }

@@ -129,7 +129,7 @@ const FAMILIES: [(&str, Kind, &str); 12] = [
     (
         "mongodb_operation_duration_seconds",
         Kind::Histogram,
-        "MongoDB commands, by collection and operation",
+        "MongoDB operations as the services await them (connection checkout included), by collection and command",
     ),
     (
         "outbox_relay_pass_duration_seconds",

@@ -29,7 +29,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::documents::Documents;
 use crate::kafka::{self, Record};
-use crate::mongo::bounded;
+use crate::mongo::{bounded, timed};
 use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
 use crate::settings::OutboxSettings;
 use crate::trace::{self, HeaderPairs, ReadHeaderPairs, RecordWork, TraceContext};
@@ -139,7 +139,7 @@ impl Relay {
             doc! { format!("{CLAIM}.owner"): &self.owner },
             doc! { "$unset": { CLAIM: "" } },
         );
-        bounded(self.call_timeout, release)
+        self.call("update", release)
             .await
             .context("releasing the outbox claims")?;
         Ok(())
@@ -210,7 +210,8 @@ impl Relay {
                     .try_collect::<Vec<Document>>()
                     .await
             };
-            let found = bounded(self.call_timeout, find)
+            let found = self
+                .call("find", find)
                 .await
                 .context("finding pending outbox events")?;
             if found.is_empty() {
@@ -270,10 +271,26 @@ impl Relay {
             doc! { format!("{CLAIM}.owner"): &self.owner },
             doc! { "$set": { format!("{CLAIM}.until"): self.claim_end(DateTime::now()) } },
         );
-        bounded(self.call_timeout, renew)
+        self.call("update", renew)
             .await
             .context("renewing the outbox claims")?;
         Ok(())
+    }
+
+    /// One operation on the collection, bounded by the call timeout and timed.
+    async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl IntoFuture<Output = Result<T, E>>,
+    ) -> anyhow::Result<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        bounded(
+            self.call_timeout,
+            timed(self.collection.name(), operation, work),
+        )
+        .await
     }
 
     /// When a claim taken at `now` ends.
@@ -311,7 +328,8 @@ impl Relay {
             doc! { "$and": [{ "$or": unchanged }, { "$or": self.claimable(now) }] },
             doc! { "$set": { CLAIM: { "owner": &self.owner, "until": until } } },
         );
-        let claimed = bounded(self.call_timeout, claim)
+        let claimed = self
+            .call("update", claim)
             .await
             .context("claiming documents with pending outbox events")?;
         if usize::try_from(claimed.matched_count).ok() == Some(found.len()) {
@@ -335,7 +353,7 @@ impl Relay {
                 .try_collect::<Vec<Document>>()
                 .await
         };
-        bounded(self.call_timeout, read)
+        self.call("find", read)
             .await
             .context("reading the claimed documents")
     }
@@ -355,7 +373,8 @@ impl Relay {
             } },
         ];
         let aggregate = async { self.collection.aggregate(pipeline).await?.try_next().await };
-        let summary = bounded(self.call_timeout, aggregate)
+        let summary = self
+            .call("aggregate", aggregate)
             .await
             .context("measuring the outbox backlog")?;
         let (pending, oldest_age) = match summary {
@@ -464,9 +483,12 @@ impl Relay {
                 } },
             )
             .upsert(true);
-        let recorded = bounded(self.call_timeout, record)
-            .await
-            .with_context(|| format!("keeping the unpublishable event {event}"))?;
+        let recorded = bounded(
+            self.call_timeout,
+            timed(self.dead_letters.name(), "update", record),
+        )
+        .await
+        .with_context(|| format!("keeping the unpublishable event {event}"))?;
         if recorded.upserted_id.is_none() {
             // Kept by an earlier pass, or by another replica's relay.
             return Ok(());
@@ -521,7 +543,7 @@ impl Relay {
                     "$unset": { CLAIM: "" },
                 },
             );
-            bounded(self.call_timeout, pull)
+            self.call("update", pull)
                 .await
                 .context("removing published events from the outbox")?;
         }
@@ -540,7 +562,7 @@ impl Relay {
             PENDING_REMOVAL: true,
             format!("{FIELD}.0"): { "$exists": false },
         });
-        bounded(self.call_timeout, delete)
+        self.call("delete", delete)
             .await
             .context("removing documents whose tombstones were published")?;
         dead_letter_failure.map_or(Ok(()), Err)

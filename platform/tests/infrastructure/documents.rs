@@ -273,3 +273,47 @@ async fn a_write_larger_than_the_limits_is_refused_before_the_database_sees_it()
     assert_eq!(stored.get_str("text").unwrap(), "small");
     assert!(outbox_ids(&stored).is_empty());
 }
+
+/// How many `operation`s on `collection` the metrics hold.
+fn timed_count(collection: &str, operation: &str) -> u64 {
+    let series = format!("collection=\"{collection}\",operation=\"{operation}\"");
+    platform::metrics::render()
+        .lines()
+        .filter(|line| line.starts_with("mongodb_operation_duration_seconds_count{"))
+        .find(|line| line.contains(&series))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn every_read_and_write_is_timed_by_collection_and_command() {
+    platform::metrics::install("infrastructure");
+    let database = platform::mongo::connect(&database_settings())
+        .await
+        .unwrap();
+    let name = test_support::unique_name("timed");
+    let documents = Documents::new(
+        &database,
+        &name,
+        Outbox::new(&outbox_settings()),
+        document_limits(),
+    );
+    let id = ObjectId::new();
+    documents
+        .insert(doc! { "_id": id, "n": 1 }, &[])
+        .await
+        .unwrap();
+    documents.find_one(doc! { "_id": id }).await.unwrap();
+    documents.find_all(Document::new()).await.unwrap();
+    documents
+        .update(doc! { "_id": id }, doc! { "$set": { "n": 2 } }, &[])
+        .await
+        .unwrap();
+    documents
+        .remove(doc! { "_id": id }, doc! { "$set": { "n": 3 } }, &[])
+        .await
+        .unwrap();
+    for (operation, count) in [("insert", 1), ("find", 2), ("update", 2), ("delete", 1)] {
+        assert_eq!(timed_count(&name, operation), count, "{operation}");
+    }
+}
