@@ -17,6 +17,26 @@ use crate::consumer::{Consumer, Handler};
 use crate::relay::Relay;
 use crate::settings::TelemetrySettings;
 
+/// Runs a service's `main` to its end on the runtime its consumer, outbox relay and shared
+/// MongoDB client live on: one thread, the process's main thread.
+///
+/// The HTTP workers run on runtimes and threads of their own, each with its own MongoDB client
+/// ([`crate::mongo::Connector`]), so what runs here waits on the broker and the database. On
+/// one thread, a record handed from the consumer to the driver's connection and back wakes no
+/// other thread; on tokio's multi-threaded runtime each such hand-over woke an idle worker
+/// (an `eventfd` write and a context switch). A consumer's handling is bounded by one core
+/// this way; a service scales out by instances in its consumer group.
+pub fn run<F>(main: F) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(main)
+}
+
 /// Installs what observes a service named `name`: the metrics recorder, the tracer (exporting
 /// when the settings name a collector) and the log.
 pub fn install_observability(
