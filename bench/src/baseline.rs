@@ -19,6 +19,7 @@ use rdkafka::producer::FutureProducer;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use crate::footprint;
 use crate::latency::Summary;
 use crate::workers::{Outcome, closed_loop, nth};
 
@@ -262,6 +263,9 @@ pub(crate) async fn produce_all(
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct MongoRates {
     pub(crate) find_one: Summary,
+    /// CPU of this process per `find_one`, in microseconds: the client's side of a read (the
+    /// driver and the loop), which a service's GET by id does too.
+    pub(crate) find_one_cpu_us: f64,
     pub(crate) upsert: Summary,
 }
 
@@ -287,7 +291,9 @@ pub(crate) async fn mongo(
         .context("inserting the baseline documents")?;
     let ids = Arc::new(ids);
 
+    let before = footprint::cpu(&[std::process::id()])?;
     let find = find_by_id(&collection, Arc::clone(&ids), concurrency, duration).await;
+    let find_cpu = footprint::cpu(&[std::process::id()])?.since(before);
     let upsert = closed_loop(concurrency, duration, {
         let (collection, ids) = (collection.clone(), Arc::clone(&ids));
         move |n| {
@@ -318,6 +324,7 @@ pub(crate) async fn mongo(
         );
     }
     Ok(MongoRates {
+        find_one_cpu_us: find_cpu.total() * 1e6 / (find.summary.count as f64).max(1.0),
         find_one: find.summary,
         upsert: upsert.summary,
     })

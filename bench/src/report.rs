@@ -279,6 +279,8 @@ pub(crate) struct Baselines {
     pub(crate) kafka_produce_per_second: f64,
     pub(crate) kafka_consume_per_second: f64,
     pub(crate) mongo_find_one: Summary,
+    /// The benchmark's own CPU per raw `find_one`, in microseconds.
+    pub(crate) mongo_find_one_cpu_us: f64,
     pub(crate) mongo_upsert: Summary,
     /// Accounts' side of a customer change in the raw pipeline (baseline::pipeline): read, and
     /// conditional write with the outbox push.
@@ -370,10 +372,12 @@ impl Report {
         text.push_str(&format!(
             "\nKafka bulk: produce {} msg/s, consume {} msg/s. Raw change pipeline (the \
              database and broker work of a change, with the services' clients, nothing else): \
-             {} changes applied per second.\n",
+             {} changes applied per second. CPU per raw find_one in the client (this \
+             benchmark's process, the driver and the loop): {} us.\n",
             number(self.baselines.kafka_produce_per_second),
             number(self.baselines.kafka_consume_per_second),
-            number(self.baselines.raw_pipeline_applied_per_second)
+            number(self.baselines.raw_pipeline_applied_per_second),
+            number(self.baselines.mongo_find_one_cpu_us)
         ));
         text.push_str("\n### HTTP latency per endpoint\n\n");
         text.push_str(&latency_table("endpoint", &self.http));

@@ -195,6 +195,7 @@ impl Raw {
             kafka_produce_per_second: self.bulk.produce_per_second,
             kafka_consume_per_second: self.bulk.consume_per_second,
             mongo_find_one: self.mongo.find_one.clone(),
+            mongo_find_one_cpu_us: self.mongo.find_one_cpu_us,
             mongo_upsert: self.mongo.upsert.clone(),
             raw_pipeline: self.pipeline.changes.clone(),
             raw_pipeline_applied_per_second: self.pipeline.applied_per_second,
