@@ -33,7 +33,6 @@ for argument in "$@"; do
   fi
 done
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 BENCH_DIR="$TARGET_DIR/bench"
 
 bash scripts/setup.sh

@@ -33,9 +33,9 @@
 # any failed.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
-TOOLS_DIR="${STOREFRONT_TOOLS_DIR:-$HOME/.local/share/storefront}"
 VENV_DIR="$TOOLS_DIR/deploy-check-venv"
 NPM_DIR="$TOOLS_DIR/deploy-check-npm"
 KUBERNETES_VERSION=1.30.0
@@ -329,10 +329,10 @@ runtime_image() {
     echo "$packages" >"$RUNTIME_DEBS_DIR/.packages"
   fi
   checks runtime-image Dockerfile "$RUNTIME_DEBS_DIR" "$WORK/runtime-root" \
-    target/release/accounts target/release/orders target/release/fulfillment | sed 's/^/    /'
+    "$TARGET_DIR"/release/{accounts,orders,fulfillment} | sed 's/^/    /'
   return "${PIPESTATUS[0]}"
 }
-if [[ -x target/release/accounts && -x target/release/orders && -x target/release/fulfillment ]]; then
+if [[ -x $TARGET_DIR/release/accounts && -x $TARGET_DIR/release/orders && -x $TARGET_DIR/release/fulfillment ]]; then
   run "the release binaries find every library in the runtime image's packages, and start there" runtime_image
 else
   log "SKIPPED the runtime image's libraries: no release binaries (cargo build --release -p accounts -p orders -p fulfillment)"

@@ -2,6 +2,8 @@
 # them. Sourced, not run.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where cargo builds: the services' binaries are under $TARGET_DIR/release.
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 TOOLS_DIR="${STOREFRONT_TOOLS_DIR:-$HOME/.local/share/storefront}"
 VENV_DIR="$TOOLS_DIR/venv"
 

@@ -54,7 +54,7 @@ mkdir -p "$DATA_DIR"
 declare -A ports=([accounts]=8085 [orders]=8090 [fulfillment]=8095)
 for service in accounts orders fulfillment; do
   log "starting $service (log: $DATA_DIR/$service.log)"
-  "target/release/$service" >"$DATA_DIR/$service.log" 2>&1 &
+  "$TARGET_DIR/release/$service" >"$DATA_DIR/$service.log" 2>&1 &
   pids+=($!)
 done
 for service in accounts orders fulfillment; do
