@@ -69,6 +69,7 @@ where
     let methods = std::sync::Arc::new(Routes::of(&api));
     let events = web::Data::new(about.events);
     let events_page = web::Data::new(openapi::events_page(about.title));
+    let api_document = web::Data::new(openapi::api_document(about.title, about.description, api));
     let mut server = HttpServer::new(move || {
         let routes = routes.clone();
         // Called on the worker's own thread and runtime.
@@ -77,6 +78,7 @@ where
         let methods = methods.clone();
         let events = events.clone();
         let events_page = events_page.clone();
+        let api_document = api_document.clone();
         App::new()
             .wrap(from_fn(move |request, next| {
                 check_method(methods.clone(), request, next)
@@ -89,12 +91,12 @@ where
             .app_data(query_config())
             .app_data(path_config())
             // Before the scope: a scope that matches the prefix keeps every request under it.
-            .service(openapi::documentation(
-                &base_path,
-                about.title,
-                about.description,
-                api.clone(),
-            ))
+            .service(
+                web::resource(format!("{base_path}/v3/api-docs"))
+                    .app_data(api_document)
+                    .route(web::get().to(openapi::api_docs)),
+            )
+            .service(openapi::swagger_ui(&base_path))
             .service(
                 web::resource(format!("{base_path}/v3/asyncapi"))
                     .app_data(events)
