@@ -11,9 +11,9 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::http::errors::ErrorBody;
 
-/// The service's OpenAPI document, built once and shared by the HTTP workers: a copy of it in
-/// each worker (as Swagger UI's own serving of it keeps) cost about 0.8 MiB of resident memory
-/// per worker. It is serialized when asked for, so that start-up does not touch that code.
+/// The service's OpenAPI document, built once and shared by the HTTP workers: when each worker
+/// built its own and handed it to Swagger UI to serve, that cost about 0.8 MiB of resident
+/// memory per worker. It is serialized when asked for, so start-up does not run that code.
 pub(crate) fn api_document(title: &str, description: &str, mut api: OpenApi) -> OpenApi {
     api.info = InfoBuilder::new()
         .title(title)
