@@ -27,6 +27,20 @@ impl PrivateDatabase {
         format!("mongodb://127.0.0.1:{}", self.port)
     }
 
+    /// Waits until the server answers a command (within the driver's default 30 s server
+    /// selection): a JVM that has just opened its port can take longer to answer its first
+    /// commands than the short database timeouts some tests give their apps.
+    pub async fn wait_answering(&self) {
+        let client = mongodb::Client::with_uri_str(self.uri())
+            .await
+            .expect("a MongoDB URI");
+        client
+            .database("admin")
+            .run_command(mongodb::bson::doc! { "ping": 1 })
+            .await
+            .expect("the private database answers a ping");
+    }
+
     /// Kills the server at once, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {

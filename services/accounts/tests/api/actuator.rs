@@ -82,6 +82,7 @@ async fn requests_are_counted_by_route_pattern_and_answer_with_their_trace() {
 #[tokio::test]
 async fn without_its_database_the_service_is_unready_and_recovers_by_itself() {
     let mut database = PrivateDatabase::start();
+    database.wait_answering().await;
     let mut settings = test_settings().await;
     settings.database.uri = database.uri().into();
     settings.database.timeout = Duration::from_millis(500);

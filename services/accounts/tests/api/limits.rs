@@ -11,6 +11,7 @@ use crate::helpers::{customer_body, spawn_app_with, test_settings};
 #[tokio::test]
 async fn a_database_that_stops_answering_gets_503_within_the_deadline_then_recovers() {
     let database = PrivateDatabase::start();
+    database.wait_answering().await;
     let mut settings = test_settings().await;
     settings.database.uri = database.uri().into();
     settings.database.timeout = Duration::from_millis(500);
