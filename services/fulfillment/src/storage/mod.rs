@@ -97,8 +97,7 @@ impl FulfillmentRepository {
     }
 
     pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<(Fulfillment, i64)>> {
-        let found = self.documents.find_one(doc! { "_id": id }).await?;
-        found.map(|document| read(&document)).transpose()
+        self.find_one(doc! { "_id": id }).await
     }
 
     /// The fulfillment of an order.
@@ -106,10 +105,11 @@ impl FulfillmentRepository {
         &self,
         guid: Uuid,
     ) -> anyhow::Result<Option<(Fulfillment, i64)>> {
-        let found = self
-            .documents
-            .find_one(doc! { ORDER_GUID: guid.to_string() })
-            .await?;
+        self.find_one(doc! { ORDER_GUID: guid.to_string() }).await
+    }
+
+    async fn find_one(&self, filter: Document) -> anyhow::Result<Option<(Fulfillment, i64)>> {
+        let found = self.documents.find_one(filter).await?;
         found.map(|document| read(&document)).transpose()
     }
 
