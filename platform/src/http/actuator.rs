@@ -21,10 +21,10 @@ use rdkafka::producer::{FutureProducer, Producer};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::consumer::{Heartbeat, Pulse};
 use crate::http::hal::request_url;
+use crate::http::server::RouteConfig;
 
 /// How long a dependency may take to answer a health check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -101,7 +101,7 @@ impl Actuator {
 }
 
 /// Registers the actuator routes inside the service's scope.
-pub fn configure(cfg: &mut ServiceConfig<'_>, mut actuator: Actuator, exposure: Exposure) {
+pub fn configure(cfg: &mut RouteConfig<'_, '_>, mut actuator: Actuator, exposure: Exposure) {
     actuator.exposure = exposure;
     cfg.app_data(web::Data::new(actuator)).service(get_index);
     if exposure.health {

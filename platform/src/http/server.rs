@@ -3,13 +3,13 @@
 
 use std::net::TcpListener;
 
+use actix_web::dev::HttpServiceFactory;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use mongodb::Database;
-use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_actix_web::{AppExt, scope};
+use utoipa_actix_web::{AppExt, OpenApiFactory, scope};
 
 use crate::http::actuator::{self, Actuator, Exposure};
 use crate::http::errors::no_route;
@@ -20,6 +20,40 @@ use crate::http::openapi;
 use crate::mongo::Connector;
 use crate::outbox::Outbox;
 use crate::settings::HttpSettings;
+
+/// Where a service registers its routes: into an HTTP worker's app, which serves them, or into
+/// the OpenAPI document, which also collects each route's operation and schemas. The server
+/// builds the document once; a worker that built it too would keep the peak of that build in
+/// its allocator arena (about 1 MiB per worker) for nothing.
+pub enum RouteConfig<'c, 's> {
+    Serve(&'c mut web::ServiceConfig),
+    Document(&'c mut utoipa_actix_web::service_config::ServiceConfig<'s>),
+}
+
+impl RouteConfig<'_, '_> {
+    pub fn service<F>(&mut self, factory: F) -> &mut Self
+    where
+        F: HttpServiceFactory + OpenApiFactory + 'static,
+    {
+        match self {
+            RouteConfig::Serve(cfg) => {
+                cfg.service(factory);
+            }
+            RouteConfig::Document(cfg) => {
+                cfg.service(factory);
+            }
+        }
+        self
+    }
+
+    /// Data for the handlers of a worker's app; the document's pass serves nothing and keeps none.
+    pub fn app_data<U: 'static>(&mut self, data: U) -> &mut Self {
+        if let RouteConfig::Serve(cfg) = self {
+            cfg.app_data(data);
+        }
+        self
+    }
+}
 
 /// What a service says about itself: the OpenAPI document's title and description, and the
 /// AsyncAPI document of the events it sends and receives, served at `{base}/v3/asyncapi`.
@@ -44,13 +78,13 @@ pub fn server<F>(
     configure: F,
 ) -> anyhow::Result<(Server, u16)>
 where
-    F: Fn(&mut ServiceConfig<'_>, &Database) + Clone + Send + 'static,
+    F: Fn(&mut RouteConfig<'_, '_>, &Database) + Clone + Send + 'static,
 {
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
     let exposure = Exposure::parse(&settings.actuator_exposure)?;
-    let routes = move |cfg: &mut ServiceConfig<'_>, database: &Database| {
+    let routes = move |cfg: &mut RouteConfig<'_, '_>, database: &Database| {
         configure(cfg, database);
         actuator::configure(cfg, actuator.clone(), exposure);
     };
@@ -64,7 +98,10 @@ where
     // shared client: this pass serves nothing).
     let (_, api) = App::new()
         .into_utoipa_app()
-        .service(scope(base_path.as_str()).configure(|cfg| routes(cfg, databases.shared())))
+        .service(
+            scope(base_path.as_str())
+                .configure(|cfg| routes(&mut RouteConfig::Document(cfg), databases.shared())),
+        )
         .split_for_parts();
     let methods = std::sync::Arc::new(Routes::of(&api));
     let events = web::Data::new(about.events);
@@ -115,9 +152,10 @@ where
                 web::resource(format!("{base_path}/asyncapi/{{asset}}"))
                     .route(web::get().to(openapi::events_viewer_asset)),
             )
-            .into_utoipa_app()
-            .service(scope(base_path.as_str()).configure(move |cfg| routes(cfg, &database)))
-            .into_app()
+            .service(
+                web::scope(base_path.as_str())
+                    .configure(move |cfg| routes(&mut RouteConfig::Serve(cfg), &database)),
+            )
             .default_service(web::to(no_route))
     })
     // Shutdown is the service's to decide (SIGTERM stops the consumer and relay too).

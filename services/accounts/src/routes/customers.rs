@@ -6,11 +6,11 @@ use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
+use platform::http::server::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use platform::trace::TraceContext;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::{Customer, CustomerDraft, CustomerPatch};
 use crate::events;
@@ -21,7 +21,7 @@ use crate::storage::SORTABLE;
 const CONFLICT_RETRIES: usize = 3;
 
 /// Fixed paths come before `customers/{id}` so they are not taken for ids.
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(list_customers)
         .service(create_customer)
         .service(get_customer_summary)

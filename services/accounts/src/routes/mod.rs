@@ -3,10 +3,10 @@
 mod customers;
 mod sample;
 
-use utoipa_actix_web::service_config::ServiceConfig;
+use platform::http::server::RouteConfig;
 
 /// The route table. Sample paths come before `customers/{id}` so they are not taken for ids.
-pub(crate) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(crate) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     sample::configure(cfg);
     customers::configure(cfg);
 }

@@ -3,15 +3,15 @@
 use actix_web::{HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiResult, DatabaseUnavailable};
+use platform::http::server::RouteConfig;
 use platform::trace::TraceContext;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::customers::remove_customer;
 use crate::domain::{Customer, sample};
 use crate::events;
 use crate::state::AppState;
 
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(create_sample_customers)
         .service(create_sample_customers_by_get);
 }

@@ -7,11 +7,11 @@ use platform::http::errors::{
 };
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
+use platform::http::server::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::now_millis;
@@ -25,7 +25,7 @@ use crate::storage::SORTABLE;
 const CONFLICT_RETRIES: usize = 3;
 
 /// Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(list_fulfillments)
         .service(get_fulfillment_summary)
         .service(find_by_order)

@@ -5,10 +5,10 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
+use platform::http::server::RouteConfig;
 use serde::Deserialize;
 use shared_events::OrderStatusType;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::ShippingMethod;
@@ -16,7 +16,7 @@ use crate::error::transition_refused;
 use crate::events;
 use crate::state::AppState;
 
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(advance_all)
         .service(advance_all_by_get)
         .service(advance_all_fulfillments)

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiError, ApiResult, DatabaseUnavailable, ErrorBody};
 use platform::http::hal::{HalPage, base_url};
+use platform::http::server::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::resources::{CustomerOrdersResource, CustomerOrdersSummary};
 use crate::state::AppState;
@@ -18,7 +18,7 @@ const COLLECTION: &str = "customers";
 const SPRING_COLLECTION: &str = "customerOrderses";
 
 /// Fixed paths come before `customers/{id}` so they are not taken for ids.
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(list_customers)
         .service(get_customer_summary)
         .service(get_customer)

@@ -6,8 +6,8 @@ use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::base_url;
+use platform::http::server::RouteConfig;
 use platform::trace::TraceContext;
-use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::now_millis;
@@ -17,7 +17,7 @@ use crate::events;
 use crate::state::AppState;
 use crate::storage::{Changed, Decision, Target};
 
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(place_order)
         .service(get_order)
         .service(approve_order);

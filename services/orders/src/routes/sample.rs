@@ -4,8 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use platform::http::errors::{ApiError, ApiResult, Code, DatabaseUnavailable, ErrorBody};
+use platform::http::server::RouteConfig;
 use platform::trace::TraceContext;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::now_millis;
 use crate::domain::sample;
@@ -13,7 +13,7 @@ use crate::events;
 use crate::state::AppState;
 use crate::storage::{Changed, Decision, Target};
 
-pub(super) fn configure(cfg: &mut ServiceConfig<'_>) {
+pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(add_sample_orders)
         .service(add_sample_orders_by_get)
         .service(fulfill_approved_orders)
