@@ -28,6 +28,8 @@ COPY platform/Cargo.toml platform/
 COPY services/accounts/Cargo.toml services/accounts/
 COPY services/orders/Cargo.toml services/orders/
 COPY services/fulfillment/Cargo.toml services/fulfillment/
+# The services' manifests name this build script (how their binaries are linked).
+COPY services/build.rs services/
 # Not built, but cargo reads every workspace member's manifest to resolve the workspace
 # (scripts/check-deploy.sh loads the workspace from exactly what these COPYs bring).
 COPY system-tests/Cargo.toml system-tests/
