@@ -1116,6 +1116,20 @@ def cmd_build_context(dockerfile, dockerignore, work):
                     shutil.copyfile(path, target)
                     copied.append(path)
     report.ok(f"the dependency layer copies {len(copied)} files: {', '.join(sorted(copied))}")
+    # cargo metadata loads a manifest whose build script is missing; cargo build does not.
+    import tomllib
+    scripts = {
+        manifest: (manifest.parent / build).resolve()
+        for manifest in work.rglob("Cargo.toml")
+        for build in [tomllib.loads(manifest.read_text()).get("package", {}).get("build")]
+        if isinstance(build, str)
+    }
+    missing = sorted(
+        f"{manifest.relative_to(work)} -> {script.relative_to(work.resolve())}"
+        for manifest, script in scripts.items()
+        if not script.exists()
+    )
+    report.check(not missing, f"every build script a manifest names is copied with it ({len(scripts)})", ", ".join(missing))
     for manifest in work.rglob("Cargo.toml"):
         source = manifest.parent / "src"
         if manifest.parent != work and not source.exists():
