@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Document, RawArrayBuf, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 use platform::documents::{Documents, Inserted};
@@ -39,9 +39,10 @@ struct CustomerOrdersDocument {
     customer_version: Option<i64>,
     #[serde(default)]
     version: i64,
-    /// Ids of the events already applied to this document.
+    /// Ids of the events already applied to this document, kept as the server sent them: one
+    /// copy of the array's bytes, not a string allocated per id.
     #[serde(default)]
-    applied_events: Vec<String>,
+    applied_events: RawArrayBuf,
 }
 
 /// A stored customer with what guards changes to it.
@@ -49,12 +50,16 @@ struct CustomerOrdersDocument {
 pub(crate) struct Stored {
     pub(crate) customer: CustomerOrders,
     pub(crate) version: i64,
-    pub(crate) applied_events: Vec<String>,
+    pub(crate) applied_events: RawArrayBuf,
 }
 
 impl Stored {
     pub(crate) fn has_applied(&self, event_id: Option<&str>) -> bool {
-        event_id.is_some_and(|id| self.applied_events.iter().any(|applied| applied == id))
+        event_id.is_some_and(|id| {
+            self.applied_events
+                .into_iter()
+                .any(|applied| applied.ok().and_then(|applied| applied.as_str()) == Some(id))
+        })
     }
 }
 
@@ -228,7 +233,7 @@ impl CustomerOrdersRepository {
             orders: customer.orders.clone(),
             customer_version: customer.customer_version,
             version: 0,
-            applied_events: event_id.map(str::to_owned).into_iter().collect(),
+            applied_events: event_id.into_iter().collect(),
         })?;
         self.documents.insert(document, &[]).await
     }
@@ -242,16 +247,26 @@ impl CustomerOrdersRepository {
         event_id: Option<&str>,
         events: &[OutboxMessage],
     ) -> anyhow::Result<bool> {
-        let mut update = doc! {
-            "$set": {
-                "name": platform::mongo::to_bson(&customer.name)?,
-                "contact": platform::mongo::to_bson(&customer.contact)?,
-                "addresses": platform::mongo::to_bson(&customer.addresses)?,
-                "orders": platform::mongo::to_bson(&customer.orders)?,
-                "customerVersion": customer.customer_version,
-                "version": stored.version + 1,
-            },
-        };
+        // Only what differs from the copy read: a customer's change leaves its orders as they
+        // were, and an order's status leaves the customer's name and addresses.
+        let before = &stored.customer;
+        let mut set = doc! { "version": stored.version + 1 };
+        set_changed(&mut set, "name", &customer.name, &before.name)?;
+        set_changed(&mut set, "contact", &customer.contact, &before.contact)?;
+        set_changed(
+            &mut set,
+            "addresses",
+            &customer.addresses,
+            &before.addresses,
+        )?;
+        set_changed(&mut set, "orders", &customer.orders, &before.orders)?;
+        set_changed(
+            &mut set,
+            "customerVersion",
+            &customer.customer_version,
+            &before.customer_version,
+        )?;
+        let mut update = doc! { "$set": set };
         if let Some(event_id) = event_id {
             update.insert(
                 "$push",
@@ -274,6 +289,19 @@ impl CustomerOrdersRepository {
     }
 }
 
+/// Adds `field: after` to a `$set` when it differs from what was read.
+fn set_changed<T: PartialEq + Serialize>(
+    set: &mut Document,
+    field: &str,
+    after: &T,
+    before: &T,
+) -> anyhow::Result<()> {
+    if after != before {
+        set.insert(field, platform::mongo::to_bson(after)?);
+    }
+    Ok(())
+}
+
 fn read(document: &Document) -> anyhow::Result<Stored> {
     platform::mongo::from_document(document).map(stored)
 }
@@ -290,5 +318,59 @@ fn stored(stored: CustomerOrdersDocument) -> Stored {
         },
         version: stored.version,
         applied_events: stored.applied_events,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::bson::oid::ObjectId;
+    use mongodb::bson::{doc, from_slice, to_vec};
+
+    use super::{CustomerOrdersDocument, read, stored};
+
+    fn stored_document(applied: &[&str]) -> mongodb::bson::Document {
+        doc! {
+            "_id": ObjectId::new(),
+            "name": {"title": "Dr.", "firstName": "Ada", "lastName": "Lovelace"},
+            "contact": {"primaryPhone": "555-000-1111", "email": "ada@example.com"},
+            "addresses": [],
+            "version": 3,
+            "appliedEvents": applied,
+        }
+    }
+
+    #[test]
+    fn the_events_applied_are_found_in_the_array_as_read_from_the_server() {
+        let document = stored_document(&["e1", "e2"]);
+        let raw: CustomerOrdersDocument = from_slice(&to_vec(&document).unwrap()).unwrap();
+        let from_reply = stored(raw);
+        let from_tree = read(&document).unwrap();
+        for copy in [&from_reply, &from_tree] {
+            assert!(copy.has_applied(Some("e2")));
+            assert!(!copy.has_applied(Some("e3")));
+            assert!(
+                !copy.has_applied(None),
+                "an event without an id is never a duplicate"
+            );
+        }
+    }
+
+    #[test]
+    fn the_applied_events_are_written_as_an_array_of_ids() {
+        let document = stored_document(&["e1"]);
+        let raw: CustomerOrdersDocument = from_slice(&to_vec(&document).unwrap()).unwrap();
+        let written = platform::mongo::to_document(&raw).unwrap();
+        assert_eq!(
+            written.get_array("appliedEvents").unwrap(),
+            &vec!["e1".into()]
+        );
+    }
+
+    #[test]
+    fn a_document_without_applied_events_has_applied_none() {
+        let mut document = stored_document(&[]);
+        document.remove("appliedEvents");
+        let copy = read(&document).unwrap();
+        assert!(!copy.has_applied(Some("e1")));
     }
 }
