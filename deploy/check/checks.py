@@ -1118,23 +1118,19 @@ def cmd_build_context(dockerfile, dockerignore, work):
     report.ok(f"the dependency layer copies {len(copied)} files: {', '.join(sorted(copied))}")
     # cargo metadata loads a manifest whose build script is missing; cargo build does not.
     import tomllib
-    scripts = {
-        manifest: (manifest.parent / build).resolve()
-        for manifest in work.rglob("Cargo.toml")
-        for build in [tomllib.loads(manifest.read_text()).get("package", {}).get("build")]
-        if isinstance(build, str)
-    }
-    missing = sorted(
-        f"{manifest.relative_to(work)} -> {script.relative_to(work.resolve())}"
-        for manifest, script in scripts.items()
-        if not script.exists()
-    )
-    report.check(not missing, f"every build script a manifest names is copied with it ({len(scripts)})", ", ".join(missing))
+    scripts, missing = 0, []
     for manifest in work.rglob("Cargo.toml"):
+        build = tomllib.loads(manifest.read_text()).get("package", {}).get("build")
+        if isinstance(build, str):
+            scripts += 1
+            script = (manifest.parent / build).resolve()
+            if not script.exists():
+                missing.append(f"{manifest.relative_to(work)} -> {script.relative_to(work.resolve())}")
         source = manifest.parent / "src"
         if manifest.parent != work and not source.exists():
             source.mkdir(parents=True)
             (source / "lib.rs").write_text("")
+    report.check(not missing, f"every build script a manifest names is copied with it ({scripts})", ", ".join(sorted(missing)))
     result = subprocess.run(
         ["cargo", "metadata", "--offline", "--no-deps", "--format-version", "1",
          "--manifest-path", str(work / "Cargo.toml")],
