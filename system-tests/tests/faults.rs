@@ -311,7 +311,7 @@ async fn a_database_frozen_for_30_seconds_answers_503_then_delivers_every_pendin
     let size = stream_size();
     let stream = Stream::start(&rig, WORKERS, size);
     stream.wait_for(size / 4).await;
-    rig.database.pause();
+    rig.database.pause().await;
     let paused = Instant::now();
 
     let answer = rig

@@ -601,6 +601,18 @@ async fn configured_secrets_never_reach_the_logs() {
 #[tokio::test]
 async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the_second_goes_on() {
     let mut store = Storefront::start_with(&[("APP_CONSUMER__INSTANCE_ID", "orders-0")]).await;
+    let client = reqwest::Client::new();
+    // The first is a member before the second starts: of two that join at once, either may be
+    // the one fenced.
+    eventually(
+        "the first orders process to be assigned partitions",
+        EVENT_DEADLINE,
+        || async {
+            let exposition = scrape(&client, &store.orders).await?;
+            was_assigned(&exposition).then_some(())
+        },
+    )
+    .await;
     let second = store.orders.another_instance(&[]).await;
     let status = store.orders.exited(EVENT_DEADLINE).await;
     assert!(!status.success(), "the fenced process exited with {status}");
@@ -613,7 +625,6 @@ async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the
         "{failed:?}"
     );
 
-    let client = reqwest::Client::new();
     let id = system_tests::faults::create_customer(
         &client,
         &store.accounts.url,
@@ -633,6 +644,18 @@ async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the
         },
     )
     .await;
+}
+
+/// Whether an exposition counts an assignment of partitions to the instance's consumer.
+fn was_assigned(exposition: &str) -> bool {
+    exposition
+        .lines()
+        .filter(|line| {
+            line.starts_with("kafka_consumer_rebalances_total{")
+                && line.contains("kind=\"assigned\"")
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .any(|count| count >= 1.0)
 }
 
 /// The partitions of `topic` whose `kafka_consumer_lag` an exposition reports.

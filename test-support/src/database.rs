@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::names::free_port;
 use crate::processes::{dev_script, send_signal};
+use crate::waiting::{EVENT_DEADLINE, eventually};
 
 /// A database server of a test's own (mongo-java-server, in memory), so that the test can stop,
 /// freeze and restart its database without disturbing the tests that share the common one.
@@ -50,9 +51,18 @@ impl PrivateDatabase {
     }
 
     /// Freezes the server (SIGSTOP): its connections stay open and nothing answers, as when a
-    /// host hangs or the network drops packets.
-    pub fn pause(&self) {
+    /// host hangs or the network drops packets. Returns once every thread of it is stopped: the
+    /// kernel stops a process when one of its threads next runs, so a thread woken by a request
+    /// meanwhile could still answer it.
+    pub async fn pause(&self) {
         self.signal("STOP");
+        let pid = self.process.as_ref().expect("the database is running").id();
+        eventually(
+            "every thread of the database to stop",
+            EVENT_DEADLINE,
+            || std::future::ready(all_threads_stopped(pid).then_some(())),
+        )
+        .await;
     }
 
     /// Lets a paused server go on (SIGCONT), with its data.
@@ -87,8 +97,39 @@ impl PrivateDatabase {
     }
 }
 
+/// Whether every thread of process `pid` is stopped by a signal (state `T` in
+/// `/proc/PID/task/TID/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    threads.flatten().all(|thread| {
+        std::fs::read_to_string(thread.path().join("stat"))
+            .is_ok_and(|stat| thread_state(&stat) == Some('T'))
+    })
+}
+
+/// The state letter of a `/proc/.../stat` line: the field after the command name, which is in
+/// parentheses and may itself hold spaces and parentheses.
+fn thread_state(stat: &str) -> Option<char> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.trim_start().chars().next()
+}
+
 impl Drop for PrivateDatabase {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thread_state;
+
+    #[test]
+    fn the_state_is_read_after_a_command_name_with_spaces_and_parentheses() {
+        assert_eq!(thread_state("4242 (VM (Thread) 1) T 1 4242"), Some('T'));
+        assert_eq!(thread_state("4243 (java) S 1 4242"), Some('S'));
+        assert_eq!(thread_state("4244 (java"), None);
     }
 }

@@ -25,7 +25,7 @@ async fn a_database_that_stops_answering_gets_503_within_the_deadline_then_recov
         .unwrap();
     let path = format!("/customers/{}", created["id"].as_str().unwrap());
 
-    database.pause();
+    database.pause().await;
     let response = app.client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
