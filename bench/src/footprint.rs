@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use test_support::proc_stat_fields;
 use tokio_util::sync::CancellationToken;
 
 use crate::latency::median;
@@ -108,11 +109,9 @@ impl Cpu {
     }
 }
 
-/// The CPU time a process has used from its `/proc/PID/stat` text (fields 14 and 15, counted
-/// after the command name, which may hold spaces and parentheses).
+/// The CPU time a process has used from its `/proc/PID/stat` text (fields 14 and 15).
 pub(crate) fn parse_cpu(stat: &str) -> Option<Cpu> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    let mut fields = after_name.split_whitespace().skip(11);
+    let mut fields = proc_stat_fields(stat)?.skip(11);
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
     Some(Cpu {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
+use test_support::summed;
 
 use crate::latency::Recorders;
 use crate::stack::Service;
@@ -75,21 +76,6 @@ pub(crate) fn customer(n: u64) -> Value {
 pub(crate) const PRODUCED: &str = "kafka_records_produced_total";
 /// Records orders' consumer handled, by topic and outcome.
 const CONSUMED: &str = "kafka_records_consumed_total";
-
-/// The sum of a metric's series with one label's value (`("topic", name)`), whatever their
-/// other labels, in a Prometheus text exposition: a counter, or a histogram's `_sum` or
-/// `_count`.
-pub(crate) fn summed(exposition: &str, metric: &str, (name, value): (&str, &str)) -> f64 {
-    let label = format!("{name}=\"{value}\"");
-    let prefix = format!("{metric}{{");
-    exposition
-        .lines()
-        .filter_map(|line| line.strip_prefix(prefix.as_str()))
-        .filter_map(|line| line.split_once('}'))
-        .filter(|(labels, _)| labels.split(',').any(|pair| pair == label))
-        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
-        .sum()
-}
 
 /// One read whose body is drained and whose status must be a success.
 pub(crate) async fn read(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<()> {
@@ -550,36 +536,6 @@ impl Load {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_counter_adds_up_every_outcome_of_one_topic_only() {
-        let exposition = "\
-# TYPE kafka_records_consumed_total counter
-kafka_records_consumed_total{application=\"orders\",outcome=\"applied\",topic=\"run.customer\"} 40
-kafka_records_consumed_total{application=\"orders\",outcome=\"unchanged\",topic=\"run.customer\"} 2
-kafka_records_consumed_total{application=\"orders\",outcome=\"applied\",topic=\"run.customer.x\"} 7
-kafka_records_produced_total{application=\"orders\",topic=\"run.customer\"} 9
-";
-        let topic = |name| ("topic", name);
-        assert_eq!(summed(exposition, CONSUMED, topic("run.customer")), 42.0);
-        assert_eq!(summed(exposition, PRODUCED, topic("run.customer")), 9.0);
-        assert_eq!(summed(exposition, CONSUMED, topic("other")), 0.0);
-        assert_eq!(summed(exposition, CONSUMED, ("outcome", "unchanged")), 2.0);
-    }
-
-    #[test]
-    fn a_histograms_sum_and_count_add_up_over_its_series_of_one_label() {
-        let exposition = "\
-outbox_relay_pass_duration_seconds_bucket{application=\"accounts\",collection=\"c\",le=\"0.001\"} 1
-outbox_relay_pass_duration_seconds_sum{application=\"accounts\",collection=\"c\"} 0.0125
-outbox_relay_pass_duration_seconds_count{application=\"accounts\",collection=\"c\"} 5
-outbox_relay_pass_duration_seconds_sum{application=\"accounts\",collection=\"d\"} 9
-";
-        let c = ("collection", "c");
-        let pass = "outbox_relay_pass_duration_seconds";
-        assert_eq!(summed(exposition, &format!("{pass}_sum"), c), 0.0125);
-        assert_eq!(summed(exposition, &format!("{pass}_count"), c), 5.0);
-    }
 
     #[test]
     fn an_order_has_a_status_when_its_history_lists_it() {

@@ -11,7 +11,7 @@ use prost::Message;
 
 use serde_json::{Value, json};
 use system_tests::processes::{Service, Storefront};
-use test_support::{EVENT_DEADLINE, eventually, free_port, unique_name};
+use test_support::{EVENT_DEADLINE, eventually, free_port, summed, unique_name};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -609,7 +609,12 @@ async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the
         EVENT_DEADLINE,
         || async {
             let exposition = scrape(&client, &store.orders).await?;
-            was_assigned(&exposition).then_some(())
+            let assigned = summed(
+                &exposition,
+                "kafka_consumer_rebalances_total",
+                ("kind", "assigned"),
+            );
+            (assigned >= 1.0).then_some(())
         },
     )
     .await;
@@ -644,18 +649,6 @@ async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the
         },
     )
     .await;
-}
-
-/// Whether an exposition counts an assignment of partitions to the instance's consumer.
-fn was_assigned(exposition: &str) -> bool {
-    exposition
-        .lines()
-        .filter(|line| {
-            line.starts_with("kafka_consumer_rebalances_total{")
-                && line.contains("kind=\"assigned\"")
-        })
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .any(|count| count >= 1.0)
 }
 
 /// The partitions of `topic` whose `kafka_consumer_lag` an exposition reports.

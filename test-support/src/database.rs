@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use crate::names::free_port;
-use crate::processes::{dev_script, send_signal};
+use crate::processes::{dev_script, proc_stat_fields, send_signal};
 use crate::waiting::{EVENT_DEADLINE, eventually};
 
 /// A database server of a test's own (mongo-java-server, in memory), so that the test can stop,
@@ -56,7 +56,7 @@ impl PrivateDatabase {
     /// meanwhile could still answer it.
     pub async fn pause(&self) {
         self.signal("STOP");
-        let pid = self.process.as_ref().expect("the database is running").id();
+        let pid = self.pid();
         eventually(
             "every thread of the database to stop",
             EVENT_DEADLINE,
@@ -71,8 +71,11 @@ impl PrivateDatabase {
     }
 
     fn signal(&self, signal: &str) {
-        let process = self.process.as_ref().expect("the database is running");
-        send_signal(process.id(), signal);
+        send_signal(self.pid(), signal);
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.as_ref().expect("the database is running").id()
     }
 
     /// Starts the server again on the same port (empty: it keeps data in memory only).
@@ -109,11 +112,9 @@ fn all_threads_stopped(pid: u32) -> bool {
     })
 }
 
-/// The state letter of a `/proc/.../stat` line: the field after the command name, which is in
-/// parentheses and may itself hold spaces and parentheses.
+/// The state letter of a `/proc/.../stat` line.
 fn thread_state(stat: &str) -> Option<char> {
-    let (_, after_name) = stat.rsplit_once(')')?;
-    after_name.trim_start().chars().next()
+    proc_stat_fields(stat)?.next()?.chars().next()
 }
 
 impl Drop for PrivateDatabase {

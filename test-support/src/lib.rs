@@ -8,6 +8,7 @@
 
 mod app;
 mod database;
+mod exposition;
 mod kafka;
 mod names;
 mod processes;
@@ -16,11 +17,12 @@ mod waiting;
 
 pub use app::TestApp;
 pub use database::PrivateDatabase;
+pub use exposition::summed;
 pub use kafka::PrivateKafka;
 pub use names::{
     free_port, shared_bootstrap_servers, shared_database_uri, shared_kafka, unique_name,
 };
-pub use processes::{npm_tools, python_tool, send_signal};
+pub use processes::{npm_tools, proc_stat_fields, python_tool, send_signal};
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
     topic_config, try_committed_count,

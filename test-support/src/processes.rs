@@ -8,6 +8,13 @@ pub(crate) fn dev_script(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dev")).join(name)
 }
 
+/// The fields of a `/proc/PID/stat` line from the third, the state, on: the command name before
+/// them is in parentheses and may itself hold spaces and parentheses.
+pub fn proc_stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    Some(after_name.split_whitespace())
+}
+
 /// Sends a signal (`STOP`, `CONT`, `KILL`, `TERM`) to a process, as `kill -<signal>` does.
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
