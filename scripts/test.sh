@@ -26,4 +26,7 @@ cargo build --release --locked -p accounts -p orders -p fulfillment
 log "deployment files (offline checks; the release binaries in the runtime image's packages)"
 bash scripts/check-deploy.sh
 log "cargo nextest"
+rm -rf target/reliability
 cargo nextest run --workspace --locked --no-fail-fast
+log "the reliability table, from the rows the fault-injection suite wrote"
+python3 scripts/reliability-table.py "${STOREFRONT_FAULT_STREAM:-10000}"

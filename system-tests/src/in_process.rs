@@ -15,6 +15,18 @@ pub struct Topics {
     pub order_status_change: String,
 }
 
+impl Topics {
+    /// The three, in the order events flow: customer changes, fulfillment requests, status
+    /// changes.
+    pub fn all(&self) -> [&str; 3] {
+        [
+            &self.customer_change,
+            &self.order_fulfill,
+            &self.order_status_change,
+        ]
+    }
+}
+
 /// The three running services.
 pub struct Storefront {
     pub accounts: String,
@@ -53,12 +65,8 @@ impl Storefront {
         accounts.outbox.poll_interval = OUTBOX_POLL;
         let kafka = accounts.kafka.clone();
         let mut names = Vec::new();
-        for topic in [
-            &topics.customer_change,
-            &topics.order_fulfill,
-            &topics.order_status_change,
-        ] {
-            names.push(topic.clone());
+        for topic in topics.all() {
+            names.push(topic.to_owned());
             names.push(shared_events::topics::dead_letter(topic));
         }
         let names: Vec<&str> = names.iter().map(String::as_str).collect();

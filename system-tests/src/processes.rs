@@ -72,15 +72,7 @@ impl Storefront {
         {
             (*servers).clone_into(&mut kafka.bootstrap_servers);
         }
-        create_topics_with_dead_letters(
-            &kafka,
-            &[
-                &topics.customer_change,
-                &topics.order_fulfill,
-                &topics.order_status_change,
-            ],
-        )
-        .await;
+        create_topics_with_dead_letters(&kafka, &topics.all()).await;
         let topic_settings = [
             (
                 "APP_TOPICS__CUSTOMER_CHANGE",
@@ -106,6 +98,14 @@ impl Storefront {
 
     pub fn services(&self) -> [&Service; 3] {
         [&self.accounts, &self.orders, &self.fulfillment]
+    }
+
+    /// The first instance of the service `name`.
+    pub fn service(&self, name: &str) -> &Service {
+        self.services()
+            .into_iter()
+            .find(|service| service.name == name)
+            .expect("accounts, orders or fulfillment")
     }
 }
 

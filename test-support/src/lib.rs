@@ -25,6 +25,6 @@ pub use names::{
 pub use processes::{npm_tools, proc_stat_fields, python_tool, send_signal};
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
-    topic_config, try_committed_count,
+    topic_config, try_committed_count, try_group_lag,
 };
 pub use waiting::{EVENT_DEADLINE, eventually};

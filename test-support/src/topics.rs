@@ -123,6 +123,30 @@ pub fn try_committed_count(
         .sum())
 }
 
+/// How many records of `topic` the group `group` has yet to commit: over all partitions, the
+/// end offset (the high watermark) less the group's committed offset, or less the partition's
+/// start where the group committed nothing. With the client's error when the broker cannot
+/// tell (one being restarted, say).
+pub fn try_group_lag(kafka: &KafkaSettings, group: &str, topic: &str) -> Result<i64, KafkaError> {
+    let (consumer, ids) = test_consumer(kafka, group, topic);
+    let mut partitions = TopicPartitionList::new();
+    for partition in ids {
+        partitions.add_partition(topic, partition);
+    }
+    let committed = consumer.committed_offsets(partitions, Duration::from_secs(10))?;
+    let mut lag = 0;
+    for element in committed.elements() {
+        let (low, high) =
+            consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(10))?;
+        let done = match element.offset() {
+            Offset::Offset(offset) => offset,
+            _ => low,
+        };
+        lag += high - done;
+    }
+    Ok(lag)
+}
+
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct ConsumedRecord {

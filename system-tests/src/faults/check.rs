@@ -11,23 +11,28 @@ use serde_json::Value;
 use super::rig::{CONVERGENCE_DEADLINE, Rig};
 use super::stream::Sent;
 
-/// What a scenario found: one row of the reliability table.
+/// What a scenario found: one row of the reliability table (the README's reliability section
+/// says what each column counts and from where).
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub scenario: String,
-    /// Changes the services acknowledged (2xx writes, and status changes fulfillment stored).
+    /// Changes the clients were told were made: every 2xx answer to a write (the stream's
+    /// record), or every record the broker acknowledged (a scenario that produces directly).
     pub acknowledged: usize,
-    /// Of those, the ones whose effect is visible downstream.
+    /// Of those, the ones whose effect is visible downstream, read through the services' APIs.
     pub applied: usize,
-    /// Effects seen more than once (a second fulfillment, a repeated status, a doubled order).
+    /// Effects seen more than once (a second fulfillment, a repeated status, a doubled order),
+    /// judged once every consumer group has committed up to its topics' end offsets.
     pub duplicated: usize,
+    /// Records on the dead-letter topics, counted to their end offsets.
     pub dead_lettered: usize,
     /// Acknowledged changes with no effect downstream by the deadline.
     pub lost: usize,
     /// Records the relays published per event on the stream's topics (1.0: each once), when
     /// the scenario's events came from the relays.
     pub records_per_event: Option<f64>,
-    /// From the end of the fault until everything acknowledged was applied downstream.
+    /// From the end of the fault and of the stream until a poll's reads found everything
+    /// acknowledged applied, those reads included.
     pub recovery_seconds: f64,
     /// What else the scenario observed.
     pub notes: String,
@@ -63,19 +68,21 @@ pub struct Check {
     pub acknowledged: usize,
     pub applied: usize,
     pub duplicated: usize,
+    /// Acknowledged changes with no effect downstream.
     pub missing: Vec<String>,
+    /// Status histories orders does not mirror as fulfillment holds them, acknowledged or not
+    /// (a change whose answer was lost is still fulfillment's to publish).
+    pub diverged: Vec<String>,
     pub records_per_event: f64,
+    /// From the call of [`converge`] until the end of the reads that found nothing missing.
+    pub recovery: Duration,
+    /// How long those reads took (the resolution of `recovery`, with the poll interval).
+    pub reads: Duration,
 }
 
 impl Check {
     /// The table row of a scenario that ended with this check.
-    pub fn row(
-        &self,
-        scenario: &str,
-        dead_lettered: usize,
-        recovery: Duration,
-        notes: String,
-    ) -> Row {
+    pub fn row(&self, scenario: &str, dead_lettered: usize, notes: String) -> Row {
         Row {
             scenario: scenario.to_owned(),
             acknowledged: self.acknowledged,
@@ -84,31 +91,63 @@ impl Check {
             dead_lettered,
             lost: self.missing.len(),
             records_per_event: Some(self.records_per_event),
-            recovery_seconds: recovery.as_secs_f64(),
-            notes,
+            recovery_seconds: self.recovery.as_secs_f64(),
+            notes: format!(
+                "{notes}; recovery's last reads took {:.1} s",
+                self.reads.as_secs_f64()
+            ),
         }
+    }
+
+    fn consistent(&self) -> bool {
+        self.missing.is_empty() && self.diverged.is_empty()
     }
 }
 
-/// Waits until everything acknowledged is applied downstream (or the deadline passes), and
-/// says what it found.
+/// Pause between two reads of the downstream state.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Waits until everything acknowledged is applied downstream, then until the relays have
+/// published every event and the consumer groups have committed up to their topics' end
+/// offsets (so that a redelivery still queued is seen), and judges the state then; or says what
+/// it found at the deadline. Called once both the fault and the stream have ended.
 pub async fn converge(rig: &Rig, sent: &Sent) -> Check {
     let started = Instant::now();
+    let mut recovered: Option<(Duration, Duration)> = None;
     loop {
+        let poll = Instant::now();
         let mut check = inspect(rig, sent).await;
-        if check.missing.is_empty() || started.elapsed() > CONVERGENCE_DEADLINE {
+        if check.consistent() {
+            recovered.get_or_insert((started.elapsed(), poll.elapsed()));
+        }
+        let past_deadline = started.elapsed() > CONVERGENCE_DEADLINE;
+        let settled = check.consistent() && rig.settled().await;
+        if settled {
+            // The state the groups have read to the end: the one to judge repeats on.
+            check = inspect(rig, sent).await;
+        }
+        if (settled && check.consistent()) || past_deadline {
+            assert_eq!(
+                check.acknowledged, sent.acknowledged,
+                "every 2xx answer the stream's clients got is a change the check looks for"
+            );
+            (check.recovery, check.reads) =
+                recovered.unwrap_or((started.elapsed(), Duration::ZERO));
             check.records_per_event = rig.records_per_event().await;
             println!(
-                "converged in {:.1} s: {} of {} applied, {} missing, e.g. {:?}",
+                "converged in {:.1} s, settled in {:.1} s: {} of {} applied, {} missing, e.g. {:?}; {} diverged, e.g. {:?}",
+                check.recovery.as_secs_f64(),
                 started.elapsed().as_secs_f64(),
                 check.applied,
                 check.acknowledged,
                 check.missing.len(),
-                check.missing.iter().take(3).collect::<Vec<_>>()
+                check.missing.iter().take(3).collect::<Vec<_>>(),
+                check.diverged.len(),
+                check.diverged.iter().take(3).collect::<Vec<_>>(),
             );
             return check;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -172,9 +211,7 @@ async fn inspect(rig: &Rig, sent: &Sent) -> Check {
         .filter_map(|copy| Some((copy["id"].as_str()?, copy)))
         .collect();
     for customer in &sent.customers {
-        // A create and each acknowledged email change.
-        let changes = customer.acknowledged + 1;
-        check.acknowledged += changes;
+        check.acknowledged += customer.acknowledged;
         let current = emails.get(customer.id.as_str()).copied();
         let stored_at = current.and_then(|email| customer.emails.iter().position(|e| e == email));
         let copy_email = copied
@@ -182,17 +219,17 @@ async fn inspect(rig: &Rig, sent: &Sent) -> Check {
             .and_then(|copy| copy["contact"]["email"].as_str());
         match stored_at {
             // Accounts holds the last acknowledged email or a later one, and orders has it.
-            Some(index) if index >= customer.acknowledged && copy_email == current => {
-                check.applied += changes;
+            Some(index) if index >= customer.last_acknowledged && copy_email == current => {
+                check.applied += customer.acknowledged;
             }
             _ => check.missing.push(format!(
                 "customer {}: accounts has {current:?}, orders has {copy_email:?}, acknowledged {:?}",
-                customer.id, customer.emails[customer.acknowledged]
+                customer.id, customer.emails[customer.last_acknowledged]
             )),
         }
     }
 
-    let mut orders: HashMap<String, Vec<String>> = HashMap::new();
+    let mut orders: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for copy in &copies {
         for order in copy["orders"].as_array().into_iter().flatten() {
             if let Some(guid) = order["guid"].as_str() {
@@ -235,16 +272,33 @@ async fn inspect(rig: &Rig, sent: &Sent) -> Check {
                 .push(format!("approved order {guid} has no fulfillment"));
         }
     }
-    // Every status change fulfillment stored is a change it acknowledged; orders must show it.
+    // Every status change fulfillment answered 2xx for is in its history and in orders'.
+    for change in &sent.status_changes {
+        check.acknowledged += 1;
+        let holds = |histories: &BTreeMap<String, Vec<String>>| {
+            histories
+                .get(&change.guid)
+                .is_some_and(|history| history.iter().any(|status| status == change.status))
+        };
+        if holds(&fulfilled) && holds(&orders) {
+            check.applied += 1;
+        } else {
+            check.missing.push(format!(
+                "order {}: {} acknowledged; fulfillment has {:?}, orders has {:?}",
+                change.guid,
+                change.status,
+                fulfilled.get(&change.guid),
+                orders.get(&change.guid)
+            ));
+        }
+    }
     for (guid, history) in &fulfilled {
-        let changes = history.len().saturating_sub(2);
-        check.acknowledged += changes;
         check.duplicated += repeats(history);
-        match orders.get(guid) {
-            Some(mirrored) if mirrored == history => check.applied += changes,
-            mirrored => check.missing.push(format!(
+        let mirrored = orders.get(guid);
+        if mirrored != Some(history) {
+            check.diverged.push(format!(
                 "order {guid}: fulfillment has {history:?}, orders has {mirrored:?}"
-            )),
+            ));
         }
     }
     check

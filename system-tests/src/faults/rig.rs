@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use test_support::{PrivateDatabase, PrivateKafka, TopicReader};
 
+use super::probes::pending_outbox_events;
 use crate::processes::{Service, Storefront};
 
 /// How long the storefront may take to converge after a fault before what is missing counts
@@ -93,14 +94,9 @@ impl Rig {
     /// Records on the stream's three topics per event published (told apart by `eventId`):
     /// 1.0 when the relays published every event once.
     pub async fn records_per_event(&self) -> f64 {
-        let topics = &self.store.topics;
         let mut records = 0;
         let mut events = HashSet::new();
-        for topic in [
-            &topics.customer_change,
-            &topics.order_fulfill,
-            &topics.order_status_change,
-        ] {
+        for topic in self.store.topics.all() {
             let mut reader = TopicReader::new(&self.store.kafka, topic);
             let read = reader.read_all(test_support::EVENT_DEADLINE).await;
             records += read.len();
@@ -113,22 +109,21 @@ impl Rig {
         records as f64 / events.len().max(1) as f64
     }
 
-    /// Records on the three dead-letter topics.
+    /// Records on the three dead-letter topics, counted to their end offsets.
     pub async fn dead_lettered(&self) -> usize {
-        let topics = &self.store.topics;
         let mut count = 0;
-        for topic in [
-            &topics.customer_change,
-            &topics.order_fulfill,
-            &topics.order_status_change,
-        ] {
-            let mut reader = TopicReader::new(&self.store.kafka, &format!("{topic}.DLT"));
-            count += reader.read_for(Duration::from_secs(1)).await.len();
+        for topic in self.store.topics.all() {
+            let mut reader = TopicReader::new(
+                &self.store.kafka,
+                &shared_events::topics::dead_letter(topic),
+            );
+            count += reader.read_all(test_support::EVENT_DEADLINE).await.len();
         }
         count
     }
 
-    /// Every record of a topic, read from the beginning.
+    /// Every record of a topic, read from the beginning to its end offsets once `at_least`
+    /// have arrived.
     pub async fn read_topic(
         &self,
         topic: &str,
@@ -138,7 +133,45 @@ impl Rig {
         reader
             .read_at_least(at_least, test_support::EVENT_DEADLINE)
             .await;
-        reader.read_for(Duration::from_secs(1)).await.to_vec()
+        reader.read_all(test_support::EVENT_DEADLINE).await.to_vec()
+    }
+
+    /// The consumer groups and the topics each reads: orders' and fulfillment's.
+    pub fn consumed(&self) -> Vec<(&'static str, &str)> {
+        let topics = &self.store.topics;
+        vec![
+            ("orders", topics.customer_change.as_str()),
+            ("orders", topics.order_status_change.as_str()),
+            ("fulfillment", topics.order_fulfill.as_str()),
+        ]
+    }
+
+    /// Whether the system has nothing left to do: every outbox empty, and every consumer group
+    /// committed up to its topics' end offsets (and the outboxes still empty after that, so no
+    /// record handled meanwhile added an event).
+    pub async fn settled(&self) -> bool {
+        let uri = self.database.uri();
+        for service in self.store.services() {
+            if pending_outbox_events(&uri, service).await > 0 {
+                return false;
+            }
+        }
+        for (name, topic) in self.consumed() {
+            let service = self.store.service(name);
+            let group = service
+                .setting("APP_CONSUMER__GROUP_ID")
+                .expect("a consumer group");
+            let lag = test_support::try_group_lag(&self.store.kafka, group, topic);
+            if !matches!(lag, Ok(0)) {
+                return false;
+            }
+        }
+        for service in self.store.services() {
+            if pending_outbox_events(&uri, service).await > 0 {
+                return false;
+            }
+        }
+        true
     }
 }
 

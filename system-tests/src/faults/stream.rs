@@ -13,13 +13,34 @@ use super::rig::{CONVERGENCE_DEADLINE, Rig};
 /// The product every order in the stream buys (from the sample catalog).
 const PRODUCT: &str = "b5efd4a0-4eb9-4ad0-bc9e-2f5542cbe897";
 
+/// The statuses the stream moves each approved order's fulfillment through, in order.
+const STATUSES: [&str; 4] = ["PROCESSING", "SHIPPED", "IN_TRANSIT", "RECEIVED"];
+
 /// One customer the stream created, and the emails it tried to give it, in order.
 #[derive(Debug, Clone)]
 pub(super) struct CustomerTrack {
     pub(super) id: String,
     pub(super) emails: Vec<String>,
     /// Index in `emails` of the last change accounts acknowledged.
+    pub(super) last_acknowledged: usize,
+    /// Changes accounts acknowledged: the create and each acknowledged email change.
     pub(super) acknowledged: usize,
+}
+
+/// A status change fulfillment acknowledged to the stream: the order's guid and the status.
+#[derive(Debug, Clone)]
+pub(super) struct StatusChange {
+    pub(super) guid: String,
+    pub(super) status: &'static str,
+}
+
+/// Where the stream stands with one approved order's fulfillment.
+struct Fulfilling {
+    guid: String,
+    /// The fulfillment's id, once fulfillment has created it.
+    id: Option<String>,
+    /// Index in [`STATUSES`] of the status to ask for next.
+    next: usize,
 }
 
 /// What the stream did, and what the services acknowledged.
@@ -30,6 +51,7 @@ struct Ledger {
     waiting: Vec<String>,
     placed: Vec<String>,
     approved: Vec<String>,
+    status_changes: Vec<StatusChange>,
     acknowledged: usize,
     /// Answers other than 2xx: refused (503 while a dependency is away) or rejected.
     refused: usize,
@@ -103,17 +125,20 @@ impl Stream {
         }
     }
 
-    /// Lets the workers finish the target, then stops the stream.
-    pub async fn finish(self) -> Sent {
-        for task in self.tasks.into_iter().rev().skip(1).collect::<Vec<_>>() {
+    /// Lets the workers finish the target, then stops the stream, fulfillment's client last.
+    pub async fn finish(mut self) -> Sent {
+        let stepper = self.tasks.pop().expect("the fulfillment stepper");
+        for task in self.tasks {
             task.await.expect("a stream worker");
         }
         self.stop.store(true, Ordering::Relaxed);
+        stepper.await.expect("the fulfillment stepper");
         let ledger = self.ledger.lock().expect("ledger");
         Sent {
             customers: ledger.customers.clone(),
             placed: ledger.placed.clone(),
             approved: ledger.approved.clone(),
+            status_changes: ledger.status_changes.clone(),
             acknowledged: ledger.acknowledged,
             refused: ledger.refused,
             aborted: ledger.aborted,
@@ -128,6 +153,9 @@ pub struct Sent {
     pub(super) customers: Vec<CustomerTrack>,
     pub(super) placed: Vec<String>,
     pub(super) approved: Vec<String>,
+    /// Every status change fulfillment answered 2xx for.
+    pub(super) status_changes: Vec<StatusChange>,
+    /// Every 2xx answer to a write.
     pub acknowledged: usize,
     pub refused: usize,
     pub aborted: usize,
@@ -206,7 +234,8 @@ impl Driver {
                 let mut track = CustomerTrack {
                     id: id.to_owned(),
                     emails: vec![email(0)],
-                    acknowledged: 0,
+                    last_acknowledged: 0,
+                    acknowledged: 1,
                 };
                 for change in 1..=2 {
                     track.emails.push(email(change));
@@ -219,7 +248,8 @@ impl Driver {
                         )
                         .await;
                     if let Some(Outcome::Acknowledged(_)) = sent {
-                        track.acknowledged = change;
+                        track.last_acknowledged = change;
+                        track.acknowledged += 1;
                     }
                 }
                 let mut ledger = self.ledger();
@@ -269,20 +299,99 @@ impl Driver {
         }
     }
 
-    /// Moves every fulfillment one status on, step after step, while the stream runs.
+    /// Moves each approved order's fulfillment through [`STATUSES`], one step per order per
+    /// pass, one request at a time, while the stream runs; every step is a status change of its
+    /// own, recorded when fulfillment acknowledges it.
     async fn advance_fulfillments(&self, fulfillment: &str) {
-        let steps = ["process", "ship", "in-transit", "receive"];
-        for step in steps.iter().cycle() {
-            if self.stop.load(Ordering::Relaxed) {
-                return;
+        let mut orders: Vec<Fulfilling> = Vec::new();
+        let mut taken = 0;
+        while !self.stop.load(Ordering::Relaxed) {
+            {
+                let ledger = self.ledger();
+                orders.extend(ledger.approved[taken..].iter().map(|guid| Fulfilling {
+                    guid: guid.clone(),
+                    id: None,
+                    next: 0,
+                }));
+                taken = ledger.approved.len();
             }
-            self.send(
-                self.client
-                    .post(format!("{fulfillment}/fulfillments/sample/{step}")),
-            )
-            .await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut moved = false;
+            for order in &mut orders {
+                if self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                moved |= self.advance(fulfillment, order).await;
+            }
+            orders.retain(|order| order.next < STATUSES.len());
+            if !moved {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
+    }
+
+    /// Asks fulfillment to move one order's fulfillment to its next status; whether it moved.
+    async fn advance(&self, fulfillment: &str, order: &mut Fulfilling) -> bool {
+        let id = match &order.id {
+            Some(id) => id.clone(),
+            None => {
+                let found = self
+                    .read(format!(
+                        "{fulfillment}/fulfillments/search/findByOrderGuid?guid={}",
+                        order.guid
+                    ))
+                    .await;
+                let Some(id) = found.as_ref().and_then(|found| found["id"].as_str()) else {
+                    // Not requested yet: the approval's event is on its way.
+                    return false;
+                };
+                order.id.insert(id.to_owned()).clone()
+            }
+        };
+        let status = STATUSES[order.next];
+        let mut change = json!({"orderStatusType": status});
+        if status == "SHIPPED" {
+            change["shippingMethod"] = json!("UPS");
+        }
+        let url = format!("{fulfillment}/fulfillments/{id}");
+        match self
+            .send(self.client.post(format!("{url}/status")).json(&change))
+            .await
+        {
+            Some(Outcome::Acknowledged(_)) => {
+                self.ledger().status_changes.push(StatusChange {
+                    guid: order.guid.clone(),
+                    status,
+                });
+                order.next += 1;
+                true
+            }
+            // Already in that status (an earlier request was applied but its answer lost): go
+            // on from the status fulfillment holds.
+            Some(Outcome::Refused(409)) => {
+                let held = self.read(url).await;
+                let current = held.as_ref().and_then(|held| {
+                    held["order"]["orderStatusEvents"].as_array()?.last()?["orderStatusType"]
+                        .as_str()
+                });
+                if let Some(current) = current {
+                    order.next = STATUSES
+                        .iter()
+                        .position(|known| *known == current)
+                        .map_or(0, |index| index + 1);
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// The body of a 200 answer to a GET, if there was one.
+    async fn read(&self, url: String) -> Option<Value> {
+        let response = self.client.get(url).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
     }
 }
 
