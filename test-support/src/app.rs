@@ -71,6 +71,50 @@ impl<S> TestApp<S> {
             .expect("sending a POST")
     }
 
+    /// Sends `method` to `path` once per body, all at once, so that the requests race each
+    /// other in the app; each answer's status and JSON body (null if it has none), in the
+    /// order of `bodies`. As many GETs of `warm_up` go first, all at once, so that each
+    /// request of the race finds an HTTP connection open and the app as many database
+    /// connections: otherwise the first request can be done before the last one is let in.
+    pub async fn send_at_once(
+        &self,
+        warm_up: &str,
+        method: reqwest::Method,
+        path: &str,
+        bodies: &[Value],
+    ) -> Vec<(u16, Value)> {
+        let warming: Vec<_> = bodies
+            .iter()
+            .map(|_| tokio::spawn(self.client.get(self.url(warm_up)).send()))
+            .collect();
+        for response in warming {
+            let response = response
+                .await
+                .expect("a request task")
+                .expect("sending a GET");
+            assert!(response.status().is_success(), "GET {warm_up}");
+        }
+        let sent: Vec<_> = bodies
+            .iter()
+            .map(|body| {
+                let request = self
+                    .client
+                    .request(method.clone(), self.url(path))
+                    .json(body);
+                tokio::spawn(async move {
+                    let response = request.send().await.expect("sending a request");
+                    let status = response.status().as_u16();
+                    (status, response.json().await.unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(sent.len());
+        for answer in sent {
+            answers.push(answer.await.expect("a request task"));
+        }
+        answers
+    }
+
     /// Waits until GET `path` answers 200 with a body that `accept` takes.
     pub async fn wait_for(&self, path: &str, accept: impl Fn(&Value) -> bool) -> Value {
         eventually(

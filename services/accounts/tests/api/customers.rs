@@ -1,6 +1,8 @@
+use reqwest::Method;
 use serde_json::{Value, json};
+use shared_events::headers;
 
-use crate::helpers::{customer_body, spawn_app};
+use crate::helpers::{AccountsApp, customer_body, spawn_app};
 
 #[tokio::test]
 async fn creating_a_customer_returns_it_with_its_id_and_a_masked_card() {
@@ -124,6 +126,80 @@ async fn put_and_patch_change_the_customer_and_keep_masked_cards() {
     assert_eq!(fetched["name"]["lastName"], "King");
     assert_eq!(fetched["contact"]["email"], "countess@example.com");
     assert_eq!(fetched["creditCards"][0]["number"], "****-****-****-1234");
+}
+
+/// The parts of a customer a PATCH replaces; each writer of a race changes one.
+const PARTS: [&str; 4] = ["name", "contact", "addresses", "creditCards"];
+
+/// Writer `n`'s PATCH: its part of a valid customer, marked with `n`.
+fn patch_by(writer: usize) -> Value {
+    let mark = format!("Writer {writer}");
+    let mut customer = customer_body(&format!("writer-{writer}@example.com"));
+    customer["name"]["lastName"] = json!(mark);
+    customer["addresses"][0]["description"] = json!(mark);
+    customer["creditCards"][0]["description"] = json!(mark);
+    let part = PARTS[writer % PARTS.len()];
+    json!({ part: customer[part] })
+}
+
+/// Sixteen PATCHes at once, four to each part of one customer. A change stores the whole
+/// customer as read, so a write from a stale read would put back the other parts as it read
+/// them, undoing changes already acknowledged. A 409 after the retries is an honest refusal;
+/// each part must hold the change of an acknowledged writer of that part, and each
+/// acknowledged change must be published as a version of its own.
+#[tokio::test]
+async fn patches_at_once_to_one_customer_lose_no_acknowledged_change() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post("/customers", &customer_body("ada@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/customers/{}", created["id"].as_str().unwrap());
+    let patches: Vec<Value> = (0..16).map(patch_by).collect();
+    let answers = app
+        .send_at_once(&path, Method::PATCH, &path, &patches)
+        .await;
+
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    let stored = app.get_json(&path).await;
+    for (first_writer, part) in PARTS.iter().enumerate() {
+        let acknowledged: Vec<&Value> = answers
+            .iter()
+            .skip(first_writer)
+            .step_by(PARTS.len())
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, customer)| &customer[part])
+            .collect();
+        let expected = if acknowledged.is_empty() {
+            vec![&created[part]]
+        } else {
+            acknowledged
+        };
+        assert!(
+            expected.contains(&&stored[part]),
+            "{part} is {} where an acknowledged change of it was expected: {expected:?}",
+            stored[part]
+        );
+    }
+
+    let records = app.published_customer_events().await;
+    let mut versions: Vec<i64> = records
+        .iter()
+        .map(|record| record.headers[headers::AGGREGATE_VERSION].parse().unwrap())
+        .collect();
+    versions.sort_unstable();
+    let changes = statuses.iter().filter(|status| **status == 200).count();
+    let expected: Vec<i64> = (0..=i64::try_from(changes).unwrap()).collect();
+    assert_eq!(
+        versions, expected,
+        "the creation and each acknowledged change, a version each"
+    );
 }
 
 #[tokio::test]

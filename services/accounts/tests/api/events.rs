@@ -1,3 +1,5 @@
+use std::collections::{BTreeMap, HashSet};
+
 use serde_json::Value;
 use shared_events::{CustomerChangeEvent, headers};
 use test_support::EVENT_DEADLINE;
@@ -100,12 +102,45 @@ async fn sample_customers_publish_three_changes_and_tombstone_the_replaced() {
             .status(),
         201
     );
-    let mut reader = app.customer_events();
-    let records = reader.read_at_least(9, EVENT_DEADLINE).await.to_vec();
-    let tombstones = records
+    let records = app.published_customer_events().await;
+    assert_eq!(records.len(), 9, "everything the topic holds");
+    let event_ids: HashSet<&str> = records
         .iter()
-        .filter(|record| record.payload.is_none())
-        .count();
-    assert_eq!(tombstones, 3);
-    assert_eq!(records.len(), 9);
+        .map(|record| record.headers[headers::EVENT_ID].as_str())
+        .collect();
+    assert_eq!(event_ids.len(), 9, "each record has an event id of its own");
+
+    // Each key's records in order (one key, one partition): the first three customers were
+    // published and then tombstoned at their next version, the three that replaced them only
+    // published.
+    let mut histories: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for record in &records {
+        let kind = if record.payload.is_some() {
+            "change"
+        } else {
+            "tombstone"
+        };
+        let version = &record.headers[headers::AGGREGATE_VERSION];
+        histories
+            .entry(record.key.as_deref().expect("a keyed record"))
+            .or_default()
+            .push(format!("{kind} {version}"));
+    }
+    let summary = app.get_json("/customers/summary").await;
+    let current: Vec<&str> = summary["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|customer| customer["id"].as_str().unwrap())
+        .collect();
+    let (kept, replaced): (Vec<_>, Vec<_>) = histories
+        .into_iter()
+        .partition(|(key, _)| current.contains(key));
+    assert_eq!((kept.len(), replaced.len()), (3, 3), "{current:?}");
+    for (_, history) in kept {
+        assert_eq!(history, ["change 0"]);
+    }
+    for (_, history) in replaced {
+        assert_eq!(history, ["change 0", "tombstone 1"]);
+    }
 }

@@ -1,8 +1,12 @@
 use std::time::Duration;
 
 use accounts::configuration::{self, Settings};
+use mongodb::bson::{Document, doc};
 use serde_json::Value;
-use test_support::{TopicReader, create_topics_with_dead_letters, unique_name};
+use test_support::{
+    ConsumedRecord, EVENT_DEADLINE, TopicReader, create_topics_with_dead_letters, eventually,
+    unique_name,
+};
 
 /// A running accounts app with its own database and topic.
 pub(crate) type TestApp = test_support::TestApp<Settings>;
@@ -43,11 +47,37 @@ pub(crate) async fn spawn_app_with(settings: Settings) -> TestApp {
 pub(crate) trait AccountsApp {
     /// Reads the app's customer change topic from its beginning.
     fn customer_events(&self) -> TopicReader;
+
+    /// Every record of the customer change topic once the relay has published every event the
+    /// app's writes stored so far: the topic read to its end, nothing left to come.
+    async fn published_customer_events(&self) -> Vec<ConsumedRecord>;
 }
 
 impl AccountsApp for TestApp {
     fn customer_events(&self) -> TopicReader {
         TopicReader::new(&self.settings.kafka, &self.settings.topics.customer_change)
+    }
+
+    async fn published_customer_events(&self) -> Vec<ConsumedRecord> {
+        let database = platform::mongo::connect(&self.settings.database)
+            .await
+            .expect("connecting to the test's database");
+        let pending = doc! { format!("{}.0", platform::outbox::FIELD): { "$exists": true } };
+        eventually("the outbox to be drained", EVENT_DEADLINE, || async {
+            let collections = database.list_collection_names().await.ok()?;
+            for name in collections {
+                let collection = database.collection::<Document>(&name);
+                if collection.count_documents(pending.clone()).await.ok()? > 0 {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await;
+        self.customer_events()
+            .read_all(EVENT_DEADLINE)
+            .await
+            .to_vec()
     }
 }
 

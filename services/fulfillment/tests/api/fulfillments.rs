@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use shared_events::{OrderStatusChangeEvent, OrderStatusType, headers};
 use test_support::{EVENT_DEADLINE, publish_raw};
@@ -109,12 +110,7 @@ async fn the_sample_steps_move_approved_orders_to_received_and_publish_each_step
 #[tokio::test]
 async fn a_status_change_follows_the_state_machine() {
     let app = spawn_app().await;
-    let (request, _) = fulfillment_request();
-    app.publish_request(&request, "e-1").await;
-    let id = app.wait_for_fulfillments(1).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.first_fulfillment().await;
     let path = format!("/fulfillments/{id}/status");
 
     let illegal = app
@@ -157,6 +153,48 @@ async fn a_status_change_follows_the_state_machine() {
         Some("Items out of stock")
     );
     assert_eq!(reader.read_for(Duration::from_millis(500)).await.len(), 2);
+}
+
+/// Requests that all move one fulfillment to the same next status, at once: one of them does,
+/// the others find it there already (409). Without the version check, every request that read
+/// the fulfillment before the first write would move it again, be acknowledged and publish the
+/// move again. The first request of a race can be done before another reads, so the race is
+/// run for each step of the happy path (and the return), each a chance for stale reads to show.
+#[tokio::test]
+async fn a_status_requested_at_once_by_many_is_recorded_once_for_the_one_acknowledged() {
+    let app = spawn_app().await;
+    let path = format!("/fulfillments/{}", app.first_fulfillment().await);
+    let steps = [
+        "PROCESSING",
+        "SHIPPED",
+        "IN_TRANSIT",
+        "RECEIVED",
+        "RETURNED",
+    ];
+    for step in steps {
+        let bodies = vec![json!({"orderStatusType": step}); 16];
+        let answers = app
+            .send_at_once(&path, Method::POST, &format!("{path}/status"), &bodies)
+            .await;
+        let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+        let acknowledged = statuses.iter().filter(|status| **status == 200).count();
+        let refused = statuses.iter().filter(|status| **status == 409).count();
+        assert_eq!((acknowledged, refused), (1, 15), "{step}: {statuses:?}");
+    }
+
+    let fulfillment = app.get_json(&path).await;
+    let history: Vec<&str> = fulfillment["order"]["orderStatusEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["orderStatusType"].as_str().unwrap())
+        .collect();
+    assert_eq!(history[..2], ["CREATED", "APPROVED"]);
+    assert_eq!(
+        history[2..],
+        steps,
+        "each acknowledged status recorded once"
+    );
 }
 
 #[tokio::test]

@@ -61,6 +61,10 @@ pub(crate) trait FulfillmentApp {
     /// Waits until the summary lists `count` fulfillments, and returns them.
     async fn wait_for_fulfillments(&self, count: usize) -> Vec<Value>;
 
+    /// Publishes a request for a new order and waits for its fulfillment, the app's first;
+    /// returns the fulfillment's id.
+    async fn first_fulfillment(&self) -> String;
+
     /// Reads `topic` from its beginning.
     fn reader(&self, topic: &str) -> TopicReader;
 }
@@ -85,6 +89,13 @@ impl FulfillmentApp for TestApp {
             (fulfillments.len() == count).then_some(fulfillments)
         })
         .await
+    }
+
+    async fn first_fulfillment(&self) -> String {
+        let (request, _) = fulfillment_request();
+        self.publish_request(&request, "e-1").await;
+        let fulfillments = self.wait_for_fulfillments(1).await;
+        fulfillments[0]["id"].as_str().unwrap().to_owned()
     }
 
     fn reader(&self, topic: &str) -> TopicReader {

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use shared_events::headers;
-use test_support::{EVENT_DEADLINE, committed_count, publish_raw};
+use test_support::{EVENT_DEADLINE, publish_raw, summed};
 
 use crate::helpers::{OrdersApp, customer_change, new_customer_id, spawn_app};
 
@@ -49,19 +49,11 @@ async fn changes_that_arrive_out_of_order_leave_the_newest_version() {
         .await;
     app.publish_customer_change_with(&second, &version("e-2", "2"))
         .await;
-    let topic = &app.settings.topics.customer_change;
-    test_support::eventually(
-        "the three records to be consumed",
-        EVENT_DEADLINE,
-        || async {
-            (committed_count(&app.settings.kafka, &app.settings.consumer.group_id, topic) == 3)
-                .then_some(())
-        },
-    )
-    .await;
+    app.wait_for_customer_changes_handled(3).await;
     let copy = app.get_json(&format!("/customers/{id}")).await;
     assert_eq!(copy["contact"]["email"], "second@example.com");
 
+    let topic = &app.settings.topics.customer_change;
     publish_raw(
         &app.settings.kafka,
         topic,
@@ -76,6 +68,45 @@ async fn changes_that_arrive_out_of_order_leave_the_newest_version() {
         record.headers["kafka_dlt-exception-message"].contains(headers::AGGREGATE_VERSION),
         "{:?}",
         record.headers
+    );
+}
+
+/// Upstream's producers send no version, and a change can repeat an earlier content: only its
+/// event id tells a redelivered change from a new one. Applied again, the redelivery would undo
+/// the change that came after it.
+#[tokio::test]
+async fn a_redelivered_change_without_a_version_does_not_undo_the_change_after_it() {
+    let app = spawn_app().await;
+    let id = new_customer_id();
+    let with_email = |email: &str| {
+        let mut event = customer_change(&id);
+        event["contact"]["email"] = json!(email);
+        event
+    };
+    let first = with_email("first@example.com");
+    let second = with_email("second@example.com");
+    for (event, event_id) in [(&first, "e-1"), (&second, "e-2"), (&first, "e-1")] {
+        app.publish_customer_change(event, event_id).await;
+    }
+    app.wait_for_customer_changes_handled(3).await;
+
+    let copy = app.get_json(&format!("/customers/{id}")).await;
+    assert_eq!(
+        copy["contact"]["email"], "second@example.com",
+        "the redelivered first change was applied again"
+    );
+    let exposition = app.get("/actuator/prometheus").await.text().await.unwrap();
+    let topic_label = format!("topic=\"{}\"", app.settings.topics.customer_change);
+    let ours = exposition
+        .lines()
+        .filter(|line| line.contains(&topic_label))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let outcome = |name| summed(&ours, "kafka_records_consumed_total", ("outcome", name));
+    assert_eq!(
+        [outcome("applied"), outcome("duplicate")],
+        [2.0, 1.0],
+        "outcomes of the three records"
     );
 }
 

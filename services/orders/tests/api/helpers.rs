@@ -3,7 +3,10 @@ use std::time::Duration;
 use orders::configuration::{self, Settings};
 use serde_json::{Value, json};
 use shared_events::headers;
-use test_support::{TopicReader, create_topics_with_dead_letters, publish_raw, unique_name};
+use test_support::{
+    EVENT_DEADLINE, TopicReader, committed_count, create_topics_with_dead_letters, eventually,
+    publish_raw, unique_name,
+};
 
 /// A running orders app with its own database, topics and consumer group.
 pub(crate) type TestApp = test_support::TestApp<Settings>;
@@ -94,6 +97,10 @@ pub(crate) trait OrdersApp {
     /// Waits until the customer copy exists.
     async fn wait_for_customer(&self, id: &str) -> Value;
 
+    /// Waits until the app's consumer group has committed `count` records of the customer
+    /// change topic: every one of them handled.
+    async fn wait_for_customer_changes_handled(&self, count: i64);
+
     /// Reads `topic` from its beginning.
     fn reader(&self, topic: &str) -> TopicReader;
 }
@@ -119,6 +126,17 @@ impl OrdersApp for TestApp {
 
     async fn wait_for_customer(&self, id: &str) -> Value {
         self.wait_for(&format!("/customers/{id}"), |_| true).await
+    }
+
+    async fn wait_for_customer_changes_handled(&self, count: i64) {
+        let (kafka, group) = (&self.settings.kafka, &self.settings.consumer.group_id);
+        let topic = &self.settings.topics.customer_change;
+        eventually(
+            &format!("{count} customer changes to be handled"),
+            EVENT_DEADLINE,
+            || async { (committed_count(kafka, group, topic) == count).then_some(()) },
+        )
+        .await;
     }
 
     fn reader(&self, topic: &str) -> TopicReader {

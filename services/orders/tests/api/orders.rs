@@ -1,3 +1,4 @@
+use reqwest::Method;
 use serde_json::{Value, json};
 use shared_events::{FulfillmentRequestEvent, headers};
 use test_support::EVENT_DEADLINE;
@@ -57,6 +58,41 @@ async fn an_order_is_placed_created_and_approved_into_a_fulfillment_request() {
     assert_eq!(request.order.guid.to_string(), guid);
     assert_eq!(request.address.description, "My home address");
     assert_eq!(request.name.last_name, "Doe");
+}
+
+/// Orders placed at once for one customer all land in the one document that holds its orders:
+/// a write from a stale read would store the orders it read, dropping one placed meanwhile.
+/// A 409 after the retries is an honest refusal; every 201 must be kept, once.
+#[tokio::test]
+async fn orders_placed_at_once_for_one_customer_are_each_kept_exactly_once() {
+    let (app, id) = app_with_customer().await;
+    let bodies = vec![order_of(GREEN_WIDGET, 1); 16];
+    let path = format!("/customers/{id}");
+    let answers = app
+        .send_at_once(&path, Method::POST, &format!("{path}/orders"), &bodies)
+        .await;
+
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert!(
+        statuses.iter().all(|status| [201, 409].contains(status)),
+        "{statuses:?}"
+    );
+    let mut placed: Vec<&str> = answers
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, order)| order["guid"].as_str().unwrap())
+        .collect();
+    assert!(!placed.is_empty(), "{statuses:?}");
+    let copy = app.get_json(&path).await;
+    let mut kept: Vec<&str> = copy["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|order| order["guid"].as_str().unwrap())
+        .collect();
+    placed.sort_unstable();
+    kept.sort_unstable();
+    assert_eq!(kept, placed, "the orders kept are the orders acknowledged");
 }
 
 #[tokio::test]
