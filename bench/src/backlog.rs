@@ -15,8 +15,9 @@ use crate::baseline::{Headers, KeyedRecord, event_headers, produce_all};
 use crate::footprint::PeakSampler;
 use crate::load;
 use crate::options::BacklogOptions;
+use crate::report::log;
 use crate::report::markdown_table;
-use crate::run::{log, remove_databases, remove_topics};
+use crate::run::{remove_databases, remove_topics};
 use crate::stack::Launcher;
 
 /// Changes per customer: the backlog holds `records / CHANGES_PER_CUSTOMER` customers. Few

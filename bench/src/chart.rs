@@ -1,4 +1,4 @@
-//! Line charts drawn as SVG, for the figures the README embeds: panels, two to a row, over one
+//! Line charts drawn as SVG, for the figures docs/performance.md embeds: panels, two to a row, over one
 //! logarithmic x axis (the amount of data), each with a linear y axis from zero, so that a flat
 //! line reads as flat and a bend shows where it starts, or a logarithmic one where the series
 //! differ by orders of magnitude.

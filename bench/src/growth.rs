@@ -29,8 +29,9 @@ use crate::chart::{Panel, Series, YAxis};
 use crate::footprint;
 use crate::load::{Load, Urls};
 use crate::options::GrowthOptions;
+use crate::report::log;
 use crate::report::markdown_table;
-use crate::run::{log, tear_down};
+use crate::run::tear_down;
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// How often a worker looks for an effect in the other service.

@@ -6,7 +6,24 @@ use serde::Serialize;
 use crate::footprint::Footprint;
 use crate::latency::{Named, Summary};
 use crate::load::ChangeRates;
-use crate::run::CpuPerOperation;
+
+/// A step of the run, on stderr (the report goes to stdout and files).
+pub(crate) fn log(step: &str) {
+    eprintln!("==> {step}");
+}
+
+/// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct CpuPerOperation {
+    /// The constant actix-web handler, per request.
+    pub(crate) constant_us: f64,
+    /// Accounts, per GET customers/{id} of the read phase.
+    pub(crate) read_us: f64,
+    /// Orders, per customer change it applied in the change phase.
+    pub(crate) applied_change_us: f64,
+    /// The constant handler's own throughput and latency.
+    pub(crate) constant: Summary,
+}
 
 /// What a check requires.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -140,7 +157,7 @@ pub(crate) fn write(
     let markdown_path = out.with_extension("md");
     std::fs::write(&markdown_path, markdown)
         .with_context(|| format!("writing {}", markdown_path.display()))?;
-    crate::run::log(&format!(
+    log(&format!(
         "report: {} and {}",
         out.display(),
         markdown_path.display()

@@ -17,7 +17,7 @@ use crate::footprint::{self, Cpu, Footprint, Memory, PeakSampler, StartTimes, cp
 use crate::latency::{Named, Summary};
 use crate::load::{self, ChangeRates, Load, Urls};
 use crate::options::Options;
-use crate::report::{Baseline, Baselines, Check, Report, Target};
+use crate::report::{Baseline, Baselines, Check, CpuPerOperation, Report, Target, log};
 use crate::stack::{Launcher, SERVICES, Service, Topics};
 
 /// The consumer's `fetch.wait.max.ms` in the second round-trip baseline: far below librdkafka's
@@ -41,10 +41,6 @@ const HOPS: [&str; 3] = [
     "order approved -> fulfillment created",
     "status changed -> in orders",
 ];
-
-pub(crate) fn log(step: &str) {
-    eprintln!("==> {step}");
-}
 
 pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let settings = accounts::configuration::load().context("loading the service settings")?;
@@ -299,19 +295,6 @@ async fn measure_baselines(
         mongo,
         pipeline,
     })
-}
-
-/// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
-#[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct CpuPerOperation {
-    /// The constant actix-web handler, per request.
-    pub(crate) constant_us: f64,
-    /// Accounts, per GET customers/{id} of the read phase.
-    pub(crate) read_us: f64,
-    /// Orders, per customer change it applied in the change phase.
-    pub(crate) applied_change_us: f64,
-    /// The constant handler's own throughput and latency.
-    pub(crate) constant: Summary,
 }
 
 /// What the load on the services measured.

@@ -22,8 +22,9 @@ use crate::baseline::{self, MongoRates};
 use crate::footprint::{Cpu, cpu};
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
+use crate::report::log;
 use crate::report::markdown_table;
-use crate::run::{log, remove_databases, tear_down};
+use crate::run::{remove_databases, tear_down};
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// Customers created for the read and change phases.

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::load::{Load, Urls};
 use crate::options::TrafficOptions;
 use crate::report::latency_table;
-use crate::run::log;
+use crate::report::log;
 
 /// In a run until stopped, the length of one round: a summary line after each.
 const ROUND: Duration = Duration::from_secs(10);

@@ -33,8 +33,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::documents::TooLarge;
 use crate::kafka::{self, Record};
 use crate::metrics;
-use crate::outbox::MAX_EVENT_BYTES;
 use crate::settings::KafkaSettings;
+use crate::settings::MAX_EVENT_BYTES;
 use crate::trace::{self, ReadHeaderPairs, RecordWork};
 
 /// Headers added to a dead-lettered record, named and encoded as Spring Kafka's

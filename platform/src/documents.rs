@@ -19,9 +19,9 @@ use mongodb::{Collection, Database};
 use serde::de::DeserializeOwned;
 
 use crate::mongo::timed;
-use crate::outbox::{CLAIM, FIELD, MAX_EVENT_BYTES, Outbox, OutboxMessage, PENDING_REMOVAL};
+use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL};
 use crate::paging::PageRequest;
-use crate::settings::DocumentLimits;
+use crate::settings::{DocumentLimits, MAX_EVENT_BYTES};
 
 /// What inserting a document did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

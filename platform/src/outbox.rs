@@ -43,9 +43,6 @@ pub const PENDING_REMOVAL: &str = "pendingRemoval";
 /// The claim of the relay instance publishing a document's events: `{owner, until}`. While it
 /// holds, no other instance takes the document; a claim left by an instance that died expires.
 pub const CLAIM: &str = "outboxClaim";
-/// The largest event payload a service publishes or accepts, in bytes. Events are a few
-/// kilobytes; the bound keeps a document's outbox, and a consumer's memory, within known limits.
-pub const MAX_EVENT_BYTES: usize = 128 * 1024;
 
 /// The collection that keeps a collection's unpublishable events, each under its event id:
 /// `<collection>.outbox-dead-letters`, in the same database.

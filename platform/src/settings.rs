@@ -13,7 +13,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::logging::LogFormat;
-use crate::outbox::MAX_EVENT_BYTES;
+
+/// The largest event payload a service publishes or accepts, in bytes. Events are a few
+/// kilobytes; the bound keeps a document's outbox, and a consumer's memory, within known limits.
+pub const MAX_EVENT_BYTES: usize = 128 * 1024;
 
 /// The configuration files of one service, as compiled into its binary.
 pub struct EmbeddedFiles {

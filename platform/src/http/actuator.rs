@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 
 use crate::consumer::{Heartbeat, Pulse};
 use crate::http::hal::request_url;
-use crate::http::server::RouteConfig;
+use crate::http::routes::RouteConfig;
 
 /// How long a dependency may take to answer a health check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);

@@ -6,6 +6,7 @@
 //! - [`middleware`]: tracing, logging and metrics of each request, its deadline, backpressure;
 //! - [`methods`]: which methods each path answers, and 405 with `Allow` for the others;
 //! - [`hal`]: HAL links and collection pages, as Spring Data REST serves them;
+//! - [`routes`]: where a service, and the actuator, register their routes;
 //! - [`actuator`] and [`openapi`]: the operational endpoints, the API's documentation and the
 //!   AsyncAPI document the service gives;
 //! - [`server`]: the server of a service, built from all of the above.
@@ -17,4 +18,5 @@ pub mod hal;
 pub mod methods;
 pub mod middleware;
 pub mod openapi;
+pub mod routes;
 pub mod server;

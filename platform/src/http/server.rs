@@ -3,13 +3,12 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::HttpServiceFactory;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use mongodb::Database;
-use utoipa_actix_web::{AppExt, OpenApiFactory, scope};
+use utoipa_actix_web::{AppExt, scope};
 
 use crate::http::actuator::{self, Actuator, Exposure};
 use crate::http::errors::no_route;
@@ -17,43 +16,10 @@ use crate::http::extract::{json_config, path_config, query_config};
 use crate::http::methods::{Routes, check_method};
 use crate::http::middleware::{Limits, guard, observe};
 use crate::http::openapi;
+use crate::http::routes::RouteConfig;
 use crate::mongo::Connector;
 use crate::outbox::Outbox;
 use crate::settings::HttpSettings;
-
-/// Where a service registers its routes: into an HTTP worker's app, which serves them, or into
-/// the OpenAPI document, which also collects each route's operation and schemas. The server
-/// builds the document once; a worker that built it too would keep the peak of that build in
-/// its allocator arena (about 1 MiB per worker) for nothing.
-pub enum RouteConfig<'c, 's> {
-    Serve(&'c mut web::ServiceConfig),
-    Document(&'c mut utoipa_actix_web::service_config::ServiceConfig<'s>),
-}
-
-impl RouteConfig<'_, '_> {
-    pub fn service<F>(&mut self, factory: F) -> &mut Self
-    where
-        F: HttpServiceFactory + OpenApiFactory + 'static,
-    {
-        match self {
-            RouteConfig::Serve(cfg) => {
-                cfg.service(factory);
-            }
-            RouteConfig::Document(cfg) => {
-                cfg.service(factory);
-            }
-        }
-        self
-    }
-
-    /// Data for the handlers of a worker's app; the document's pass serves nothing and keeps none.
-    pub fn app_data<U: 'static>(&mut self, data: U) -> &mut Self {
-        if let RouteConfig::Serve(cfg) = self {
-            cfg.app_data(data);
-        }
-        self
-    }
-}
 
 /// What a service says about itself: the OpenAPI document's title and description, and the
 /// AsyncAPI document of the events it sends and receives, served at `{base}/v3/asyncapi`.

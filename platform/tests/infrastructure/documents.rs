@@ -237,7 +237,7 @@ async fn a_write_larger_than_the_limits_is_refused_before_the_database_sees_it()
     assert!(refused.downcast_ref::<TooLarge>().is_some(), "{refused:#}");
 
     let mut huge_event = event("e1");
-    huge_event.payload = Some("x".repeat(outbox::MAX_EVENT_BYTES + 1));
+    huge_event.payload = Some("x".repeat(platform::settings::MAX_EVENT_BYTES + 1));
     let refused = documents
         .update(
             doc! { "_id": id },

@@ -6,7 +6,7 @@ use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use platform::trace::TraceContext;
 use serde::Serialize;

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiResult, DatabaseUnavailable};
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 use platform::trace::TraceContext;
 
 use super::customers::remove_customer;

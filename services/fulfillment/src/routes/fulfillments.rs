@@ -7,7 +7,7 @@ use platform::http::errors::{
 };
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use serde::{Deserialize, Serialize};
 use shared_events::{Address, Contact, Name, Order, OrderStatusType};

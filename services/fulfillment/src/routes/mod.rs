@@ -3,7 +3,7 @@
 mod fulfillments;
 mod sample;
 
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 
 /// The route table. Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
 pub(crate) fn configure(cfg: &mut RouteConfig<'_, '_>) {

@@ -5,7 +5,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 use serde::Deserialize;
 use shared_events::OrderStatusType;
 use utoipa::ToSchema;

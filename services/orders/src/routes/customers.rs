@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiError, ApiResult, DatabaseUnavailable, ErrorBody};
 use platform::http::hal::{HalPage, base_url};
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 
 use super::resources::{CustomerOrdersResource, CustomerOrdersSummary};

@@ -5,7 +5,7 @@ mod orders;
 mod resources;
 mod sample;
 
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 
 /// The route table. Fixed paths come before `customers/{id}` so they are not taken for ids.
 pub(crate) fn configure(cfg: &mut RouteConfig<'_, '_>) {

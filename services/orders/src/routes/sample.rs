@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use platform::http::errors::{ApiError, ApiResult, Code, DatabaseUnavailable, ErrorBody};
-use platform::http::server::RouteConfig;
+use platform::http::routes::RouteConfig;
 use platform::trace::TraceContext;
 
 use super::now_millis;
