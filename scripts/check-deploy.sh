@@ -6,7 +6,7 @@
 #     resources pass their published models (npm), unknown fields included; the Strimzi resources
 #     also agree with each other (one KRaft cluster, replication that fits its brokers);
 #   - the services' environment in the Dockerfile, compose and every overlay: only variables of
-#     the README's configuration table, each for a service that reads it, every required setting
+#     services/settings.toml, each for a service that reads it, every required setting
 #     set, values valid;
 #   - ports, probes, scrape paths, Services, PDBs, HPAs and Istio routes agree;
 #   - istio/jwt's policies, evaluated for every route the services serve with and without a
@@ -218,12 +218,12 @@ done
 tomls=$(printf '%s,' services/*/configuration/production.toml)
 
 env_check() {
-  checks env README.md "${tomls%,}" Dockerfile "$WORK/compose.yaml" "${overlays[@]}" >"$WORK/env.out"
+  checks env services/settings.toml "${tomls%,}" Dockerfile "$WORK/compose.yaml" "${overlays[@]}" >"$WORK/env.out"
   local status=$?
   sed 's/^/    /' "$WORK/env.out"
   return "$status"
 }
-run "environment variables: only those in README.md's configuration table, required ones set (Dockerfile, compose, ${#overlays[@]} overlays)" env_check
+run "environment variables: only those in services/settings.toml, required ones set (Dockerfile, compose, ${#overlays[@]} overlays)" env_check
 
 wiring() {
   # The minikube overlay first: the Istio routes are checked against its pods.

@@ -6,7 +6,7 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
 
   split RENDERED.yaml SOURCE CORE.yaml CUSTOM.json   core resources vs custom resources
   strimzi CUSTOM.json...                             Strimzi resources agree with each other
-  env README TOMLS DOCKERFILE COMPOSE.yaml OVERLAYS  environment variables of the services
+  env SETTINGS TOMLS DOCKERFILE COMPOSE.yaml OVERLAYS  environment variables of the services
   wiring COMPOSE.yaml PROMETHEUS.yml OVERLAYS ISTIO   ports, probes, scrape paths, routes
   topics LIB_SH COMPOSE.yaml MINIKUBE.yaml           topic lists agree
   tracing COMPOSE.yaml COLLECTOR.yaml MINIKUBE.yaml  services -> collector -> Jaeger
@@ -381,27 +381,19 @@ FORBIDDEN_KAFKA_CONFIG = (
 # env
 
 
-def read_configuration_table(readme):
-    """The README's configuration table: {variable: {"default": str, "services": set}}."""
-    text = Path(readme).read_text()
-    section = re.search(r"^## Configuration\n(.*?)(?=^## )", text, re.S | re.M)
-    if not section:
-        raise SystemExit(f"{readme}: no '## Configuration' section")
+def read_configuration_table(settings):
+    """services/settings.toml: {variable: {"default": str, "meaning": str, "services": set}}."""
+    import tomllib
+
     table = {}
-    for line in section.group(1).splitlines():
-        match = re.match(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|(.*?)\|(.*?)\|\s*$", line)
-        if not match:
-            continue
-        name, default, meaning = match.group(1), match.group(2).strip(), match.group(3).strip()
-        services = set(SERVICES)
-        scope = re.search(r"\(([a-z, ]+)\)\s*$", meaning)
-        if scope:
-            named = {s.strip() for s in scope.group(1).split(",")}
-            if named <= set(SERVICES):
-                services = named
-        table[name] = {"default": default, "meaning": meaning, "services": services}
+    for name, row in tomllib.loads(Path(settings).read_text()).items():
+        services = set(row.get("services", SERVICES))
+        unknown = services - set(SERVICES)
+        if unknown:
+            raise SystemExit(f"{settings}: {name} names unknown services {sorted(unknown)}")
+        table[name] = {"default": row["default"], "meaning": row["meaning"], "services": services}
     if not table:
-        raise SystemExit(f"{readme}: the configuration table has no rows")
+        raise SystemExit(f"{settings}: no settings")
     return table
 
 
@@ -435,7 +427,7 @@ def check_environment(report, where, service, env, table, required):
     problems = []
     unknown = sorted(n for n in env if n not in table)
     if unknown:
-        problems.append("not in the README's configuration table: " + ", ".join(unknown))
+        problems.append("not in services/settings.toml: " + ", ".join(unknown))
     foreign = sorted(n for n in env if n in table and service not in table[n]["services"])
     if foreign:
         problems.append(f"not read by {service}: " + ", ".join(foreign))
@@ -470,7 +462,7 @@ def check_environment(report, where, service, env, table, required):
     elif any(n.startswith("APP_KAFKA__SASL_") for n in env):
         problems.append(f"SASL settings with security protocol {protocol}, which does not use them")
     report.group(
-        f"{where}: {service} sets {', '.join(sorted(env))}: each read by {service} (README table), set once, "
+        f"{where}: {service} sets {', '.join(sorted(env))}: each read by {service} (services/settings.toml), set once, "
         "required ones set, values valid",
         problems,
     )
@@ -519,12 +511,12 @@ def k8s_environment(report, where, resources, container, namespace):
     return env
 
 
-def cmd_env(readme, production_tomls, dockerfile, compose_file, overlay_arguments):
+def cmd_env(settings, production_tomls, dockerfile, compose_file, overlay_arguments):
     report = Report()
-    table = read_configuration_table(readme)
+    table = read_configuration_table(settings)
     production = settings_set_by_production(production_tomls.split(","))
     required = required_settings(table, production)
-    report.ok(f"README configuration table: {len(table)} variables; required in a container: APP_ENVIRONMENT=production, {', '.join(required)}")
+    report.ok(f"{settings}: {len(table)} variables; required in a container: APP_ENVIRONMENT=production, {', '.join(required)}")
 
     image_env = {}
     for instruction in dockerfile_instructions(dockerfile):
@@ -564,7 +556,7 @@ def cmd_env(readme, production_tomls, dockerfile, compose_file, overlay_argument
     # overlays cannot connect until the feature is on.
     import tomllib
 
-    workspace = tomllib.loads(Path(readme).with_name("Cargo.toml").read_text())
+    workspace = tomllib.loads(Path("Cargo.toml").read_text())
     rdkafka = workspace.get("workspace", {}).get("dependencies", {}).get("rdkafka", {})
     features = set(rdkafka.get("features", [])) if isinstance(rdkafka, dict) else set()
     if needs_tls and not features & {"ssl", "ssl-vendored"}:

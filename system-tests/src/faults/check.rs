@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::rig::{CONVERGENCE_DEADLINE, Rig};
 use super::stream::Sent;
 
-/// What a scenario found: one row of the reliability table (the README's reliability section
+/// What a scenario found: one row of the reliability table (docs/reliability.md
 /// says what each column counts and from where).
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
