@@ -9,7 +9,7 @@
 // The Strimzi models of kafka.strimzi.io/v1beta2 come from the Strimzi 0.49 CRDs, a little newer
 // than the 0.47 that scripts/deploy-minikube.sh installs: a field added in 0.48 or 0.49 would pass
 // here and be pruned by the cluster. Free-form maps (spec.kafka.config, a topic's config) are
-// typed {} and so not checked field by field; deploy/check/checks.py checks the Kafka options.
+// typed {} and so not checked field by field; deploy/check/strimzi.py checks the Kafka options.
 // Run by scripts/check-deploy.sh from the folder where those packages are installed:
 //   node validate-models.mjs RESOURCES.json WORK_DIR
 // RESOURCES.json: [{"source": "...", "resource": {...}}, ...]. Exits 1 on any failure.
