@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use serde::Serialize;
 use shared_events::headers;
 
@@ -43,10 +42,10 @@ struct Drained {
 }
 
 pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("backlog");
     let run_id = test_support::unique_name("backlog");
-    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
     let topics = launcher.create_topics(&kafka, 3, false, &[]).await?;
     let databases: Vec<String> = options
         .prefetch_kbytes
@@ -88,7 +87,7 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     remove_topics(&kafka, &topics).await;
     let drained = measured?;
 
-    crate::report::write(&options.out, &drained, &markdown(&drained))
+    crate::report::write(&out, &drained, &markdown(&drained))
 }
 
 /// The `n`th record of the backlog: change number `n / customers` of customer `n % customers`,

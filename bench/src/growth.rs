@@ -92,10 +92,10 @@ struct Stored {
 }
 
 pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("growth");
     let run_id = test_support::unique_name("growth");
-    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
     let topics = launcher.create_topics(&kafka, 3, true, &[]).await?;
     log(&format!(
         "run {run_id}: logs in {}",
@@ -122,8 +122,8 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
         document_bytes,
         rows,
     };
-    crate::report::write(&options.out, &report, &markdown(&report))?;
-    let figure = options.out.with_extension("svg");
+    crate::report::write(&out, &report, &markdown(&report))?;
+    let figure = out.with_extension("svg");
     std::fs::write(&figure, chart(&report.rows))
         .with_context(|| format!("writing {}", figure.display()))?;
     log(&format!("chart: {}", figure.display()));

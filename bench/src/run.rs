@@ -43,13 +43,13 @@ const HOPS: [&str; 3] = [
 ];
 
 pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("report");
     let run_id = test_support::unique_name("bench");
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
     for name in SERVICES {
         let binary = launcher.binary(name);
         anyhow::ensure!(
@@ -124,7 +124,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         footprint: footprints,
         notes: notes(&options, on_services.errors),
     };
-    crate::report::write(&options.out, &report, &report.markdown())
+    crate::report::write(&out, &report, &report.markdown())
 }
 
 /// Publishes one record with a producer configured as the services' and waits for the ack.
@@ -562,6 +562,26 @@ pub(crate) async fn tear_down(
         .collect();
     remove_databases(database, &databases).await;
     remove_topics(kafka, topics).await;
+}
+
+/// The broker and database settings exactly as the services load them: accounts' configuration
+/// files (the same in every service for these two sections), under the same `APP_` variables.
+/// Read through platform's loader rather than the accounts crate, so the benchmark builds none
+/// of a service's code.
+pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSettings)> {
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        kafka: KafkaSettings,
+        database: DatabaseSettings,
+    }
+    let files = platform::settings::EmbeddedFiles {
+        base: include_str!("../../services/accounts/configuration/base.toml"),
+        local: include_str!("../../services/accounts/configuration/local.toml"),
+        production: include_str!("../../services/accounts/configuration/production.toml"),
+    };
+    let settings: Settings =
+        platform::settings::load(&files).context("loading the service settings")?;
+    Ok((settings.kafka, settings.database))
 }
 
 /// Drops the databases a run used.
