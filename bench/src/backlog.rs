@@ -65,13 +65,11 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
             change(&run_id, n, customers)
         })
         .await?;
-        let client = reqwest::Client::new();
         let mut drained = Vec::new();
         for (&prefetch, database_name) in options.prefetch_kbytes.iter().zip(&databases) {
             drained.push(
                 drain(
                     &launcher,
-                    &client,
                     &kafka,
                     (prefetch, database_name),
                     options.records,
@@ -127,7 +125,6 @@ fn change(run_id: &str, n: usize, customers: usize) -> KeyedRecord {
 /// its memory until its group committed every record of the backlog.
 async fn drain(
     launcher: &Launcher,
-    client: &reqwest::Client,
     kafka: &platform::settings::KafkaSettings,
     (prefetch, database): (u32, &str),
     records: usize,
@@ -137,10 +134,9 @@ async fn drain(
         "orders works through the backlog, prefetch bound {prefetch} KiB"
     ));
     let started = Instant::now();
-    let (service, _) = launcher
+    let (mut service, _) = launcher
         .start_with(
             "orders",
-            client,
             &[
                 ("APP_CONSUMER__GROUP_ID", group.clone()),
                 ("APP_CONSUMER__PREFETCH_KBYTES", prefetch.to_string()),
@@ -148,7 +144,8 @@ async fn drain(
             ],
         )
         .await?;
-    let sampler = PeakSampler::start(vec![service.pid]);
+    let pid = service.pid()?;
+    let sampler = PeakSampler::start(vec![pid]);
     let topic = launcher.topics.customer_change.clone();
     let target = i64::try_from(records).unwrap_or(i64::MAX);
     let drained = loop {
@@ -169,8 +166,7 @@ async fn drain(
         tokio::time::sleep(PROGRESS_INTERVAL).await;
     };
     let peaks = sampler.finish().await;
-    let pid = service.pid;
-    service.stop().await?;
+    service.terminate().await?;
     let seconds = drained?.as_secs_f64();
     Ok(Drained {
         prefetch_kbytes: prefetch,

@@ -132,9 +132,7 @@ async fn measure(
                     ),
                     ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
                 ];
-                let (service, _) = launcher
-                    .start_instance(name, instance, &client, &settings)
-                    .await?;
+                let (service, _) = launcher.start_instance(name, instance, &settings).await?;
                 services.push(service);
             }
         }
@@ -159,7 +157,10 @@ async fn load(
         .chain(&urls.fulfillment)
         .cloned()
         .collect();
-    let pids: Vec<u32> = services.iter().map(|service| service.pid).collect();
+    let pids: Vec<u32> = services
+        .iter()
+        .map(Service::pid)
+        .collect::<anyhow::Result<_>>()?;
     let load = Load::new(client.clone(), urls.clone(), POLL);
     let first = load.seed_customers(1, 1).await?;
     load.await_in_orders(&first[0]).await?;
