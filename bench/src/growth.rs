@@ -124,7 +124,7 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
     };
     crate::report::write(&out, &report, &markdown(&report))?;
     let figure = out.with_extension("svg");
-    std::fs::write(&figure, chart(&report.rows))
+    std::fs::write(&figure, chart(&report.rows)?)
         .with_context(|| format!("writing {}", figure.display()))?;
     log(&format!("chart: {}", figure.display()));
     Ok(())
@@ -472,7 +472,7 @@ fn markdown(report: &GrowthReport) -> String {
 }
 
 /// Four panels: GET by id's latency, the reads, the writes, the relays' idle passes.
-fn chart(rows: &[Row]) -> String {
+fn chart(rows: &[Row]) -> anyhow::Result<String> {
     let xs: Vec<f64> = rows.iter().map(|row| row.customers as f64).collect();
     let series = |name: &str, value: fn(&Row) -> f64| Series {
         name: name.to_owned(),
