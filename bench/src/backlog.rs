@@ -135,8 +135,9 @@ async fn drain(
     ));
     let started = Instant::now();
     let (mut service, _) = launcher
-        .start_with(
+        .start(
             "orders",
+            0,
             &[
                 ("APP_CONSUMER__GROUP_ID", group.clone()),
                 ("APP_CONSUMER__PREFETCH_KBYTES", prefetch.to_string()),

@@ -105,7 +105,7 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
     let mut services = Vec::new();
     let measured = async {
         for name in SERVICES {
-            let (service, _) = launcher.start(name).await?;
+            let (service, _) = launcher.start(name, 0, &[]).await?;
             services.push(service);
         }
         measure(&options, &launcher, &services, &client, &database).await

@@ -159,11 +159,11 @@ async fn start_services(
         ));
         let mut times = Vec::new();
         for _ in 0..options.start_runs {
-            let (mut service, time) = launcher.start(name).await?;
+            let (mut service, time) = launcher.start(name, 0, &[]).await?;
             times.push(time);
             service.terminate().await?;
         }
-        let (service, time) = launcher.start(name).await?;
+        let (service, time) = launcher.start(name, 0, &[]).await?;
         times.push(time);
         starts.push((service.pid()?, times));
         services.push(service);

@@ -132,7 +132,7 @@ async fn measure(
                     ),
                     ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
                 ];
-                let (service, _) = launcher.start_instance(name, instance, &settings).await?;
+                let (service, _) = launcher.start(name, instance, &settings).await?;
                 services.push(service);
             }
         }

@@ -109,24 +109,11 @@ impl Launcher {
         format!("{}-{service}", self.run_id)
     }
 
-    /// Starts a service and waits until its readiness probe answers 200, returning it with the
-    /// time from spawning the process to that answer.
-    pub(crate) async fn start(&self, name: &'static str) -> anyhow::Result<(Service, Duration)> {
-        self.start_with(name, &[]).await
-    }
-
-    /// [`Launcher::start`], with more settings (`APP_...` variables), which win over the run's.
-    pub(crate) async fn start_with(
-        &self,
-        name: &'static str,
-        settings: &[(&str, String)],
-    ) -> anyhow::Result<(Service, Duration)> {
-        self.start_instance(name, 0, settings).await
-    }
-
-    /// [`Launcher::start_with`] for instance number `instance` of the service: instances
-    /// beyond the first log to files of their own (`<name>-<instance>.log`).
-    pub(crate) async fn start_instance(
+    /// Starts instance number `instance` of a service with more settings (`APP_...`
+    /// variables, which win over the run's), and waits until its readiness probe answers 200;
+    /// returns it with the time from spawning the process to that answer. Instances beyond the
+    /// first log to files of their own (`<name>-<instance>.log`).
+    pub(crate) async fn start(
         &self,
         name: &'static str,
         instance: usize,
