@@ -11,6 +11,8 @@
 #   scripts/bench.sh growth [--sizes 10000,...]    cost as accounts and orders hold more customers;
 #                                                  mongo-java-server keeps them in its heap: 12 GiB
 #                                                  for this one unless STOREFRONT_MONGODB_HEAP says
+# (`storefront-bench load --gateway URL` is the load generator on its own, against a running
+# deployment: nothing is built or started for it here.)
 # About 85 s of load by default, plus start-up and the build. The report:
 # ${CARGO_TARGET_DIR:-target}/bench/report.json and report.md (with the servers' resident memory),
 # each run's logs beside them.
@@ -22,13 +24,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-# The options, before anything is built or started: the benchmark's own help text.
+# The options, before anything is built or started: this script's own comment above, then the
+# benchmark's help (clap's, bench/src/options.rs) if a release build is there to ask.
 for argument in "$@"; do
   if [[ $argument == --help || $argument == -h ]]; then
-    printf 'scripts/bench.sh [backlog | scale | growth] [options]: builds, starts its own servers, runs
-
-'
-    cat bench/usage.txt
+    awk 'NR > 1 && /^#( |$)/ { if ($0 == "#") exit; sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    echo
+    if [[ -x $TARGET_DIR/release/storefront-bench ]]; then
+      "$TARGET_DIR/release/storefront-bench" --help
+    else
+      echo "Every option of each command: cargo run -p storefront-bench -- [COMMAND] --help"
+    fi
     exit 0
   fi
 done

@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use serde::Serialize;
 use shared_events::headers;
 
@@ -43,10 +42,10 @@ struct Drained {
 }
 
 pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("backlog");
     let run_id = test_support::unique_name("backlog");
-    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
     let topics = launcher.create_topics(&kafka, 3, false, &[]).await?;
     let databases: Vec<String> = options
         .prefetch_kbytes
@@ -66,13 +65,11 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
             change(&run_id, n, customers)
         })
         .await?;
-        let client = reqwest::Client::new();
         let mut drained = Vec::new();
         for (&prefetch, database_name) in options.prefetch_kbytes.iter().zip(&databases) {
             drained.push(
                 drain(
                     &launcher,
-                    &client,
                     &kafka,
                     (prefetch, database_name),
                     options.records,
@@ -88,7 +85,7 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     remove_topics(&kafka, &topics).await;
     let drained = measured?;
 
-    crate::report::write(&options.out, &drained, &markdown(&drained))
+    crate::report::write(&out, &drained, &markdown(&drained))
 }
 
 /// The `n`th record of the backlog: change number `n / customers` of customer `n % customers`,
@@ -128,7 +125,6 @@ fn change(run_id: &str, n: usize, customers: usize) -> KeyedRecord {
 /// its memory until its group committed every record of the backlog.
 async fn drain(
     launcher: &Launcher,
-    client: &reqwest::Client,
     kafka: &platform::settings::KafkaSettings,
     (prefetch, database): (u32, &str),
     records: usize,
@@ -138,10 +134,10 @@ async fn drain(
         "orders works through the backlog, prefetch bound {prefetch} KiB"
     ));
     let started = Instant::now();
-    let (service, _) = launcher
-        .start_with(
+    let (mut service, _) = launcher
+        .start(
             "orders",
-            client,
+            0,
             &[
                 ("APP_CONSUMER__GROUP_ID", group.clone()),
                 ("APP_CONSUMER__PREFETCH_KBYTES", prefetch.to_string()),
@@ -149,7 +145,8 @@ async fn drain(
             ],
         )
         .await?;
-    let sampler = PeakSampler::start(vec![service.pid]);
+    let pid = service.pid()?;
+    let sampler = PeakSampler::start(vec![pid]);
     let topic = launcher.topics.customer_change.clone();
     let target = i64::try_from(records).unwrap_or(i64::MAX);
     let drained = loop {
@@ -170,8 +167,7 @@ async fn drain(
         tokio::time::sleep(PROGRESS_INTERVAL).await;
     };
     let peaks = sampler.finish().await;
-    let pid = service.pid;
-    service.stop().await?;
+    service.terminate().await?;
     let seconds = drained?.as_secs_f64();
     Ok(Drained {
         prefetch_kbytes: prefetch,

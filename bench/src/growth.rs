@@ -92,10 +92,10 @@ struct Stored {
 }
 
 pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("growth");
     let run_id = test_support::unique_name("growth");
-    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
     let topics = launcher.create_topics(&kafka, 3, true, &[]).await?;
     log(&format!(
         "run {run_id}: logs in {}",
@@ -105,7 +105,7 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
     let mut services = Vec::new();
     let measured = async {
         for name in SERVICES {
-            let (service, _) = launcher.start(name, &client).await?;
+            let (service, _) = launcher.start(name, 0, &[]).await?;
             services.push(service);
         }
         measure(&options, &launcher, &services, &client, &database).await
@@ -122,9 +122,9 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
         document_bytes,
         rows,
     };
-    crate::report::write(&options.out, &report, &markdown(&report))?;
-    let figure = options.out.with_extension("svg");
-    std::fs::write(&figure, chart(&report.rows))
+    crate::report::write(&out, &report, &markdown(&report))?;
+    let figure = out.with_extension("svg");
+    std::fs::write(&figure, chart(&report.rows)?)
         .with_context(|| format!("writing {}", figure.display()))?;
     log(&format!("chart: {}", figure.display()));
     Ok(())
@@ -472,7 +472,7 @@ fn markdown(report: &GrowthReport) -> String {
 }
 
 /// Four panels: GET by id's latency, the reads, the writes, the relays' idle passes.
-fn chart(rows: &[Row]) -> String {
+fn chart(rows: &[Row]) -> anyhow::Result<String> {
     let xs: Vec<f64> = rows.iter().map(|row| row.customers as f64).collect();
     let series = |name: &str, value: fn(&Row) -> f64| Series {
         name: name.to_owned(),

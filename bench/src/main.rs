@@ -23,35 +23,22 @@ mod stack;
 mod traffic;
 mod workers;
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use options::{Command, Options, USAGE};
+use options::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let bin_dir = std::env::current_exe()
-        .ok()
-        .and_then(|binary| binary.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    match Options::parse(std::env::args().skip(1), bin_dir) {
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Run(options)) => finished(run::run(options).await),
-        Ok(Command::Backlog(options)) => finished(backlog::run(options).await),
-        Ok(Command::Scale(options)) => finished(scale::run(options).await),
-        Ok(Command::Growth(options)) => finished(growth::run(options).await),
-        Ok(Command::Traffic(options)) => finished(traffic::run(options).await),
-        Ok(Command::Constant { port }) => finished(constant::serve(port).await),
-        Err(mistake) => {
-            eprintln!("{mistake}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    let cli = Cli::read();
+    finished(match cli.command {
+        None => run::run(cli.run).await,
+        Some(Command::Backlog(options)) => backlog::run(options).await,
+        Some(Command::Scale(options)) => scale::run(options).await,
+        Some(Command::Growth(options)) => growth::run(options).await,
+        Some(Command::Load(options)) => traffic::run(options).await,
+        Some(Command::Constant { port }) => constant::serve(port).await,
+    })
 }
-
 fn finished(outcome: anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

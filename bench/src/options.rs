@@ -1,405 +1,312 @@
-//! The command line: `storefront-bench [--option value]...`.
+//! The command line: `storefront-bench [OPTIONS]` runs the benchmark, the subcommands run the
+//! other measurements, the load generator and the yardstick.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The command line's help, which `scripts/bench.sh --help` prints too (without building).
-pub(crate) const USAGE: &str = include_str!("../usage.txt");
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Options {
+#[derive(Debug, Parser)]
+#[command(
+    name = "storefront-bench",
+    about = "Starts the three services from their release binaries on free ports, with their own \
+             databases, consumer groups and topics; measures raw Kafka and MongoDB on the same \
+             broker and database; drives the realistic flow; prints Markdown tables and writes \
+             JSON.",
+    after_help = "Broker and database come from the same settings the services read \
+                  (APP_KAFKA__*, APP_DATABASE__URI).",
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) run: Options,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// A backlog of customer changes waits on the changelog, then orders works through it once
+    /// per prefetch bound while its resident memory is sampled.
+    Backlog(BacklogOptions),
+    /// 1, 2 and 3 instances of each service behind the load generator (round robin over their
+    /// ports): reads by id and customer changes applied in orders, with the raw MongoDB
+    /// baselines, records published per change, CPU per operation, rebalances.
+    Scale(ScaleOptions),
+    /// How cost grows with the data held: raw and HTTP reads by id, raw and conditional
+    /// updates, customer changes applied in orders and the outbox relays' idle passes at each
+    /// size. Writes a chart (SVG) beside the report.
+    Growth(GrowthOptions),
+    /// The realistic flow against a deployment that is already running (through the Istio
+    /// gateway, or compose's services), for a while or until stopped; fails if a flow failed.
+    #[command(
+        after_help = "STOREFRONT_TOKEN (environment): a JWT sent as a bearer token, \
+                            for istio/jwt."
+    )]
+    Load(TrafficOptions),
+    /// The yardstick the benchmark runs by itself, as a process of its own: an actix-web
+    /// handler answering a constant, for CPU per request with none of our work.
+    Constant {
+        /// Serves on 127.0.0.1:PORT until killed.
+        #[arg(long)]
+        port: u16,
+    },
+}
+
+/// Where the service binaries are and where the report goes.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Paths {
+    /// Where accounts, orders and fulfillment are.
+    #[arg(long, value_name = "DIR", default_value_os_t = binary_directory())]
     pub(crate) bin_dir: PathBuf,
-    pub(crate) out: PathBuf,
+    /// The JSON report; the Markdown goes beside it, .md [default: DIR/../bench/report.json, or COMMAND.json]
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+impl Paths {
+    /// The report's path: `--out`, else `<report>.json` in `bench/` beside the binaries' folder.
+    pub(crate) fn out(&self, report: &str) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            self.bin_dir
+                .join("../bench")
+                .join(report)
+                .with_extension("json")
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Options {
+    #[command(flatten)]
+    pub(crate) paths: Paths,
+    /// Workers in every phase, raw baselines included.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = at_least_one)]
     pub(crate) concurrency: usize,
+    /// Length of each baseline and throughput phase.
+    #[arg(long = "phase-seconds", value_name = "N", default_value = "10", value_parser = seconds)]
     pub(crate) phase: Duration,
+    /// Length of the realistic-flow phase.
+    #[arg(long = "flow-seconds", value_name = "N", default_value = "30", value_parser = seconds)]
     pub(crate) flows: Duration,
+    /// Pace the flows to N per second in all (else as fast as the workers go).
+    #[arg(long, value_name = "N", value_parser = rate)]
     pub(crate) rate: Option<f64>,
+    /// How often a worker looks for an effect in the other service.
+    #[arg(long = "poll-ms", value_name = "N", default_value = "5", value_parser = millis)]
     pub(crate) poll: Duration,
+    /// Extra start-stop cycles per service for the start-up figure.
+    #[arg(long, value_name = "N", default_value_t = 3)]
     pub(crate) start_runs: usize,
+    /// Records in the bulk produce and consume baseline.
+    #[arg(long, value_name = "N", default_value = "20000", value_parser = at_least_one)]
     pub(crate) bulk_messages: usize,
 }
 
-/// The options of `storefront-bench backlog`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct BacklogOptions {
-    pub(crate) bin_dir: PathBuf,
-    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) paths: Paths,
+    /// Records in the backlog.
+    #[arg(long, value_name = "N", default_value = "200000", value_parser = at_least_one)]
     pub(crate) records: usize,
+    /// Comma-separated APP_CONSUMER__PREFETCH_KBYTES values.
+    #[arg(long, value_name = "L", value_delimiter = ',', default_value = "4096,65536",
+          value_parser = trimmed::<u32>)]
     pub(crate) prefetch_kbytes: Vec<u32>,
 }
 
-/// The options of `storefront-bench scale`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct ScaleOptions {
-    pub(crate) bin_dir: PathBuf,
-    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) paths: Paths,
+    /// Comma-separated instance counts.
+    #[arg(long, value_name = "L", value_delimiter = ',', default_value = "1,2,3",
+          value_parser = at_least_one)]
     pub(crate) instances: Vec<usize>,
+    /// Workers in every phase.
+    #[arg(long, value_name = "N", default_value = "8", value_parser = at_least_one)]
     pub(crate) concurrency: usize,
+    /// Length of each phase.
+    #[arg(long = "phase-seconds", value_name = "N", default_value = "10", value_parser = seconds)]
     pub(crate) phase: Duration,
 }
 
-/// The options of `storefront-bench growth`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct GrowthOptions {
-    pub(crate) bin_dir: PathBuf,
-    pub(crate) out: PathBuf,
-    /// Customers held at each step, increasing.
+    #[command(flatten)]
+    pub(crate) paths: Paths,
+    /// Comma-separated, increasing customer counts.
+    #[arg(long, value_name = "L", value_delimiter = ',', default_value = "10000,100000,1000000",
+          value_parser = at_least_one)]
     pub(crate) sizes: Vec<usize>,
+    /// Workers in every phase.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = at_least_one)]
     pub(crate) concurrency: usize,
+    /// Length of each phase.
+    #[arg(long = "phase-seconds", value_name = "N", default_value = "10", value_parser = seconds)]
     pub(crate) phase: Duration,
-    /// The database server's process, whose CPU while the relays idle is reported.
+    /// The database server's process: its CPU over the idle passes is reported.
+    #[arg(long, value_name = "N")]
     pub(crate) database_pid: Option<u32>,
 }
 
-/// The options of `storefront-bench load`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct TrafficOptions {
-    /// The base URLs of accounts, orders and fulfillment.
-    pub(crate) accounts: String,
-    pub(crate) orders: String,
-    pub(crate) fulfillment: String,
+    /// The services under one address: URL/accounts, URL/orders, URL/fulfillment.
+    #[arg(long, value_name = "URL")]
+    gateway: Option<String>,
+    /// Accounts' base URL (e.g. http://accounts:8080/accounts), instead of or over --gateway.
+    #[arg(long, value_name = "URL")]
+    accounts: Option<String>,
+    /// Orders' base URL, instead of or over --gateway.
+    #[arg(long, value_name = "URL")]
+    orders: Option<String>,
+    /// Fulfillment's base URL, instead of or over --gateway.
+    #[arg(long, value_name = "URL")]
+    fulfillment: Option<String>,
+    /// Flows at once.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = at_least_one)]
     pub(crate) concurrency: usize,
-    /// `None` runs until stopped.
-    pub(crate) duration: Option<Duration>,
+    /// How long; 0 runs until SIGTERM or Ctrl-C.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    seconds: u64,
+    /// Pace the flows to N per second in all.
+    #[arg(long, value_name = "N", value_parser = rate)]
     pub(crate) rate: Option<f64>,
+    /// How often a flow looks for an effect in another service.
+    #[arg(long = "poll-ms", value_name = "N", default_value = "50", value_parser = millis)]
     pub(crate) poll: Duration,
 }
 
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Command {
-    Run(Options),
-    Backlog(BacklogOptions),
-    Scale(ScaleOptions),
-    Growth(GrowthOptions),
-    Traffic(TrafficOptions),
-    /// The constant server the benchmark runs as its yardstick.
-    Constant {
-        port: u16,
-    },
-    Help,
+impl TrafficOptions {
+    /// The base URLs of accounts, orders and fulfillment, each given or under the gateway.
+    pub(crate) fn urls(&self) -> Result<[String; 3], String> {
+        let gateway = self.gateway.as_deref().map(|url| url.trim_end_matches('/'));
+        let base = |service: &str, given: &Option<String>| {
+            given
+                .as_deref()
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .or_else(|| gateway.map(|gateway| format!("{gateway}/{service}")))
+                .ok_or_else(|| format!("where is {service}? --gateway URL or --{service} URL"))
+        };
+        Ok([
+            base("accounts", &self.accounts)?,
+            base("orders", &self.orders)?,
+            base("fulfillment", &self.fulfillment)?,
+        ])
+    }
+
+    /// `None` runs until stopped.
+    pub(crate) fn duration(&self) -> Option<Duration> {
+        (self.seconds > 0).then(|| Duration::from_secs(self.seconds))
+    }
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message on a mistake or for help.
+    pub(crate) fn read() -> Self {
+        Self::checked(Self::parse()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// The checks that span more than one option.
+    fn checked(self) -> Result<Self, clap::Error> {
+        let mistake = match &self.command {
+            Some(Command::Growth(growth)) if !growth.sizes.is_sorted_by(|a, b| a < b) => {
+                Some("--sizes takes increasing counts".to_owned())
+            }
+            Some(Command::Load(load)) => load.urls().err(),
+            _ => None,
+        };
+        match mistake {
+            Some(mistake) => {
+                Err(Self::command().error(clap::error::ErrorKind::ArgumentConflict, mistake))
+            }
+            None => Ok(self),
+        }
+    }
+}
+
+/// The binary's own folder, where `cargo build` puts the services too.
+fn binary_directory() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|binary| binary.parent().map(PathBuf::from))
+        .unwrap_or_default()
+}
+
+fn trimmed<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))
+}
+
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match trimmed(value)? {
+        0 => Err("must be at least 1".to_owned()),
+        count => Ok(count),
+    }
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    trimmed(value).map(Duration::from_secs)
+}
+
+fn millis(value: &str) -> Result<Duration, String> {
+    trimmed(value).map(Duration::from_millis)
 }
 
 /// A pace must be a positive number of flows per second.
-fn check_rate(rate: Option<f64>) -> Result<(), String> {
-    match rate {
-        Some(rate) if rate <= 0.0 || !rate.is_finite() => {
-            Err("--rate must be a positive number".to_owned())
-        }
-        _ => Ok(()),
+fn rate(value: &str) -> Result<f64, String> {
+    match trimmed::<f64>(value)? {
+        rate if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err("must be a positive number".to_owned()),
     }
-}
-
-fn parsed<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{option} takes a number, not `{value}`"))
-}
-
-/// Hands each `--option value` pair to `apply`, in order; true if `--help` came first.
-fn each_option(
-    mut arguments: impl Iterator<Item = String>,
-    mut apply: impl FnMut(&str, String) -> Result<(), String>,
-) -> Result<bool, String> {
-    while let Some(option) = arguments.next() {
-        if option == "--help" || option == "-h" {
-            return Ok(true);
-        }
-        let value = arguments
-            .next()
-            .ok_or_else(|| format!("{option} needs a value"))?;
-        apply(&option, value)?;
-    }
-    Ok(false)
-}
-
-impl Options {
-    /// Reads the arguments after the program name; `bin_dir` is the default binary directory.
-    pub(crate) fn parse(
-        arguments: impl IntoIterator<Item = String>,
-        bin_dir: PathBuf,
-    ) -> Result<Command, String> {
-        let mut arguments = arguments.into_iter().peekable();
-        match arguments.peek().map(String::as_str) {
-            Some("backlog") => {
-                arguments.next();
-                return BacklogOptions::parse(arguments, bin_dir);
-            }
-            Some("scale") => {
-                arguments.next();
-                return ScaleOptions::parse(arguments, bin_dir);
-            }
-            Some("growth") => {
-                arguments.next();
-                return GrowthOptions::parse(arguments, bin_dir);
-            }
-            Some("load") => {
-                arguments.next();
-                return TrafficOptions::parse(arguments);
-            }
-            Some("constant") => {
-                arguments.next();
-                let mut port = None;
-                let help = each_option(arguments, |option, value| match option {
-                    "--port" => {
-                        port = Some(parsed(option, &value)?);
-                        Ok(())
-                    }
-                    _ => Err(format!("unknown option {option}")),
-                })?;
-                if help {
-                    return Ok(Command::Help);
-                }
-                return port
-                    .map(|port| Command::Constant { port })
-                    .ok_or_else(|| "constant needs --port N".to_owned());
-            }
-            _ => {}
-        }
-        let mut options = Options {
-            out: PathBuf::new(),
-            bin_dir,
-            concurrency: 4,
-            phase: Duration::from_secs(10),
-            flows: Duration::from_secs(30),
-            rate: None,
-            poll: Duration::from_millis(5),
-            start_runs: 3,
-            bulk_messages: 20_000,
-        };
-        let mut out = None;
-        let help = each_option(arguments, |option, value| {
-            match option {
-                "--bin-dir" => options.bin_dir = PathBuf::from(value),
-                "--out" => out = Some(PathBuf::from(value)),
-                "--concurrency" => options.concurrency = parsed(option, &value)?,
-                "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
-                "--flow-seconds" => options.flows = Duration::from_secs(parsed(option, &value)?),
-                "--rate" => options.rate = Some(parsed(option, &value)?),
-                "--poll-ms" => options.poll = Duration::from_millis(parsed(option, &value)?),
-                "--start-runs" => options.start_runs = parsed(option, &value)?,
-                "--bulk-messages" => options.bulk_messages = parsed(option, &value)?,
-                _ => return Err(format!("unknown option {option}")),
-            }
-            Ok(())
-        })?;
-        if help {
-            return Ok(Command::Help);
-        }
-        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/report.json"));
-        if options.concurrency == 0 || options.bulk_messages == 0 {
-            return Err("--concurrency and --bulk-messages must be at least 1".to_owned());
-        }
-        check_rate(options.rate)?;
-        Ok(Command::Run(options))
-    }
-}
-
-impl BacklogOptions {
-    fn parse(arguments: impl Iterator<Item = String>, bin_dir: PathBuf) -> Result<Command, String> {
-        let mut options = BacklogOptions {
-            out: PathBuf::new(),
-            bin_dir,
-            records: 200_000,
-            prefetch_kbytes: vec![4096, 65536],
-        };
-        let mut out = None;
-        let help = each_option(arguments, |option, value| {
-            match option {
-                "--bin-dir" => options.bin_dir = PathBuf::from(value),
-                "--out" => out = Some(PathBuf::from(value)),
-                "--records" => options.records = parsed(option, &value)?,
-                "--prefetch-kbytes" => options.prefetch_kbytes = list(option, &value)?,
-                _ => return Err(format!("unknown option {option}")),
-            }
-            Ok(())
-        })?;
-        if help {
-            return Ok(Command::Help);
-        }
-        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/backlog.json"));
-        if options.records == 0 || options.prefetch_kbytes.is_empty() {
-            return Err("--records and --prefetch-kbytes need at least one".to_owned());
-        }
-        Ok(Command::Backlog(options))
-    }
-}
-
-impl ScaleOptions {
-    fn parse(arguments: impl Iterator<Item = String>, bin_dir: PathBuf) -> Result<Command, String> {
-        let mut options = ScaleOptions {
-            out: PathBuf::new(),
-            bin_dir,
-            instances: vec![1, 2, 3],
-            concurrency: 8,
-            phase: Duration::from_secs(10),
-        };
-        let mut out = None;
-        let help = each_option(arguments, |option, value| {
-            match option {
-                "--bin-dir" => options.bin_dir = PathBuf::from(value),
-                "--out" => out = Some(PathBuf::from(value)),
-                "--instances" => options.instances = list(option, &value)?,
-                "--concurrency" => options.concurrency = parsed(option, &value)?,
-                "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
-                _ => return Err(format!("unknown option {option}")),
-            }
-            Ok(())
-        })?;
-        if help {
-            return Ok(Command::Help);
-        }
-        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/scale.json"));
-        if options.instances.is_empty() || options.instances.contains(&0) {
-            return Err("--instances takes counts of at least 1".to_owned());
-        }
-        if options.concurrency == 0 {
-            return Err("--concurrency must be at least 1".to_owned());
-        }
-        Ok(Command::Scale(options))
-    }
-}
-
-impl GrowthOptions {
-    fn parse(arguments: impl Iterator<Item = String>, bin_dir: PathBuf) -> Result<Command, String> {
-        let mut options = GrowthOptions {
-            out: PathBuf::new(),
-            bin_dir,
-            sizes: vec![10_000, 100_000, 1_000_000],
-            concurrency: 4,
-            phase: Duration::from_secs(10),
-            database_pid: None,
-        };
-        let mut out = None;
-        let help = each_option(arguments, |option, value| {
-            match option {
-                "--bin-dir" => options.bin_dir = PathBuf::from(value),
-                "--out" => out = Some(PathBuf::from(value)),
-                "--sizes" => options.sizes = list(option, &value)?,
-                "--concurrency" => options.concurrency = parsed(option, &value)?,
-                "--phase-seconds" => options.phase = Duration::from_secs(parsed(option, &value)?),
-                "--database-pid" => options.database_pid = Some(parsed(option, &value)?),
-                _ => return Err(format!("unknown option {option}")),
-            }
-            Ok(())
-        })?;
-        if help {
-            return Ok(Command::Help);
-        }
-        options.out = out.unwrap_or_else(|| options.bin_dir.join("../bench/growth.json"));
-        let increasing = options.sizes.windows(2).all(|pair| pair[0] < pair[1]);
-        if options.sizes.is_empty() || options.sizes.contains(&0) || !increasing {
-            return Err("--sizes takes increasing counts of at least 1".to_owned());
-        }
-        if options.concurrency == 0 {
-            return Err("--concurrency must be at least 1".to_owned());
-        }
-        Ok(Command::Growth(options))
-    }
-}
-
-impl TrafficOptions {
-    fn parse(arguments: impl Iterator<Item = String>) -> Result<Command, String> {
-        let (mut gateway, mut accounts, mut orders, mut fulfillment) = (None, None, None, None);
-        let mut seconds = 60;
-        let mut options = TrafficOptions {
-            accounts: String::new(),
-            orders: String::new(),
-            fulfillment: String::new(),
-            concurrency: 4,
-            duration: None,
-            rate: None,
-            poll: Duration::from_millis(50),
-        };
-        let help = each_option(arguments, |option, value| {
-            let url = value.trim_end_matches('/').to_owned();
-            match option {
-                "--gateway" => gateway = Some(url),
-                "--accounts" => accounts = Some(url),
-                "--orders" => orders = Some(url),
-                "--fulfillment" => fulfillment = Some(url),
-                "--concurrency" => options.concurrency = parsed(option, &value)?,
-                "--seconds" => seconds = parsed(option, &value)?,
-                "--rate" => options.rate = Some(parsed(option, &value)?),
-                "--poll-ms" => options.poll = Duration::from_millis(parsed(option, &value)?),
-                _ => return Err(format!("unknown option {option}")),
-            }
-            Ok(())
-        })?;
-        if help {
-            return Ok(Command::Help);
-        }
-        let base = |service: &str, given: Option<String>| {
-            given
-                .or_else(|| {
-                    gateway
-                        .as_ref()
-                        .map(|gateway| format!("{gateway}/{service}"))
-                })
-                .ok_or_else(|| format!("where is {service}? --gateway URL or --{service} URL"))
-        };
-        options.accounts = base("accounts", accounts)?;
-        options.orders = base("orders", orders)?;
-        options.fulfillment = base("fulfillment", fulfillment)?;
-        options.duration = (seconds > 0).then(|| Duration::from_secs(seconds));
-        if options.concurrency == 0 {
-            return Err("--concurrency must be at least 1".to_owned());
-        }
-        check_rate(options.rate)?;
-        Ok(Command::Traffic(options))
-    }
-}
-
-/// A comma-separated list of numbers.
-fn list<T: std::str::FromStr>(option: &str, value: &str) -> Result<Vec<T>, String> {
-    value
-        .split(',')
-        .map(|item| parsed(option, item.trim()))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::error::ErrorKind;
+
     use super::*;
 
-    fn parse(arguments: &[&str]) -> Result<Command, String> {
-        Options::parse(
-            arguments.iter().map(|a| (*a).to_owned()),
-            PathBuf::from("target/release"),
-        )
+    fn parse(arguments: &[&str]) -> Result<Cli, clap::Error> {
+        let arguments = ["storefront-bench", "--bin-dir", "target/release"]
+            .into_iter()
+            .chain(arguments.iter().copied());
+        Cli::try_parse_from(arguments).and_then(Cli::checked)
     }
 
-    fn run(arguments: &[&str]) -> Options {
-        match parse(arguments) {
-            Ok(Command::Run(options)) => options,
-            other => panic!("expected options, got {other:?}"),
-        }
+    fn parse_after_bin_dir(command: &str, arguments: &[&str]) -> Result<Cli, clap::Error> {
+        let arguments = ["storefront-bench", command, "--bin-dir", "target/release"]
+            .into_iter()
+            .chain(arguments.iter().copied());
+        Cli::try_parse_from(arguments).and_then(Cli::checked)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn defaults_put_the_report_beside_the_release_directory() {
-        let options = run(&[]);
-        assert_eq!(options.bin_dir, PathBuf::from("target/release"));
+        let cli = parse(&[]).unwrap();
+        assert!(cli.command.is_none());
         assert_eq!(
-            options.out,
+            cli.run.paths.out("report"),
             PathBuf::from("target/release/../bench/report.json")
         );
-        assert_eq!(options.concurrency, 4);
-        assert_eq!(options.rate, None);
-    }
-
-    #[test]
-    fn the_report_follows_a_binary_directory_given_after_it() {
-        let options = run(&["--bin-dir", "/opt/storefront"]);
-        assert_eq!(
-            options.out,
-            PathBuf::from("/opt/storefront/../bench/report.json")
-        );
+        assert_eq!(cli.run.concurrency, 4);
+        assert_eq!(cli.run.flows, Duration::from_secs(30));
+        assert_eq!(cli.run.rate, None);
     }
 
     #[test]
     fn every_option_is_read() {
-        let options = run(&[
+        let options = parse(&[
             "--out",
             "r.json",
             "--concurrency",
@@ -416,8 +323,10 @@ mod tests {
             "1",
             "--bulk-messages",
             "100",
-        ]);
-        assert_eq!(options.out, PathBuf::from("r.json"));
+        ])
+        .unwrap()
+        .run;
+        assert_eq!(options.paths.out("report"), PathBuf::from("r.json"));
         assert_eq!(options.concurrency, 8);
         assert_eq!(options.phase, Duration::from_secs(5));
         assert_eq!(options.flows, Duration::from_secs(20));
@@ -427,90 +336,80 @@ mod tests {
     }
 
     #[test]
-    fn mistakes_are_named() {
-        assert_eq!(
-            parse(&["--concurrency"]),
-            Err("--concurrency needs a value".to_owned())
-        );
-        assert_eq!(
-            parse(&["--concurrency", "many"]),
-            Err("--concurrency takes a number, not `many`".to_owned())
-        );
-        assert_eq!(
-            parse(&["--fast", "1"]),
-            Err("unknown option --fast".to_owned())
-        );
-        assert!(parse(&["--rate", "0"]).is_err());
-        assert!(parse(&["--concurrency", "0"]).is_err());
+    fn mistakes_are_refused() {
+        let kind = |arguments: &[&str]| parse(arguments).unwrap_err().kind();
+        assert_eq!(kind(&["--concurrency"]), ErrorKind::InvalidValue);
+        assert_eq!(kind(&["--concurrency", "many"]), ErrorKind::ValueValidation);
+        assert_eq!(kind(&["--concurrency", "0"]), ErrorKind::ValueValidation);
+        assert_eq!(kind(&["--rate", "0"]), ErrorKind::ValueValidation);
+        assert_eq!(kind(&["--fast", "1"]), ErrorKind::UnknownArgument);
+        assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);
     }
 
     #[test]
     fn the_backlog_command_reads_its_own_options() {
-        assert_eq!(
-            parse(&[
-                "backlog",
-                "--records",
-                "1000",
-                "--prefetch-kbytes",
-                "1024, 8192"
-            ]),
-            Ok(Command::Backlog(BacklogOptions {
-                bin_dir: PathBuf::from("target/release"),
-                out: PathBuf::from("target/release/../bench/backlog.json"),
-                records: 1000,
-                prefetch_kbytes: vec![1024, 8192],
-            }))
+        let cli = parse_after_bin_dir(
+            "backlog",
+            &["--records", "1000", "--prefetch-kbytes", "1024, 8192"],
         );
-        assert!(parse(&["backlog", "--records", "0"]).is_err());
-        assert!(parse(&["backlog", "--prefetch-kbytes", "lots"]).is_err());
+        let Some(Command::Backlog(options)) = cli.unwrap().command else {
+            panic!("expected the backlog command");
+        };
+        assert_eq!(
+            (options.records, options.prefetch_kbytes),
+            (1000, vec![1024, 8192])
+        );
+        assert_eq!(
+            options.paths.out("backlog"),
+            PathBuf::from("target/release/../bench/backlog.json")
+        );
+        assert!(parse_after_bin_dir("backlog", &["--records", "0"]).is_err());
+        assert!(parse_after_bin_dir("backlog", &["--prefetch-kbytes", "lots"]).is_err());
     }
 
     #[test]
     fn the_growth_command_takes_increasing_sizes() {
-        assert_eq!(
-            parse(&["growth", "--sizes", "100,1000", "--phase-seconds", "3"]),
-            Ok(Command::Growth(GrowthOptions {
-                bin_dir: PathBuf::from("target/release"),
-                out: PathBuf::from("target/release/../bench/growth.json"),
-                sizes: vec![100, 1000],
-                concurrency: 4,
-                phase: Duration::from_secs(3),
-                database_pid: None,
-            }))
-        );
-        assert!(matches!(
-            parse(&["growth", "--database-pid", "4242"]),
-            Ok(Command::Growth(GrowthOptions {
-                database_pid: Some(4242),
-                ..
-            }))
-        ));
-        assert!(parse(&["growth", "--database-pid", "mongod"]).is_err());
-        assert!(parse(&["growth", "--sizes", "1000,100"]).is_err());
-        assert!(parse(&["growth", "--sizes", "0,10"]).is_err());
-        assert!(parse(&["growth", "--instances", "1"]).is_err());
+        let cli = parse_after_bin_dir("growth", &["--sizes", "100,1000", "--database-pid", "4242"]);
+        let Some(Command::Growth(options)) = cli.unwrap().command else {
+            panic!("expected the growth command");
+        };
+        assert_eq!(options.sizes, vec![100, 1000]);
+        assert_eq!((options.concurrency, options.database_pid), (4, Some(4242)));
+        for mistake in [
+            ["--database-pid", "mongod"],
+            ["--sizes", "1000,100"],
+            ["--sizes", "0,10"],
+            ["--instances", "1"],
+        ] {
+            assert!(
+                parse_after_bin_dir("growth", &mistake).is_err(),
+                "{mistake:?}"
+            );
+        }
     }
 
     #[test]
     fn the_scale_command_reads_its_own_options() {
+        let cli = parse_after_bin_dir("scale", &["--instances", "1, 3", "--phase-seconds", "5"]);
+        let Some(Command::Scale(options)) = cli.unwrap().command else {
+            panic!("expected the scale command");
+        };
+        assert_eq!(options.instances, vec![1, 3]);
         assert_eq!(
-            parse(&["scale", "--instances", "1, 3", "--phase-seconds", "5"]),
-            Ok(Command::Scale(ScaleOptions {
-                bin_dir: PathBuf::from("target/release"),
-                out: PathBuf::from("target/release/../bench/scale.json"),
-                instances: vec![1, 3],
-                concurrency: 8,
-                phase: Duration::from_secs(5),
-            }))
+            (options.concurrency, options.phase),
+            (8, Duration::from_secs(5))
         );
-        assert!(parse(&["scale", "--instances", "0,1"]).is_err());
-        assert!(parse(&["scale", "--rate", "1"]).is_err());
+        assert!(parse_after_bin_dir("scale", &["--instances", "0,1"]).is_err());
+        assert!(parse_after_bin_dir("scale", &["--rate", "1"]).is_err());
     }
 
     #[test]
     fn the_load_command_finds_the_services_under_a_gateway_or_one_by_one() {
-        let Ok(Command::Traffic(options)) = parse(&[
-            "load",
+        let load = |arguments: &[&str]| {
+            Cli::try_parse_from(["storefront-bench", "load"].iter().chain(arguments))
+                .and_then(Cli::checked)
+        };
+        let cli = load(&[
             "--gateway",
             "http://gateway.example/",
             "--fulfillment",
@@ -519,32 +418,37 @@ mod tests {
             "0",
             "--rate",
             "2",
-        ]) else {
+        ]);
+        let Some(Command::Load(options)) = cli.unwrap().command else {
             panic!("expected the load command");
         };
-        assert_eq!(options.accounts, "http://gateway.example/accounts");
-        assert_eq!(options.orders, "http://gateway.example/orders");
-        assert_eq!(options.fulfillment, "http://fulfillment:8080/fulfillment");
-        assert_eq!(options.duration, None, "0 runs until stopped");
-        assert_eq!(options.rate, Some(2.0));
         assert_eq!(
-            parse(&["load", "--accounts", "http://a/accounts"]),
-            Err("where is orders? --gateway URL or --orders URL".to_owned())
+            options.urls().unwrap(),
+            [
+                "http://gateway.example/accounts",
+                "http://gateway.example/orders",
+                "http://fulfillment:8080/fulfillment"
+            ]
         );
-        assert!(parse(&["load", "--gateway", "http://g", "--rate", "-1"]).is_err());
+        assert_eq!(options.duration(), None, "0 runs until stopped");
+        assert_eq!(options.rate, Some(2.0));
+        let missing = load(&["--accounts", "http://a/accounts"]).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("where is orders? --gateway URL or --orders URL"),
+            "{missing}"
+        );
+        assert!(load(&["--gateway", "http://g", "--rate", "-1"]).is_err());
     }
 
     #[test]
     fn the_constant_server_needs_its_port() {
-        assert_eq!(
-            parse(&["constant", "--port", "8123"]),
-            Ok(Command::Constant { port: 8123 })
-        );
-        assert!(parse(&["constant"]).is_err());
-    }
-
-    #[test]
-    fn help_wins_over_everything_else() {
-        assert_eq!(parse(&["--concurrency", "8", "--help"]), Ok(Command::Help));
+        let cli = Cli::try_parse_from(["storefront-bench", "constant", "--port", "8123"]);
+        assert!(matches!(
+            cli.unwrap().command,
+            Some(Command::Constant { port: 8123 })
+        ));
+        assert!(Cli::try_parse_from(["storefront-bench", "constant"]).is_err());
     }
 }

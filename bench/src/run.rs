@@ -43,13 +43,13 @@ const HOPS: [&str; 3] = [
 ];
 
 pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("report");
     let run_id = test_support::unique_name("bench");
     let started_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let launcher = Launcher::for_run(&options.bin_dir, &options.out, &run_id)?;
+    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
     for name in SERVICES {
         let binary = launcher.binary(name);
         anyhow::ensure!(
@@ -77,11 +77,11 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         // waits for its producer id ("coordinator load in progress"), which would be timed as
         // the first service's start-up.
         warm_up_broker(&kafka, &raw_topics[0]).await?;
-        let starts = start_services(&options, &launcher, &client, &mut services).await?;
+        let starts = start_services(&options, &launcher, &mut services).await?;
         tokio::time::sleep(SETTLE).await;
         let idle: Vec<Memory> = services
             .iter()
-            .map(|service| footprint::memory(service.pid))
+            .map(|service| footprint::memory(service.pid()?))
             .collect::<anyhow::Result<_>>()?;
         let raw = measure_baselines(&options, &kafka, &database, &run_id, &raw_topics).await?;
         let on_services = measure_services(&options, &launcher.topics, &services, &client).await?;
@@ -124,7 +124,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         footprint: footprints,
         notes: notes(&options, on_services.errors),
     };
-    crate::report::write(&options.out, &report, &report.markdown())
+    crate::report::write(&out, &report, &report.markdown())
 }
 
 /// Publishes one record with a producer configured as the services' and waits for the ack.
@@ -149,7 +149,6 @@ async fn warm_up_broker(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<()
 async fn start_services(
     options: &Options,
     launcher: &Launcher,
-    client: &reqwest::Client,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<Vec<(u32, Vec<Duration>)>> {
     let mut starts = Vec::new();
@@ -160,13 +159,13 @@ async fn start_services(
         ));
         let mut times = Vec::new();
         for _ in 0..options.start_runs {
-            let (service, time) = launcher.start(name, client).await?;
+            let (mut service, time) = launcher.start(name, 0, &[]).await?;
             times.push(time);
-            service.stop().await?;
+            service.terminate().await?;
         }
-        let (service, time) = launcher.start(name, client).await?;
+        let (service, time) = launcher.start(name, 0, &[]).await?;
         times.push(time);
-        starts.push((service.pid, times));
+        starts.push((service.pid()?, times));
         services.push(service);
     }
     Ok(starts)
@@ -325,8 +324,8 @@ async fn measure_services(
         services
             .iter()
             .find(|service| service.name == name)
-            .map(|service| service.pid)
-            .with_context(|| format!("{name} is not running"))
+            .with_context(|| format!("{name} is not running"))?
+            .pid()
     };
     let (accounts, orders) = (pid("accounts")?, pid("orders")?);
     log(&format!(
@@ -340,7 +339,11 @@ async fn measure_services(
     constant.stop().await;
     let (constant, constant_cpu) = measured?;
 
-    let sampler = PeakSampler::start(services.iter().map(|service| service.pid).collect());
+    let pids = services
+        .iter()
+        .map(Service::pid)
+        .collect::<anyhow::Result<_>>()?;
+    let sampler = PeakSampler::start(pids);
     let seeds = SEED_CUSTOMERS.max(options.concurrency * 10);
     log(&format!("creating {seeds} customers"));
     let ids = Arc::new(load.seed_customers(seeds, options.concurrency).await?);
@@ -551,8 +554,8 @@ pub(crate) async fn tear_down(
     (kafka, topics): (&KafkaSettings, &[String]),
     database: &DatabaseSettings,
 ) {
-    for service in services {
-        if let Err(error) = service.stop().await {
+    for mut service in services {
+        if let Err(error) = service.terminate().await {
             eprintln!("stopping a service: {error:#}");
         }
     }
@@ -562,6 +565,26 @@ pub(crate) async fn tear_down(
         .collect();
     remove_databases(database, &databases).await;
     remove_topics(kafka, topics).await;
+}
+
+/// The broker and database settings exactly as the services load them: accounts' configuration
+/// files (the same in every service for these two sections), under the same `APP_` variables.
+/// Read through platform's loader rather than the accounts crate, so the benchmark builds none
+/// of a service's code.
+pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSettings)> {
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        kafka: KafkaSettings,
+        database: DatabaseSettings,
+    }
+    let files = platform::settings::EmbeddedFiles {
+        base: include_str!("../../services/accounts/configuration/base.toml"),
+        local: include_str!("../../services/accounts/configuration/local.toml"),
+        production: include_str!("../../services/accounts/configuration/production.toml"),
+    };
+    let settings: Settings =
+        platform::settings::load(&files).context("loading the service settings")?;
+    Ok((settings.kafka, settings.database))
 }
 
 /// Drops the databases a run used.

@@ -14,7 +14,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use serde::Serialize;
 
@@ -75,8 +74,8 @@ struct ScaleReport {
 }
 
 pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
-    let settings = accounts::configuration::load().context("loading the service settings")?;
-    let (kafka, database) = (settings.kafka, settings.database);
+    let (kafka, database) = crate::run::service_settings()?;
+    let out = options.paths.out("scale");
     let run_id = test_support::unique_name("scale");
     log(&format!(
         "raw MongoDB: find_one, then upsert, by _id, {} workers, {:?} each",
@@ -93,8 +92,8 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for &instances in &options.instances {
         let launcher = Launcher::for_run(
-            &options.bin_dir,
-            &options.out,
+            &options.paths.bin_dir,
+            &out,
             &format!("{run_id}-x{instances}"),
         )?;
         rows.push(measure(&options, &kafka, &database, &launcher, instances).await?);
@@ -107,7 +106,7 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
         raw,
         rows,
     };
-    crate::report::write(&options.out, &report, &markdown(&report))
+    crate::report::write(&out, &report, &markdown(&report))
 }
 
 /// Starts `instances` of each service on topics and databases of their own, loads them, and
@@ -133,9 +132,7 @@ async fn measure(
                     ),
                     ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
                 ];
-                let (service, _) = launcher
-                    .start_instance(name, instance, &client, &settings)
-                    .await?;
+                let (service, _) = launcher.start(name, instance, &settings).await?;
                 services.push(service);
             }
         }
@@ -160,7 +157,10 @@ async fn load(
         .chain(&urls.fulfillment)
         .cloned()
         .collect();
-    let pids: Vec<u32> = services.iter().map(|service| service.pid).collect();
+    let pids: Vec<u32> = services
+        .iter()
+        .map(Service::pid)
+        .collect::<anyhow::Result<_>>()?;
     let load = Load::new(client.clone(), urls.clone(), POLL);
     let first = load.seed_customers(1, 1).await?;
     load.await_in_orders(&first[0]).await?;

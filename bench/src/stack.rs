@@ -1,21 +1,14 @@
-//! The three services as child processes, on free ports with their own database names and
-//! topics, so that a benchmark never meets a development stack running beside it; the consumer
-//! groups are the services' own (`orders`, `fulfillment`) on the benchmark's own broker.
+//! The three services as child processes (`test_support::ServiceProcess`, which the
+//! system tests use too), on free ports with their own database names and topics, so that a
+//! benchmark never meets a development stack running beside it; the consumer groups are the
+//! services' own (`orders`, `fulfillment`) on the benchmark's own broker.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use platform::settings::KafkaSettings;
-use tokio::process::{Child, Command};
-
-/// How long a service may take to become ready before the run gives up.
-const READY_DEADLINE: Duration = Duration::from_secs(30);
-/// How long a service may take to stop after SIGTERM before it is killed.
-const STOP_DEADLINE: Duration = Duration::from_secs(20);
-/// Pause between two readiness probes: short, since it bounds the start-up figure's resolution.
-const READY_POLL: Duration = Duration::from_millis(1);
+pub(crate) use test_support::ServiceProcess as Service;
 
 pub(crate) const SERVICES: [&str; 3] = ["accounts", "orders", "fulfillment"];
 
@@ -70,15 +63,6 @@ pub(crate) struct Launcher {
     pub(crate) topics: Topics,
 }
 
-/// One running service.
-pub(crate) struct Service {
-    pub(crate) name: &'static str,
-    /// Base URL with the base path, e.g. `http://127.0.0.1:40123/orders`.
-    pub(crate) url: String,
-    pub(crate) pid: u32,
-    process: Child,
-}
-
 impl Launcher {
     /// The launcher of the run `run_id`: binaries from `binaries`, logs in a folder named after
     /// the run beside the report `out`, created here.
@@ -125,111 +109,24 @@ impl Launcher {
         format!("{}-{service}", self.run_id)
     }
 
-    /// Starts a service and waits until its readiness probe answers 200, returning it with the
-    /// time from spawning the process to that answer.
+    /// Starts instance number `instance` of a service with more settings (`APP_...`
+    /// variables, which win over the run's), and waits until its readiness probe answers 200;
+    /// returns it with the time from spawning the process to that answer. Instances beyond the
+    /// first log to files of their own (`<name>-<instance>.log`).
     pub(crate) async fn start(
         &self,
         name: &'static str,
-        client: &reqwest::Client,
-    ) -> anyhow::Result<(Service, Duration)> {
-        self.start_with(name, client, &[]).await
-    }
-
-    /// [`Launcher::start`], with more settings (`APP_...` variables), which win over the run's.
-    pub(crate) async fn start_with(
-        &self,
-        name: &'static str,
-        client: &reqwest::Client,
-        settings: &[(&str, String)],
-    ) -> anyhow::Result<(Service, Duration)> {
-        self.start_instance(name, 0, client, settings).await
-    }
-
-    /// [`Launcher::start_with`] for instance number `instance` of the service: instances
-    /// beyond the first log to files of their own (`<name>-<instance>.log`).
-    pub(crate) async fn start_instance(
-        &self,
-        name: &'static str,
         instance: usize,
-        client: &reqwest::Client,
         settings: &[(&str, String)],
     ) -> anyhow::Result<(Service, Duration)> {
-        let port = test_support::free_port();
         let log = match instance {
-            0 => open_log(&self.logs, name)?,
-            n => open_log(&self.logs, &format!("{name}-{n}"))?,
+            0 => self.logs.join(format!("{name}.log")),
+            n => self.logs.join(format!("{name}-{n}.log")),
         };
-        let started = Instant::now();
-        let process = Command::new(self.binary(name))
-            .env("APP_HTTP__PORT", port.to_string())
-            .env("APP_DATABASE__NAME", self.database_name(name))
-            .envs(self.topics.environment())
-            .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary(name).display()))?;
-        let pid = process.id().context("the process ended at once")?;
-        let url = format!("http://127.0.0.1:{port}/{name}");
-        let readiness = format!("{url}/actuator/health/readiness");
-        loop {
-            let ready = client
-                .get(&readiness)
-                .send()
-                .await
-                .is_ok_and(|response| response.status() == reqwest::StatusCode::OK);
-            if ready {
-                break;
-            }
-            anyhow::ensure!(
-                started.elapsed() < READY_DEADLINE,
-                "{name} was not ready within {READY_DEADLINE:?}; see {}",
-                self.logs.display()
-            );
-            tokio::time::sleep(READY_POLL).await;
-        }
-        let elapsed = started.elapsed();
-        Ok((
-            Service {
-                name,
-                url,
-                pid,
-                process,
-            },
-            elapsed,
-        ))
-    }
-}
-
-fn open_log(directory: &Path, name: &str) -> anyhow::Result<File> {
-    let path = directory.join(format!("{name}.log"));
-    File::options()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))
-}
-
-impl Service {
-    /// Stops the service as an orchestrator would: SIGTERM, then SIGKILL after a deadline.
-    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
-        let signalled = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .await
-            .context("running kill")?;
-        if signalled.success()
-            && tokio::time::timeout(STOP_DEADLINE, self.process.wait())
-                .await
-                .is_ok()
-        {
-            return Ok(());
-        }
-        eprintln!(
-            "{} did not stop within {STOP_DEADLINE:?} of SIGTERM; killing it",
-            self.name
-        );
-        self.process.kill().await.context("killing the service")
+        let database = self.database_name(name);
+        let mut environment = vec![("APP_DATABASE__NAME", database.as_str())];
+        environment.extend(self.topics.environment());
+        environment.extend(settings.iter().map(|(name, value)| (*name, value.as_str())));
+        Service::start(&self.binary(name), name, &environment, log).await
     }
 }

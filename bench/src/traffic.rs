@@ -17,30 +17,31 @@ use crate::report::log;
 const ROUND: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
-    let load = Load::new(client()?, urls(&options), options.poll);
+    let [accounts, orders, fulfillment] = options.urls().map_err(anyhow::Error::msg)?;
+    let duration = options.duration();
+    let urls = Urls {
+        accounts: vec![accounts.clone()],
+        orders: vec![orders.clone()],
+        fulfillment: vec![fulfillment.clone()],
+    };
+    let load = Load::new(client()?, urls, options.poll);
     let stop = CancellationToken::new();
     tokio::spawn(platform::shutdown::cancel_on_signal(stop.clone()));
     log(&format!(
-        "flows against {}, {}, {}: {} at once{}, {}",
-        options.accounts,
-        options.orders,
-        options.fulfillment,
+        "flows against {accounts}, {orders}, {fulfillment}: {} at once{}, {}",
         options.concurrency,
         options
             .rate
             .map(|rate| format!(", {rate} per second"))
             .unwrap_or_default(),
-        options
-            .duration
+        duration
             .map(|duration| format!("for {duration:?}"))
             .unwrap_or_else(|| "until stopped".to_owned()),
     ));
     let started = Instant::now();
     let (mut succeeded, mut failed, mut first_error) = (0, 0, None);
     while !stop.is_cancelled() {
-        let left = options
-            .duration
-            .map_or(ROUND, |duration| duration.saturating_sub(started.elapsed()));
+        let left = duration.map_or(ROUND, |duration| duration.saturating_sub(started.elapsed()));
         if left.is_zero() {
             break;
         }
@@ -69,14 +70,6 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
             succeeded + failed
         ),
         None => Ok(()),
-    }
-}
-
-fn urls(options: &TrafficOptions) -> Urls {
-    Urls {
-        accounts: vec![options.accounts.clone()],
-        orders: vec![options.orders.clone()],
-        fulfillment: vec![options.fulfillment.clone()],
     }
 }
 

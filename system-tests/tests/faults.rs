@@ -80,9 +80,9 @@ async fn every_service_killed_in_turn_under_load_loses_and_doubles_nothing() {
             "orders" => &mut rig.store.orders,
             _ => &mut rig.store.fulfillment,
         };
-        service.kill().await;
+        service.kill().await.expect("killing the service");
         let started = Instant::now();
-        service.restart().await;
+        service.restart().await.expect("restarting the service");
         restarted_in.push(format!("{name} {:.1} s", started.elapsed().as_secs_f64()));
     }
     let sent = stream.finish().await;
@@ -120,7 +120,8 @@ async fn three_instances_of_each_service_killed_replaced_and_scaled_in_lose_and_
         let started = Instant::now();
         victim
             .replace(&[("APP_CONSUMER__INSTANCE_ID", &member)])
-            .await;
+            .await
+            .expect("replacing the instance");
         replaced_in.push(format!("{name} {:.1} s", started.elapsed().as_secs_f64()));
     }
     // Then each service scales in by one: an instance stops gracefully (SIGTERM) and stays
@@ -133,7 +134,7 @@ async fn three_instances_of_each_service_killed_replaced_and_scaled_in_lose_and_
             .filter(|service| service.name == name)
             .nth(1)
             .expect("a third instance");
-        let status = leaving.terminate().await;
+        let status = leaving.terminate().await.expect("stopping the instance");
         assert!(status.success(), "{name} exited with {status} on SIGTERM");
     }
     let sent = stream.finish().await;
@@ -617,6 +618,7 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
         if let Some(answered) = answered {
             assert_eq!(answered, 201, "{name}: the request in flight at SIGTERM");
         }
+        let status = status.expect("stopping the service");
         assert!(status.success(), "{name} exited with {status}");
         assert!(!running(pid));
         assert!(took < STOP_BOUND, "{name} took {took:?} to stop");
@@ -650,7 +652,7 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
             topics => format!("{topics} topics committed"),
         };
         stops.push(format!("{name} {:.1} s ({committed})", took.as_secs_f64()));
-        service.restart().await;
+        service.restart().await.expect("restarting the service");
     }
     let sent = stream.finish().await;
     let check = converge(&rig, &sent).await;

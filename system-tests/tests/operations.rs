@@ -577,7 +577,7 @@ async fn configured_secrets_never_reach_the_logs() {
         &mut store.orders,
         &mut store.fulfillment,
     ] {
-        assert!(service.terminate().await.success());
+        assert!(service.terminate().await.unwrap().success());
     }
     for service in store.services() {
         let log = std::fs::read_to_string(&service.log).unwrap();
@@ -618,8 +618,8 @@ async fn an_orders_process_fenced_by_a_second_with_its_instance_id_exits_and_the
         },
     )
     .await;
-    let second = store.orders.another_instance(&[]).await;
-    let status = store.orders.exited(EVENT_DEADLINE).await;
+    let second = store.orders.another_instance(&[]).await.unwrap();
+    let status = store.orders.exited(EVENT_DEADLINE).await.unwrap();
     assert!(!status.success(), "the fenced process exited with {status}");
     let failed =
         system_tests::faults::count_log_lines(&store.orders.log, "consumer failed", "reason");
@@ -698,7 +698,7 @@ async fn a_partition_handed_to_another_instance_leaves_the_first_ones_lag_series
     )
     .await;
 
-    let second = store.orders.another_instance(&[]).await;
+    let second = store.orders.another_instance(&[]).await.unwrap();
     let (first_owns, second_owns) = eventually(
         "each partition's lag from exactly one of the two instances",
         EVENT_DEADLINE,

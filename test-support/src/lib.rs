@@ -1,4 +1,5 @@
-//! Helpers for tests that run against the local Kafka and database, one job per module.
+//! Helpers for tests that run against the local Kafka and database, one job per module, and the
+//! service processes the whole-system tests and the benchmark share ([`ServiceProcess`]).
 //!
 //! Every test gets its own database and topic names from [`unique_name`], so tests run in
 //! parallel and never see each other's data. Waiting is always for a condition with a deadline
@@ -12,6 +13,7 @@ mod exposition;
 mod kafka;
 mod names;
 mod processes;
+mod service;
 mod topics;
 mod waiting;
 
@@ -23,6 +25,7 @@ pub use names::{
     free_port, shared_bootstrap_servers, shared_database_uri, shared_kafka, unique_name,
 };
 pub use processes::{npm_tools, proc_stat_fields, python_tool, send_signal};
+pub use service::ServiceProcess;
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
     topic_config, try_committed_count, try_group_lag,

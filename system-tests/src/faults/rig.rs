@@ -61,7 +61,8 @@ impl Rig {
                 replicas.push(
                     service
                         .another_instance(&[("APP_CONSUMER__INSTANCE_ID", &id)])
-                        .await,
+                        .await
+                        .expect("starting a replica"),
                 );
             }
         }
