@@ -30,14 +30,13 @@ pub(crate) fn fulfillment_requested(
         source: SOURCE,
         traceparent: &traceparent,
     };
-    let envelope = Envelope::new(request, version, &origin)?;
-    Ok(OutboxMessage {
-        id: envelope.id,
-        topic: topic.to_owned(),
-        key: Some(envelope.key),
-        payload: envelope.payload,
-        headers: envelope.headers,
-    })
+    let Envelope {
+        id,
+        key,
+        payload,
+        headers,
+    } = Envelope::new(request, version, &origin)?;
+    Ok(OutboxMessage::new(topic, id, key, payload, headers))
 }
 
 /// Handles both inbound topics; every path is idempotent.
