@@ -11,10 +11,13 @@
 //!   size of the state; events are bounded one by one and in number per document. A change past
 //!   them is refused before the database sees it, with [`TooLarge`] (it can never succeed) or
 //!   [`OutboxFull`] (it can, once the relay has caught up).
+//! - A change that depends on what is stored goes through [`Documents::change`], the one
+//!   read-modify-write: it owns the document's version, the filter that guards a write with it,
+//!   and the retry when another writer came in between.
 
 use anyhow::Context;
 use futures_util::TryStreamExt;
-use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
+use mongodb::bson::{Bson, Document, RawBsonRef, RawDocumentBuf, doc};
 use mongodb::{Collection, Database};
 use serde::de::DeserializeOwned;
 
@@ -22,6 +25,45 @@ use crate::mongo::timed;
 use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL};
 use crate::paging::PageRequest;
 use crate::settings::{DocumentLimits, MAX_EVENT_BYTES};
+
+/// The field that counts a document's changes, so that a read-modify-write stores its change
+/// only onto the state it read. A document without it (as inserted) is at version 0.
+const VERSION: &str = "version";
+
+/// Read-modify-write attempts before a change gives up: another writer (a request, or another
+/// delivery changing the same document) stored its change between the read and the write of
+/// each one.
+const CHANGE_ATTEMPTS: usize = 10;
+
+/// What a read-modify-write makes of the document it read.
+#[derive(Debug)]
+pub enum Decision<T> {
+    /// Apply `update` (update operators; `$set` holds the changed state) with the events that
+    /// announce the change.
+    Write {
+        update: Document,
+        events: Vec<OutboxMessage>,
+        value: T,
+    },
+    /// Remove the document with the events that announce it (its tombstone).
+    Remove {
+        events: Vec<OutboxMessage>,
+        value: T,
+    },
+    /// Store nothing: the document is as the change wants it, or the change does not apply.
+    Keep(T),
+}
+
+/// How a read-modify-write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed<T> {
+    /// Decided, and stored if the decision was to store something.
+    Done(T),
+    /// No live document matched.
+    NotFound,
+    /// Another writer stored a change between the read and the write of every attempt.
+    Conflict,
+}
 
 /// What inserting a document did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +177,14 @@ impl Documents {
     where
         T: DeserializeOwned + Send + Sync,
     {
+        match self.find_raw(filter).await? {
+            Some(raw) => self.decode(&raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The first live document that matches, as the server sent it.
+    async fn find_raw(&self, filter: Document) -> anyhow::Result<Option<RawDocumentBuf>> {
         let raw = self.collection.clone_with_type::<RawDocumentBuf>();
         let find = raw
             .find_one(lookup(filter, self.unique_key))
@@ -142,15 +192,66 @@ impl Documents {
         let found = timed(self.collection.name(), "find", find)
             .await
             .with_context(|| format!("reading from {}", self.collection.name()))?;
-        match found {
-            Some(raw) if !raw.get_bool(PENDING_REMOVAL).unwrap_or(false) => {
-                let read = mongodb::bson::from_slice(raw.as_bytes());
-                Ok(Some(read.with_context(|| {
-                    format!("reading a document of {}", self.collection.name())
-                })?))
+        Ok(found.filter(|raw| !raw.get_bool(PENDING_REMOVAL).unwrap_or(false)))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, raw: &RawDocumentBuf) -> anyhow::Result<T> {
+        mongodb::bson::from_slice(raw.as_bytes())
+            .with_context(|| format!("reading a document of {}", self.collection.name()))
+    }
+
+    /// Reads the live document that matches, lets `decide` choose what becomes of it, and
+    /// stores that if no other writer stored a change to the document in between; if one did,
+    /// reads the document again and decides again, [`CHANGE_ATTEMPTS`] times at most.
+    ///
+    /// `decide` gets the document decoded as `D` and the version its write stores, which the
+    /// events announcing the change carry. The write finds the document by `_id` and the
+    /// version read, whatever `filter` was, so a document is read and written by `_id` alone
+    /// when the caller reads it by `_id`.
+    pub async fn change<D, T, E>(
+        &self,
+        filter: Document,
+        mut decide: impl FnMut(D, i64) -> Result<Decision<T>, E>,
+    ) -> Result<Changed<T>, E>
+    where
+        D: DeserializeOwned + Send + Sync,
+        E: From<anyhow::Error>,
+    {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let Some(raw) = self.find_raw(filter.clone()).await? else {
+                return Ok(Changed::NotFound);
+            };
+            let read = ReadVersion::of(&raw).with_context(|| {
+                format!(
+                    "reading the version of a {} document",
+                    self.collection.name()
+                )
+            })?;
+            let next = read.version + 1;
+            let (stored, value) = match decide(self.decode(&raw)?, next)? {
+                Decision::Keep(value) => return Ok(Changed::Done(value)),
+                Decision::Write {
+                    mut update,
+                    events,
+                    value,
+                } => {
+                    operator(&mut update, "$set").insert(VERSION, next);
+                    (self.update(read.guard(), update, &events).await?, value)
+                }
+                Decision::Remove { events, value } => {
+                    let removal = doc! { "$set": { VERSION: next, PENDING_REMOVAL: true } };
+                    let removed = self.update(read.guard(), removal, &events).await?;
+                    if removed && events.is_empty() {
+                        self.delete_if_drained(read.id()).await?;
+                    }
+                    (removed, value)
+                }
+            };
+            if stored {
+                return Ok(Changed::Done(value));
             }
-            _ => Ok(None),
         }
+        Ok(Changed::Conflict)
     }
 
     /// Every live document that matches, in `_id` order.
@@ -300,7 +401,7 @@ impl Documents {
         format!("{FIELD}.{room}")
     }
 
-    /// Removes the live document that matches, with `update` (e.g. a version bump) and the
+    /// Removes the live document that matches, with `update` and the
     /// events that announce the removal; false if none matched. Reads no longer see it. It is
     /// deleted once its pending events are published: at once if it has none.
     pub async fn remove(
@@ -312,23 +413,68 @@ impl Documents {
         operator(&mut update, "$set").insert(PENDING_REMOVAL, true);
         let removed = self.update(filter.clone(), update, events).await?;
         if events.is_empty() {
-            let mut drained = filter;
-            drained.extend(doc! {
-                PENDING_REMOVAL: true,
-                format!("{FIELD}.0"): { "$exists": false },
-            });
-            let delete = self.collection.delete_one(drained);
-            timed(self.collection.name(), "delete", delete)
-                .await
-                .with_context(|| format!("deleting from {}", self.collection.name()))?;
+            self.delete_if_drained(filter).await?;
         }
         Ok(removed)
+    }
+
+    /// Deletes the document that matches if it is marked for removal and its outbox is empty.
+    async fn delete_if_drained(&self, mut filter: Document) -> anyhow::Result<()> {
+        filter.extend(doc! {
+            PENDING_REMOVAL: true,
+            format!("{FIELD}.0"): { "$exists": false },
+        });
+        let delete = self.collection.delete_one(filter);
+        timed(self.collection.name(), "delete", delete)
+            .await
+            .with_context(|| format!("deleting from {}", self.collection.name()))?;
+        Ok(())
     }
 
     fn wake_for(&self, events: &[OutboxMessage]) {
         if !events.is_empty() {
             self.outbox.wake();
         }
+    }
+}
+
+/// Where a read-modify-write found a document: its `_id` and the version it was at.
+struct ReadVersion {
+    id: Bson,
+    version: i64,
+    /// False for a document never changed since its insert, which has no version field.
+    recorded: bool,
+}
+
+impl ReadVersion {
+    fn of(raw: &RawDocumentBuf) -> anyhow::Result<Self> {
+        let id = raw.get("_id")?.context("a document without an _id")?;
+        let (version, recorded) = match raw.get(VERSION)? {
+            None => (0, false),
+            Some(RawBsonRef::Int64(version)) => (version, true),
+            Some(RawBsonRef::Int32(version)) => (i64::from(version), true),
+            Some(other) => anyhow::bail!("the version is {other:?}, not an integer"),
+        };
+        Ok(ReadVersion {
+            id: Bson::try_from(id)?,
+            version,
+            recorded,
+        })
+    }
+
+    fn id(&self) -> Document {
+        doc! { "_id": self.id.clone() }
+    }
+
+    /// The filter that matches the document only while it is still at the version read.
+    fn guard(&self) -> Document {
+        let mut guard = self.id();
+        if self.recorded {
+            guard.insert(VERSION, self.version);
+        } else {
+            guard.insert(VERSION, doc! { "$exists": false });
+        }
+        guard
     }
 }
 

@@ -67,6 +67,24 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// The event `id` for `topic` under `key`, with its payload (`None` for a tombstone) and
+    /// headers: the parts an event envelope holds, handed over as they are.
+    pub fn new(
+        topic: &str,
+        id: String,
+        key: String,
+        payload: Option<String>,
+        headers: Vec<(String, String)>,
+    ) -> Self {
+        OutboxMessage {
+            id,
+            topic: topic.to_owned(),
+            key: Some(key),
+            payload,
+            headers,
+        }
+    }
+
     /// The entry as stored in the outbox array.
     pub fn to_bson(&self) -> Bson {
         let headers: Document = self

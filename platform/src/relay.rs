@@ -27,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::documents::Documents;
 use crate::kafka::{self, Record};
 use crate::mongo::{bounded, timed};
 use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
@@ -53,19 +52,22 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// A relay of the outboxes of `collection`, polling every `settings.poll_interval` and
+    /// woken sooner by `outbox` whenever a write adds events: the writers' `Documents` must
+    /// hold the same `outbox`, which also carries the backlog this relay measures to them.
     pub fn new(
-        documents: &Documents,
+        collection: &Collection<Document>,
+        outbox: &Outbox,
         producer: FutureProducer,
         settings: OutboxSettings,
         call_timeout: Duration,
     ) -> Self {
-        let collection = documents.collection().clone();
         Relay {
-            dead_letters: dead_letters(&collection),
-            collection,
+            dead_letters: dead_letters(collection),
+            collection: collection.clone(),
             producer,
             settings,
-            outbox: documents.outbox().clone(),
+            outbox: outbox.clone(),
             call_timeout,
             owner: uuid::Uuid::new_v4().to_string(),
         }

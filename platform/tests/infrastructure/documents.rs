@@ -2,9 +2,11 @@
 
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
-use platform::documents::{Documents, Inserted, OutboxFull, TooLarge};
+use platform::documents::{Changed, Decision, Documents, Inserted, OutboxFull, TooLarge};
 use platform::outbox::{self, Outbox, OutboxMessage};
 use platform::paging::{PageQuery, PageRequest};
+use serde::Deserialize;
+use tokio::runtime::Handle;
 
 use crate::{database_settings, document_limits, outbox_settings};
 
@@ -316,4 +318,123 @@ async fn every_read_and_write_is_timed_by_collection_and_command() {
     for (operation, count) in [("insert", 1), ("find", 2), ("update", 2), ("delete", 1)] {
         assert_eq!(timed_count(&name, operation), count, "{operation}");
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct Counter {
+    n: i32,
+}
+
+/// Adds `by` to the counter `id` through a change of its own, from inside another change's
+/// decision: another writer storing its change between that change's read and write.
+fn interpose(documents: &Documents, id: ObjectId, by: i32) -> anyhow::Result<()> {
+    let other = documents.change(doc! { "_id": id }, |counter: Counter, _| {
+        Ok::<_, anyhow::Error>(Decision::Write {
+            update: doc! { "$set": { "n": counter.n + by } },
+            events: Vec::new(),
+            value: (),
+        })
+    });
+    match tokio::task::block_in_place(|| Handle::current().block_on(other))? {
+        Changed::Done(()) => Ok(()),
+        changed => anyhow::bail!("the interposed change ended {changed:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_decides_again_on_what_another_writer_stored_in_between() {
+    let documents = documents().await;
+    let id = ObjectId::new();
+    documents
+        .insert(doc! { "_id": id, "n": 1 }, &[])
+        .await
+        .unwrap();
+    let mut decided = Vec::new();
+    let changed = documents
+        .change(doc! { "_id": id }, |counter: Counter, next| {
+            decided.push((counter.n, next));
+            if decided.len() == 1 {
+                interpose(&documents, id, 10)?;
+            }
+            Ok::<_, anyhow::Error>(Decision::Write {
+                update: doc! { "$set": { "n": counter.n + 1 } },
+                events: vec![event("e1")],
+                value: counter.n + 1,
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(changed, Changed::Done(12), "no change lost");
+    assert_eq!(
+        decided,
+        [(1, 1), (11, 2)],
+        "decided again on the other writer's state, at the version after it"
+    );
+    let stored = raw(&documents, id).await.unwrap();
+    assert_eq!(stored.get_i32("n").unwrap(), 12);
+    assert_eq!(
+        outbox_ids(&stored),
+        ["e1"],
+        "only the stored decision's events"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_gives_up_on_a_document_that_keeps_changing_and_removes_one_that_holds_still() {
+    let documents = documents().await;
+    let id = ObjectId::new();
+    documents
+        .insert(doc! { "_id": id, "n": 0 }, &[])
+        .await
+        .unwrap();
+    let mut attempts = 0;
+    let conflict = documents
+        .change(doc! { "_id": id }, |_: Counter, _| {
+            attempts += 1;
+            interpose(&documents, id, 1)?;
+            Ok::<_, anyhow::Error>(Decision::Write {
+                update: doc! { "$set": { "n": -1 } },
+                events: vec![event("lost")],
+                value: (),
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(conflict, Changed::Conflict);
+    let stored = raw(&documents, id).await.unwrap();
+    assert_eq!(
+        stored.get_i32("n").unwrap(),
+        attempts,
+        "every other writer's change kept, none of the loser's"
+    );
+    assert!(outbox_ids(&stored).is_empty());
+
+    let removed = documents
+        .change(doc! { "_id": id }, |_: Counter, next| {
+            Ok::<_, anyhow::Error>(Decision::Remove {
+                events: vec![event("tombstone")],
+                value: next,
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed, Changed::Done(i64::from(attempts) + 1));
+    assert!(
+        documents
+            .find_one(doc! { "_id": id })
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        outbox_ids(&raw(&documents, id).await.unwrap()),
+        ["tombstone"]
+    );
+    let gone = documents
+        .change(doc! { "_id": id }, |_: Counter, _| {
+            Ok::<_, anyhow::Error>(Decision::Keep(()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(gone, Changed::NotFound);
 }

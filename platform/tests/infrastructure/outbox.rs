@@ -66,7 +66,8 @@ fn relay(kafka: &KafkaSettings, documents: &Documents) -> Relay {
 /// A relay of `documents` with its own producer.
 fn relay_with(kafka: &KafkaSettings, documents: &Documents, settings: OutboxSettings) -> Relay {
     Relay::new(
-        documents,
+        documents.collection(),
+        documents.outbox(),
         platform::kafka::producer(kafka).unwrap(),
         settings,
         database_settings().timeout,

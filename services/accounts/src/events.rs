@@ -44,11 +44,11 @@ fn origin(traceparent: &str) -> Origin<'_> {
 }
 
 fn to_outbox(envelope: Envelope, topic: &str) -> OutboxMessage {
-    OutboxMessage {
-        id: envelope.id,
-        topic: topic.to_owned(),
-        key: Some(envelope.key),
-        payload: envelope.payload,
-        headers: envelope.headers,
-    }
+    let Envelope {
+        id,
+        key,
+        payload,
+        headers,
+    } = envelope;
+    OutboxMessage::new(topic, id, key, payload, headers)
 }

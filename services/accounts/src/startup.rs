@@ -33,8 +33,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let customers = CustomerRepository::new(&database, outbox.clone(), settings.documents);
     customers.create_indexes().await?;
     let producer = platform::kafka::producer(&settings.kafka)?;
+    // The same `outbox` as `customers`: each of their writes that adds events wakes the relay
+    // (which would otherwise wait for its next poll), and the relay's backlog reaches them.
     let relay = Relay::new(
-        customers.documents(),
+        customers.documents().collection(),
+        &outbox,
         producer.clone(),
         settings.outbox.clone(),
         settings.database.timeout,

@@ -25,14 +25,13 @@ pub(crate) fn order_status_changed(
         source: SOURCE,
         traceparent: &fulfillment.traceparent,
     };
-    let envelope = Envelope::new(event, version, &origin)?;
-    Ok(OutboxMessage {
-        id: envelope.id,
-        topic: topic.to_owned(),
-        key: Some(envelope.key),
-        payload: envelope.payload,
-        headers: envelope.headers,
-    })
+    let Envelope {
+        id,
+        key,
+        payload,
+        headers,
+    } = Envelope::new(event, version, &origin)?;
+    Ok(OutboxMessage::new(topic, id, key, payload, headers))
 }
 
 /// Creates one fulfillment per order: a request seen again, by redelivery or a second

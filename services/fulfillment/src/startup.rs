@@ -34,8 +34,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let fulfillments = FulfillmentRepository::new(&database, outbox.clone(), settings.documents);
     fulfillments.create_indexes().await?;
     let producer = platform::kafka::producer(&settings.kafka)?;
+    // The same `outbox` as `fulfillments`: each of their writes that adds events wakes the relay
+    // (which would otherwise wait for its next poll), and the relay's backlog reaches them.
     let relay = Relay::new(
-        fulfillments.documents(),
+        fulfillments.documents().collection(),
+        &outbox,
         producer.clone(),
         settings.outbox.clone(),
         settings.database.timeout,

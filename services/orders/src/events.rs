@@ -3,6 +3,7 @@
 
 use mongodb::bson::oid::ObjectId;
 use platform::consumer::{Handler, HandlerError, InboundMessage, Outcome};
+use platform::documents::{Changed, Decision, Inserted};
 use platform::outbox::OutboxMessage;
 use platform::trace::TraceContext;
 use shared_events::{
@@ -11,7 +12,7 @@ use shared_events::{
 
 use crate::configuration::Topics;
 use crate::domain::{CopyChange, CustomerOrders, StatusOutcome};
-use crate::storage::{Changed, CustomerOrdersRepository, Decision, Target};
+use crate::storage::{CustomerOrdersRepository, Stored};
 
 /// The `eventSource` header of everything orders publishes.
 const SOURCE: &str = "orders";
@@ -29,14 +30,13 @@ pub(crate) fn fulfillment_requested(
         source: SOURCE,
         traceparent: &traceparent,
     };
-    let envelope = Envelope::new(request, version, &origin)?;
-    Ok(OutboxMessage {
-        id: envelope.id,
-        topic: topic.to_owned(),
-        key: Some(envelope.key),
-        payload: envelope.payload,
-        headers: envelope.headers,
-    })
+    let Envelope {
+        id,
+        key,
+        payload,
+        headers,
+    } = Envelope::new(request, version, &origin)?;
+    Ok(OutboxMessage::new(topic, id, key, payload, headers))
 }
 
 /// Handles both inbound topics; every path is idempotent.
@@ -60,11 +60,10 @@ impl Handler for OrdersHandler {
     }
 }
 
-/// The outcome of a change that found its document; a conflict is retried later.
-fn settled(changed: Changed<Outcome>) -> Result<Outcome, HandlerError> {
+/// The outcome of a change that found its document; one that kept changing is retried later.
+fn handled(changed: Changed<Outcome>) -> Result<Outcome, HandlerError> {
     match changed {
         Changed::Done(outcome) => Ok(outcome),
-        Changed::AlreadyApplied => Ok(Outcome::Duplicate),
         Changed::NotFound | Changed::Conflict => Err(HandlerError::Failed(anyhow::anyhow!(
             "the customer orders document kept changing; retrying later"
         ))),
@@ -93,32 +92,33 @@ impl OrdersHandler {
             .transpose()
             .map_err(HandlerError::Rejected)?;
         let event_id = message.header(headers::EVENT_ID);
-        let create = (
-            CustomerOrders::from_change(id, &event, version),
-            Outcome::Applied,
-        );
-        let changed = self
-            .customers
-            .change(Target::Customer(id), event_id, Some(create), |stored| {
-                let mut customer = stored.customer.clone();
-                let outcome = match customer.apply_change(&event, version) {
-                    CopyChange::Stale => {
-                        return Ok::<_, HandlerError>(Decision::Keep(Outcome::Stale));
-                    }
-                    CopyChange::Unchanged if customer == stored.customer => {
-                        return Ok(Decision::Keep(Outcome::Unchanged));
-                    }
-                    CopyChange::Unchanged => Outcome::Unchanged,
-                    CopyChange::Applied => Outcome::Applied,
-                };
-                Ok(Decision::Write {
-                    customer: Box::new(customer),
-                    events: Vec::new(),
-                    value: outcome,
-                })
-            })
-            .await?;
-        settled(changed)
+        let mut decide = |stored: Stored, _| {
+            if stored.has_applied(event_id) {
+                return Ok::<_, HandlerError>(Decision::Keep(Outcome::Duplicate));
+            }
+            let mut customer = stored.customer.clone();
+            let outcome = match customer.apply_change(&event, version) {
+                CopyChange::Stale => return Ok(Decision::Keep(Outcome::Stale)),
+                CopyChange::Unchanged if customer == stored.customer => {
+                    return Ok(Decision::Keep(Outcome::Unchanged));
+                }
+                CopyChange::Unchanged => Outcome::Unchanged,
+                CopyChange::Applied => Outcome::Applied,
+            };
+            Ok(stored.write(&customer, event_id, Vec::new(), outcome)?)
+        };
+        let changed = match self.customers.change_customer(id, &mut decide).await? {
+            Changed::NotFound => {
+                let created = CustomerOrders::from_change(id, &event, version);
+                match self.customers.insert(&created, event_id).await? {
+                    Inserted::New => Changed::Done(Outcome::Applied),
+                    // Created meanwhile by another delivery: changed like any stored customer.
+                    Inserted::Duplicate => self.customers.change_customer(id, decide).await?,
+                }
+            }
+            changed => changed,
+        };
+        handled(changed)
     }
 
     async fn on_order_status_change(
@@ -129,19 +129,20 @@ impl OrdersHandler {
         let event_id = message.header(headers::EVENT_ID);
         let changed = self
             .customers
-            .change(Target::Order(event.guid), event_id, None, |stored| {
+            .change_order(event.guid, |stored, _| {
+                if stored.has_applied(event_id) {
+                    return Ok::<_, HandlerError>(Decision::Keep(Outcome::Duplicate));
+                }
                 let mut customer = stored.customer.clone();
                 let added = customer
                     .add_status(event.guid, event.order_status_event.clone())
                     .map_err(|error| HandlerError::Rejected(error.to_string()))?;
-                Ok::<_, HandlerError>(match added {
-                    StatusOutcome::Duplicate => Decision::Keep(Outcome::Duplicate),
-                    StatusOutcome::Added => Decision::Write {
-                        customer: Box::new(customer),
-                        events: Vec::new(),
-                        value: Outcome::Applied,
-                    },
-                })
+                match added {
+                    StatusOutcome::Duplicate => Ok(Decision::Keep(Outcome::Duplicate)),
+                    StatusOutcome::Added => {
+                        Ok(stored.write(&customer, event_id, Vec::new(), Outcome::Applied)?)
+                    }
+                }
             })
             .await?;
         if changed == Changed::NotFound {
@@ -150,6 +151,6 @@ impl OrdersHandler {
                 event.guid
             )));
         }
-        settled(changed)
+        handled(changed)
     }
 }

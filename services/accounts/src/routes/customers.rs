@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use mongodb::bson::oid::ObjectId;
+use platform::documents::{Changed, Decision};
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::{HalPage, SelfLinks, base_url};
@@ -15,10 +16,7 @@ use utoipa::ToSchema;
 use crate::domain::{Customer, CustomerDraft, CustomerPatch};
 use crate::events;
 use crate::state::AppState;
-use crate::storage::SORTABLE;
-
-/// How often a read-modify-write is retried when another request changed the customer first.
-const CONFLICT_RETRIES: usize = 3;
+use crate::storage::{self, SORTABLE};
 
 /// Fixed paths come before `customers/{id}` so they are not taken for ids.
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
@@ -110,7 +108,7 @@ async fn get_customer_summary(
         .all()
         .await?
         .iter()
-        .map(|(customer, _)| CustomerResource::new(customer, &base))
+        .map(|customer| CustomerResource::new(customer, &base))
         .collect();
     Ok(HttpResponse::Ok().json(CustomerSummary { customers }))
 }
@@ -132,7 +130,7 @@ async fn get_customer(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(&id)?;
-    let (customer, _) = state
+    let customer = state
         .customers
         .find(id)
         .await?
@@ -236,32 +234,30 @@ async fn change_customer(
     change: impl Fn(&CustomerDraft) -> CustomerDraft,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(id)?;
-    for _ in 0..CONFLICT_RETRIES {
-        let (stored, version) = state
-            .customers
-            .find(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("customer", &id.to_hex()))?;
-        let customer = Customer {
-            id,
-            draft: change(&stored.draft).validated(&stored.draft.credit_cards)?,
-        };
-        let event = events::customer_changed(
-            &customer,
-            version + 1,
-            &state.topics.customer_change,
-            &trace,
-        )?;
-        if state
-            .customers
-            .replace(&customer, version, &[event])
-            .await?
-        {
+    let changed = state
+        .customers
+        .change(id, |stored, next| {
+            let customer = Customer {
+                id,
+                draft: change(&stored.draft).validated(&stored.draft.credit_cards)?,
+            };
+            let event =
+                events::customer_changed(&customer, next, &state.topics.customer_change, &trace)?;
+            Ok::<_, ApiError>(storage::replacement(
+                &customer,
+                vec![event],
+                customer.clone(),
+            )?)
+        })
+        .await?;
+    match changed {
+        Changed::Done(customer) => {
             let base = base_url(&request, &state.base_path);
-            return Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)));
+            Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)))
         }
+        Changed::NotFound => Err(ApiError::not_found("customer", &id.to_hex())),
+        Changed::Conflict => Err(ApiError::changed_meanwhile("customer")),
     }
-    Err(ApiError::changed_meanwhile("customer"))
 }
 
 /// Deletes a customer and publishes a tombstone.
@@ -295,15 +291,20 @@ pub(super) async fn remove_customer(
     id: ObjectId,
     trace: &TraceContext,
 ) -> ApiResult<bool> {
-    for _ in 0..CONFLICT_RETRIES {
-        let Some((_, version)) = state.customers.find(id).await? else {
-            return Ok(false);
-        };
-        let tombstone =
-            events::customer_removed(id, version + 1, &state.topics.customer_change, trace);
-        if state.customers.remove(id, version, &[tombstone]).await? {
-            return Ok(true);
-        }
+    let removed = state
+        .customers
+        .change(id, |_, next| {
+            let tombstone =
+                events::customer_removed(id, next, &state.topics.customer_change, trace);
+            Ok::<_, ApiError>(Decision::Remove {
+                events: vec![tombstone],
+                value: (),
+            })
+        })
+        .await?;
+    match removed {
+        Changed::Done(()) => Ok(true),
+        Changed::NotFound => Ok(false),
+        Changed::Conflict => Err(ApiError::changed_meanwhile("customer")),
     }
-    Err(ApiError::changed_meanwhile("customer"))
 }

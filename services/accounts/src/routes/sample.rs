@@ -56,7 +56,7 @@ async fn replace_with_samples(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let topic = &state.topics.customer_change;
-    for (customer, _) in state.customers.all().await? {
+    for customer in state.customers.all().await? {
         remove_customer(&state, customer.id, &trace).await?;
     }
     for draft in sample::customers() {

@@ -5,7 +5,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
-use platform::documents::{Documents, Inserted};
+use platform::documents::{Changed, Decision, Documents, Inserted};
 use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
 use platform::settings::DocumentLimits;
@@ -16,8 +16,7 @@ use crate::domain::{CreditCard, Customer, CustomerDraft};
 
 pub(crate) const COLLECTION: &str = "customer.accounts";
 
-/// A customer as stored: the draft's fields beside `_id` and a version that guards
-/// read-modify-write changes.
+/// A customer as stored: the draft's fields beside `_id` (and the version `Documents` keeps).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CustomerDocument {
@@ -27,13 +26,11 @@ struct CustomerDocument {
     contact: Contact,
     addresses: Vec<Address>,
     credit_cards: Vec<CreditCard>,
-    #[serde(default)]
-    version: i64,
 }
 
 impl CustomerDocument {
-    fn into_customer(self) -> (Customer, i64) {
-        let customer = Customer {
+    fn into_customer(self) -> Customer {
+        Customer {
             id: self.id,
             draft: CustomerDraft {
                 name: self.name,
@@ -41,13 +38,9 @@ impl CustomerDocument {
                 addresses: self.addresses,
                 credit_cards: self.credit_cards,
             },
-        };
-        (customer, self.version)
+        }
     }
 }
-
-/// A stored customer and the version it was read at.
-pub(crate) type Versioned = (Customer, i64);
 
 #[derive(Clone)]
 pub(crate) struct CustomerRepository {
@@ -94,14 +87,14 @@ impl CustomerRepository {
         customer: &Customer,
         events: &[OutboxMessage],
     ) -> anyhow::Result<()> {
-        let document = platform::mongo::to_document(&to_document(customer, 0))?;
+        let document = platform::mongo::to_document(&to_document(customer))?;
         match self.documents.insert(document, events).await? {
             Inserted::New => Ok(()),
             Inserted::Duplicate => anyhow::bail!("a customer with the id {} exists", customer.id),
         }
     }
 
-    pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<Versioned>> {
+    pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<Customer>> {
         let found = self
             .documents
             .find_one_as::<CustomerDocument>(doc! { "_id": id })
@@ -111,56 +104,46 @@ impl CustomerRepository {
 
     pub(crate) async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Customer>, u64)> {
         let (documents, total) = self.documents.page(page).await?;
-        let customers = documents
-            .iter()
-            .map(|document| read(document).map(|(customer, _)| customer))
-            .collect::<anyhow::Result<_>>()?;
+        let customers = documents.iter().map(read).collect::<anyhow::Result<_>>()?;
         Ok((customers, total))
     }
 
-    pub(crate) async fn all(&self) -> anyhow::Result<Vec<Versioned>> {
+    pub(crate) async fn all(&self) -> anyhow::Result<Vec<Customer>> {
         let documents = self.documents.find_all(Document::new()).await?;
         documents.iter().map(read).collect()
     }
 
-    /// Stores a customer's new state if it is still at `version`; false if it changed or
-    /// went away meanwhile.
-    pub(crate) async fn replace(
-        &self,
-        customer: &Customer,
-        version: i64,
-        events: &[OutboxMessage],
-    ) -> anyhow::Result<bool> {
-        let mut state = platform::mongo::to_document(&to_document(customer, version + 1))?;
-        state.remove("_id");
-        self.documents
-            .update(
-                doc! { "_id": customer.id, "version": version },
-                doc! { "$set": state },
-                events,
-            )
-            .await
-    }
-
-    /// Removes a customer read at `version`, with its tombstone; false if it changed or went
-    /// away meanwhile. The removal is the customer's next version.
-    pub(crate) async fn remove(
+    /// Reads the customer `id` and stores what `decide` makes of it (given the customer and the
+    /// version its change is stored at), reading again if another request changed it meanwhile.
+    pub(crate) async fn change<T, E: From<anyhow::Error>>(
         &self,
         id: ObjectId,
-        version: i64,
-        events: &[OutboxMessage],
-    ) -> anyhow::Result<bool> {
+        mut decide: impl FnMut(Customer, i64) -> Result<Decision<T>, E>,
+    ) -> Result<Changed<T>, E> {
         self.documents
-            .remove(
-                doc! { "_id": id, "version": version },
-                doc! { "$inc": { "version": 1 } },
-                events,
-            )
+            .change(doc! { "_id": id }, |stored: CustomerDocument, next| {
+                decide(stored.into_customer(), next)
+            })
             .await
     }
 }
 
-fn to_document(customer: &Customer, version: i64) -> CustomerDocument {
+/// The write that stores `customer` as its whole new state, with the events that announce it.
+pub(crate) fn replacement<T>(
+    customer: &Customer,
+    events: Vec<OutboxMessage>,
+    value: T,
+) -> anyhow::Result<Decision<T>> {
+    let mut state = platform::mongo::to_document(&to_document(customer))?;
+    state.remove("_id");
+    Ok(Decision::Write {
+        update: doc! { "$set": state },
+        events,
+        value,
+    })
+}
+
+fn to_document(customer: &Customer) -> CustomerDocument {
     let draft = customer.draft.clone();
     CustomerDocument {
         id: customer.id,
@@ -168,11 +151,10 @@ fn to_document(customer: &Customer, version: i64) -> CustomerDocument {
         contact: draft.contact,
         addresses: draft.addresses,
         credit_cards: draft.credit_cards,
-        version,
     }
 }
 
-fn read(document: &Document) -> anyhow::Result<Versioned> {
+fn read(document: &Document) -> anyhow::Result<Customer> {
     platform::mongo::from_document::<CustomerDocument>(document)
         .map(CustomerDocument::into_customer)
 }

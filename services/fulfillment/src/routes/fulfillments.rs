@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
+use platform::documents::Changed;
 use platform::http::errors::{
     ApiError, ApiResult, BodyRejected, Code, DatabaseUnavailable, ErrorBody,
 };
@@ -19,10 +20,7 @@ use crate::domain::{Fulfillment, ShippingMethod};
 use crate::error::transition_refused;
 use crate::events;
 use crate::state::AppState;
-use crate::storage::SORTABLE;
-
-/// How often a read-modify-write is retried when another request changed the fulfillment.
-const CONFLICT_RETRIES: usize = 3;
+use crate::storage::{self, SORTABLE};
 
 /// Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
@@ -171,7 +169,7 @@ async fn find_by_order(
     query: web::Query<ByOrder>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let (fulfillment, _) = state
+    let fulfillment = state
         .fulfillments
         .find_by_order(query.guid)
         .await?
@@ -202,7 +200,7 @@ async fn get_fulfillment(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(&id)?;
-    let (fulfillment, _) = state
+    let fulfillment = state
         .fulfillments
         .find(id)
         .await?
@@ -233,32 +231,34 @@ async fn change_status(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(&id)?;
-    for _ in 0..CONFLICT_RETRIES {
-        let (mut fulfillment, version) = state
-            .fulfillments
-            .find(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("fulfillment", &id.to_hex()))?;
-        let event = fulfillment
-            .advance(change.order_status_type, change.note.clone(), now_millis())
-            .map_err(transition_refused)?;
-        if change.shipping_method.is_some() {
-            fulfillment.shipping_method = change.shipping_method;
-        }
-        let message = events::order_status_changed(
-            &event,
-            &fulfillment,
-            version + 1,
-            &state.topics.order_status_change,
-        )?;
-        if state
-            .fulfillments
-            .update(&fulfillment, version, &[message])
-            .await?
-        {
+    let changed = state
+        .fulfillments
+        .change(id, |mut fulfillment, next| {
+            let event = fulfillment
+                .advance(change.order_status_type, change.note.clone(), now_millis())
+                .map_err(transition_refused)?;
+            if change.shipping_method.is_some() {
+                fulfillment.shipping_method = change.shipping_method;
+            }
+            let message = events::order_status_changed(
+                &event,
+                &fulfillment,
+                next,
+                &state.topics.order_status_change,
+            )?;
+            Ok::<_, ApiError>(storage::replacement(
+                &fulfillment,
+                vec![message],
+                fulfillment.clone(),
+            )?)
+        })
+        .await?;
+    match changed {
+        Changed::Done(fulfillment) => {
             let base = base_url(&request, &state.base_path);
-            return Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)));
+            Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
         }
+        Changed::NotFound => Err(ApiError::not_found("fulfillment", &id.to_hex())),
+        Changed::Conflict => Err(ApiError::changed_meanwhile("fulfillment")),
     }
-    Err(ApiError::changed_meanwhile("fulfillment"))
 }

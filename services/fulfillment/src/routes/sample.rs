@@ -4,7 +4,8 @@
 //! the same.
 
 use actix_web::{HttpResponse, get, post, web};
-use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
+use platform::documents::Decision;
+use platform::http::errors::{ApiError, ApiResult, DatabaseUnavailable, ErrorBody};
 use platform::http::routes::RouteConfig;
 use serde::Deserialize;
 use shared_events::OrderStatusType;
@@ -15,6 +16,7 @@ use crate::domain::ShippingMethod;
 use crate::error::transition_refused;
 use crate::events;
 use crate::state::AppState;
+use crate::storage;
 
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(advance_all)
@@ -124,23 +126,29 @@ async fn advance_all_fulfillments_by_get(
 
 async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
     let (from, to, reply) = step.moves();
-    for (mut fulfillment, version) in state.fulfillments.with_status(from).await? {
-        if to == OrderStatusType::Shipped {
-            fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
-        }
-        let event = fulfillment
-            .advance(to, None, now_millis())
-            .map_err(transition_refused)?;
-        let message = events::order_status_changed(
-            &event,
-            &fulfillment,
-            version + 1,
-            &state.topics.order_status_change,
-        )?;
-        // A fulfillment another request moved meanwhile is no longer in `from`: skip it.
+    for listed in state.fulfillments.with_status(from).await? {
+        // A fulfillment another request moved since it was listed is no longer in `from`: the
+        // decision skips it, as it skips one gone or still being moved once the attempts end.
         state
             .fulfillments
-            .update(&fulfillment, version, &[message])
+            .change(listed.id, |mut fulfillment, next| {
+                if fulfillment.status() != Some(from) {
+                    return Ok(Decision::Keep(()));
+                }
+                if to == OrderStatusType::Shipped {
+                    fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
+                }
+                let event = fulfillment
+                    .advance(to, None, now_millis())
+                    .map_err(transition_refused)?;
+                let message = events::order_status_changed(
+                    &event,
+                    &fulfillment,
+                    next,
+                    &state.topics.order_status_change,
+                )?;
+                Ok::<_, ApiError>(storage::replacement(&fulfillment, vec![message], ())?)
+            })
             .await?;
     }
     Ok(HttpResponse::Ok()

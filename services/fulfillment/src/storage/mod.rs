@@ -5,7 +5,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
-use platform::documents::{Documents, Inserted};
+use platform::documents::{Changed, Decision, Documents, Inserted};
 use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
 use platform::settings::DocumentLimits;
@@ -40,8 +40,6 @@ struct FulfillmentDocument {
     shipping_method: Option<ShippingMethod>,
     #[serde(default)]
     traceparent: String,
-    #[serde(default)]
-    version: i64,
 }
 
 #[derive(Clone)]
@@ -92,23 +90,20 @@ impl FulfillmentRepository {
 
     /// Stores a new fulfillment; a duplicate if its order has one already.
     pub(crate) async fn insert(&self, fulfillment: &Fulfillment) -> anyhow::Result<Inserted> {
-        let document = platform::mongo::to_document(&to_document(fulfillment, 0))?;
+        let document = platform::mongo::to_document(&to_document(fulfillment))?;
         self.documents.insert(document, &[]).await
     }
 
-    pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<(Fulfillment, i64)>> {
+    pub(crate) async fn find(&self, id: ObjectId) -> anyhow::Result<Option<Fulfillment>> {
         self.find_one(doc! { "_id": id }).await
     }
 
     /// The fulfillment of an order.
-    pub(crate) async fn find_by_order(
-        &self,
-        guid: Uuid,
-    ) -> anyhow::Result<Option<(Fulfillment, i64)>> {
+    pub(crate) async fn find_by_order(&self, guid: Uuid) -> anyhow::Result<Option<Fulfillment>> {
         self.find_one(doc! { ORDER_GUID: guid.to_string() }).await
     }
 
-    async fn find_one(&self, filter: Document) -> anyhow::Result<Option<(Fulfillment, i64)>> {
+    async fn find_one(&self, filter: Document) -> anyhow::Result<Option<Fulfillment>> {
         let found = self.documents.find_one(filter).await?;
         found.map(|document| read(&document)).transpose()
     }
@@ -116,7 +111,7 @@ impl FulfillmentRepository {
     pub(crate) async fn with_status(
         &self,
         status: OrderStatusType,
-    ) -> anyhow::Result<Vec<(Fulfillment, i64)>> {
+    ) -> anyhow::Result<Vec<Fulfillment>> {
         let filter = doc! { "status": platform::mongo::to_bson(&status)? };
         let documents = self.documents.find_all(filter).await?;
         documents.iter().map(read).collect()
@@ -124,42 +119,48 @@ impl FulfillmentRepository {
 
     pub(crate) async fn page(&self, page: &PageRequest) -> anyhow::Result<(Vec<Fulfillment>, u64)> {
         let (documents, total) = self.documents.page(page).await?;
-        let fulfillments = documents
-            .iter()
-            .map(|document| read(document).map(|(fulfillment, _)| fulfillment))
-            .collect::<anyhow::Result<_>>()?;
+        let fulfillments = documents.iter().map(read).collect::<anyhow::Result<_>>()?;
         Ok((fulfillments, total))
     }
 
     pub(crate) async fn all(&self) -> anyhow::Result<Vec<Fulfillment>> {
         let documents = self.documents.find_all(Document::new()).await?;
-        documents
-            .iter()
-            .map(|document| read(document).map(|(fulfillment, _)| fulfillment))
-            .collect()
+        documents.iter().map(read).collect()
     }
 
-    /// Stores a fulfillment's new state with its events if it is still at `version`; false if
-    /// it changed meanwhile.
-    pub(crate) async fn update(
+    /// Reads the fulfillment `id` and stores what `decide` makes of it (given the fulfillment
+    /// and the version its change is stored at), reading again if another request changed it
+    /// meanwhile.
+    pub(crate) async fn change<T, E: From<anyhow::Error>>(
         &self,
-        fulfillment: &Fulfillment,
-        version: i64,
-        events: &[OutboxMessage],
-    ) -> anyhow::Result<bool> {
-        let mut state = platform::mongo::to_document(&to_document(fulfillment, version + 1))?;
-        state.remove("_id");
+        id: ObjectId,
+        mut decide: impl FnMut(Fulfillment, i64) -> Result<Decision<T>, E>,
+    ) -> Result<Changed<T>, E> {
         self.documents
-            .update(
-                doc! { "_id": fulfillment.id, "version": version },
-                doc! { "$set": state },
-                events,
-            )
+            .change(doc! { "_id": id }, |stored: FulfillmentDocument, next| {
+                decide(fulfillment(stored), next)
+            })
             .await
     }
 }
 
-fn to_document(fulfillment: &Fulfillment, version: i64) -> FulfillmentDocument {
+/// The write that stores `fulfillment` as its whole new state, with the events that announce
+/// it.
+pub(crate) fn replacement<T>(
+    fulfillment: &Fulfillment,
+    events: Vec<OutboxMessage>,
+    value: T,
+) -> anyhow::Result<Decision<T>> {
+    let mut state = platform::mongo::to_document(&to_document(fulfillment))?;
+    state.remove("_id");
+    Ok(Decision::Write {
+        update: doc! { "$set": state },
+        events,
+        value,
+    })
+}
+
+fn to_document(fulfillment: &Fulfillment) -> FulfillmentDocument {
     FulfillmentDocument {
         id: fulfillment.id,
         order_guid: fulfillment.order.guid.to_string(),
@@ -171,13 +172,15 @@ fn to_document(fulfillment: &Fulfillment, version: i64) -> FulfillmentDocument {
         order: fulfillment.order.clone(),
         shipping_method: fulfillment.shipping_method,
         traceparent: fulfillment.traceparent.clone(),
-        version,
     }
 }
 
-fn read(document: &Document) -> anyhow::Result<(Fulfillment, i64)> {
-    let stored: FulfillmentDocument = platform::mongo::from_document(document)?;
-    let fulfillment = Fulfillment {
+fn read(document: &Document) -> anyhow::Result<Fulfillment> {
+    platform::mongo::from_document(document).map(fulfillment)
+}
+
+fn fulfillment(stored: FulfillmentDocument) -> Fulfillment {
+    Fulfillment {
         id: stored.id,
         timestamp: stored.timestamp,
         name: stored.name,
@@ -186,6 +189,5 @@ fn read(document: &Document) -> anyhow::Result<(Fulfillment, i64)> {
         order: stored.order,
         shipping_method: stored.shipping_method,
         traceparent: stored.traceparent,
-    };
-    Ok((fulfillment, stored.version))
+    }
 }

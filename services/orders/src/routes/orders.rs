@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use mongodb::bson::oid::ObjectId;
+use platform::documents::Changed;
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
 use platform::http::hal::base_url;
@@ -15,7 +16,6 @@ use super::resources::OrderResource;
 use crate::domain::{NewOrder, OrderError};
 use crate::events;
 use crate::state::AppState;
-use crate::storage::{Changed, Decision, Target};
 
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(place_order)
@@ -23,12 +23,12 @@ pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
         .service(approve_order);
 }
 
-/// The value of a finished change, or the error for one that did not happen.
-fn settled<T>(changed: Changed<T>, not_found: impl FnOnce() -> ApiError) -> ApiResult<T> {
+/// The value of a change that happened, or the answer for one that did not.
+fn answer<T>(changed: Changed<T>, not_found: impl FnOnce() -> ApiError) -> ApiResult<T> {
     match changed {
         Changed::Done(value) => Ok(value),
         Changed::NotFound => Err(not_found()),
-        Changed::AlreadyApplied | Changed::Conflict => Err(ApiError::changed_meanwhile("customer")),
+        Changed::Conflict => Err(ApiError::changed_meanwhile("customer")),
     }
 }
 
@@ -62,17 +62,13 @@ async fn place_order(
     let new_order = body.0;
     let changed = state
         .customers
-        .change(Target::Customer(object_id), None, None, |stored| {
+        .change_customer(object_id, |stored, _| {
             let mut customer = stored.customer.clone();
             let order = customer.place_order(new_order.clone(), now_millis())?;
-            Ok::<_, ApiError>(Decision::Write {
-                customer: Box::new(customer),
-                events: Vec::new(),
-                value: order,
-            })
+            Ok::<_, ApiError>(stored.write(&customer, None, Vec::new(), order)?)
         })
         .await?;
-    let order = settled(changed, not_found)?;
+    let order = answer(changed, not_found)?;
     let resource = OrderResource::new(order, &base_url(&request, &state.base_path));
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, resource.href().to_owned()))
@@ -134,23 +130,19 @@ async fn approve_order(
     let guid = parse_guid(&guid)?;
     let changed = state
         .customers
-        .change(Target::Order(guid), None, None, |stored| {
+        .change_order(guid, |stored, next| {
             let mut customer = stored.customer.clone();
             let request_event = customer.approve(guid, now_millis())?;
             let message = events::fulfillment_requested(
                 &request_event,
-                stored.version + 1,
+                next,
                 &state.topics.order_fulfill,
                 &trace,
             )?;
-            Ok::<_, ApiError>(Decision::Write {
-                customer: Box::new(customer),
-                events: vec![message],
-                value: request_event.order,
-            })
+            Ok::<_, ApiError>(stored.write(&customer, None, vec![message], request_event.order)?)
         })
         .await?;
-    let order = settled(changed, || OrderError::UnknownOrder(guid).into())?;
+    let order = answer(changed, || OrderError::UnknownOrder(guid).into())?;
     Ok(HttpResponse::Ok().json(OrderResource::new(
         order,
         &base_url(&request, &state.base_path),

@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
+use platform::documents::{Changed, Decision};
 use platform::http::errors::{ApiError, ApiResult, Code, DatabaseUnavailable, ErrorBody};
 use platform::http::routes::RouteConfig;
 use platform::trace::TraceContext;
@@ -11,7 +12,6 @@ use super::now_millis;
 use crate::domain::sample;
 use crate::events;
 use crate::state::AppState;
-use crate::storage::{Changed, Decision, Target};
 
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(add_sample_orders)
@@ -58,17 +58,12 @@ async fn add_sample_orders_by_get(state: web::Data<AppState>) -> ApiResult<HttpR
 
 async fn give_sample_orders(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     for listed in state.customers.all().await? {
-        let target = Target::Customer(listed.customer.id);
         let changed = state
             .customers
-            .change(target, None, None, |stored| {
+            .change_customer(listed.customer.id, |stored, _| {
                 let mut customer = stored.customer.clone();
                 customer.orders = sample::orders(now_millis(), &mut rand::rng());
-                Ok::<_, ApiError>(Decision::Write {
-                    customer: Box::new(customer),
-                    events: Vec::new(),
-                    value: (),
-                })
+                Ok::<_, ApiError>(stored.write(&customer, None, Vec::new(), ())?)
             })
             .await?;
         if changed == Changed::Conflict {
@@ -129,10 +124,9 @@ async fn request_fulfillment(
 ) -> ApiResult<HttpResponse> {
     let mut requested = 0;
     for listed in state.customers.all().await? {
-        let target = Target::Customer(listed.customer.id);
         let changed = state
             .customers
-            .change(target, None, None, |stored| {
+            .change_customer(listed.customer.id, |stored, next| {
                 let requests = stored
                     .customer
                     .approved_fulfillment_requests(now_millis())?;
@@ -141,28 +135,23 @@ async fn request_fulfillment(
                     .map(|request| {
                         events::fulfillment_requested(
                             request,
-                            stored.version + 1,
+                            next,
                             &state.topics.order_fulfill,
                             &trace,
                         )
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let count = events.len();
-                Ok::<_, ApiError>(if events.is_empty() {
-                    Decision::Keep(0)
-                } else {
-                    Decision::Write {
-                        customer: Box::new(stored.customer.clone()),
-                        events,
-                        value: count,
-                    }
-                })
+                if events.is_empty() {
+                    return Ok::<_, ApiError>(Decision::Keep(0));
+                }
+                Ok(stored.write(&stored.customer, None, events, count)?)
             })
             .await?;
         match changed {
             Changed::Done(count) => requested += count,
             Changed::Conflict => return Err(ApiError::changed_meanwhile("customer")),
-            Changed::NotFound | Changed::AlreadyApplied => {}
+            Changed::NotFound => {}
         }
     }
     if requested == 0 {

@@ -5,7 +5,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, RawArrayBuf, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
-use platform::documents::{Documents, Inserted};
+use platform::documents::{Changed, Decision, Documents, Inserted};
 use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
 use platform::settings::DocumentLimits;
@@ -37,19 +37,16 @@ struct CustomerOrdersDocument {
     /// The accounts version of the customer held (see `CustomerOrders::customer_version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     customer_version: Option<i64>,
-    #[serde(default)]
-    version: i64,
     /// Ids of the events already applied to this document, kept as the server sent them: one
     /// copy of the array's bytes, not a string allocated per id.
     #[serde(default)]
     applied_events: RawArrayBuf,
 }
 
-/// A stored customer with what guards changes to it.
+/// A stored customer with the inbound events already applied to it.
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
     pub(crate) customer: CustomerOrders,
-    pub(crate) version: i64,
     pub(crate) applied_events: RawArrayBuf,
 }
 
@@ -61,40 +58,50 @@ impl Stored {
                 .any(|applied| applied.ok().and_then(|applied| applied.as_str()) == Some(id))
         })
     }
-}
 
-/// Read-modify-write attempts before a change gives up: another writer won each time (a
-/// request, or another delivery creating or changing the same customer).
-const CONFLICT_RETRIES: usize = 10;
-
-/// Which document a change applies to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Target {
-    Customer(ObjectId),
-    Order(Uuid),
-}
-
-/// What a change decided after looking at the current state.
-pub(crate) enum Decision<T> {
-    /// Store this state with these events.
-    Write {
-        customer: Box<CustomerOrders>,
+    /// The write that turns this copy into `customer`, with the events that announce the
+    /// change, remembering `event_id` as applied.
+    pub(crate) fn write<T>(
+        &self,
+        customer: &CustomerOrders,
+        event_id: Option<&str>,
         events: Vec<OutboxMessage>,
         value: T,
-    },
-    /// Nothing to store.
-    Keep(T),
-}
-
-/// How a change ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Changed<T> {
-    Done(T),
-    NotFound,
-    /// The inbound event with this id was applied before.
-    AlreadyApplied,
-    /// Other writers kept winning.
-    Conflict,
+    ) -> anyhow::Result<Decision<T>> {
+        // Only what differs from the copy read: a customer's change leaves its orders as they
+        // were, and an order's status leaves the customer's name and addresses.
+        let before = &self.customer;
+        let mut set = Document::new();
+        set_changed(&mut set, "name", &customer.name, &before.name)?;
+        set_changed(&mut set, "contact", &customer.contact, &before.contact)?;
+        set_changed(
+            &mut set,
+            "addresses",
+            &customer.addresses,
+            &before.addresses,
+        )?;
+        set_changed(&mut set, "orders", &customer.orders, &before.orders)?;
+        set_changed(
+            &mut set,
+            "customerVersion",
+            &customer.customer_version,
+            &before.customer_version,
+        )?;
+        let mut update = doc! { "$set": set };
+        if let Some(event_id) = event_id {
+            update.insert(
+                "$push",
+                doc! {
+                    "appliedEvents": { "$each": [event_id], "$slice": -REMEMBERED_EVENTS },
+                },
+            );
+        }
+        Ok(Decision::Write {
+            update,
+            events,
+            value,
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -155,13 +162,6 @@ impl CustomerOrdersRepository {
         Ok(found.map(stored))
     }
 
-    async fn find_target(&self, target: Target) -> anyhow::Result<Option<Stored>> {
-        match target {
-            Target::Customer(id) => self.find(id).await,
-            Target::Order(guid) => self.find_by_order(guid).await,
-        }
-    }
-
     pub(crate) async fn page(
         &self,
         page: &PageRequest,
@@ -179,48 +179,42 @@ impl CustomerOrdersRepository {
         documents.iter().map(read).collect()
     }
 
-    /// Reads the target, lets `decide` choose what to store, and stores it if nobody changed
-    /// the document meanwhile, reading again and retrying if somebody did. A target that does
-    /// not exist is stored as `create` holds it (customer and value), if given.
-    pub(crate) async fn change<T, E: From<anyhow::Error>>(
+    /// Reads the customer `id` and stores what `decide` makes of it (given the copy read and
+    /// the version its change is stored at), reading again if another writer changed it
+    /// meanwhile.
+    pub(crate) async fn change_customer<T, E: From<anyhow::Error>>(
         &self,
-        target: Target,
-        event_id: Option<&str>,
-        mut create: Option<(CustomerOrders, T)>,
-        mut decide: impl FnMut(&Stored) -> Result<Decision<T>, E>,
+        id: ObjectId,
+        decide: impl FnMut(Stored, i64) -> Result<Decision<T>, E>,
     ) -> Result<Changed<T>, E> {
-        for _ in 0..CONFLICT_RETRIES {
-            let Some(stored) = self.find_target(target).await? else {
-                let Some((customer, value)) = create.take() else {
-                    return Ok(Changed::NotFound);
-                };
-                if self.insert(&customer, event_id).await? == Inserted::New {
-                    return Ok(Changed::Done(value));
-                }
-                // Created meanwhile by another delivery: changed like any stored customer.
-                continue;
-            };
-            if stored.has_applied(event_id) {
-                return Ok(Changed::AlreadyApplied);
-            }
-            match decide(&stored)? {
-                Decision::Keep(value) => return Ok(Changed::Done(value)),
-                Decision::Write {
-                    customer,
-                    events,
-                    value,
-                } => {
-                    if self.update(&stored, &customer, event_id, &events).await? {
-                        return Ok(Changed::Done(value));
-                    }
-                }
-            }
-        }
-        Ok(Changed::Conflict)
+        self.change(doc! { "_id": id }, decide).await
     }
 
-    /// Stores a customer seen for the first time.
-    async fn insert(
+    /// Reads the customer with the order `guid` and stores what `decide` makes of it, as
+    /// [`CustomerOrdersRepository::change_customer`] does.
+    pub(crate) async fn change_order<T, E: From<anyhow::Error>>(
+        &self,
+        guid: Uuid,
+        decide: impl FnMut(Stored, i64) -> Result<Decision<T>, E>,
+    ) -> Result<Changed<T>, E> {
+        self.change(doc! { "orders.guid": guid.to_string() }, decide)
+            .await
+    }
+
+    async fn change<T, E: From<anyhow::Error>>(
+        &self,
+        filter: Document,
+        mut decide: impl FnMut(Stored, i64) -> Result<Decision<T>, E>,
+    ) -> Result<Changed<T>, E> {
+        self.documents
+            .change(filter, |document: CustomerOrdersDocument, next| {
+                decide(stored(document), next)
+            })
+            .await
+    }
+
+    /// Stores a customer seen for the first time, with `event_id` applied.
+    pub(crate) async fn insert(
         &self,
         customer: &CustomerOrders,
         event_id: Option<&str>,
@@ -232,51 +226,9 @@ impl CustomerOrdersRepository {
             addresses: customer.addresses.clone(),
             orders: customer.orders.clone(),
             customer_version: customer.customer_version,
-            version: 0,
             applied_events: event_id.into_iter().collect(),
         })?;
         self.documents.insert(document, &[]).await
-    }
-
-    /// Stores the new state of a customer read at `stored.version`, with the events that
-    /// announce it, and remembers `event_id` as applied; false if it changed meanwhile.
-    async fn update(
-        &self,
-        stored: &Stored,
-        customer: &CustomerOrders,
-        event_id: Option<&str>,
-        events: &[OutboxMessage],
-    ) -> anyhow::Result<bool> {
-        // Only what differs from the copy read: a customer's change leaves its orders as they
-        // were, and an order's status leaves the customer's name and addresses.
-        let before = &stored.customer;
-        let mut set = doc! { "version": stored.version + 1 };
-        set_changed(&mut set, "name", &customer.name, &before.name)?;
-        set_changed(&mut set, "contact", &customer.contact, &before.contact)?;
-        set_changed(
-            &mut set,
-            "addresses",
-            &customer.addresses,
-            &before.addresses,
-        )?;
-        set_changed(&mut set, "orders", &customer.orders, &before.orders)?;
-        set_changed(
-            &mut set,
-            "customerVersion",
-            &customer.customer_version,
-            &before.customer_version,
-        )?;
-        let mut update = doc! { "$set": set };
-        if let Some(event_id) = event_id {
-            update.insert(
-                "$push",
-                doc! {
-                    "appliedEvents": { "$each": [event_id], "$slice": -REMEMBERED_EVENTS },
-                },
-            );
-        }
-        let filter = doc! { "_id": customer.id, "version": stored.version };
-        self.documents.update(filter, update, events).await
     }
 
     /// Removes a customer's copy. Its pending events are published first: the document is
@@ -316,7 +268,6 @@ fn stored(stored: CustomerOrdersDocument) -> Stored {
             orders: stored.orders,
             customer_version: stored.customer_version,
         },
-        version: stored.version,
         applied_events: stored.applied_events,
     }
 }
