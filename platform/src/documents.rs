@@ -54,6 +54,24 @@ pub enum Decision<T> {
     Keep(T),
 }
 
+impl<T> Decision<T> {
+    /// A write that sets `state` as the document's whole new state (its `_id` kept), with the
+    /// events that announce it.
+    pub fn set(
+        state: &impl serde::Serialize,
+        events: Vec<OutboxMessage>,
+        value: T,
+    ) -> anyhow::Result<Self> {
+        let mut state = crate::mongo::to_document(state)?;
+        state.remove("_id");
+        Ok(Decision::Write {
+            update: doc! { "$set": state },
+            events,
+            value,
+        })
+    }
+}
+
 /// How a read-modify-write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Changed<T> {

@@ -134,13 +134,7 @@ pub(crate) fn replacement<T>(
     events: Vec<OutboxMessage>,
     value: T,
 ) -> anyhow::Result<Decision<T>> {
-    let mut state = platform::mongo::to_document(&to_document(customer))?;
-    state.remove("_id");
-    Ok(Decision::Write {
-        update: doc! { "$set": state },
-        events,
-        value,
-    })
+    Decision::set(&to_document(customer), events, value)
 }
 
 fn to_document(customer: &Customer) -> CustomerDocument {

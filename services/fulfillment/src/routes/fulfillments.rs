@@ -15,12 +15,10 @@ use shared_events::{Address, Contact, Name, Order, OrderStatusType};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::now_millis;
+use super::moved;
 use crate::domain::{Fulfillment, ShippingMethod};
-use crate::error::transition_refused;
-use crate::events;
 use crate::state::AppState;
-use crate::storage::{self, SORTABLE};
+use crate::storage::SORTABLE;
 
 /// Fixed paths come before `fulfillments/{id}` so they are not taken for ids.
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
@@ -234,23 +232,11 @@ async fn change_status(
     let changed = state
         .fulfillments
         .change(id, |mut fulfillment, next| {
-            let event = fulfillment
-                .advance(change.order_status_type, change.note.clone(), now_millis())
-                .map_err(transition_refused)?;
             if change.shipping_method.is_some() {
                 fulfillment.shipping_method = change.shipping_method;
             }
-            let message = events::order_status_changed(
-                &event,
-                &fulfillment,
-                next,
-                &state.topics.order_status_change,
-            )?;
-            Ok::<_, ApiError>(storage::replacement(
-                &fulfillment,
-                vec![message],
-                fulfillment.clone(),
-            )?)
+            let note = change.note.clone();
+            moved(fulfillment, change.order_status_type, note, next, &state)
         })
         .await?;
     match changed {

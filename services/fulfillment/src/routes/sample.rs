@@ -5,18 +5,15 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use platform::documents::Decision;
-use platform::http::errors::{ApiError, ApiResult, DatabaseUnavailable, ErrorBody};
+use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
 use platform::http::routes::RouteConfig;
 use serde::Deserialize;
 use shared_events::OrderStatusType;
 use utoipa::ToSchema;
 
-use super::now_millis;
+use super::moved;
 use crate::domain::ShippingMethod;
-use crate::error::transition_refused;
-use crate::events;
 use crate::state::AppState;
-use crate::storage;
 
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     cfg.service(advance_all)
@@ -133,21 +130,12 @@ async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
             .fulfillments
             .change(listed.id, |mut fulfillment, next| {
                 if fulfillment.status() != Some(from) {
-                    return Ok(Decision::Keep(()));
+                    return Ok(Decision::Keep(fulfillment));
                 }
                 if to == OrderStatusType::Shipped {
                     fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
                 }
-                let event = fulfillment
-                    .advance(to, None, now_millis())
-                    .map_err(transition_refused)?;
-                let message = events::order_status_changed(
-                    &event,
-                    &fulfillment,
-                    next,
-                    &state.topics.order_status_change,
-                )?;
-                Ok::<_, ApiError>(storage::replacement(&fulfillment, vec![message], ())?)
+                moved(fulfillment, to, None, next, state)
             })
             .await?;
     }

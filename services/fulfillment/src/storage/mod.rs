@@ -151,13 +151,7 @@ pub(crate) fn replacement<T>(
     events: Vec<OutboxMessage>,
     value: T,
 ) -> anyhow::Result<Decision<T>> {
-    let mut state = platform::mongo::to_document(&to_document(fulfillment))?;
-    state.remove("_id");
-    Ok(Decision::Write {
-        update: doc! { "$set": state },
-        events,
-        value,
-    })
+    Decision::set(&to_document(fulfillment), events, value)
 }
 
 fn to_document(fulfillment: &Fulfillment) -> FulfillmentDocument {
