@@ -16,6 +16,10 @@ use crate::storage::SORTABLE;
 /// The collection's path, and the one Spring Data REST derived from `CustomerOrders`.
 const COLLECTION: &str = "customers";
 const SPRING_COLLECTION: &str = "customerOrderses";
+/// The relation the `customers` page embeds its items under: the item rel, which its clients
+/// have read since it was first served. Spring Data REST's own page embeds under its collection
+/// rel, `SPRING_COLLECTION`, which is where upstream's clients look.
+const ITEM_RELATION: &str = "customerOrders";
 
 /// Fixed paths come before `customers/{id}` so they are not taken for ids.
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
@@ -42,7 +46,7 @@ async fn list_customers(
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    page_of(&request, &query, &state, COLLECTION).await
+    page_of(&request, &query, &state, COLLECTION, ITEM_RELATION).await
 }
 
 /// The same page under Spring Data REST's name for the collection, linking to its items there.
@@ -61,15 +65,23 @@ async fn list_customer_orderses(
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    page_of(&request, &query, &state, SPRING_COLLECTION).await
+    page_of(
+        &request,
+        &query,
+        &state,
+        SPRING_COLLECTION,
+        SPRING_COLLECTION,
+    )
+    .await
 }
 
-/// One page of the copies, as items of the collection at `path`.
+/// One page of the copies, as items of the collection at `path`, embedded under `relation`.
 async fn page_of(
     request: &HttpRequest,
     query: &PageQuery,
     state: &AppState,
     path: &str,
+    relation: &str,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(query, &SORTABLE)?;
     let (customers, total) = state.customers.page(&page).await?;
@@ -78,13 +90,7 @@ async fn page_of(
         .iter()
         .map(|customer| CustomerOrdersResource::new(customer, &collection))
         .collect();
-    Ok(HttpResponse::Ok().json(HalPage::new(
-        "customerOrders",
-        &collection,
-        items,
-        &page,
-        total,
-    )))
+    Ok(HttpResponse::Ok().json(HalPage::new(relation, &collection, items, &page, total)))
 }
 
 /// Every customer copy with its orders, without paging.
