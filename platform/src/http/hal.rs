@@ -1,9 +1,12 @@
 //! HAL as Spring Data REST serves it: links to where an entity lives, and collection pages with
-//! their neighbours; and the URLs they are built from, as the client addressed the service.
+//! their neighbours; the URLs they are built from, as the client addressed the service; and the
+//! media type they answer with, negotiated from the request's `Accept`.
 
 use std::collections::BTreeMap;
 
-use actix_web::HttpRequest;
+use actix_web::body::BoxBody;
+use actix_web::http::header::{self, Accept, Header, Quality};
+use actix_web::{HttpRequest, HttpResponse, Responder};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,6 +29,73 @@ pub fn base_url(request: &HttpRequest, base_path: &str) -> String {
     match url.find(base_path) {
         Some(start) => url[..start + base_path.len()].to_owned(),
         None => url,
+    }
+}
+
+/// The media type of HAL, which Spring Data REST answers with unless asked for plain JSON.
+pub const HAL_JSON: &str = "application/hal+json";
+
+/// The media type a HAL resource answers with: the same body either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    HalJson,
+    Json,
+}
+
+impl MediaType {
+    /// The type the request prefers, as Spring Data REST chooses it: the acceptable types in
+    /// order of preference (q, then specificity, then as listed), and the first that names
+    /// either: `application/json` for plain JSON; `application/hal+json`, `application/*` or
+    /// `*/*` for HAL (for plain JSON where the request refuses HAL with q=0). Without an
+    /// `Accept`, with one that does not parse, or with one that accepts neither, HAL: the
+    /// resource has no other form to offer, and an answer a client can read beats a 406.
+    pub fn accepted_by(request: &HttpRequest) -> Self {
+        let Ok(accept) = Accept::parse(request) else {
+            return MediaType::HalJson;
+        };
+        let (acceptable, refused): (Vec<_>, Vec<_>) = accept
+            .iter()
+            .cloned()
+            .partition(|item| item.quality > Quality::ZERO);
+        let hal_refused = refused
+            .iter()
+            .any(|item| item.item.essence_str() == HAL_JSON);
+        // `ranked` would keep the refused types, last; they must not be chosen.
+        Accept(acceptable)
+            .ranked()
+            .iter()
+            .find_map(|mime| match mime.essence_str() {
+                "application/json" => Some(MediaType::Json),
+                HAL_JSON => Some(MediaType::HalJson),
+                "application/*" | "*/*" if hal_refused => Some(MediaType::Json),
+                "application/*" | "*/*" => Some(MediaType::HalJson),
+                _ => None,
+            })
+            .unwrap_or(MediaType::HalJson)
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            MediaType::HalJson => HAL_JSON,
+            MediaType::Json => "application/json",
+        }
+    }
+}
+
+/// A HAL resource (an entity or a collection page) as an answer: 200 with the body as JSON,
+/// typed as the request's `Accept` asks ([`MediaType::accepted_by`]). `customize()` sets
+/// another status or headers (201 with `Location`).
+pub struct Hal<T>(pub T);
+
+impl<T: Serialize> Responder for Hal<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type(MediaType::accepted_by(request).content_type())
+            // The same URL answers two types, so a cache must key them on `Accept`.
+            .insert_header((header::VARY, "Accept"))
+            .json(self.0)
     }
 }
 
@@ -115,6 +185,49 @@ mod tests {
 
     use super::*;
     use crate::paging::PageQuery;
+
+    fn negotiated(accept: Option<&str>) -> MediaType {
+        let mut request = actix_web::test::TestRequest::default();
+        if let Some(accept) = accept {
+            request = request.insert_header((header::ACCEPT, accept));
+        }
+        MediaType::accepted_by(&request.to_http_request())
+    }
+
+    #[test]
+    fn hal_is_answered_unless_plain_json_is_preferred() {
+        use MediaType::{HalJson, Json};
+        let table = [
+            (None, HalJson),
+            (Some(""), HalJson),
+            (Some("*/*"), HalJson),
+            (Some("application/*"), HalJson),
+            (Some("application/hal+json"), HalJson),
+            (Some("application/hal+json;charset=UTF-8"), HalJson),
+            (Some("application/json"), Json),
+            (Some("application/json;charset=UTF-8"), Json),
+            (Some("application/json, */*"), Json),
+            (Some("*/*, application/json"), Json),
+            (Some("application/*, application/json"), Json),
+            (Some("application/json, application/hal+json"), Json),
+            (Some("application/hal+json, application/json"), HalJson),
+            (Some("application/json, application/hal+json;q=0.9"), Json),
+            (
+                Some("application/json;q=0.8, application/hal+json"),
+                HalJson,
+            ),
+            (Some("application/json;q=0.5, */*;q=0.8"), HalJson),
+            (Some("application/json;q=0, */*"), HalJson),
+            (Some("application/hal+json;q=0, */*"), Json),
+            (Some("application/hal+json;q=0, application/json"), Json),
+            (Some("text/html, application/xml;q=0.9, */*;q=0.8"), HalJson),
+            (Some("text/plain"), HalJson),
+            (Some("not a media type"), HalJson),
+        ];
+        for (accept, expected) in table {
+            assert_eq!(negotiated(accept), expected, "Accept: {accept:?}");
+        }
+    }
 
     #[test]
     fn a_hal_page_links_its_neighbours() {

@@ -5,7 +5,7 @@
 //! - [`extract`]: request bodies, query strings, paths and trace contexts, refused as JSON;
 //! - [`middleware`]: tracing, logging and metrics of each request, its deadline, backpressure;
 //! - [`methods`]: which methods each path answers, and 405 with `Allow` for the others;
-//! - [`hal`]: HAL links and collection pages, as Spring Data REST serves them;
+//! - [`hal`]: HAL links, collection pages and their media type, as Spring Data REST serves them;
 //! - [`routes`]: where a service, and the actuator, register their routes;
 //! - [`actuator`] and [`openapi`]: the operational endpoints, the API's documentation and the
 //!   AsyncAPI document the service gives;

@@ -1,12 +1,14 @@
 //! `customers`: the customer accounts resource, as HAL.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{
+    CustomizeResponder, HttpRequest, HttpResponse, Responder, delete, get, patch, post, put, web,
+};
 use mongodb::bson::oid::ObjectId;
 use platform::documents::{Changed, Decision};
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
-use platform::http::hal::{HalPage, SelfLinks, base_url};
+use platform::http::hal::{Hal, HalPage, SelfLinks, base_url};
 use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use platform::trace::TraceContext;
@@ -67,7 +69,10 @@ fn parse_id(id: &str) -> ApiResult<ObjectId> {
     tag = "customers",
     params(PageQuery),
     responses(
-        (status = 200, description = "A HAL page of customers", body = HalPage<CustomerResource>),
+        (status = 200, description = "A HAL page of customers", content(
+            (HalPage<CustomerResource> = "application/hal+json"),
+            (HalPage<CustomerResource> = "application/json")
+        )),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -77,7 +82,7 @@ async fn list_customers(
     request: HttpRequest,
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<HalPage<CustomerResource>>> {
     let page = PageRequest::parse(&query, &SORTABLE)?;
     let (customers, total) = state.customers.page(&page).await?;
     let base = base_url(&request, &state.base_path);
@@ -86,7 +91,13 @@ async fn list_customers(
         .map(|customer| CustomerResource::new(customer, &base))
         .collect();
     let collection = format!("{base}/customers");
-    Ok(HttpResponse::Ok().json(HalPage::new("customers", &collection, items, &page, total)))
+    Ok(Hal(HalPage::new(
+        "customers",
+        &collection,
+        items,
+        &page,
+        total,
+    )))
 }
 
 /// Every customer, without paging.
@@ -118,7 +129,10 @@ async fn get_customer_summary(
     tag = "customers",
     params(("id" = String, Path, description = "The customer id, 24 hex digits")),
     responses(
-        (status = 200, description = "The customer", body = CustomerResource),
+        (status = 200, description = "The customer", content(
+            (CustomerResource = "application/hal+json"),
+            (CustomerResource = "application/json")
+        )),
         (status = 404, description = "No such customer", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -128,7 +142,7 @@ async fn get_customer(
     request: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerResource>> {
     let id = parse_id(&id)?;
     let customer = state
         .customers
@@ -136,7 +150,7 @@ async fn get_customer(
         .await?
         .ok_or_else(|| ApiError::not_found("customer", &id.to_hex()))?;
     let base = base_url(&request, &state.base_path);
-    Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)))
+    Ok(Hal(CustomerResource::new(&customer, &base)))
 }
 
 /// Creates a customer and publishes it.
@@ -144,7 +158,10 @@ async fn get_customer(
     tag = "customers",
     request_body = CustomerDraft,
     responses(
-        (status = 201, description = "Created; `Location` names it", body = CustomerResource),
+        (status = 201, description = "Created; `Location` names it", content(
+            (CustomerResource = "application/hal+json"),
+            (CustomerResource = "application/json")
+        )),
         (status = 422, description = "Invalid values", body = ErrorBody),
         DatabaseUnavailable,
         BodyRejected,
@@ -156,7 +173,7 @@ async fn create_customer(
     trace: TraceContext,
     body: Body<CustomerDraft>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<CustomizeResponder<Hal<CustomerResource>>> {
     let customer = Customer {
         id: ObjectId::new(),
         draft: body.0.validated(&[])?,
@@ -164,9 +181,11 @@ async fn create_customer(
     let event = events::customer_changed(&customer, 0, &state.topics.customer_change, &trace)?;
     state.customers.insert(&customer, &[event]).await?;
     let resource = CustomerResource::new(&customer, &base_url(&request, &state.base_path));
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, resource.links.self_link.href.clone()))
-        .json(resource))
+    let location = resource.links.self_link.href.clone();
+    Ok(Hal(resource)
+        .customize()
+        .with_status(StatusCode::CREATED)
+        .insert_header((header::LOCATION, location)))
 }
 
 /// Replaces a customer and publishes the change.
@@ -175,7 +194,10 @@ async fn create_customer(
     params(("id" = String, Path, description = "The customer id, 24 hex digits")),
     request_body = CustomerDraft,
     responses(
-        (status = 200, description = "Replaced", body = CustomerResource),
+        (status = 200, description = "Replaced", content(
+            (CustomerResource = "application/hal+json"),
+            (CustomerResource = "application/json")
+        )),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
@@ -190,7 +212,7 @@ async fn replace_customer(
     id: web::Path<String>,
     body: Body<CustomerDraft>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerResource>> {
     let draft = body.0;
     change_customer(request, trace, &id, state, move |_| draft.clone()).await
 }
@@ -201,7 +223,10 @@ async fn replace_customer(
     params(("id" = String, Path, description = "The customer id, 24 hex digits")),
     request_body = CustomerPatch,
     responses(
-        (status = 200, description = "Changed", body = CustomerResource),
+        (status = 200, description = "Changed", content(
+            (CustomerResource = "application/hal+json"),
+            (CustomerResource = "application/json")
+        )),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "Invalid values", body = ErrorBody),
@@ -216,7 +241,7 @@ async fn update_customer(
     id: web::Path<String>,
     body: Body<CustomerPatch>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerResource>> {
     let patch = body.0;
     change_customer(request, trace, &id, state, move |stored| {
         stored.clone().patched(patch.clone())
@@ -232,7 +257,7 @@ async fn change_customer(
     id: &str,
     state: web::Data<AppState>,
     change: impl Fn(&CustomerDraft) -> CustomerDraft,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerResource>> {
     let id = parse_id(id)?;
     let changed = state
         .customers
@@ -253,7 +278,7 @@ async fn change_customer(
     match changed {
         Changed::Done(customer) => {
             let base = base_url(&request, &state.base_path);
-            Ok(HttpResponse::Ok().json(CustomerResource::new(&customer, &base)))
+            Ok(Hal(CustomerResource::new(&customer, &base)))
         }
         Changed::NotFound => Err(ApiError::not_found("customer", &id.to_hex())),
         Changed::Conflict => Err(ApiError::changed_meanwhile("customer")),

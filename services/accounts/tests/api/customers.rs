@@ -403,3 +403,34 @@ async fn a_malformed_body_is_refused_naming_the_field_at_fault() {
         assert!(message.contains(reason), "{message}");
     }
 }
+
+/// As Spring Data REST: HAL's media type unless the client asks for plain JSON; the summary
+/// is not HAL and stays plain JSON.
+#[tokio::test]
+async fn hal_resources_answer_the_media_type_the_request_accepts() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post("/customers", &customer_body("a@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let one = format!("/customers/{}", created["id"].as_str().unwrap());
+    for path in ["/customers", one.as_str()] {
+        for (accept, expected) in [
+            (None, "application/hal+json"),
+            (Some("application/json"), "application/json"),
+            (Some("application/hal+json"), "application/hal+json"),
+        ] {
+            assert_eq!(
+                app.content_type_of(path, accept).await,
+                expected,
+                "GET {path} with Accept {accept:?}"
+            );
+        }
+    }
+    assert_eq!(
+        app.content_type_of("/customers/summary", None).await,
+        "application/json"
+    );
+}

@@ -7,7 +7,7 @@ use platform::http::errors::{
     ApiError, ApiResult, BodyRejected, Code, DatabaseUnavailable, ErrorBody,
 };
 use platform::http::extract::Body;
-use platform::http::hal::{HalPage, SelfLinks, base_url};
+use platform::http::hal::{Hal, HalPage, SelfLinks, base_url};
 use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use serde::{Deserialize, Serialize};
@@ -89,7 +89,10 @@ fn parse_id(id: &str) -> ApiResult<ObjectId> {
     tag = "fulfillments",
     params(PageQuery),
     responses(
-        (status = 200, description = "A HAL page of fulfillments", body = HalPage<FulfillmentResource>),
+        (status = 200, description = "A HAL page of fulfillments", content(
+            (HalPage<FulfillmentResource> = "application/hal+json"),
+            (HalPage<FulfillmentResource> = "application/json")
+        )),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -99,7 +102,7 @@ async fn list_fulfillments(
     request: HttpRequest,
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<HalPage<FulfillmentResource>>> {
     let page = PageRequest::parse(&query, &SORTABLE)?;
     let (fulfillments, total) = state.fulfillments.page(&page).await?;
     let base = base_url(&request, &state.base_path);
@@ -108,7 +111,7 @@ async fn list_fulfillments(
         .map(|fulfillment| FulfillmentResource::new(fulfillment, &base))
         .collect();
     let collection = format!("{base}/fulfillments");
-    Ok(HttpResponse::Ok().json(HalPage::new(
+    Ok(Hal(HalPage::new(
         "fulfillments",
         &collection,
         items,
@@ -155,7 +158,10 @@ pub(crate) struct ByOrder {
     tag = "fulfillments",
     params(ByOrder),
     responses(
-        (status = 200, description = "The order's fulfillment", body = FulfillmentResource),
+        (status = 200, description = "The order's fulfillment", content(
+            (FulfillmentResource = "application/hal+json"),
+            (FulfillmentResource = "application/json")
+        )),
         (status = 400, description = "The guid is not a UUID", body = ErrorBody),
         (status = 404, description = "No fulfillment for this order (yet)", body = ErrorBody),
         DatabaseUnavailable,
@@ -166,7 +172,7 @@ async fn find_by_order(
     request: HttpRequest,
     query: web::Query<ByOrder>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<FulfillmentResource>> {
     let fulfillment = state
         .fulfillments
         .find_by_order(query.guid)
@@ -178,7 +184,7 @@ async fn find_by_order(
             )
         })?;
     let base = base_url(&request, &state.base_path);
-    Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
+    Ok(Hal(FulfillmentResource::new(&fulfillment, &base)))
 }
 
 /// One fulfillment.
@@ -186,7 +192,10 @@ async fn find_by_order(
     tag = "fulfillments",
     params(("id" = String, Path, description = "The fulfillment id, 24 hex digits")),
     responses(
-        (status = 200, description = "The fulfillment", body = FulfillmentResource),
+        (status = 200, description = "The fulfillment", content(
+            (FulfillmentResource = "application/hal+json"),
+            (FulfillmentResource = "application/json")
+        )),
         (status = 404, description = "No such fulfillment", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -196,7 +205,7 @@ async fn get_fulfillment(
     request: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<FulfillmentResource>> {
     let id = parse_id(&id)?;
     let fulfillment = state
         .fulfillments
@@ -204,7 +213,7 @@ async fn get_fulfillment(
         .await?
         .ok_or_else(|| ApiError::not_found("fulfillment", &id.to_hex()))?;
     let base = base_url(&request, &state.base_path);
-    Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
+    Ok(Hal(FulfillmentResource::new(&fulfillment, &base)))
 }
 
 /// Moves a fulfillment to a new status, if the state machine allows it, and publishes it.
@@ -213,7 +222,10 @@ async fn get_fulfillment(
     params(("id" = String, Path, description = "The fulfillment id, 24 hex digits")),
     request_body = StatusChange,
     responses(
-        (status = 200, description = "Changed", body = FulfillmentResource),
+        (status = 200, description = "Changed", content(
+            (FulfillmentResource = "application/hal+json"),
+            (FulfillmentResource = "application/json")
+        )),
         (status = 404, description = "No such fulfillment", body = ErrorBody),
         (status = 409, description = "Already in that status, or changed meanwhile", body = ErrorBody),
         (status = 422, description = "The state machine does not allow it", body = ErrorBody),
@@ -227,7 +239,7 @@ async fn change_status(
     id: web::Path<String>,
     Body(change): Body<StatusChange>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<FulfillmentResource>> {
     let id = parse_id(&id)?;
     let changed = state
         .fulfillments
@@ -242,7 +254,7 @@ async fn change_status(
     match changed {
         Changed::Done(fulfillment) => {
             let base = base_url(&request, &state.base_path);
-            Ok(HttpResponse::Ok().json(FulfillmentResource::new(&fulfillment, &base)))
+            Ok(Hal(FulfillmentResource::new(&fulfillment, &base)))
         }
         Changed::NotFound => Err(ApiError::not_found("fulfillment", &id.to_hex())),
         Changed::Conflict => Err(ApiError::changed_meanwhile("fulfillment")),

@@ -241,3 +241,20 @@ async fn unknown_ids_and_pages_get_json_errors() {
     let page: Value = app.get("/fulfillments").await.json().await.unwrap();
     assert_eq!(page["page"]["totalElements"], 0);
 }
+
+/// As Spring Data REST: HAL's media type unless the client asks for plain JSON.
+#[tokio::test]
+async fn hal_resources_answer_the_media_type_the_request_accepts() {
+    let app = spawn_app().await;
+    for (accept, expected) in [
+        (None, "application/hal+json"),
+        (Some("application/json"), "application/json"),
+        (Some("application/hal+json"), "application/hal+json"),
+    ] {
+        assert_eq!(
+            app.content_type_of("/fulfillments", accept).await,
+            expected,
+            "Accept {accept:?}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use mongodb::bson::oid::ObjectId;
 use platform::http::errors::{ApiError, ApiResult, DatabaseUnavailable, ErrorBody};
-use platform::http::hal::{HalPage, base_url};
+use platform::http::hal::{Hal, HalPage, base_url};
 use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 
@@ -35,7 +35,10 @@ pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
     tag = "customers",
     params(PageQuery),
     responses(
-        (status = 200, description = "A HAL page of customers", body = HalPage<CustomerOrdersResource>),
+        (status = 200, description = "A HAL page of customers", content(
+            (HalPage<CustomerOrdersResource> = "application/hal+json"),
+            (HalPage<CustomerOrdersResource> = "application/json")
+        )),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -45,7 +48,7 @@ async fn list_customers(
     request: HttpRequest,
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<HalPage<CustomerOrdersResource>>> {
     page_of(&request, &query, &state, COLLECTION, ITEM_RELATION).await
 }
 
@@ -54,7 +57,10 @@ async fn list_customers(
     tag = "customers",
     params(PageQuery),
     responses(
-        (status = 200, description = "A HAL page of customers", body = HalPage<CustomerOrdersResource>),
+        (status = 200, description = "A HAL page of customers", content(
+            (HalPage<CustomerOrdersResource> = "application/hal+json"),
+            (HalPage<CustomerOrdersResource> = "application/json")
+        )),
         (status = 400, description = "Bad paging or sorting", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -64,7 +70,7 @@ async fn list_customer_orderses(
     request: HttpRequest,
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<HalPage<CustomerOrdersResource>>> {
     page_of(
         &request,
         &query,
@@ -82,7 +88,7 @@ async fn page_of(
     state: &AppState,
     path: &str,
     relation: &str,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<HalPage<CustomerOrdersResource>>> {
     let page = PageRequest::parse(query, &SORTABLE)?;
     let (customers, total) = state.customers.page(&page).await?;
     let collection = format!("{}/{path}", base_url(request, &state.base_path));
@@ -90,7 +96,13 @@ async fn page_of(
         .iter()
         .map(|customer| CustomerOrdersResource::new(customer, &collection))
         .collect();
-    Ok(HttpResponse::Ok().json(HalPage::new(relation, &collection, items, &page, total)))
+    Ok(Hal(HalPage::new(
+        relation,
+        &collection,
+        items,
+        &page,
+        total,
+    )))
 }
 
 /// Every customer copy with its orders, without paging.
@@ -124,7 +136,10 @@ async fn get_customer_summary(
     tag = "customers",
     params(("id" = String, Path, description = "The accounts customer id, 24 hex digits")),
     responses(
-        (status = 200, description = "The customer", body = CustomerOrdersResource),
+        (status = 200, description = "The customer", content(
+            (CustomerOrdersResource = "application/hal+json"),
+            (CustomerOrdersResource = "application/json")
+        )),
         (status = 404, description = "No such customer", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -134,7 +149,7 @@ async fn get_customer(
     request: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerOrdersResource>> {
     one_of(&request, &id, &state, COLLECTION).await
 }
 
@@ -143,7 +158,10 @@ async fn get_customer(
     tag = "customers",
     params(("id" = String, Path, description = "The accounts customer id, 24 hex digits")),
     responses(
-        (status = 200, description = "The customer", body = CustomerOrdersResource),
+        (status = 200, description = "The customer", content(
+            (CustomerOrdersResource = "application/hal+json"),
+            (CustomerOrdersResource = "application/json")
+        )),
         (status = 404, description = "No such customer", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -153,7 +171,7 @@ async fn get_customer_orders(
     request: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerOrdersResource>> {
     one_of(&request, &id, &state, SPRING_COLLECTION).await
 }
 
@@ -163,7 +181,7 @@ async fn one_of(
     id: &str,
     state: &AppState,
     path: &str,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<CustomerOrdersResource>> {
     let not_found = || ApiError::not_found("customer", id);
     let object_id = ObjectId::parse_str(id).map_err(|_| not_found())?;
     let stored = state
@@ -172,5 +190,8 @@ async fn one_of(
         .await?
         .ok_or_else(not_found)?;
     let collection = format!("{}/{path}", base_url(request, &state.base_path));
-    Ok(HttpResponse::Ok().json(CustomerOrdersResource::new(&stored.customer, &collection)))
+    Ok(Hal(CustomerOrdersResource::new(
+        &stored.customer,
+        &collection,
+    )))
 }

@@ -1,12 +1,12 @@
 //! Placing, approving and reading orders.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{CustomizeResponder, HttpRequest, Responder, get, post, web};
 use mongodb::bson::oid::ObjectId;
 use platform::documents::Changed;
 use platform::http::errors::{ApiError, ApiResult, BodyRejected, DatabaseUnavailable, ErrorBody};
 use platform::http::extract::Body;
-use platform::http::hal::base_url;
+use platform::http::hal::{Hal, base_url};
 use platform::http::routes::RouteConfig;
 use platform::trace::TraceContext;
 use uuid::Uuid;
@@ -42,7 +42,10 @@ fn parse_guid(guid: &str) -> ApiResult<Uuid> {
     params(("id" = String, Path, description = "The accounts customer id, 24 hex digits")),
     request_body = NewOrder,
     responses(
-        (status = 201, description = "Placed; `Location` names it", body = OrderResource),
+        (status = 201, description = "Placed; `Location` names it", content(
+            (OrderResource = "application/hal+json"),
+            (OrderResource = "application/json")
+        )),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 409, description = "Changed meanwhile by another request", body = ErrorBody),
         (status = 422, description = "No items, a zero quantity or an unknown product", body = ErrorBody),
@@ -56,7 +59,7 @@ async fn place_order(
     id: web::Path<String>,
     body: Body<NewOrder>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<CustomizeResponder<Hal<OrderResource>>> {
     let not_found = || ApiError::not_found("customer", &id);
     let object_id = ObjectId::parse_str(id.as_str()).map_err(|_| not_found())?;
     let new_order = body.0;
@@ -70,9 +73,11 @@ async fn place_order(
         .await?;
     let order = answer(changed, not_found)?;
     let resource = OrderResource::new(order, &base_url(&request, &state.base_path));
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, resource.href().to_owned()))
-        .json(resource))
+    let location = resource.href().to_owned();
+    Ok(Hal(resource)
+        .customize()
+        .with_status(StatusCode::CREATED)
+        .insert_header((header::LOCATION, location)))
 }
 
 /// One order.
@@ -80,7 +85,10 @@ async fn place_order(
     tag = "orders",
     params(("guid" = String, Path, description = "The order guid")),
     responses(
-        (status = 200, description = "The order", body = OrderResource),
+        (status = 200, description = "The order", content(
+            (OrderResource = "application/hal+json"),
+            (OrderResource = "application/json")
+        )),
         (status = 404, description = "No such order", body = ErrorBody),
         DatabaseUnavailable,
     ),
@@ -90,7 +98,7 @@ async fn get_order(
     request: HttpRequest,
     guid: web::Path<String>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<OrderResource>> {
     let guid = parse_guid(&guid)?;
     let stored = state
         .customers
@@ -102,7 +110,7 @@ async fn get_order(
         .order(guid)
         .ok_or(OrderError::UnknownOrder(guid))?
         .clone();
-    Ok(HttpResponse::Ok().json(OrderResource::new(
+    Ok(Hal(OrderResource::new(
         order,
         &base_url(&request, &state.base_path),
     )))
@@ -113,7 +121,10 @@ async fn get_order(
     tag = "orders",
     params(("guid" = String, Path, description = "The order guid")),
     responses(
-        (status = 200, description = "Approved", body = OrderResource),
+        (status = 200, description = "Approved", content(
+            (OrderResource = "application/hal+json"),
+            (OrderResource = "application/json")
+        )),
         (status = 404, description = "No such order", body = ErrorBody),
         (status = 409, description = "Already approved", body = ErrorBody),
         (status = 422, description = "Not CREATED, or no SHIPPING address", body = ErrorBody),
@@ -126,7 +137,7 @@ async fn approve_order(
     trace: TraceContext,
     guid: web::Path<String>,
     state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<Hal<OrderResource>> {
     let guid = parse_guid(&guid)?;
     let changed = state
         .customers
@@ -143,7 +154,7 @@ async fn approve_order(
         })
         .await?;
     let order = answer(changed, || OrderError::UnknownOrder(guid).into())?;
-    Ok(HttpResponse::Ok().json(OrderResource::new(
+    Ok(Hal(OrderResource::new(
         order,
         &base_url(&request, &state.base_path),
     )))

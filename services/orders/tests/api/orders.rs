@@ -243,3 +243,23 @@ async fn the_customer_collection_answers_under_spring_data_rests_name_too() {
     let missing = app.get("/customerOrderses/5b189af9a8d05613315b0299").await;
     assert_eq!(missing.status(), 404);
 }
+
+/// As Spring Data REST: HAL's media type unless the client asks for plain JSON.
+#[tokio::test]
+async fn hal_resources_answer_the_media_type_the_request_accepts() {
+    let (app, id) = app_with_customer().await;
+    let one = format!("/customerOrderses/{id}");
+    for path in ["/customerOrderses", "/customers", one.as_str()] {
+        for (accept, expected) in [
+            (None, "application/hal+json"),
+            (Some("application/json"), "application/json"),
+            (Some("application/hal+json"), "application/hal+json"),
+        ] {
+            assert_eq!(
+                app.content_type_of(path, accept).await,
+                expected,
+                "GET {path} with Accept {accept:?}"
+            );
+        }
+    }
+}
