@@ -1,0 +1,170 @@
+//! Least privilege on a real, secured Kafka: a broker of the test's own that takes clients over
+//! SASL_SSL only, with the ACLs `shared_events::acls` derives from the event contract, and the
+//! services' principals meeting it through the real client (`platform::kafka`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use platform::settings::KafkaSettings;
+use rdkafka::client::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use shared_events::acls::grants;
+use shared_events::asyncapi::EventFlow;
+use shared_events::topics;
+use test_support::{EVENT_DEADLINE, PrivateKafka, eventually, unique_name};
+
+/// The three services as they run by default: their names are their Kafka users.
+fn services() -> Vec<EventFlow> {
+    vec![
+        EventFlow::with_default_topics("accounts", None),
+        EventFlow::with_default_topics("orders", Some("orders")),
+        EventFlow::with_default_topics("fulfillment", Some("fulfillment")),
+    ]
+}
+
+/// A broker with a user per service, every topic of the contract and its dead letters, and the
+/// derived ACLs; with each service's password.
+async fn secured_storefront_broker() -> (PrivateKafka, Vec<(&'static str, String)>) {
+    let passwords: Vec<(&'static str, String)> = services()
+        .iter()
+        .map(|flow| (flow.service, unique_name("password")))
+        .collect();
+    let users: Vec<(&str, &str)> = passwords
+        .iter()
+        .map(|(name, password)| (*name, password.as_str()))
+        .collect();
+    let kafka = PrivateKafka::start_secured(&users);
+    let mut names: Vec<String> = topics::ALL
+        .iter()
+        .map(|topic| (*topic).to_owned())
+        .collect();
+    names.extend(topics::ALL.iter().map(|topic| topics::dead_letter(topic)));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    platform::kafka::create_topics(&kafka.admin_settings(), &names, 3, &topics::COMPACTED)
+        .await
+        .expect("creating the topics as admin");
+    let grants: Vec<String> = grants(&services())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    kafka.allow(&grants);
+    (kafka, passwords)
+}
+
+fn impatient(settings: KafkaSettings) -> KafkaSettings {
+    KafkaSettings {
+        delivery_timeout: Duration::from_secs(10),
+        ..settings
+    }
+}
+
+async fn produce(producer: &FutureProducer, topic: &str) -> Result<(), KafkaError> {
+    producer
+        .send(
+            FutureRecord::to(topic).key("k").payload("{}"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|(error, _)| error)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn services_authenticate_with_scram_over_tls_and_write_only_where_the_contract_says() {
+    let (kafka, passwords) = secured_storefront_broker().await;
+    let password = |service: &str| {
+        passwords
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, password)| password.clone())
+            .expect("a service's password")
+    };
+
+    let accounts = platform::kafka::producer(&impatient(
+        kafka.user_settings("accounts", &password("accounts")),
+    ))
+    .expect("creating accounts' producer");
+    // The broker applies new ACLs once it has the metadata record that carries them.
+    eventually(
+        "accounts allowed to write its changelog",
+        EVENT_DEADLINE,
+        || async { produce(&accounts, topics::CUSTOMER_CHANGE).await.ok() },
+    )
+    .await;
+
+    let refused = produce(&accounts, topics::ORDER_FULFILL).await;
+    assert!(
+        matches!(
+            refused,
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            ))
+        ),
+        "accounts writing orders' topic: {refused:?}"
+    );
+
+    let orders = platform::kafka::producer(&impatient(
+        kafka.user_settings("orders", &password("orders")),
+    ))
+    .expect("creating orders' producer");
+    for topic in [
+        topics::ORDER_FULFILL.to_owned(),
+        topics::dead_letter(topics::CUSTOMER_CHANGE),
+    ] {
+        produce(&orders, &topic)
+            .await
+            .unwrap_or_else(|error| panic!("orders writing {topic}: {error}"));
+    }
+    let refused = produce(&orders, topics::CUSTOMER_CHANGE).await;
+    assert!(
+        matches!(
+            refused,
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            ))
+        ),
+        "orders writing the topic it only reads: {refused:?}"
+    );
+}
+
+/// Keeps the errors the client reports outside any request: a refused login is one, while
+/// the records waiting for a connection only time out.
+#[derive(Clone, Default)]
+struct ClientErrors(Arc<Mutex<Vec<KafkaError>>>);
+
+impl ClientContext for ClientErrors {
+    fn error(&self, error: KafkaError, _reason: &str) {
+        self.0.lock().expect("the client's errors").push(error);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_refused_as_an_authentication_failure() {
+    let (kafka, _) = secured_storefront_broker().await;
+    let settings = kafka.user_settings("accounts", "not-the-password");
+    let errors = ClientErrors::default();
+    let producer: FutureProducer<ClientErrors> = platform::kafka::client_config(&settings)
+        .set("message.timeout.ms", "5000")
+        .create_with_context(errors.clone())
+        .expect("creating a producer");
+    let delivery = producer
+        .send_result(
+            FutureRecord::to(topics::CUSTOMER_CHANGE)
+                .key("k")
+                .payload("{}"),
+        )
+        .map_err(|(error, _)| error)
+        .expect("queueing a record");
+
+    eventually("the login refused", EVENT_DEADLINE, || async {
+        let errors = errors.0.lock().expect("the client's errors");
+        errors
+            .iter()
+            .any(|error| error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication))
+            .then_some(())
+    })
+    .await;
+    let undelivered = delivery.await.expect("the delivery's outcome");
+    assert!(undelivered.is_err(), "{undelivered:?}");
+}
