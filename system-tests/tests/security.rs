@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use platform::settings::KafkaSettings;
+use rdkafka::Message;
 use rdkafka::client::ClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use shared_events::acls::grants;
@@ -71,7 +73,7 @@ async fn produce(producer: &FutureProducer, topic: &str) -> Result<(), KafkaErro
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn services_authenticate_with_scram_over_tls_and_write_only_where_the_contract_says() {
+async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contract_grants() {
     let (kafka, passwords) = secured_storefront_broker().await;
     let password = |service: &str| {
         passwords
@@ -126,6 +128,48 @@ async fn services_authenticate_with_scram_over_tls_and_write_only_where_the_cont
         ),
         "orders writing the topic it only reads: {refused:?}"
     );
+
+    let read = first_record(
+        &kafka.user_settings("orders", &password("orders")),
+        "orders",
+        topics::CUSTOMER_CHANGE,
+    )
+    .await;
+    let offset = read.unwrap_or_else(|error| panic!("orders reading as its group: {error}"));
+    assert_eq!(offset, 0, "accounts' record, its offset committed");
+    let refused = first_record(
+        &kafka.user_settings("orders", &password("orders")),
+        "fulfillment",
+        topics::CUSTOMER_CHANGE,
+    )
+    .await;
+    assert_eq!(
+        refused.map_err(|error| error.rdkafka_error_code()),
+        Err(Some(RDKafkaErrorCode::GroupAuthorizationFailed)),
+        "orders reading its own topic as fulfillment's group"
+    );
+}
+
+/// The offset of the first record `settings`' user reads from `topic` as a member of `group`,
+/// committed; or the error the client meets first.
+async fn first_record(
+    settings: &KafkaSettings,
+    group: &str,
+    topic: &str,
+) -> Result<i64, KafkaError> {
+    let consumer: StreamConsumer = platform::kafka::client_config(settings)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating a consumer");
+    consumer.subscribe(&[topic]).expect("subscribing");
+    let message = tokio::time::timeout(EVENT_DEADLINE, consumer.recv())
+        .await
+        .unwrap_or_else(|_| panic!("nothing from {topic} within {EVENT_DEADLINE:?}"))?;
+    let offset = message.offset();
+    consumer.commit_message(&message, CommitMode::Sync)?;
+    Ok(offset)
 }
 
 /// Keeps the errors the client reports outside any request: a refused login is one, while
