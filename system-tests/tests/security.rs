@@ -11,10 +11,13 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{Value, json};
 use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
 use shared_events::topics;
-use test_support::{EVENT_DEADLINE, PrivateKafka, eventually, unique_name};
+use system_tests::faults::create_customer;
+use system_tests::processes;
+use test_support::{EVENT_DEADLINE, PrivateDatabase, PrivateKafka, eventually, unique_name};
 
 /// The three services as they run by default: their names are their Kafka users.
 fn services() -> Vec<EventFlow> {
@@ -25,9 +28,8 @@ fn services() -> Vec<EventFlow> {
     ]
 }
 
-/// A broker with a user per service, every topic of the contract and its dead letters, and the
-/// derived ACLs; with each service's password.
-async fn secured_storefront_broker() -> (PrivateKafka, Vec<(&'static str, String)>) {
+/// A secured broker with a user per service, named as the service; with each one's password.
+fn broker_with_a_user_per_service() -> (PrivateKafka, Vec<(&'static str, String)>) {
     let passwords: Vec<(&'static str, String)> = services()
         .iter()
         .map(|flow| (flow.service, unique_name("password")))
@@ -36,7 +38,13 @@ async fn secured_storefront_broker() -> (PrivateKafka, Vec<(&'static str, String
         .iter()
         .map(|(name, password)| (*name, password.as_str()))
         .collect();
-    let kafka = PrivateKafka::start_secured(&users);
+    (PrivateKafka::start_secured(&users), passwords)
+}
+
+/// A broker with a user per service, every topic of the contract and its dead letters, and the
+/// derived ACLs; with each service's password.
+async fn secured_storefront_broker() -> (PrivateKafka, Vec<(&'static str, String)>) {
+    let (kafka, passwords) = broker_with_a_user_per_service();
     let mut names: Vec<String> = topics::ALL
         .iter()
         .map(|topic| (*topic).to_owned())
@@ -211,4 +219,86 @@ async fn a_wrong_password_is_refused_as_an_authentication_failure() {
     .await;
     let undelivered = delivery.await.expect("the delivery's outcome");
     assert!(undelivered.is_err(), "{undelivered:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the_flow() {
+    let (kafka, passwords) = broker_with_a_user_per_service();
+    let database = PrivateDatabase::start();
+    let uri = database.uri();
+    let store =
+        processes::Storefront::start_secured(&kafka, &passwords, &[("APP_DATABASE__URI", &uri)])
+            .await;
+
+    let client = reqwest::Client::new();
+    let id = create_customer(&client, &store.accounts.url, "ada@example.com").await;
+    let copy = format!("{}/customers/{id}", store.orders.url);
+    eventually("the customer's copy in orders", EVENT_DEADLINE, || async {
+        let response = client.get(&copy).send().await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+
+    let placed: Value = client
+        .post(format!("{copy}/orders"))
+        .json(&json!({"orderItems": [
+            {"product": {"guid": "b5efd4a0-4eb9-4ad0-bc9e-2f5542cbe897"}, "quantity": 2}]}))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("placing an order")
+        .json()
+        .await
+        .expect("the placed order");
+    let guid = placed["guid"].as_str().expect("the order's guid");
+    let order = format!("{}/orders/{guid}", store.orders.url);
+    client
+        .post(format!("{order}/approve"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("approving the order");
+    let search = format!(
+        "{}/fulfillments/search/findByOrderGuid?guid={guid}",
+        store.fulfillment.url
+    );
+    let fulfillment = eventually(
+        "the fulfillment request in fulfillment",
+        EVENT_DEADLINE,
+        || async {
+            let response = client.get(&search).send().await.ok()?;
+            let found: Value = response.error_for_status().ok()?.json().await.ok()?;
+            found["id"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    client
+        .post(format!(
+            "{}/fulfillments/{fulfillment}/status",
+            store.fulfillment.url
+        ))
+        .json(&json!({"orderStatusType": "PROCESSING"}))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("moving the fulfillment on");
+    eventually(
+        "the status change back in orders",
+        EVENT_DEADLINE,
+        || async {
+            let held: Value = client.get(&order).send().await.ok()?.json().await.ok()?;
+            let last = held["orderStatusEvents"].as_array()?.last()?.clone();
+            (last["orderStatusType"] == "PROCESSING").then_some(())
+        },
+    )
+    .await;
+
+    for service in store.services() {
+        let ready = client
+            .get(format!("{}/actuator/health/readiness", service.url))
+            .send()
+            .await
+            .expect("asking for readiness");
+        assert_eq!(ready.status(), 200, "{} ready", service.name);
+    }
 }
