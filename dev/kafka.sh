@@ -13,6 +13,16 @@
 #                            topics, min.insync.replicas N-1 (at least 1); default 1
 #     --heap SIZE            JVM heap, default 512m
 #     --set KEY=VALUE        any other broker setting (repeatable; wins over the above)
+#     --secure DIR           clients connect with SASL_SSL instead of PLAINTEXT (see below)
+# Secured (--secure DIR): the client listener speaks SASL_SSL with SCRAM-SHA-512 and PLAIN, the
+# broker certificate comes from dev/certs.sh DIR (clients trust DIR/ca.pem), and KRaft's
+# StandardAuthorizer refuses whatever no ACL allows, except to the super user `admin`. DIR/users
+# lists the users, one `NAME PASSWORD` a line (letters, digits, `_`, `-`), `admin` among them;
+# their SCRAM credentials are written when DIR's node is formatted, and their PLAIN passwords
+# are read at every start. The broker talks to itself (inter-broker) as `admin` over the same
+# listener, and to its controller over SASL_PLAINTEXT with PLAIN on 127.0.0.1, so no listener
+# lets an unauthenticated client in. ACLs are created afterwards, through the Admin API
+# (storefront.dev.CreateAcls).
 # Needs Java 17 and the classpath scripts/setup.sh resolves with Maven (dev/target/classpath).
 # A folder formatted for another cluster or node, or left by another broker, is refused with
 # the reason; nothing is ever wiped.
@@ -34,6 +44,7 @@ if [[ "${1:-}" == "--new-cluster-id" ]]; then
 fi
 
 dir="" port="" controller_port="" node_id=1 voters="" cluster_id="" replication=1 heap=512m
+secure=""
 overrides=()
 while (($#)); do
   case "$1" in
@@ -46,6 +57,7 @@ while (($#)); do
     --replication) replication=$2 ;;
     --heap) heap=$2 ;;
     --set) overrides+=("$2") ;;
+    --secure) secure=$2 ;;
     *) fail "kafka.sh: unknown option $1" ;;
   esac
   shift 2
@@ -81,16 +93,64 @@ elif [[ -z "$cluster_id" ]]; then
   cluster_id=$(new_cluster_id)
 fi
 
+# The settings of a secured node; fills `scram` with the credentials its format writes.
+scram=()
+security_settings() {
+  local users="$secure/users" name password admin_password="" plain_users=""
+  [[ -f "$users" ]] || fail "$users missing: list the users, one 'NAME PASSWORD' a line, admin among them"
+  while read -r name password; do
+    [[ -z "$name" ]] && continue
+    [[ "$name$password" =~ ^[A-Za-z0-9_-]+$ ]] ||
+      fail "$users: names and passwords take letters, digits, '_' and '-' only"
+    [[ "$name" == admin ]] && admin_password=$password
+    plain_users+=" user_$name=\"$password\""
+    scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$password]")
+  done <"$users"
+  [[ -n "$admin_password" ]] || fail "$users has no admin"
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
+  plain+=" username=\"admin\" password=\"$admin_password\""
+  echo "listeners=SASL_SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"
+  echo "advertised.listeners=SASL_SSL://127.0.0.1:$port"
+  echo "controller.listener.names=CONTROLLER"
+  echo "inter.broker.listener.name=SASL_SSL"
+  echo "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
+  echo "sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN"
+  echo "sasl.mechanism.inter.broker.protocol=PLAIN"
+  echo "sasl.mechanism.controller.protocol=PLAIN"
+  echo "listener.name.controller.sasl.enabled.mechanisms=PLAIN"
+  echo "listener.name.controller.plain.sasl.jaas.config=$plain user_admin=\"$admin_password\";"
+  echo "listener.name.sasl_ssl.plain.sasl.jaas.config=$plain$plain_users;"
+  echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  echo "ssl.keystore.type=PKCS12"
+  echo "ssl.keystore.location=$secure/broker.p12"
+  echo "ssl.keystore.password=$(cat "$secure/keystore-password")"
+  echo "ssl.truststore.type=PEM"
+  echo "ssl.truststore.location=$secure/ca.pem"
+  echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+  echo "allow.everyone.if.no.acl.found=false"
+  echo "super.users=User:admin"
+}
+if [[ -n "$secure" ]]; then
+  mkdir -p "$secure"
+  secure=$(cd "$secure" && pwd)
+  bash "$DEV_DIR/certs.sh" "$secure"
+fi
+
 min_isr=$((replication > 1 ? replication - 1 : 1))
+umask 077
 {
   echo "process.roles=broker,controller"
   echo "node.id=$node_id"
   echo "controller.quorum.voters=$voters"
-  echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"
-  echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
-  echo "controller.listener.names=CONTROLLER"
-  echo "inter.broker.listener.name=PLAINTEXT"
-  echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if [[ -n "$secure" ]]; then
+    security_settings
+  else
+    echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+    echo "controller.listener.names=CONTROLLER"
+    echo "inter.broker.listener.name=PLAINTEXT"
+    echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  fi
   echo "log.dirs=$data"
   echo "num.partitions=3"
   # As on managed clusters: a topic nobody created stays an error (librdkafka asks for
@@ -110,7 +170,7 @@ min_isr=$((replication > 1 ? replication - 1 : 1))
 
 if [[ ! -f "$meta" ]]; then
   java -cp "$classpath" kafka.tools.StorageTool format --ignore-formatted \
-    -t "$cluster_id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+    -t "$cluster_id" -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 ||
     fail "formatting $data failed; see $dir/format.log"
 fi
 

@@ -28,6 +28,9 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     if let Some(password) = &settings.sasl_password {
         config.set("sasl.password", password.expose_secret());
     }
+    if let Some(location) = &settings.ssl_ca_location {
+        config.set("ssl.ca.location", location);
+    }
     if let Some(debug) = &settings.debug {
         config.set("debug", debug);
     }
@@ -151,6 +154,7 @@ mod tests {
             sasl_mechanism: Some(mechanism.into()),
             sasl_username: Some("storefront".into()),
             sasl_password: Some("kafka-secret-7f3a".to_owned().into()),
+            ssl_ca_location: None,
             delivery_timeout: Duration::from_secs(1),
             debug: None,
         }
@@ -170,6 +174,17 @@ mod tests {
             assert_eq!(config.get("sasl.mechanism"), Some(mechanism));
             assert_eq!(config.get("sasl.password"), Some("kafka-secret-7f3a"));
         }
+    }
+
+    #[test]
+    fn the_ca_location_is_passed_only_when_set() {
+        let mut settings = sasl_ssl("SCRAM-SHA-512");
+        assert_eq!(client_config(&settings).get("ssl.ca.location"), None);
+        settings.ssl_ca_location = Some("/etc/kafka/ca.pem".into());
+        assert_eq!(
+            client_config(&settings).get("ssl.ca.location"),
+            Some("/etc/kafka/ca.pem")
+        );
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub struct KafkaSettings {
     pub sasl_mechanism: Option<String>,
     pub sasl_username: Option<String>,
     pub sasl_password: Option<SecretString>,
+    /// A PEM file of the certificate authorities that sign the brokers' certificates, for
+    /// `SSL` and `SASL_SSL`; unset, librdkafka trusts the system's (what a managed Kafka with a
+    /// public CA needs).
+    pub ssl_ca_location: Option<String>,
     /// Deadline for one produce, including retries inside the client.
     #[serde(with = "millis")]
     pub delivery_timeout: Duration,

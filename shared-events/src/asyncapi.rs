@@ -27,7 +27,48 @@ pub struct EventFlow {
     pub dead_letter_headers: &'static [(&'static str, &'static str)],
 }
 
+/// Which way a message of the contract goes for a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Sends,
+    Receives,
+}
+
 impl EventFlow {
+    /// `service` with every topic under its contract name, as the services are configured by
+    /// default; the contract leaves out the topics it neither sends to nor receives from.
+    pub fn with_default_topics(service: &'static str, group: Option<&str>) -> Self {
+        EventFlow {
+            service,
+            group: group.map(str::to_owned),
+            topics: topics::ALL
+                .iter()
+                .map(|topic| (*topic, (*topic).to_owned()))
+                .collect(),
+            dead_letter_headers: &[],
+        }
+    }
+
+    /// Every message of the contract this service sends or receives, with the topic it is
+    /// configured to use and which way the message goes. A received message's dead letters go
+    /// to [`topics::dead_letter`] of that topic, which the service sends to.
+    pub fn messages(&self) -> Vec<(Contract, String, Direction)> {
+        contracts()
+            .into_iter()
+            .filter_map(|contract| {
+                let topic = self.topic(&contract)?.to_owned();
+                let direction = if contract.producer == self.service {
+                    Direction::Sends
+                } else if contract.consumers.contains(&self.service) {
+                    Direction::Receives
+                } else {
+                    return None;
+                };
+                Some((contract, topic, direction))
+            })
+            .collect()
+    }
+
     fn topic(&self, contract: &Contract) -> Option<&str> {
         self.topics
             .iter()
@@ -41,15 +82,10 @@ pub fn document(flow: &EventFlow, title: &str, description: &str) -> Value {
     let mut channels = Map::new();
     let mut operations = Map::new();
     let mut messages = Map::new();
-    for contract in contracts() {
-        let Some(topic) = flow.topic(&contract) else {
-            continue;
-        };
-        let sends = contract.producer == flow.service;
-        let receives = contract.consumers.contains(&flow.service);
-        if !sends && !receives {
-            continue;
-        }
+    for (contract, topic, direction) in flow.messages() {
+        let topic = topic.as_str();
+        let sends = direction == Direction::Sends;
+        let receives = !sends;
         let channel = channel_id(topic);
         let message = message_id(&contract.title);
         let schema = if sends {

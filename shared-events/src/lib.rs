@@ -5,10 +5,12 @@
 //! Readers are tolerant: unknown fields are ignored, absent optional fields become `None`, money
 //! may arrive as a string, and the legacy status `COMPLETED` is accepted.
 //!
-//! Nothing here knows Kafka or MongoDB: this crate is types, topic names and header names.
+//! Nothing here talks to Kafka or MongoDB: this crate is types, topic names, header names, and
+//! what follows from them (the AsyncAPI documents, the ACLs each service needs).
 
 #![forbid(unsafe_code)]
 
+pub mod acls;
 pub mod asyncapi;
 mod envelope;
 mod events;

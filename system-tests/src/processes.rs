@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use platform::settings::KafkaSettings;
-use test_support::{ServiceProcess, create_topics_with_dead_letters, unique_name};
+use shared_events::acls::grants;
+use shared_events::asyncapi::EventFlow;
+use test_support::{PrivateKafka, ServiceProcess, create_topics_with_dead_letters, unique_name};
 
 use crate::Topics;
 
@@ -42,11 +44,7 @@ impl Storefront {
 
     /// Starts the three with these settings added to each one's environment.
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
-        let topics = Topics {
-            customer_change: unique_name("customer-change"),
-            order_fulfill: unique_name("order-fulfill"),
-            order_status_change: unique_name("order-status"),
-        };
+        let topics = unique_topics();
         let mut kafka = accounts::configuration::load()
             .expect("accounts settings")
             .kafka;
@@ -58,6 +56,90 @@ impl Storefront {
             (*servers).clone_into(&mut kafka.bootstrap_servers);
         }
         create_topics_with_dead_letters(&kafka, &topics.all()).await;
+        let groups = [unique_name("orders"), unique_name("fulfillment")];
+        Self::start_each(topics, groups, kafka, Default::default(), settings).await
+    }
+
+    /// Starts the three on a secured broker ([`PrivateKafka::start_secured`] with a user per
+    /// service, named as the service, and `passwords`), each as its own user, allowed only what
+    /// `shared_events::acls::grants` derives from its topics and group; with `settings` added to
+    /// each one's environment. The topics are created as `admin`.
+    pub async fn start_secured(
+        broker: &PrivateKafka,
+        passwords: &[(&'static str, String)],
+        settings: &[(&str, &str)],
+    ) -> Self {
+        let topics = unique_topics();
+        let groups = [unique_name("orders"), unique_name("fulfillment")];
+        let flows = [
+            ("accounts", None),
+            ("orders", Some(&groups[0])),
+            ("fulfillment", Some(&groups[1])),
+        ]
+        .map(|(service, group)| EventFlow {
+            service,
+            group: group.cloned(),
+            topics: vec![
+                (
+                    shared_events::topics::CUSTOMER_CHANGE,
+                    topics.customer_change.clone(),
+                ),
+                (
+                    shared_events::topics::ORDER_FULFILL,
+                    topics.order_fulfill.clone(),
+                ),
+                (
+                    shared_events::topics::ORDER_STATUS_CHANGE,
+                    topics.order_status_change.clone(),
+                ),
+            ],
+            dead_letter_headers: &[],
+        });
+        let admin = broker.admin_settings();
+        create_topics_with_dead_letters(&admin, &topics.all()).await;
+        let grants: Vec<String> = grants(&flows).iter().map(ToString::to_string).collect();
+        broker.allow(&grants);
+        let user = |name: &str| {
+            let password = passwords
+                .iter()
+                .find(|(user, _)| *user == name)
+                .map(|(_, password)| password.as_str())
+                .unwrap_or_else(|| panic!("no password for {name}"));
+            let user = broker.user_settings(name, password);
+            vec![
+                (
+                    "APP_KAFKA__BOOTSTRAP_SERVERS".to_owned(),
+                    user.bootstrap_servers,
+                ),
+                (
+                    "APP_KAFKA__SECURITY_PROTOCOL".to_owned(),
+                    user.security_protocol,
+                ),
+                (
+                    "APP_KAFKA__SASL_MECHANISM".to_owned(),
+                    "SCRAM-SHA-512".to_owned(),
+                ),
+                ("APP_KAFKA__SASL_USERNAME".to_owned(), name.to_owned()),
+                ("APP_KAFKA__SASL_PASSWORD".to_owned(), password.to_owned()),
+                (
+                    "APP_KAFKA__SSL_CA_LOCATION".to_owned(),
+                    broker.ca_location().display().to_string(),
+                ),
+            ]
+        };
+        let own = ["accounts", "orders", "fulfillment"].map(user);
+        Self::start_each(topics, groups, admin, own, settings).await
+    }
+
+    /// Starts the three on `topics`, orders and fulfillment in `groups`, each with its own
+    /// settings (accounts', orders', fulfillment's), then `settings`.
+    async fn start_each(
+        topics: Topics,
+        groups: [String; 2],
+        kafka: KafkaSettings,
+        own: [Vec<(String, String)>; 3],
+        settings: &[(&str, &str)],
+    ) -> Self {
         let topic_settings = [
             (
                 "APP_TOPICS__CUSTOMER_CHANGE",
@@ -69,9 +151,37 @@ impl Storefront {
                 topics.order_status_change.as_str(),
             ),
         ];
-        let accounts = start("accounts", &topic_settings[..1], settings).await;
-        let orders = start("orders", &topic_settings, settings).await;
-        let fulfillment = start("fulfillment", &topic_settings[1..], settings).await;
+        let [accounts_own, orders_own, fulfillment_own] = own;
+        let with_own = |mut own: Vec<(String, String)>| {
+            own.extend(
+                settings
+                    .iter()
+                    .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+            );
+            own
+        };
+        let [orders_group, fulfillment_group] = &groups;
+        let accounts = start(
+            "accounts",
+            &topic_settings[..1],
+            "",
+            &with_own(accounts_own),
+        )
+        .await;
+        let orders = start(
+            "orders",
+            &topic_settings,
+            orders_group,
+            &with_own(orders_own),
+        )
+        .await;
+        let fulfillment = start(
+            "fulfillment",
+            &topic_settings[1..],
+            fulfillment_group,
+            &with_own(fulfillment_own),
+        )
+        .await;
         Storefront {
             accounts,
             orders,
@@ -94,19 +204,36 @@ impl Storefront {
     }
 }
 
-async fn start(name: &'static str, topics: &[(&str, &str)], settings: &[(&str, &str)]) -> Service {
-    let (database, group) = (unique_name(name), unique_name(name));
+fn unique_topics() -> Topics {
+    Topics {
+        customer_change: unique_name("customer-change"),
+        order_fulfill: unique_name("order-fulfill"),
+        order_status_change: unique_name("order-status"),
+    }
+}
+
+async fn start(
+    name: &'static str,
+    topics: &[(&str, &str)],
+    group: &str,
+    settings: &[(String, String)],
+) -> Service {
+    let database = unique_name(name);
     let mut environment = vec![
         ("APP_HTTP__WORKERS", "1"),
         ("APP_DATABASE__NAME", database.as_str()),
         // Dynamic group membership, the default; a test adds APP_CONSUMER__INSTANCE_ID for
         // static membership.
-        ("APP_CONSUMER__GROUP_ID", group.as_str()),
+        ("APP_CONSUMER__GROUP_ID", group),
         ("APP_OUTBOX__POLL_INTERVAL", "200"),
         ("APP_TELEMETRY__LOG_FORMAT", "json"),
     ];
     environment.extend_from_slice(topics);
-    environment.extend_from_slice(settings);
+    environment.extend(
+        settings
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
+    );
     let log = std::env::temp_dir().join(format!("{}.log", unique_name(name)));
     let (service, _) = ServiceProcess::start(&binary(name), name, &environment, log)
         .await

@@ -1,9 +1,10 @@
 //! An Apache Kafka of a test's own: one broker, or a cluster.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use platform::settings::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::names::{free_port, unique_name};
@@ -20,6 +21,15 @@ pub struct PrivateKafka {
     nodes: Vec<KafkaNode>,
     /// One client for every metadata question (leaders, live brokers), across restarts.
     metadata: BaseConsumer,
+    /// Set when clients must authenticate (`dev/kafka.sh --secure`).
+    security: Option<Security>,
+}
+
+/// What a secured broker's clients need: the folder of its CA and users, and the password of
+/// its super user `admin`.
+struct Security {
+    folder: PathBuf,
+    admin_password: String,
 }
 
 struct KafkaNode {
@@ -37,8 +47,41 @@ impl PrivateKafka {
     /// `size` brokers on free ports, with the internal topics and new topics replicated to all
     /// of them and `min.insync.replicas` one less.
     pub fn start_cluster(size: usize) -> Self {
+        Self::start_with(size, &[], false)
+    }
+
+    /// One broker that takes clients over `SASL_SSL` only (SCRAM-SHA-512 or PLAIN, its
+    /// certificate signed by a CA of its own, [`PrivateKafka::ca_location`]), and allows
+    /// nothing that no ACL allows except to its super user `admin`. `users` are the other
+    /// users, by name and password (letters, digits, `_`, `-`).
+    pub fn start_secured(users: &[(&str, &str)]) -> Self {
+        Self::start_with(1, users, true)
+    }
+
+    fn start_with(size: usize, users: &[(&str, &str)], secured: bool) -> Self {
         let data = std::env::temp_dir().join(unique_name("kafka"));
         std::fs::create_dir_all(&data).expect("creating the brokers' folder");
+        let security = secured.then(|| {
+            let folder = data.join("security");
+            std::fs::create_dir_all(&folder).expect("creating the security folder");
+            let admin_password = unique_name("admin");
+            let listed: String = std::iter::once(("admin", admin_password.as_str()))
+                .chain(users.iter().copied())
+                .map(|(name, password)| format!("{name} {password}\n"))
+                .collect();
+            std::fs::write(folder.join("users"), listed).expect("writing the users");
+            // Made now rather than by the broker's start: a client reads the CA when created.
+            let status = Command::new("bash")
+                .arg(dev_script("certs.sh"))
+                .arg(&folder)
+                .status()
+                .expect("running dev/certs.sh");
+            assert!(status.success(), "dev/certs.sh failed");
+            Security {
+                folder,
+                admin_password,
+            }
+        });
         let output = Command::new("bash")
             .arg(dev_script("kafka.sh"))
             .arg("--new-cluster-id")
@@ -56,15 +99,18 @@ impl PrivateKafka {
             })
             .collect();
         // Created before any broker runs: a client connects only when asked something.
-        let metadata = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers(&nodes))
-            .create()
-            .expect("creating a metadata client");
+        let metadata = platform::kafka::client_config(&admin_settings(
+            bootstrap_servers(&nodes),
+            security.as_ref(),
+        ))
+        .create()
+        .expect("creating a metadata client");
         let mut kafka = PrivateKafka {
             data,
             cluster_id: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
             nodes,
             metadata,
+            security,
         };
         kafka.restart();
         kafka
@@ -73,6 +119,67 @@ impl PrivateKafka {
     /// `host:port,...` for `bootstrap.servers`: every broker.
     pub fn bootstrap_servers(&self) -> String {
         bootstrap_servers(&self.nodes)
+    }
+
+    /// Settings of the super user (`admin`, SCRAM-SHA-512 over TLS) on a secured broker, of an
+    /// anonymous client on a plain one.
+    pub fn admin_settings(&self) -> KafkaSettings {
+        admin_settings(self.bootstrap_servers(), self.security.as_ref())
+    }
+
+    /// Settings of `user` authenticating with SCRAM-SHA-512 and `password` over TLS, trusting
+    /// the broker's CA.
+    pub fn user_settings(&self, user: &str, password: &str) -> KafkaSettings {
+        self.secured()
+            .user_settings(self.bootstrap_servers(), user, password)
+    }
+
+    /// The PEM file of the CA that signed a secured broker's certificate.
+    pub fn ca_location(&self) -> PathBuf {
+        self.secured().ca_location()
+    }
+
+    /// Allows what `grants` name (`principal,Topic|Group,name,Read|Write|Describe`, as
+    /// `shared_events::acls::Grant` prints them) through the Admin API, as `admin`.
+    pub fn allow(&self, grants: &[String]) {
+        let security = self.secured();
+        let properties = security.folder.join("admin.properties");
+        let ca = security.ca_location();
+        std::fs::write(
+            &properties,
+            format!(
+                "security.protocol=SASL_SSL\n\
+                 sasl.mechanism=SCRAM-SHA-512\n\
+                 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \
+                 required username=\"admin\" password=\"{}\";\n\
+                 ssl.truststore.type=PEM\n\
+                 ssl.truststore.location={}\n",
+                security.admin_password,
+                ca.display()
+            ),
+        )
+        .expect("writing the admin client's settings");
+        let output = Command::new("java")
+            .arg("-Dstorefront.log.level=warn")
+            .arg("-cp")
+            .arg(java_classpath())
+            .arg("storefront.dev.CreateAcls")
+            .arg(self.bootstrap_servers())
+            .arg(&properties)
+            .args(grants)
+            .output()
+            .expect("running CreateAcls (run scripts/setup.sh first)");
+        assert!(
+            output.status.success(),
+            "CreateAcls failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn secured(&self) -> &Security {
+        self.security
+            .as_ref()
+            .expect("a secured broker (PrivateKafka::start_secured)")
     }
 
     /// Stops every broker at once, as a crash or a lost host would.
@@ -159,6 +266,11 @@ impl PrivateKafka {
             .args(["--cluster-id", &self.cluster_id])
             .args(["--replication", &self.nodes.len().to_string()])
             .args(["--heap", "384m"])
+            .args(
+                self.security
+                    .iter()
+                    .flat_map(|security| [Path::new("--secure"), &security.folder]),
+            )
             .stdout(log.try_clone().expect("the broker's log"))
             .stderr(log)
             .spawn()
@@ -239,6 +351,53 @@ impl PrivateKafka {
             std::thread::sleep(POLL_INTERVAL);
         }
     }
+}
+
+impl Security {
+    fn user_settings(
+        &self,
+        bootstrap_servers: String,
+        user: &str,
+        password: &str,
+    ) -> KafkaSettings {
+        KafkaSettings {
+            bootstrap_servers,
+            security_protocol: "SASL_SSL".into(),
+            sasl_mechanism: Some("SCRAM-SHA-512".into()),
+            sasl_username: Some(user.into()),
+            sasl_password: Some(password.to_owned().into()),
+            ssl_ca_location: Some(self.ca_location().display().to_string()),
+            ..crate::shared_kafka()
+        }
+    }
+
+    fn ca_location(&self) -> PathBuf {
+        self.folder.join("ca.pem")
+    }
+}
+
+/// The super user's settings on a secured broker, an anonymous client's on a plain one.
+fn admin_settings(bootstrap_servers: String, security: Option<&Security>) -> KafkaSettings {
+    match security {
+        Some(security) => {
+            security.user_settings(bootstrap_servers, "admin", &security.admin_password)
+        }
+        None => KafkaSettings {
+            bootstrap_servers,
+            ..crate::shared_kafka()
+        },
+    }
+}
+
+/// The classpath of dev/'s Java mains, as dev/java.sh builds it.
+fn java_classpath() -> String {
+    let resolved = std::fs::read_to_string(dev_script("target/classpath"))
+        .expect("dev/target/classpath (run scripts/setup.sh first)");
+    format!(
+        "{}:{}",
+        dev_script("target/classes").display(),
+        resolved.trim()
+    )
 }
 
 fn bootstrap_servers(nodes: &[KafkaNode]) -> String {

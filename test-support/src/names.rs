@@ -35,6 +35,7 @@ pub fn shared_kafka() -> KafkaSettings {
         sasl_mechanism: None,
         sasl_username: None,
         sasl_password: None,
+        ssl_ca_location: None,
         delivery_timeout: Duration::from_secs(10),
         debug: None,
     }

@@ -1,0 +1,80 @@
+package storefront.dev;
+
+import java.io.FileReader;
+import java.io.IOException;
+import java.io.Reader;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
+
+/**
+ * Allows what the grants name, in one request; an ACL that exists already is left as it is.
+ *
+ * <pre>CreateAcls BOOTSTRAP CLIENT_PROPERTIES GRANT...</pre>
+ *
+ * CLIENT_PROPERTIES is a file of Admin client settings (security.protocol, sasl.*, ssl.*) for a
+ * principal allowed to alter ACLs (a super user). A GRANT is {@code PRINCIPAL,TYPE,NAME,OPERATION}
+ * as shared_events::acls::Grant prints it, e.g. {@code orders,Topic,orders.order.fulfill,Write}:
+ * it allows {@code User:PRINCIPAL} the operation on the topic or group named exactly NAME (a
+ * literal pattern, never a prefix or a wildcard), from any host.
+ * Prints {@code allowed GRANT} per grant; exits 1 on any error.
+ */
+public final class CreateAcls {
+    private CreateAcls() {}
+
+    public static void main(String[] args) throws InterruptedException, IOException {
+        if (args.length < 3) {
+            System.err.println("usage: CreateAcls BOOTSTRAP CLIENT_PROPERTIES PRINCIPAL,Topic|Group,NAME,Read|Write|Describe...");
+            System.exit(2);
+        }
+        List<AclBinding> bindings = new ArrayList<>();
+        for (int i = 2; i < args.length; i++) {
+            bindings.add(binding(args[i]));
+        }
+        Properties config = new Properties();
+        try (Reader reader = new FileReader(args[1])) {
+            config.load(reader);
+        }
+        config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
+        try (Admin admin = Admin.create(config)) {
+            admin.createAcls(bindings).all().get();
+        } catch (ExecutionException e) {
+            System.err.println("creating ACLs failed: " + e.getCause());
+            System.exit(1);
+        }
+        for (int i = 2; i < args.length; i++) {
+            System.out.println("allowed " + args[i]);
+        }
+    }
+
+    private static AclBinding binding(String grant) {
+        String[] parts = grant.split(",", -1);
+        if (parts.length != 4 || parts[0].isEmpty() || parts[2].isEmpty()) {
+            throw new IllegalArgumentException("a grant is PRINCIPAL,TYPE,NAME,OPERATION, not " + grant);
+        }
+        ResourceType type = switch (parts[1]) {
+            case "Topic" -> ResourceType.TOPIC;
+            case "Group" -> ResourceType.GROUP;
+            default -> throw new IllegalArgumentException("resource type Topic or Group, not " + parts[1]);
+        };
+        AclOperation operation = switch (parts[3]) {
+            case "Read", "Write", "Describe" -> AclOperation.valueOf(parts[3].toUpperCase(Locale.ROOT));
+            default -> throw new IllegalArgumentException("operation Read, Write or Describe, not " + parts[3]);
+        };
+        return new AclBinding(
+                new ResourcePattern(type, parts[2], PatternType.LITERAL),
+                new AccessControlEntry("User:" + parts[0], "*", operation, AclPermissionType.ALLOW));
+    }
+}

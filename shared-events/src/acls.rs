@@ -1,0 +1,222 @@
+//! The Kafka access each service needs, derived from the event contract: what it sends to, what
+//! it receives (and as which consumer group), and the dead-letter topics of what it receives.
+//! Plain data, so that whatever creates ACLs (a broker's Admin API, an operator's custom
+//! resources) turns them into its own form; nothing here talks to a broker.
+//!
+//! Least privilege: a grant names one topic or one group exactly (no wildcard, no prefix), and
+//! no grant is cluster-wide. An idempotent producer needs none: since Kafka 2.8 (KIP-679),
+//! `Write` on a topic allows the `InitProducerId` the idempotent producer sends.
+
+use std::fmt;
+
+use crate::asyncapi::{Direction, EventFlow};
+use crate::topics;
+
+/// What kind of Kafka resource a grant is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Topic,
+    Group,
+}
+
+/// What a grant allows on its resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    Read,
+    Write,
+    Describe,
+}
+
+/// One allowed operation of one principal on one named resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Grant {
+    /// The service's name, which is its Kafka user name (`User:<principal>`).
+    pub principal: String,
+    pub resource_type: ResourceType,
+    /// The exact name of the topic or group (a literal pattern).
+    pub name: String,
+    pub operation: Operation,
+}
+
+impl fmt::Display for Grant {
+    /// `principal,ResourceType,name,Operation`: the form dev/.../CreateAcls.java reads (topic
+    /// and group names hold no commas).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{},{:?},{},{:?}",
+            self.principal, self.resource_type, self.name, self.operation
+        )
+    }
+}
+
+/// Every grant the services of `flows` need, sorted and without repeats: `Write` and
+/// `Describe` on each topic a service sends to and on the dead-letter topic of each topic it
+/// receives; `Read` and `Describe` on each topic it receives, and `Read` on its group.
+pub fn grants(flows: &[EventFlow]) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    for flow in flows {
+        let grant = |resource_type, name: &str, operation| Grant {
+            principal: flow.service.to_owned(),
+            resource_type,
+            name: name.to_owned(),
+            operation,
+        };
+        for (_, topic, direction) in flow.messages() {
+            let written = match direction {
+                Direction::Sends => topic,
+                Direction::Receives => {
+                    grants.push(grant(ResourceType::Topic, &topic, Operation::Read));
+                    grants.push(grant(ResourceType::Topic, &topic, Operation::Describe));
+                    if let Some(group) = &flow.group {
+                        grants.push(grant(ResourceType::Group, group, Operation::Read));
+                    }
+                    topics::dead_letter(&topic)
+                }
+            };
+            grants.push(grant(ResourceType::Topic, &written, Operation::Write));
+            grants.push(grant(ResourceType::Topic, &written, Operation::Describe));
+        }
+    }
+    grants.sort();
+    grants.dedup();
+    grants
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::asyncapi::document;
+
+    fn services() -> Vec<EventFlow> {
+        vec![
+            EventFlow::with_default_topics("accounts", None),
+            EventFlow::with_default_topics("orders", Some("orders")),
+            EventFlow::with_default_topics("fulfillment", Some("fulfillment")),
+        ]
+    }
+
+    fn of(grants: &[Grant], principal: &str) -> BTreeSet<String> {
+        grants
+            .iter()
+            .filter(|grant| grant.principal == principal)
+            .map(|grant| {
+                format!(
+                    "{:?} {} {:?}",
+                    grant.resource_type, grant.name, grant.operation
+                )
+            })
+            .collect()
+    }
+
+    fn set(lines: &[&str]) -> BTreeSet<String> {
+        lines.iter().map(|line| (*line).to_owned()).collect()
+    }
+
+    #[test]
+    fn each_service_gets_exactly_what_it_sends_and_receives() {
+        let grants = grants(&services());
+        assert_eq!(
+            of(&grants, "accounts"),
+            set(&[
+                "Topic accounts.customer.change Write",
+                "Topic accounts.customer.change Describe",
+            ])
+        );
+        assert_eq!(
+            of(&grants, "orders"),
+            set(&[
+                "Group orders Read",
+                "Topic accounts.customer.change Read",
+                "Topic accounts.customer.change Describe",
+                "Topic accounts.customer.change.DLT Write",
+                "Topic accounts.customer.change.DLT Describe",
+                "Topic fulfillment.order.change Read",
+                "Topic fulfillment.order.change Describe",
+                "Topic fulfillment.order.change.DLT Write",
+                "Topic fulfillment.order.change.DLT Describe",
+                "Topic orders.order.fulfill Write",
+                "Topic orders.order.fulfill Describe",
+            ])
+        );
+        assert_eq!(
+            of(&grants, "fulfillment"),
+            set(&[
+                "Group fulfillment Read",
+                "Topic orders.order.fulfill Read",
+                "Topic orders.order.fulfill Describe",
+                "Topic orders.order.fulfill.DLT Write",
+                "Topic orders.order.fulfill.DLT Describe",
+                "Topic fulfillment.order.change Write",
+                "Topic fulfillment.order.change Describe",
+            ])
+        );
+        assert_eq!(grants.len(), 2 + 11 + 7, "no repeats, no other principal");
+    }
+
+    #[test]
+    fn grants_match_each_services_asyncapi_document_and_nothing_else() {
+        for flow in services() {
+            let grants = grants(std::slice::from_ref(&flow));
+            let document = document(&flow, "t", "d");
+            let mut expected = BTreeSet::new();
+            for operation in document["operations"].as_object().unwrap().values() {
+                let channel = operation["channel"]["$ref"].as_str().unwrap();
+                let channel = channel.strip_prefix("#/channels/").unwrap();
+                let topic = document["channels"][channel]["address"].as_str().unwrap();
+                let operations: &[&str] = match operation["action"].as_str().unwrap() {
+                    "send" => &["Write", "Describe"],
+                    "receive" => {
+                        let group = &operation["bindings"]["kafka"]["groupId"]["enum"][0];
+                        expected.insert(format!("Group {} Read", group.as_str().unwrap()));
+                        &["Read", "Describe"]
+                    }
+                    other => panic!("action {other}"),
+                };
+                for name in operations {
+                    expected.insert(format!("Topic {topic} {name}"));
+                }
+            }
+            assert_eq!(of(&grants, flow.service), expected, "{}", flow.service);
+            assert!(
+                grants.iter().all(|grant| grant.principal == flow.service),
+                "{grants:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn configured_topic_and_group_names_are_the_ones_granted() {
+        let mut flow = EventFlow::with_default_topics("fulfillment", Some("fulfillment-blue"));
+        flow.topics = vec![
+            (topics::ORDER_FULFILL, "test.fulfill".to_owned()),
+            (topics::ORDER_STATUS_CHANGE, "test.status".to_owned()),
+        ];
+        let names: BTreeSet<String> = grants(&[flow])
+            .into_iter()
+            .map(|grant| grant.name)
+            .collect();
+        assert_eq!(
+            names,
+            set(&[
+                "fulfillment-blue",
+                "test.fulfill",
+                "test.fulfill.DLT",
+                "test.status"
+            ])
+        );
+    }
+
+    #[test]
+    fn a_grant_prints_as_the_acl_helper_reads_it() {
+        let grant = Grant {
+            principal: "orders".to_owned(),
+            resource_type: ResourceType::Group,
+            name: "orders".to_owned(),
+            operation: Operation::Read,
+        };
+        assert_eq!(grant.to_string(), "orders,Group,orders,Read");
+    }
+}
