@@ -51,6 +51,8 @@ install_packages() {
     # promtool, and open each service's Swagger UI in headless Chromium.
     command -v prometheus >/dev/null || missing+=(prometheus)
     command -v chromium >/dev/null || missing+=(chromium)
+    # The secured broker of the security tests gets its CA and certificate from openssl.
+    command -v openssl >/dev/null || missing+=(openssl)
   fi
   if ((${#missing[@]})); then
     apt_install "${missing[@]}"
