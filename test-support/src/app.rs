@@ -1,7 +1,6 @@
 //! A service app running inside the test process, and the HTTP calls tests make to it.
 
 use std::future::Future;
-use std::io::{Read, Write};
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -55,38 +54,38 @@ impl<S> TestApp<S> {
             .expect("sending a GET")
     }
 
-    /// The `Content-Type` of the app's 200 answer to a GET of `path` sent with `accept` as its
-    /// `Accept`, or with no `Accept` at all: reqwest always sends one (`*/*`), so this speaks
-    /// HTTP/1.1 itself.
-    pub async fn content_type_of(&self, path: &str, accept: Option<&str>) -> String {
-        let url = self.url(path);
-        let rest = url.strip_prefix("http://").expect("an http URL");
-        let (authority, target) = rest.split_at(rest.find('/').expect("a path"));
-        let accept = accept.map_or(String::new(), |accept| format!("Accept: {accept}\r\n"));
-        let request = format!(
-            "GET {target} HTTP/1.1\r\nHost: {authority}\r\n{accept}Connection: close\r\n\r\n"
-        );
-        let authority = authority.to_owned();
-        // Blocking I/O on its own thread: the app serves on this test's runtime.
-        let answer = tokio::task::spawn_blocking(move || {
-            let mut stream = std::net::TcpStream::connect(authority)?;
-            stream.write_all(request.as_bytes())?;
-            let mut answer = String::new();
-            stream.read_to_string(&mut answer)?;
-            Ok::<_, std::io::Error>(answer)
-        })
-        .await
-        .expect("the GET's thread")
-        .unwrap_or_else(|error| panic!("GET {path}: {error}"));
-        let (head, _) = answer.split_once("\r\n\r\n").expect("a response head");
-        assert!(head.starts_with("HTTP/1.1 200 "), "GET {path}: {head}");
-        head.lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-type")
-                    .then(|| value.trim().to_owned())
-            })
-            .unwrap_or_else(|| panic!("GET {path} has no Content-Type: {head}"))
+    /// The `Content-Type` of the app's 200 answer to a GET of `path` with this `Accept`.
+    pub async fn content_type_of(&self, path: &str, accept: &str) -> String {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .expect("sending a GET");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_else(|| panic!("GET {path} has no Content-Type"))
+            .to_owned()
+    }
+
+    /// Asserts that GET `path` answers HAL's media type unless the request asks for plain JSON,
+    /// as Spring Data REST does (`*/*` stands for no `Accept`, which means the same).
+    pub async fn assert_answers_hal(&self, path: &str) {
+        for (accept, expected) in [
+            ("*/*", "application/hal+json"),
+            ("application/json", "application/json"),
+            ("application/hal+json", "application/hal+json"),
+        ] {
+            assert_eq!(
+                self.content_type_of(path, accept).await,
+                expected,
+                "GET {path} with Accept {accept}"
+            );
+        }
     }
 
     /// GET `path`, which must answer 200 with JSON.
