@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::Value;
 use test_support::{PrivateDatabase, eventually};
 
-use crate::helpers::{customer_body, spawn_app, spawn_app_with, test_settings};
+use crate::helpers::{AccountsApp, spawn_app, spawn_app_with, test_settings};
 
 #[tokio::test]
 async fn the_actuator_reports_health_info_and_links() {
@@ -37,12 +37,7 @@ async fn the_actuator_reports_health_info_and_links() {
 #[tokio::test]
 async fn requests_are_counted_by_route_pattern_and_answer_with_their_trace() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let id = created["id"].as_str().unwrap();
     app.get_json(&format!("/customers/{id}")).await;
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

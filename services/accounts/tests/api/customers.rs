@@ -91,12 +91,7 @@ async fn paging_through_equal_sort_keys_shows_every_customer_exactly_once() {
 #[tokio::test]
 async fn put_and_patch_change_the_customer_and_keep_masked_cards() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let id = created["id"].as_str().unwrap();
 
     // The resource as read, masked number and all, is a valid replacement.
@@ -150,12 +145,7 @@ fn patch_by(writer: usize) -> Value {
 #[tokio::test]
 async fn patches_at_once_to_one_customer_lose_no_acknowledged_change() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let path = format!("/customers/{}", created["id"].as_str().unwrap());
     let patches: Vec<Value> = (0..16).map(patch_by).collect();
     let answers = app
@@ -205,12 +195,7 @@ async fn patches_at_once_to_one_customer_lose_no_acknowledged_change() {
 #[tokio::test]
 async fn a_deleted_customer_is_gone() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let path = format!("/customers/{}", created["id"].as_str().unwrap());
     let deleted = app.client.delete(app.url(&path)).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
@@ -409,12 +394,7 @@ async fn a_malformed_body_is_refused_naming_the_field_at_fault() {
 #[tokio::test]
 async fn hal_resources_answer_the_media_type_the_request_accepts() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("a@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("a@example.com").await;
     let one = format!("/customers/{}", created["id"].as_str().unwrap());
     for path in ["/customers", one.as_str()] {
         app.assert_answers_hal(path).await;

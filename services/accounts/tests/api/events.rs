@@ -4,17 +4,12 @@ use serde_json::Value;
 use shared_events::{CustomerChangeEvent, headers};
 use test_support::EVENT_DEADLINE;
 
-use crate::helpers::{AccountsApp, customer_body, spawn_app};
+use crate::helpers::{AccountsApp, spawn_app};
 
 #[tokio::test]
 async fn a_created_customer_is_published_keyed_with_headers_and_without_cards() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let id = created["id"].as_str().unwrap();
 
     let mut reader = app.customer_events();
@@ -38,12 +33,7 @@ async fn a_created_customer_is_published_keyed_with_headers_and_without_cards() 
 #[tokio::test]
 async fn every_change_is_published_in_order_and_a_delete_publishes_a_tombstone() {
     let app = spawn_app().await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let id = created["id"].as_str().unwrap();
     let path = format!("/customers/{id}");
     let patched = app

@@ -48,6 +48,9 @@ pub(crate) trait AccountsApp {
     /// Reads the app's customer change topic from its beginning.
     fn customer_events(&self) -> TopicReader;
 
+    /// Creates a customer with this email; the created customer as answered (201).
+    async fn create_customer(&self, email: &str) -> Value;
+
     /// Every record of the customer change topic once the relay has published every event the
     /// app's writes stored so far: the topic read to its end, nothing left to come.
     async fn published_customer_events(&self) -> Vec<ConsumedRecord>;
@@ -56,6 +59,12 @@ pub(crate) trait AccountsApp {
 impl AccountsApp for TestApp {
     fn customer_events(&self) -> TopicReader {
         TopicReader::new(&self.settings.kafka, &self.settings.topics.customer_change)
+    }
+
+    async fn create_customer(&self, email: &str) -> Value {
+        let response = self.post("/customers", &customer_body(email)).await;
+        assert_eq!(response.status(), 201, "creating a customer");
+        response.json().await.expect("the created customer")
     }
 
     async fn published_customer_events(&self) -> Vec<ConsumedRecord> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use test_support::{EVENT_DEADLINE, PrivateDatabase, eventually, free_port};
 
-use crate::helpers::{customer_body, spawn_app_with, test_settings};
+use crate::helpers::{AccountsApp, customer_body, spawn_app_with, test_settings};
 
 #[tokio::test]
 async fn a_database_that_stops_answering_gets_503_within_the_deadline_then_recovers() {
@@ -17,12 +17,7 @@ async fn a_database_that_stops_answering_gets_503_within_the_deadline_then_recov
     settings.database.timeout = Duration::from_millis(500);
     settings.http.request_timeout = Duration::from_secs(1);
     let app = spawn_app_with(settings).await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let path = format!("/customers/{}", created["id"].as_str().unwrap());
 
     database.pause().await;
@@ -104,12 +99,7 @@ async fn a_customer_whose_outbox_is_full_is_refused_while_others_are_still_serve
     settings.outbox.relay_enabled = false;
     settings.documents.max_outbox_events = 2;
     let app = spawn_app_with(settings).await;
-    let created: Value = app
-        .post("/customers", &customer_body("ada@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.create_customer("ada@example.com").await;
     let path = format!("/customers/{}", created["id"].as_str().unwrap());
     let rename = |last_name: &str| {
         app.client
