@@ -272,7 +272,7 @@ async fn two_of_three_brokers_down_for_30_seconds_hold_events_in_the_outboxes_un
     let check = converge(&rig, &sent).await;
     let mut kept_by_relays = 0;
     for service in rig.store.services() {
-        kept_by_relays += outbox_dead_letters(&rig.database.uri(), service).await;
+        kept_by_relays += outbox_dead_letters(&rig.mongo, service).await;
     }
     let row = check.row(
         "2 of 3 brokers stopped for 30 s",
@@ -580,7 +580,7 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
     {
         stream.wait_for(size * (turn + 1) / 4).await;
         let kafka = rig.store.kafka.clone();
-        let database_uri = rig.database.uri();
+        let mongo = rig.mongo.clone();
         let consumes: Vec<String> = rig
             .consumed()
             .into_iter()
@@ -622,7 +622,7 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
         assert!(status.success(), "{name} exited with {status}");
         assert!(!running(pid));
         assert!(took < STOP_BOUND, "{name} took {took:?} to stop");
-        let pending = pending_outbox_events(&database_uri, service).await;
+        let pending = pending_outbox_events(&mongo, service).await;
         assert_eq!(
             pending, 0,
             "{name}: the relay publishes what was written before it stopped"

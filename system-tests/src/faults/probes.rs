@@ -9,25 +9,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::processes::Service;
 
 /// Events in a service's outboxes, not yet published.
-pub async fn pending_outbox_events(database_uri: &str, service: &Service) -> u64 {
-    outbox_collection(database_uri, service)
-        .await
+pub async fn pending_outbox_events(mongo: &mongodb::Client, service: &Service) -> u64 {
+    outbox_collection(mongo, service)
         .count_documents(mongodb::bson::doc! { "outbox.0": { "$exists": true } })
         .await
         .expect("counting pending events")
 }
 
 /// Events a service's outbox relay dead-lettered (the producer refused them outright).
-pub async fn outbox_dead_letters(database_uri: &str, service: &Service) -> u64 {
-    platform::outbox::dead_letters(&outbox_collection(database_uri, service).await)
+pub async fn outbox_dead_letters(mongo: &mongodb::Client, service: &Service) -> u64 {
+    platform::outbox::dead_letters(&outbox_collection(mongo, service))
         .count_documents(mongodb::bson::doc! {})
         .await
         .expect("counting outbox dead letters")
 }
 
 /// The collection whose documents carry a service's outbox.
-async fn outbox_collection(
-    database_uri: &str,
+fn outbox_collection(
+    mongo: &mongodb::Client,
     service: &Service,
 ) -> mongodb::Collection<mongodb::bson::Document> {
     let collection = match service.name {
@@ -35,13 +34,10 @@ async fn outbox_collection(
         "orders" => "customer.orders",
         _ => "fulfillment.requests",
     };
-    let client = mongodb::Client::with_uri_str(database_uri)
-        .await
-        .expect("a MongoDB client");
     let database = service
         .setting("APP_DATABASE__NAME")
         .expect("a database name");
-    client.database(database).collection(collection)
+    mongo.database(database).collection(collection)
 }
 
 /// Whether a service process is still running (after SIGTERM it must not be).

@@ -16,6 +16,8 @@ pub const CONVERGENCE_DEADLINE: Duration = Duration::from_secs(180);
 pub struct Rig {
     pub broker: PrivateKafka,
     pub database: PrivateDatabase,
+    /// One client of that database for every probe of the scenario (outboxes, dead letters).
+    pub mongo: mongodb::Client,
     /// The first instance of each service.
     pub store: Storefront,
     /// The other instances of the services, when there are several of each.
@@ -66,9 +68,13 @@ impl Rig {
                 );
             }
         }
+        let mongo = mongodb::Client::with_uri_str(&uri)
+            .await
+            .expect("a MongoDB client");
         Rig {
             broker,
             database,
+            mongo,
             store,
             replicas,
             // A fresh connection per request: a request cut off by a stopping server is then
@@ -151,9 +157,8 @@ impl Rig {
     /// committed up to its topics' end offsets (and the outboxes still empty after that, so no
     /// record handled meanwhile added an event).
     pub async fn settled(&self) -> bool {
-        let uri = self.database.uri();
         for service in self.store.services() {
-            if pending_outbox_events(&uri, service).await > 0 {
+            if pending_outbox_events(&self.mongo, service).await > 0 {
                 return false;
             }
         }
@@ -168,7 +173,7 @@ impl Rig {
             }
         }
         for service in self.store.services() {
-            if pending_outbox_events(&uri, service).await > 0 {
+            if pending_outbox_events(&self.mongo, service).await > 0 {
                 return false;
             }
         }
