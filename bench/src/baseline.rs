@@ -11,11 +11,11 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Document, doc, oid::ObjectId};
+use platform::kafka::Producer;
 use platform::kafka::{Record, publish};
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::FutureProducer;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -140,7 +140,7 @@ pub(crate) async fn kafka_round_trip(
 }
 
 struct RoundTrip {
-    producer: FutureProducer,
+    producer: Producer,
     topic: String,
     payload: Arc<Vec<u8>>,
     headers: Arc<Vec<(String, Vec<u8>)>>,
@@ -231,7 +231,7 @@ pub(crate) async fn kafka_bulk(
 /// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
 /// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
 pub(crate) async fn produce_all(
-    producer: &FutureProducer,
+    producer: &Producer,
     topic: &str,
     count: usize,
     record: impl Fn(usize) -> KeyedRecord,
@@ -555,7 +555,7 @@ impl Change {
 
 /// The relay's side: publishes each event and pulls it from its document's outbox.
 async fn relay_all(
-    producer: FutureProducer,
+    producer: Producer,
     accounts: mongodb::Collection<Document>,
     topic: String,
     events: tokio::sync::mpsc::UnboundedReceiver<Event>,

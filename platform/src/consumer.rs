@@ -23,7 +23,6 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
-use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientContext, Message, Statistics, Timestamp, TopicPartitionList};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +30,8 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::documents::TooLarge;
-use crate::kafka::{self, Record};
+use crate::kafka::{self, Producer, Record};
+use crate::kafka_access::KafkaAccess;
 use crate::metrics;
 use crate::settings::KafkaSettings;
 use crate::settings::MAX_EVENT_BYTES;
@@ -285,10 +285,13 @@ fn now_millis() -> i64 {
 /// Commits stored offsets before partitions are taken away, so that the next owner does not
 /// redo what this one finished; turns the client's statistics into the consumer lag gauge, for
 /// the partitions this instance is assigned only (the client goes on reporting the last values
-/// of those it gave up).
-#[derive(Default)]
+/// of those it gave up); notes what the broker refuses in the service's [`KafkaAccess`], and
+/// that the refusal ended once partitions are assigned.
 struct ConsumerObserver {
     assigned: Mutex<HashSet<(String, i32)>>,
+    access: KafkaAccess,
+    group: String,
+    topics: Vec<String>,
 }
 
 impl ConsumerObserver {
@@ -300,6 +303,15 @@ impl ConsumerObserver {
 }
 
 impl ClientContext for ConsumerObserver {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !self
+            .access
+            .consumer_error(&error, &self.group, &self.topics)
+        {
+            tracing::error!(%error, reason, "Kafka consumer error");
+        }
+    }
+
     fn stats(&self, statistics: Statistics) {
         let assigned = self.assigned();
         for (name, topic) in &statistics.topics {
@@ -332,6 +344,7 @@ impl ConsumerContext for ConsumerObserver {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
             metrics::record_rebalance("assigned");
+            self.access.reading();
             let mut assigned = self.assigned();
             for element in partitions.elements() {
                 assigned.insert((element.topic().to_owned(), element.partition()));
@@ -367,7 +380,7 @@ pub struct Consumer<H> {
     subscription: Subscription,
     handler: H,
     /// Publishes dead letters.
-    producer: FutureProducer,
+    producer: Producer,
     heartbeat: Heartbeat,
     stop: CancellationToken,
 }
@@ -390,7 +403,7 @@ impl<H: Handler> Consumer<H> {
     pub fn new(
         settings: &KafkaSettings,
         subscription: Subscription,
-        producer: FutureProducer,
+        producer: Producer,
         handler: H,
     ) -> anyhow::Result<Self> {
         let mut config = kafka::client_config(settings);
@@ -418,7 +431,12 @@ impl<H: Handler> Consumer<H> {
             .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
             .set("session.timeout.ms", SESSION_TIMEOUT_MS)
-            .create_with_context(ConsumerObserver::default())
+            .create_with_context(ConsumerObserver {
+                assigned: Mutex::default(),
+                access: producer.access().clone(),
+                group: subscription.group_id.clone(),
+                topics: subscription.topics.clone(),
+            })
             .context("creating the Kafka consumer")?;
         Ok(Consumer {
             client: Arc::new(client),
@@ -518,6 +536,9 @@ impl<H: Handler> Consumer<H> {
                 None
             };
         }
+        if !batch.is_empty() {
+            self.producer.access().reading();
+        }
         Received::Batch(batch)
     }
 
@@ -587,7 +608,9 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// What a consumer error means: the reason, when it is fatal; otherwise it is logged.
+    /// What a consumer error means: the reason, when it is fatal; a refused group or topic is
+    /// noted in the service's access (readiness gives the reason, the log says it once) while
+    /// the client goes on asking; anything else is logged.
     fn triage(&self, error: &KafkaError) -> Option<String> {
         if let Some(reason) = self.fatal_error() {
             return Some(reason);
@@ -595,7 +618,15 @@ impl<H: Handler> Consumer<H> {
         if let KafkaError::MessageConsumptionFatal(code) = error {
             return Some(code.to_string());
         }
-        tracing::warn!(%error, "consumer error");
+        let subscription = &self.subscription;
+        let noted = self.producer.access().consumer_error(
+            error,
+            &subscription.group_id,
+            &subscription.topics,
+        );
+        if !noted {
+            tracing::warn!(%error, "consumer error");
+        }
         None
     }
 

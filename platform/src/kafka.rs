@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, ClientContext};
 use secrecy::ExposeSecret;
 
+use crate::kafka_access::KafkaAccess;
 use crate::settings::KafkaSettings;
 
 /// Client configuration common to producers, consumers and admin clients, security included.
@@ -37,9 +38,40 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
+/// A service's producer, and what the broker refuses its clients.
+#[derive(Clone)]
+pub struct Producer {
+    client: FutureProducer<Observer>,
+    access: KafkaAccess,
+}
+
+/// Takes the errors librdkafka reports outside any request into a [`KafkaAccess`].
+pub struct Observer {
+    access: KafkaAccess,
+}
+
+impl ClientContext for Observer {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.access.client_error(&error, reason);
+    }
+}
+
+impl Producer {
+    /// The rdkafka producer.
+    pub fn client(&self) -> &FutureProducer<Observer> {
+        &self.client
+    }
+
+    /// What the broker refuses this producer and the service's other clients.
+    pub fn access(&self) -> &KafkaAccess {
+        &self.access
+    }
+}
+
 /// An idempotent producer that waits for every in-sync replica (`acks=all`).
-pub fn producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
-    client_config(settings)
+pub fn producer(settings: &KafkaSettings) -> anyhow::Result<Producer> {
+    let access = KafkaAccess::default();
+    let client = client_config(settings)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set(
@@ -48,8 +80,11 @@ pub fn producer(settings: &KafkaSettings) -> anyhow::Result<FutureProducer> {
         )
         // Events are small and latency matters more than batching here.
         .set("linger.ms", "5")
-        .create()
-        .context("creating the Kafka producer")
+        .create_with_context(Observer {
+            access: access.clone(),
+        })
+        .context("creating the Kafka producer")?;
+    Ok(Producer { client, access })
 }
 
 /// One record to publish: bytes and names only.
@@ -69,8 +104,9 @@ pub struct Record<'a> {
 #[error("the producer refused the record")]
 pub struct Refused(#[source] KafkaError);
 
-/// Publishes one record and waits until the broker acknowledged it.
-pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::Result<()> {
+/// Publishes one record and waits until the broker acknowledged it; a write the broker refuses
+/// for want of a grant, and the next one it takes, are noted in the producer's access.
+pub async fn publish(producer: &Producer, record: &Record<'_>) -> anyhow::Result<()> {
     let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
     for (name, value) in record.headers {
         headers = headers.insert(Header {
@@ -87,17 +123,23 @@ pub async fn publish(producer: &FutureProducer, record: &Record<'_>) -> anyhow::
         future_record = future_record.payload(payload);
     }
     let context = || format!("publishing to {}", record.topic);
-    let delivery = match producer.send_result(future_record) {
+    let delivery = match producer.client.send_result(future_record) {
         Ok(delivery) => delivery,
         Err((error @ KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
             return Err(Refused(error)).with_context(context);
         }
         Err((error, _)) => return Err(error).with_context(context),
     };
-    delivery
+    let delivered = delivery
         .await
-        .context("the producer stopped before the broker answered")
-        .and_then(|delivered| delivered.map_err(|(error, _)| error).with_context(context))?;
+        .context("the producer stopped before the broker answered")?;
+    if let Err((error, _)) = delivered {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::TopicAuthorizationFailed) {
+            producer.access.write_refused(record.topic);
+        }
+        return Err(error).with_context(context);
+    }
+    producer.access.written(record.topic);
     crate::metrics::record_produced(record.topic);
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod documents;
 pub mod http;
 pub mod kafka;
+pub mod kafka_access;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;

@@ -22,12 +22,11 @@ use mongodb::bson::{Bson, DateTime, Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use opentelemetry::trace::Status;
-use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::kafka::{self, Record};
+use crate::kafka::{self, Producer, Record};
 use crate::mongo::{bounded, timed};
 use crate::outbox::{CLAIM, FIELD, Outbox, OutboxMessage, PENDING_REMOVAL, dead_letters};
 use crate::settings::OutboxSettings;
@@ -42,7 +41,7 @@ pub const PENDING_REMOVAL_INDEX: &str = "pending_removal";
 pub struct Relay {
     collection: Collection<Document>,
     dead_letters: Collection<Document>,
-    producer: FutureProducer,
+    producer: Producer,
     settings: OutboxSettings,
     outbox: Outbox,
     /// Deadline for each database call.
@@ -58,7 +57,7 @@ impl Relay {
     pub fn new(
         collection: &Collection<Document>,
         outbox: &Outbox,
-        producer: FutureProducer,
+        producer: Producer,
         settings: OutboxSettings,
         call_timeout: Duration,
     ) -> Self {
@@ -107,12 +106,15 @@ impl Relay {
                 }
                 Err(error) => {
                     let delay = delays.next().unwrap_or(crate::retry::LONGEST_DELAY);
-                    tracing::warn!(
-                        collection = %self.collection.name(),
-                        error = format!("{error:#}"),
-                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        "outbox relay pass failed; retrying"
-                    );
+                    let error_text = format!("{error:#}");
+                    let retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                    let collection = self.collection.name();
+                    // A refusal was logged once when it began, and readiness names it.
+                    if self.producer.access().explains(&error) {
+                        tracing::debug!(%collection, error = error_text, retry_in_ms, "outbox relay pass refused; retrying");
+                    } else {
+                        tracing::warn!(%collection, error = error_text, retry_in_ms, "outbox relay pass failed; retrying");
+                    }
                     delay
                 }
             };

@@ -69,8 +69,9 @@ fn impatient(settings: KafkaSettings) -> KafkaSettings {
     }
 }
 
-async fn produce(producer: &FutureProducer, topic: &str) -> Result<(), KafkaError> {
+async fn produce(producer: &platform::kafka::Producer, topic: &str) -> Result<(), KafkaError> {
     producer
+        .client()
         .send(
             FutureRecord::to(topic).key("k").payload("{}"),
             Duration::from_secs(10),

@@ -4,8 +4,10 @@
 //! - `health`: every component (mongo, kafka, and the consumer loop where there is one);
 //! - `health/liveness`: the process answers and its consumer loop is not stuck; a failing
 //!   liveness probe restarts the pod, so it ignores the database and the broker;
-//! - `health/readiness`: the database answers a ping and the broker a metadata request, so a
-//!   pod that cannot serve is taken out of the load balancer until it can.
+//! - `health/readiness`: the database answers a ping and the broker a metadata request, and the
+//!   broker refuses the service nothing (login, certificate, a topic or group it needs: see
+//!   [`crate::kafka_access`]), so a pod that cannot serve is taken out of the load balancer
+//!   until it can; a refusal is named under the kafka component's `reason`.
 //!
 //! Anything DOWN answers 503.
 
@@ -17,7 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::DateTime;
 use mongodb::Database;
 use mongodb::bson::doc;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -25,6 +27,7 @@ use utoipa::ToSchema;
 use crate::consumer::{Heartbeat, Pulse};
 use crate::http::hal::request_url;
 use crate::http::routes::RouteConfig;
+use crate::kafka::Producer;
 
 /// How long a dependency may take to answer a health check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,8 +40,9 @@ pub struct Actuator {
     /// The service name, e.g. `accounts`.
     application: &'static str,
     database: Database,
-    /// Any client of the cluster; its metadata request tells whether the broker answers.
-    kafka: FutureProducer,
+    /// The service's producer: its metadata request tells whether the broker answers, and its
+    /// access what the broker refuses the service's clients.
+    kafka: Producer,
     consumer: Option<Heartbeat>,
     exposure: Exposure,
 }
@@ -83,7 +87,7 @@ impl Actuator {
     pub fn new(
         application: &'static str,
         database: Database,
-        kafka: FutureProducer,
+        kafka: Producer,
         consumer: Option<Heartbeat>,
     ) -> Self {
         Actuator {
@@ -163,7 +167,7 @@ impl Actuator {
     }
 
     async fn kafka(&self) -> Component {
-        let producer = self.kafka.clone();
+        let producer = self.kafka.client().clone();
         let metadata = tokio::task::spawn_blocking(move || {
             producer
                 .client()
@@ -171,12 +175,29 @@ impl Actuator {
                 .map(|metadata| metadata.brokers().len())
         })
         .await;
+        let access = self.kafka.access();
         let details = match metadata {
-            Ok(Ok(brokers)) => Ok(json!({ "brokers": brokers })),
+            Ok(Ok(brokers)) => {
+                access.connected();
+                Ok(json!({ "brokers": brokers }))
+            }
             Ok(Err(error)) => Err(error.to_string()),
             Err(error) => Err(error.to_string()),
         };
-        component("kafka", details)
+        let reasons = access.reasons();
+        if reasons.is_empty() {
+            return component("kafka", details);
+        }
+        let mut details = match details {
+            Ok(details) => details,
+            Err(error) => json!({ "error": error }),
+        };
+        details["reason"] = reasons.join("; ").into();
+        Component {
+            name: "kafka",
+            up: false,
+            details,
+        }
     }
 
     fn consumer(&self) -> Option<Component> {
