@@ -15,9 +15,11 @@ use serde_json::{Value, json};
 use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
 use shared_events::topics;
-use system_tests::faults::create_customer;
+use system_tests::faults::{count_log_lines, create_customer, pending_outbox_events};
 use system_tests::processes;
-use test_support::{EVENT_DEADLINE, PrivateDatabase, PrivateKafka, eventually, unique_name};
+use test_support::{
+    EVENT_DEADLINE, PrivateDatabase, PrivateKafka, eventually, summed, unique_name,
+};
 
 /// The three services as they run by default: their names are their Kafka users.
 fn services() -> Vec<EventFlow> {
@@ -84,16 +86,9 @@ async fn produce(producer: &platform::kafka::Producer, topic: &str) -> Result<()
 #[tokio::test(flavor = "multi_thread")]
 async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contract_grants() {
     let (kafka, passwords) = secured_storefront_broker().await;
-    let password = |service: &str| {
-        passwords
-            .iter()
-            .find(|(name, _)| *name == service)
-            .map(|(_, password)| password.clone())
-            .expect("a service's password")
-    };
 
     let accounts = platform::kafka::producer(&impatient(
-        kafka.user_settings("accounts", &password("accounts")),
+        kafka.user_settings("accounts", &password(&passwords, "accounts")),
     ))
     .expect("creating accounts' producer");
     // The broker applies new ACLs once it has the metadata record that carries them.
@@ -116,7 +111,7 @@ async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contr
     );
 
     let orders = platform::kafka::producer(&impatient(
-        kafka.user_settings("orders", &password("orders")),
+        kafka.user_settings("orders", &password(&passwords, "orders")),
     ))
     .expect("creating orders' producer");
     for topic in [
@@ -139,7 +134,7 @@ async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contr
     );
 
     let read = first_record(
-        &kafka.user_settings("orders", &password("orders")),
+        &kafka.user_settings("orders", &password(&passwords, "orders")),
         "orders",
         topics::CUSTOMER_CHANGE,
     )
@@ -147,7 +142,7 @@ async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contr
     let offset = read.unwrap_or_else(|error| panic!("orders reading as its group: {error}"));
     assert_eq!(offset, 0, "accounts' record, its offset committed");
     let refused = first_record(
-        &kafka.user_settings("orders", &password("orders")),
+        &kafka.user_settings("orders", &password(&passwords, "orders")),
         "fulfillment",
         topics::CUSTOMER_CHANGE,
     )
@@ -302,4 +297,327 @@ async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the
             .expect("asking for readiness");
         assert_eq!(ready.status(), 200, "{} ready", service.name);
     }
+}
+
+/// The reason the readiness of `service` gives once it answers 503 with one in its kafka
+/// component.
+async fn readiness_reason(client: &reqwest::Client, service: &processes::Service) -> String {
+    eventually(
+        &format!("{} not ready, with a reason", service.name),
+        EVENT_DEADLINE,
+        || not_ready_because(client, service),
+    )
+    .await
+}
+
+/// The reason in the kafka component if the readiness of `service` answers 503 DOWN now.
+async fn not_ready_because(
+    client: &reqwest::Client,
+    service: &processes::Service,
+) -> Option<String> {
+    let readiness = format!("{}/actuator/health/readiness", service.url);
+    let response = client.get(&readiness).send().await.ok()?;
+    if response.status() != 503 {
+        return None;
+    }
+    let health: Value = response.json().await.ok()?;
+    assert_eq!(health["status"], "DOWN", "{health}");
+    health["components"]["kafka"]["details"]["reason"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Waits until the readiness of `service` answers 200.
+async fn ready_again(client: &reqwest::Client, service: &processes::Service) {
+    let readiness = format!("{}/actuator/health/readiness", service.url);
+    eventually(
+        &format!("{} ready again", service.name),
+        EVENT_DEADLINE,
+        || async {
+            let response = client.get(&readiness).send().await.ok()?;
+            (response.status() == 200).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Waits until orders holds its copy of the customer `id`.
+async fn copied_to_orders(client: &reqwest::Client, store: &processes::Storefront, id: &str) {
+    let copy = format!("{}/customers/{id}", store.orders.url);
+    eventually("the customer's copy in orders", EVENT_DEADLINE, || async {
+        let response = client.get(&copy).send().await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+}
+
+/// Records orders consumed with the outcome `outcome`, from its metrics.
+async fn consumed(client: &reqwest::Client, store: &processes::Storefront, outcome: &str) -> f64 {
+    let exposition = client
+        .get(format!("{}/actuator/prometheus", store.orders.url))
+        .send()
+        .await
+        .expect("scraping orders")
+        .text()
+        .await
+        .expect("orders' metrics");
+    summed(
+        &exposition,
+        "kafka_records_consumed_total",
+        ("outcome", outcome),
+    )
+}
+
+/// Asserts that none of `secrets` is in what the services answer (info, health, an error
+/// body), then stops them and asserts that none is in anything they printed.
+async fn assert_secrets_kept(
+    client: &reqwest::Client,
+    store: &mut processes::Storefront,
+    secrets: &[&str],
+) {
+    for service in store.services() {
+        let mut answers = Vec::new();
+        for path in [
+            "actuator/info",
+            "actuator/health",
+            "actuator/health/readiness",
+        ] {
+            let response = client
+                .get(format!("{}/{path}", service.url))
+                .send()
+                .await
+                .expect("asking the actuator");
+            answers.push(response.text().await.expect("an actuator answer"));
+        }
+        let refused = client
+            .post(format!("{}/customers", service.url))
+            .body("{not json")
+            .send()
+            .await
+            .expect("posting a malformed body");
+        answers.push(refused.text().await.expect("an error body"));
+        for answer in &answers {
+            for secret in secrets {
+                assert!(
+                    !answer.contains(secret),
+                    "{} answered a password: {answer}",
+                    service.name
+                );
+            }
+        }
+    }
+    for service in [
+        &mut store.accounts,
+        &mut store.orders,
+        &mut store.fulfillment,
+    ] {
+        service.terminate().await.expect("stopping a service");
+    }
+    for service in store.services() {
+        let log = std::fs::read_to_string(&service.log).expect("the service's log");
+        assert!(
+            log.contains("\"level\""),
+            "{}: a log to search",
+            service.name
+        );
+        for secret in secrets {
+            assert!(!log.contains(secret), "{} printed a password", service.name);
+        }
+    }
+}
+
+/// The readiness reason while the broker refuses the login.
+const AUTHENTICATION_FAILED: &str = "Kafka authentication failed: check \
+    APP_KAFKA__SASL_USERNAME, APP_KAFKA__SASL_PASSWORD and APP_KAFKA__SASL_MECHANISM";
+/// The readiness reason while the client refuses the broker's certificate.
+const TLS_FAILED: &str = "Kafka TLS verification failed: check APP_KAFKA__SSL_CA_LOCATION";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_keeps_the_events() {
+    let (kafka, passwords) = broker_with_a_user_per_service();
+    let database = PrivateDatabase::start();
+    let uri = database.uri();
+    let mut store =
+        processes::Storefront::start_secured(&kafka, &passwords, &[("APP_DATABASE__URI", &uri)])
+            .await;
+    let client = reqwest::Client::new();
+    let mongo = mongodb::Client::with_uri_str(&uri)
+        .await
+        .expect("a database client");
+    let wrong = unique_name("wrong");
+
+    store
+        .accounts
+        .replace_alive(&[("APP_KAFKA__SASL_PASSWORD", &wrong)])
+        .await
+        .expect("accounts with a wrong password");
+    let reason = readiness_reason(&client, &store.accounts).await;
+    assert_eq!(reason, AUTHENTICATION_FAILED);
+    let id = create_customer(&client, &store.accounts.url, "grace@example.com").await;
+    assert_eq!(
+        pending_outbox_events(&mongo, &store.accounts).await,
+        1,
+        "the acknowledged write's event waits in the outbox"
+    );
+
+    let unrelated = kafka.unrelated_ca().display().to_string();
+    store
+        .fulfillment
+        .replace_alive(&[("APP_KAFKA__SSL_CA_LOCATION", &unrelated)])
+        .await
+        .expect("fulfillment trusting another CA");
+    let reason = readiness_reason(&client, &store.fulfillment).await;
+    assert_eq!(reason, TLS_FAILED);
+
+    let right = password(&passwords, "accounts");
+    store
+        .accounts
+        .replace(&[("APP_KAFKA__SASL_PASSWORD", &right)])
+        .await
+        .expect("accounts with its password, ready");
+    copied_to_orders(&client, &store, &id).await;
+    eventually("accounts' outbox emptied", EVENT_DEADLINE, || async {
+        (pending_outbox_events(&mongo, &store.accounts).await == 0).then_some(())
+    })
+    .await;
+
+    let secrets: Vec<&str> = passwords
+        .iter()
+        .map(|(_, password)| password.as_str())
+        .chain([wrong.as_str()])
+        .collect();
+    assert_secrets_kept(&client, &mut store, &secrets).await;
+    // Each refusal is logged once, with the setting to look at, however often the clients
+    // retried; what it brings at each retry (every broker down) is not logged.
+    for (service, reason) in [
+        (&store.accounts, AUTHENTICATION_FAILED),
+        (&store.fulfillment, TLS_FAILED),
+    ] {
+        let refusals = count_log_lines(
+            &service.log,
+            "Kafka refuses the connection; retrying",
+            "reason",
+        );
+        assert_eq!(
+            refusals,
+            [(reason.to_owned(), 1)].into(),
+            "{}",
+            service.name
+        );
+        let errors = count_log_lines(&service.log, "Kafka client error", "error");
+        assert!(errors.is_empty(), "{}: {errors:?}", service.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_plain_over_tls_a_revoked_write_or_group_is_reported_and_nothing_is_lost() {
+    let (kafka, passwords) = broker_with_a_user_per_service();
+    let database = PrivateDatabase::start();
+    let uri = database.uri();
+    // Confluent Cloud's shape: SASL PLAIN over TLS.
+    let mut store = processes::Storefront::start_secured(
+        &kafka,
+        &passwords,
+        &[
+            ("APP_DATABASE__URI", &uri),
+            ("APP_KAFKA__SASL_MECHANISM", "PLAIN"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let mongo = mongodb::Client::with_uri_str(&uri)
+        .await
+        .expect("a database client");
+    let mut created = vec![create_customer(&client, &store.accounts.url, "c0@example.com").await];
+    copied_to_orders(&client, &store, &created[0]).await;
+
+    let topic = store.topics.customer_change.clone();
+    let write = vec![format!("accounts,Topic,{topic},Write")];
+    kafka.revoke(&write);
+    // The broker applies the removal once it has the metadata record that carries it: writes
+    // go on meanwhile, and those after it wait.
+    let expected = format!("Kafka authorization failed: not authorized to write {topic}");
+    let written = std::sync::Mutex::new(Vec::new());
+    eventually("accounts' write refused", EVENT_DEADLINE, || async {
+        let email = format!("{}@example.com", unique_name("during"));
+        let id = create_customer(&client, &store.accounts.url, &email).await;
+        written.lock().expect("the customers written").push(id);
+        let reason = not_ready_because(&client, &store.accounts).await?;
+        reason.starts_with(&expected).then_some(())
+    })
+    .await;
+    created.extend(written.into_inner().expect("the customers written"));
+    for _ in 0..3 {
+        let email = format!("c{}@example.com", created.len());
+        created.push(create_customer(&client, &store.accounts.url, &email).await);
+    }
+    assert!(
+        pending_outbox_events(&mongo, &store.accounts).await >= 3,
+        "the refused writes' events wait in the outbox"
+    );
+    assert!(
+        readiness_reason(&client, &store.accounts)
+            .await
+            .starts_with(&expected)
+    );
+
+    kafka.allow(&write);
+    ready_again(&client, &store.accounts).await;
+    for id in &created {
+        copied_to_orders(&client, &store, id).await;
+    }
+    assert_eq!(pending_outbox_events(&mongo, &store.accounts).await, 0);
+    let count = f64::from(u32::try_from(created.len()).expect("a few customers"));
+    assert_eq!(consumed(&client, &store, "applied").await, count);
+    assert_eq!(consumed(&client, &store, "duplicate").await, 0.0);
+
+    let group = store
+        .orders
+        .setting("APP_CONSUMER__GROUP_ID")
+        .expect("orders' group")
+        .to_owned();
+    let read = vec![format!("orders,Group,{group},Read")];
+    kafka.revoke(&read);
+    let reason = readiness_reason(&client, &store.orders).await;
+    assert!(
+        reason.starts_with(&format!(
+            "Kafka authorization failed: not authorized to read as group {group}"
+        )),
+        "{reason}"
+    );
+    kafka.allow(&read);
+    ready_again(&client, &store.orders).await;
+    let last = create_customer(&client, &store.accounts.url, "last@example.com").await;
+    copied_to_orders(&client, &store, &last).await;
+
+    let secrets: Vec<&str> = passwords
+        .iter()
+        .map(|(_, password)| password.as_str())
+        .collect();
+    assert_secrets_kept(&client, &mut store, &secrets).await;
+    // Each refusal is logged once, however often the clients retried.
+    for (service, message) in [
+        (
+            &store.accounts,
+            "Kafka refuses the writes; the events wait in the outbox",
+        ),
+        (&store.orders, "Kafka refuses the consumer; retrying"),
+    ] {
+        let refusals = count_log_lines(&service.log, message, "reason");
+        assert_eq!(
+            refusals.values().sum::<usize>(),
+            1,
+            "{}: {refusals:?}",
+            service.name
+        );
+    }
+}
+
+/// The password of `service` among `passwords`.
+fn password(passwords: &[(&'static str, String)], service: &str) -> String {
+    passwords
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map(|(_, password)| password.clone())
+        .expect("a service's password")
 }

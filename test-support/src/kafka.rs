@@ -139,9 +139,33 @@ impl PrivateKafka {
         self.secured().ca_location()
     }
 
+    /// The PEM file of a CA that signed nothing this broker shows (another `dev/certs.sh` run):
+    /// a client trusting only it refuses the broker's certificate.
+    pub fn unrelated_ca(&self) -> PathBuf {
+        let folder = self.data.join("unrelated-ca");
+        let status = Command::new("bash")
+            .arg(dev_script("certs.sh"))
+            .arg(&folder)
+            .status()
+            .expect("running dev/certs.sh");
+        assert!(status.success(), "dev/certs.sh failed");
+        folder.join("ca.pem")
+    }
+
     /// Allows what `grants` name (`principal,Topic|Group,name,Read|Write|Describe`, as
     /// `shared_events::acls::Grant` prints them) through the Admin API, as `admin`.
     pub fn allow(&self, grants: &[String]) {
+        self.alter_acls(&[], grants);
+    }
+
+    /// Removes the ACLs of `grants` (as [`PrivateKafka::allow`] reads them), as an operator
+    /// revoking them at run time would.
+    pub fn revoke(&self, grants: &[String]) {
+        self.alter_acls(&["--delete"], grants);
+    }
+
+    /// Runs CreateAcls, with `mode`, over `grants` as `admin`.
+    fn alter_acls(&self, mode: &[&str], grants: &[String]) {
         let security = self.secured();
         let properties = security.folder.join("admin.properties");
         let ca = security.ca_location();
@@ -164,6 +188,7 @@ impl PrivateKafka {
             .arg("-cp")
             .arg(java_classpath())
             .arg("storefront.dev.CreateAcls")
+            .args(mode)
             .arg(self.bootstrap_servers())
             .arg(&properties)
             .args(grants)

@@ -104,6 +104,12 @@ impl ServiceProcess {
     /// Starts the process (again, after killing any running one) with the same port and
     /// settings, and waits until its readiness probe answers 200; returns the time that took.
     pub async fn restart(&mut self) -> anyhow::Result<Duration> {
+        self.launch("health/readiness").await
+    }
+
+    /// Starts the process (again, after killing any running one) and waits until `probe` (an
+    /// actuator health path) answers 200; returns the time that took.
+    async fn launch(&mut self, probe: &str) -> anyhow::Result<Duration> {
         self.kill().await?;
         let log = File::options()
             .create(true)
@@ -120,19 +126,19 @@ impl ServiceProcess {
             .with_context(|| format!("starting {}", self.binary.display()))?;
         self.process = Some(process);
         let client = reqwest::Client::new();
-        let readiness = format!("{}/actuator/health/readiness", self.url);
+        let probe = format!("{}/actuator/{probe}", self.url);
         loop {
-            let ready = client
-                .get(&readiness)
+            let answered = client
+                .get(&probe)
                 .send()
                 .await
                 .is_ok_and(|response| response.status() == reqwest::StatusCode::OK);
-            if ready {
+            if answered {
                 return Ok(started.elapsed());
             }
             anyhow::ensure!(
                 started.elapsed() < READY_DEADLINE,
-                "{} was not ready within {READY_DEADLINE:?}; see {}",
+                "{} did not answer {probe} within {READY_DEADLINE:?}; see {}",
                 self.name,
                 self.log.display()
             );
@@ -158,6 +164,14 @@ impl ServiceProcess {
         self.kill().await?;
         self.add_settings(settings);
         self.restart().await.map(drop)
+    }
+
+    /// Like [`ServiceProcess::replace`], but waits only until the new process is alive (its
+    /// liveness probe answers 200): for settings it cannot be ready with, such as credentials
+    /// the broker refuses.
+    pub async fn replace_alive(&mut self, settings: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.add_settings(settings);
+        self.launch("health/liveness").await.map(drop)
     }
 
     /// Stops the process as an orchestrator would: SIGTERM, then SIGKILL if it has not exited

@@ -4,6 +4,7 @@ import java.io.FileReader;
 import java.io.IOException;
 import java.io.Reader;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
@@ -13,6 +14,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.resource.PatternType;
@@ -21,22 +23,26 @@ import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * Allows what the grants name, in one request; an ACL that exists already is left as it is.
+ * With {@code --delete}, removes the ACLs of those grants instead (as an operator revoking a
+ * grant at run time would); one that does not exist is no error.
  *
- * <pre>CreateAcls BOOTSTRAP CLIENT_PROPERTIES GRANT...</pre>
+ * <pre>CreateAcls [--delete] BOOTSTRAP CLIENT_PROPERTIES GRANT...</pre>
  *
  * CLIENT_PROPERTIES is a file of Admin client settings (security.protocol, sasl.*, ssl.*) for a
  * principal allowed to alter ACLs (a super user). A GRANT is {@code PRINCIPAL,TYPE,NAME,OPERATION}
  * as shared_events::acls::Grant prints it, e.g. {@code orders,Topic,orders.order.fulfill,Write}:
  * it allows {@code User:PRINCIPAL} the operation on the topic or group named exactly NAME (a
  * literal pattern, never a prefix or a wildcard), from any host.
- * Prints {@code allowed GRANT} per grant; exits 1 on any error.
+ * Prints {@code allowed GRANT} (or {@code removed GRANT}) per grant; exits 1 on any error.
  */
 public final class CreateAcls {
     private CreateAcls() {}
 
-    public static void main(String[] args) throws InterruptedException, IOException {
+    public static void main(String[] arguments) throws InterruptedException, IOException {
+        boolean delete = arguments.length > 0 && arguments[0].equals("--delete");
+        String[] args = delete ? Arrays.copyOfRange(arguments, 1, arguments.length) : arguments;
         if (args.length < 3) {
-            System.err.println("usage: CreateAcls BOOTSTRAP CLIENT_PROPERTIES PRINCIPAL,Topic|Group,NAME,Read|Write|Describe...");
+            System.err.println("usage: CreateAcls [--delete] BOOTSTRAP CLIENT_PROPERTIES PRINCIPAL,Topic|Group,NAME,Read|Write|Describe...");
             System.exit(2);
         }
         List<AclBinding> bindings = new ArrayList<>();
@@ -49,13 +55,18 @@ public final class CreateAcls {
         }
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         try (Admin admin = Admin.create(config)) {
-            admin.createAcls(bindings).all().get();
+            if (delete) {
+                List<AclBindingFilter> filters = bindings.stream().map(AclBinding::toFilter).toList();
+                admin.deleteAcls(filters).all().get();
+            } else {
+                admin.createAcls(bindings).all().get();
+            }
         } catch (ExecutionException e) {
-            System.err.println("creating ACLs failed: " + e.getCause());
+            System.err.println((delete ? "removing" : "creating") + " ACLs failed: " + e.getCause());
             System.exit(1);
         }
         for (int i = 2; i < args.length; i++) {
-            System.out.println("allowed " + args[i]);
+            System.out.println((delete ? "removed " : "allowed ") + args[i]);
         }
     }
 
