@@ -460,6 +460,17 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
         "the acknowledged write's event waits in the outbox"
     );
 
+    // A mechanism the listener does not offer is refused as a login.
+    store
+        .orders
+        .replace_alive(&[("APP_KAFKA__SASL_MECHANISM", "SCRAM-SHA-256")])
+        .await
+        .expect("orders with another mechanism");
+    assert_eq!(
+        readiness_reason(&client, &store.orders).await,
+        AUTHENTICATION_FAILED
+    );
+
     let unrelated = kafka.unrelated_ca().display().to_string();
     store
         .fulfillment
@@ -469,6 +480,11 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
     let reason = readiness_reason(&client, &store.fulfillment).await;
     assert_eq!(reason, TLS_FAILED);
 
+    store
+        .orders
+        .replace(&[("APP_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")])
+        .await
+        .expect("orders with its mechanism, ready");
     let right = password(&passwords, "accounts");
     store
         .accounts
@@ -491,6 +507,7 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
     // retried; what it brings at each retry (every broker down) is not logged.
     for (service, reason) in [
         (&store.accounts, AUTHENTICATION_FAILED),
+        (&store.orders, AUTHENTICATION_FAILED),
         (&store.fulfillment, TLS_FAILED),
     ] {
         let refusals = count_log_lines(
