@@ -7,6 +7,23 @@ use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
 use test_support::{PrivateKafka, ServiceProcess, create_topics_with_dead_letters, unique_name};
 
+/// The three services' names, which are their Kafka users on a secured broker.
+const SERVICES: [&str; 3] = ["accounts", "orders", "fulfillment"];
+
+/// A secured broker ([`PrivateKafka::start_secured`]) with a user per service, named as the
+/// service; with each one's password, for [`Storefront::start_secured`].
+pub fn secured_broker() -> (PrivateKafka, Vec<(&'static str, String)>) {
+    let passwords: Vec<(&'static str, String)> = SERVICES
+        .iter()
+        .map(|service| (*service, unique_name("password")))
+        .collect();
+    let users: Vec<(&str, &str)> = passwords
+        .iter()
+        .map(|(name, password)| (*name, password.as_str()))
+        .collect();
+    (PrivateKafka::start_secured(&users), passwords)
+}
+
 use crate::Topics;
 
 /// One running service binary: the harness the benchmark uses too.
@@ -60,8 +77,7 @@ impl Storefront {
         Self::start_each(topics, groups, kafka, Default::default(), settings).await
     }
 
-    /// Starts the three on a secured broker ([`PrivateKafka::start_secured`] with a user per
-    /// service, named as the service, and `passwords`), each as its own user, allowed only what
+    /// Starts the three on a secured broker ([`secured_broker`]), each as its own user, allowed only what
     /// `shared_events::acls::grants` derives from its topics and group; with `settings` added to
     /// each one's environment. The topics are created as `admin`.
     pub async fn start_secured(
@@ -127,7 +143,7 @@ impl Storefront {
                 ),
             ]
         };
-        let own = ["accounts", "orders", "fulfillment"].map(user);
+        let own = SERVICES.map(user);
         Self::start_each(topics, groups, admin, own, settings).await
     }
 

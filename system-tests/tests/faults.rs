@@ -15,6 +15,7 @@ use system_tests::faults::{
     Check, InFlight, Rig, Row, Stream, converge, count_log_lines, customer, outbox_dead_letters,
     pending_outbox_events, running,
 };
+use test_support::{EVENT_DEADLINE, eventually};
 
 /// Acknowledged changes per stream.
 fn stream_size() -> usize {
@@ -665,5 +666,65 @@ async fn sigterm_under_load_finishes_requests_exits_in_time_commits_offsets_and_
             sent.aborted
         ),
     );
+    assert_nothing_lost_or_doubled(&row, &check);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn write_grants_revoked_and_restored_under_load_lose_and_double_nothing() {
+    let rig = Rig::start_secured(&[]).await;
+    // The revocation is the point here: a quarter of the stream is enough.
+    let size = stream_size() / 4;
+    let stream = Stream::start(&rig, WORKERS, size);
+    stream.wait_for(size / 10).await;
+    let topics = &rig.store.topics;
+    let grants = vec![
+        format!("accounts,Topic,{},Write", topics.customer_change),
+        format!("orders,Topic,{},Write", topics.order_fulfill),
+    ];
+    rig.broker.revoke(&grants);
+    let readiness = format!("{}/actuator/health/readiness", rig.store.accounts.url);
+    let refused = format!("not authorized to write {}", topics.customer_change);
+    eventually("accounts refused its writes", EVENT_DEADLINE, || async {
+        let response = rig.client.get(&readiness).send().await.ok()?;
+        let health: serde_json::Value = response.json().await.ok()?;
+        let reason = health["components"]["kafka"]["details"]["reason"].as_str()?;
+        reason.contains(&refused).then_some(())
+    })
+    .await;
+    let during = stream.acknowledged();
+    // The fault itself: the grants stay away while the stream goes on, to half its length.
+    stream.wait_for(size / 2).await;
+    let acknowledged_while_revoked = stream.acknowledged() - during;
+    let mut waiting = 0;
+    for service in rig.store.services() {
+        waiting += pending_outbox_events(&rig.mongo, service).await;
+    }
+    rig.broker.allow(&grants);
+    let sent = stream.finish().await;
+    let check = converge(&rig, &sent).await;
+    let refusals: Vec<String> = [&rig.store.accounts, &rig.store.orders]
+        .into_iter()
+        .map(|service| {
+            let logged = count_log_lines(
+                &service.log,
+                "Kafka refuses the writes; the events wait in the outbox",
+                "reason",
+            );
+            format!("{} {}", service.name, logged.values().sum::<usize>())
+        })
+        .collect();
+    let row = check.row(
+        "write grants of accounts and orders revoked and restored under load",
+        rig.dead_lettered().await,
+        format!(
+            "secured broker (SCRAM-SHA-512 over TLS, an ACL set per service); {acknowledged_while_revoked} writes acknowledged while the grants were revoked, {waiting} documents with events waiting in the outboxes at the restore; refusals logged: {}",
+            refusals.join(", ")
+        ),
+    );
+    assert!(
+        acknowledged_while_revoked > 0,
+        "writes go on without the grants"
+    );
+    assert!(waiting > 0, "the refused events waited in the outboxes");
     assert_nothing_lost_or_doubled(&row, &check);
 }

@@ -30,23 +30,10 @@ fn services() -> Vec<EventFlow> {
     ]
 }
 
-/// A secured broker with a user per service, named as the service; with each one's password.
-fn broker_with_a_user_per_service() -> (PrivateKafka, Vec<(&'static str, String)>) {
-    let passwords: Vec<(&'static str, String)> = services()
-        .iter()
-        .map(|flow| (flow.service, unique_name("password")))
-        .collect();
-    let users: Vec<(&str, &str)> = passwords
-        .iter()
-        .map(|(name, password)| (*name, password.as_str()))
-        .collect();
-    (PrivateKafka::start_secured(&users), passwords)
-}
-
 /// A broker with a user per service, every topic of the contract and its dead letters, and the
 /// derived ACLs; with each service's password.
 async fn secured_storefront_broker() -> (PrivateKafka, Vec<(&'static str, String)>) {
-    let (kafka, passwords) = broker_with_a_user_per_service();
+    let (kafka, passwords) = processes::secured_broker();
     let mut names: Vec<String> = topics::ALL
         .iter()
         .map(|topic| (*topic).to_owned())
@@ -219,7 +206,7 @@ async fn a_wrong_password_is_refused_as_an_authentication_failure() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the_flow() {
-    let (kafka, passwords) = broker_with_a_user_per_service();
+    let (kafka, passwords) = processes::secured_broker();
     let database = PrivateDatabase::start();
     let uri = database.uri();
     let store =
@@ -434,7 +421,7 @@ const TLS_FAILED: &str = "Kafka TLS verification failed: check APP_KAFKA__SSL_CA
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_keeps_the_events() {
-    let (kafka, passwords) = broker_with_a_user_per_service();
+    let (kafka, passwords) = processes::secured_broker();
     let database = PrivateDatabase::start();
     let uri = database.uri();
     let mut store =
@@ -528,7 +515,7 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_plain_over_tls_a_revoked_write_or_group_is_reported_and_nothing_is_lost() {
-    let (kafka, passwords) = broker_with_a_user_per_service();
+    let (kafka, passwords) = processes::secured_broker();
     let database = PrivateDatabase::start();
     let uri = database.uri();
     // Confluent Cloud's shape: SASL PLAIN over TLS.

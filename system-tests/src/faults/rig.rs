@@ -56,6 +56,32 @@ impl Rig {
         }
         all.extend_from_slice(settings);
         let store = Storefront::start_with(&all).await;
+        Self::around(broker, database, store, instances).await
+    }
+
+    /// The same on a secured broker ([`crate::processes::secured_broker`]), each service as its
+    /// own user with only the grants the contract derives for it.
+    pub async fn start_secured(settings: &[(&str, &str)]) -> Self {
+        let (broker, passwords) = crate::processes::secured_broker();
+        let database = PrivateDatabase::start();
+        let uri = database.uri();
+        let mut all = vec![
+            ("APP_DATABASE__URI", uri.as_str()),
+            ("APP_DATABASE__MIN_POOL_SIZE", "1"),
+        ];
+        all.extend_from_slice(settings);
+        let store = Storefront::start_secured(&broker, &passwords, &all).await;
+        Self::around(broker, database, store, 1).await
+    }
+
+    /// The rig around a running `store`: `instances` of each service in all.
+    async fn around(
+        broker: PrivateKafka,
+        database: PrivateDatabase,
+        store: Storefront,
+        instances: usize,
+    ) -> Self {
+        let uri = database.uri();
         let mut replicas = Vec::new();
         for service in store.services() {
             for instance in 1..instances {
