@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
 use shared_events::topics;
-use system_tests::faults::{count_log_lines, create_customer, pending_outbox_events};
+use system_tests::faults::{count_log_lines, create_customer, customer, pending_outbox_events};
 use system_tests::processes;
 use test_support::{
     EVENT_DEADLINE, PrivateDatabase, PrivateKafka, eventually, summed, unique_name,
@@ -433,19 +433,58 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
         .expect("a database client");
     let wrong = unique_name("wrong");
 
+    // An outbox bound of one event, and publishes given up after 2 s, so that the bound is
+    // reached within the test.
     store
         .accounts
-        .replace_alive(&[("APP_KAFKA__SASL_PASSWORD", &wrong)])
+        .replace_alive(&[
+            ("APP_KAFKA__SASL_PASSWORD", &wrong),
+            ("APP_OUTBOX__MAX_PENDING", "1"),
+            ("APP_KAFKA__DELIVERY_TIMEOUT", "2000"),
+        ])
         .await
         .expect("accounts with a wrong password");
     let reason = readiness_reason(&client, &store.accounts).await;
     assert_eq!(reason, AUTHENTICATION_FAILED);
-    let id = create_customer(&client, &store.accounts.url, "grace@example.com").await;
+    let mut created =
+        vec![create_customer(&client, &store.accounts.url, "grace@example.com").await];
     assert_eq!(
         pending_outbox_events(&mongo, &store.accounts).await,
         1,
         "the acknowledged write's event waits in the outbox"
     );
+    // Writes answer 201 until the relay has counted more waiting events than the bound, then
+    // 503 `overloaded`, as with the broker away.
+    let customers = format!("{}/customers", store.accounts.url);
+    let written = std::sync::Mutex::new(Vec::new());
+    let refused: Value = eventually(
+        "a write refused by the outbox bound",
+        EVENT_DEADLINE,
+        || async {
+            let email = format!("{}@example.com", unique_name("bounded"));
+            let response = client
+                .post(&customers)
+                .json(&customer(&email))
+                .send()
+                .await
+                .ok()?;
+            let status = response.status();
+            let body: Value = response.json().await.ok()?;
+            if status == 201 {
+                let id = body["id"]
+                    .as_str()
+                    .expect("the created customer's id")
+                    .to_owned();
+                written.lock().expect("the customers written").push(id);
+                return None;
+            }
+            assert_eq!(status, 503, "{body}");
+            Some(body)
+        },
+    )
+    .await;
+    assert_eq!(refused["code"], "overloaded", "{refused}");
+    created.extend(written.into_inner().expect("the customers written"));
 
     // A mechanism the listener does not offer is refused as a login.
     store
@@ -478,7 +517,9 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
         .replace(&[("APP_KAFKA__SASL_PASSWORD", &right)])
         .await
         .expect("accounts with its password, ready");
-    copied_to_orders(&client, &store, &id).await;
+    for id in &created {
+        copied_to_orders(&client, &store, id).await;
+    }
     eventually("accounts' outbox emptied", EVENT_DEADLINE, || async {
         (pending_outbox_events(&mongo, &store.accounts).await == 0).then_some(())
     })
