@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use platform::settings::KafkaSettings;
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Headers;
@@ -57,23 +55,9 @@ pub async fn publish_raw(
 
 /// The value of `name` in a topic's configuration, as the broker reports it.
 pub async fn topic_config(kafka: &KafkaSettings, topic: &str, name: &str) -> Option<String> {
-    let admin: AdminClient<DefaultClientContext> = platform::kafka::client_config(kafka)
-        .create()
-        .expect("creating a test admin client");
-    let described = admin
-        .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+    platform::kafka::topic_config(kafka, topic, name)
         .await
-        .expect("describing a topic");
-    let resource = described
-        .into_iter()
-        .next()
-        .expect("one topic described")
-        .expect("the topic's configuration");
-    resource
-        .entries
-        .into_iter()
-        .find(|entry| entry.name == name)
-        .and_then(|entry| entry.value)
+        .expect("describing a topic")
 }
 
 /// A consumer of the group `group` that commits nothing, and the partitions of `topic`.
