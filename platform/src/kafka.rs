@@ -141,7 +141,8 @@ pub async fn create_topics(
 }
 
 /// The value of `name` in a topic's configuration, as the broker reports it (`None` when the
-/// broker reports no value). Needs `DescribeConfigs` on the topic.
+/// broker reports no value); an error when it cannot describe the topic (yet). Needs
+/// `DescribeConfigs` on the topic.
 pub async fn topic_config(
     settings: &KafkaSettings,
     topic: &str,
@@ -159,7 +160,15 @@ pub async fn topic_config(
         .into_iter()
         .next()
         .with_context(|| format!("the broker described no configuration of {topic}"))?
-        .map_err(|code| anyhow::anyhow!("describing the configuration of {topic}: {code}"))?;
+        .map_err(|code| {
+            anyhow::Error::new(code).context(format!("describing the configuration of {topic}"))
+        })?;
+    // A broker describes a topic created moments ago with no entries at all, and no error,
+    // until its metadata has caught up (a second or two).
+    anyhow::ensure!(
+        !resource.entries.is_empty(),
+        "the broker describes no configuration of {topic} yet"
+    );
     Ok(resource.get(name).and_then(|entry| entry.value.clone()))
 }
 
@@ -204,10 +213,7 @@ impl CleanupPolicy {
 /// `kafka_topic_cleanup_policy` gauge. A configuration that cannot be read is reported as
 /// `unknown` with the reason, at warning level; the service runs on either way.
 pub async fn report_changelog_policy(settings: &KafkaSettings, topic: &str) -> CleanupPolicy {
-    let policy = match topic_config(settings, topic, "cleanup.policy").await {
-        Ok(value) => CleanupPolicy::of(value.as_deref()),
-        Err(error) => CleanupPolicy::Unknown(format!("{error:#}")),
-    };
+    let policy = read_cleanup_policy(settings, topic).await;
     match &policy {
         CleanupPolicy::Compact(value) => tracing::info!(
             topic,
@@ -231,6 +237,43 @@ pub async fn report_changelog_policy(settings: &KafkaSettings, topic: &str) -> C
     }
     crate::metrics::set_cleanup_policy(topic, policy.label());
     policy
+}
+
+/// How often the policy is asked for before it is reported unknown: over about 25 s.
+const POLICY_ATTEMPTS: usize = 9;
+
+/// The topic's policy: asked again a few times while the broker cannot tell yet (a topic just
+/// created, a broker still starting), at once unknown when the client is not allowed to read it.
+async fn read_cleanup_policy(settings: &KafkaSettings, topic: &str) -> CleanupPolicy {
+    let mut delays = crate::retry::delays();
+    let mut attempt = 1;
+    loop {
+        let policy = match topic_config(settings, topic, "cleanup.policy").await {
+            Ok(value) => CleanupPolicy::of(value.as_deref()),
+            Err(error) if not_allowed(&error) => {
+                return CleanupPolicy::Unknown(format!("{error:#}"));
+            }
+            Err(error) => CleanupPolicy::Unknown(format!("{error:#}")),
+        };
+        if !matches!(policy, CleanupPolicy::Unknown(_)) || attempt == POLICY_ATTEMPTS {
+            return policy;
+        }
+        attempt += 1;
+        tokio::time::sleep(delays.next().unwrap_or(crate::retry::LONGEST_DELAY)).await;
+    }
+}
+
+/// Whether the broker refused the request for lack of a grant.
+fn not_allowed(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<RDKafkaErrorCode>(),
+            Some(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+                    | RDKafkaErrorCode::ClusterAuthorizationFailed
+            )
+        )
+    })
 }
 
 /// [`report_changelog_policy`] in the background, so that a broker slow to answer does not hold
