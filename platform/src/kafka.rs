@@ -163,11 +163,13 @@ pub async fn topic_config(
         .map_err(|code| {
             anyhow::Error::new(code).context(format!("describing the configuration of {topic}"))
         })?;
-    // A broker describes a topic created moments ago with no entries at all, and no error,
-    // until its metadata has caught up (a second or two).
+    // Kafka answers with no entries at all, and no error, for a topic created moments ago
+    // (until its metadata has caught up, a second or two) and for a client without
+    // DescribeConfigs on the topic.
     anyhow::ensure!(
         !resource.entries.is_empty(),
-        "the broker describes no configuration of {topic} yet"
+        "the broker describes no configuration of {topic}: it was created moments ago, or this \
+         client may not DescribeConfigs it"
     );
     Ok(resource.get(name).and_then(|entry| entry.value.clone()))
 }
@@ -239,11 +241,12 @@ pub async fn report_changelog_policy(settings: &KafkaSettings, topic: &str) -> C
     policy
 }
 
-/// How often the policy is asked for before it is reported unknown: over about 25 s.
-const POLICY_ATTEMPTS: usize = 9;
+/// How often the policy is asked for before it is reported unknown: over about 6 to 12 s.
+const POLICY_ATTEMPTS: usize = 7;
 
-/// The topic's policy: asked again a few times while the broker cannot tell yet (a topic just
-/// created, a broker still starting), at once unknown when the client is not allowed to read it.
+/// The topic's policy: asked again a few times while the broker cannot tell (a topic just
+/// created, a broker still starting, or a client without the grant, which Kafka does not tell
+/// apart), at once unknown when the broker says the client is not allowed.
 async fn read_cleanup_policy(settings: &KafkaSettings, topic: &str) -> CleanupPolicy {
     let mut delays = crate::retry::delays();
     let mut attempt = 1;
