@@ -2,10 +2,11 @@
 # Starts or stops the local Kafka and database on 127.0.0.1, for development and tests.
 #   scripts/infra.sh start   Apache Kafka (KRaft, one node; data in .data/kafka) on 9092 and
 #                            mongo-java-server (data in .data/mongodb.h2) on 27017, then every
-#                            topic with 3 partitions plus its dead-letter topic
+#                            topic with 3 partitions plus its dead-letter topic; the changelog
+#                            with STOREFRONT_CHANGELOG_CLEANUP_POLICY (compact by default)
 #   scripts/infra.sh stop [NAME]...      stops what start started (kafka, mongodb; both by default)
 #   scripts/infra.sh running NAME        whether start started NAME here and it still runs
-# Settings (scripts/lib.sh): STOREFRONT_KAFKA_PORT, STOREFRONT_DATABASE_PORT,
+# Settings (scripts/lib.sh): STOREFRONT_CHANGELOG_CLEANUP_POLICY, STOREFRONT_KAFKA_PORT, STOREFRONT_DATABASE_PORT,
 # STOREFRONT_DATABASE_STORAGE (memory or a file), STOREFRONT_DATA_DIR; STOREFRONT_KAFKA_BOOTSTRAP
 # or STOREFRONT_MONGODB_URI point at a server of your own, and then none is started for it (the
 # topics are still created there).
@@ -97,7 +98,7 @@ create_topics() {
   local topics=() topic output
   for topic in "${TOPICS[@]}"; do
     if [[ " ${COMPACTED_TOPICS[*]} " == *" $topic "* ]]; then
-      topics+=("$topic:compact")
+      topics+=("$topic:$CHANGELOG_CLEANUP_POLICY")
     else
       topics+=("$topic")
     fi
@@ -114,6 +115,10 @@ create_topics() {
 case "${1:-}" in
   start)
     trap 'abort "interrupted"' INT TERM
+    case "$CHANGELOG_CLEANUP_POLICY" in
+      compact | delete) ;;
+      *) abort "STOREFRONT_CHANGELOG_CLEANUP_POLICY is \`$CHANGELOG_CLEANUP_POLICY\`; use compact or delete" ;;
+    esac
     java_classpath >/dev/null
     if compgen -G "$DATA_DIR/broker/*.db" >/dev/null; then
       log "note: $DATA_DIR/broker holds the earlier local broker's sqlite files, which nothing reads any more; delete that folder when you no longer need it"

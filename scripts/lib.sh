@@ -33,6 +33,10 @@ TOPICS=(
 DEAD_LETTER_SUFFIX=".DLT"
 # The changelogs among them, compacted: the latest record of each key is kept for good.
 COMPACTED_TOPICS=(accounts.customer.change)
+# Their cleanup.policy: `compact`, or `delete` while an upstream producer (the Spring accounts)
+# still writes keyless records, which a compacted topic refuses (docs/upstream-fleet.md). Set on
+# existing topics too, so a rerun of `infra.sh start` switches it.
+CHANGELOG_CLEANUP_POLICY="${STOREFRONT_CHANGELOG_CLEANUP_POLICY:-compact}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

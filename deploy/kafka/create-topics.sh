@@ -16,13 +16,24 @@ create() {
     --topic "$name" --partitions "$PARTITIONS" --replication-factor "$REPLICATION_FACTOR" "$@"
 }
 
+# The changelogs' cleanup.policy: compact, or delete while an upstream producer writes keyless
+# records to them (docs/upstream-fleet.md).
+policy=${CHANGELOG_CLEANUP_POLICY:-compact}
+case "$policy" in
+  compact | delete) ;;
+  *)
+    echo "CHANGELOG_CLEANUP_POLICY is '$policy'; use compact or delete" >&2
+    exit 1
+    ;;
+esac
+
 for topic in $TOPICS; do
   case " ${COMPACTED_TOPICS:-} " in
     *" $topic "*)
-      create "$topic" --config cleanup.policy=compact
-      # A topic made before it was declared compacted becomes compacted too.
+      create "$topic" --config "cleanup.policy=$policy"
+      # An existing changelog is switched to the policy asked for.
       /opt/kafka/bin/kafka-configs.sh --bootstrap-server "$BOOTSTRAP_SERVERS" --alter \
-        --entity-type topics --entity-name "$topic" --add-config cleanup.policy=compact
+        --entity-type topics --entity-name "$topic" --add-config "cleanup.policy=$policy"
       ;;
     *) create "$topic" ;;
   esac

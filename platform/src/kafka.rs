@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -182,6 +182,152 @@ pub async fn create_topics(
     Ok(())
 }
 
+/// The value of `name` in a topic's configuration, as the broker reports it (`None` when the
+/// broker reports no value); an error when it cannot describe the topic (yet). Needs
+/// `DescribeConfigs` on the topic.
+pub async fn topic_config(
+    settings: &KafkaSettings,
+    topic: &str,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
+    let admin: AdminClient<DefaultClientContext> = client_config(settings)
+        .create()
+        .context("creating the Kafka admin client")?;
+    let options = AdminOptions::new().request_timeout(Some(CONFIG_REQUEST_TIMEOUT));
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic(topic)], &options)
+        .await
+        .with_context(|| format!("describing the configuration of {topic}"))?;
+    let resource = described
+        .into_iter()
+        .next()
+        .with_context(|| format!("the broker described no configuration of {topic}"))?
+        .map_err(|code| {
+            anyhow::Error::new(code).context(format!("describing the configuration of {topic}"))
+        })?;
+    // Kafka answers with no entries at all, and no error, for a topic created moments ago
+    // (until its metadata has caught up, a second or two) and for a client without
+    // DescribeConfigs on the topic.
+    anyhow::ensure!(
+        !resource.entries.is_empty(),
+        "the broker describes no configuration of {topic}: it was created moments ago, or this \
+         client may not DescribeConfigs it"
+    );
+    Ok(resource.get(name).and_then(|entry| entry.value.clone()))
+}
+
+/// How long the broker may take to describe a topic's configuration.
+const CONFIG_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a changelog's `cleanup.policy` means for a producer that writes records without a key
+/// (upstream's accounts): the broker refuses them on a compacted topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    /// `compact`, alone or with `delete`: every record needs a key.
+    Compact(String),
+    /// `delete`: keyless records are taken; retention alone decides what is kept.
+    Delete,
+    /// The configuration could not be read (no `DescribeConfigs` on the topic, no broker).
+    Unknown(String),
+}
+
+impl CleanupPolicy {
+    /// The policy as the `cleanup_policy` label shows it: the broker's value, or `unknown`.
+    pub fn label(&self) -> &str {
+        match self {
+            CleanupPolicy::Compact(value) => value,
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Unknown(_) => "unknown",
+        }
+    }
+
+    fn of(value: Option<&str>) -> Self {
+        match value {
+            None => CleanupPolicy::Unknown("the broker reported no cleanup.policy".to_owned()),
+            Some(value) if value.split(',').any(|part| part.trim() == "compact") => {
+                CleanupPolicy::Compact(value.to_owned())
+            }
+            Some(_) => CleanupPolicy::Delete,
+        }
+    }
+}
+
+/// Reads the `cleanup.policy` of `topic`, a changelog that an upstream producer may also write,
+/// and reports it: one log line saying what it means for keyless records, and the
+/// `kafka_topic_cleanup_policy` gauge. A configuration that cannot be read is reported as
+/// `unknown` with the reason, at warning level; the service runs on either way.
+pub async fn report_changelog_policy(settings: &KafkaSettings, topic: &str) -> CleanupPolicy {
+    let policy = read_cleanup_policy(settings, topic).await;
+    match &policy {
+        CleanupPolicy::Compact(value) => tracing::info!(
+            topic,
+            cleanup_policy = %value,
+            "changelog is compacted: keyless records from an upstream producer are refused by \
+             the broker"
+        ),
+        CleanupPolicy::Delete => tracing::info!(
+            topic,
+            cleanup_policy = "delete",
+            "changelog is not compacted: keyless records from an upstream producer are taken, \
+             and retention alone decides how long each change is kept"
+        ),
+        CleanupPolicy::Unknown(reason) => tracing::warn!(
+            topic,
+            cleanup_policy = "unknown",
+            reason = %reason,
+            "changelog cleanup policy unreadable (DescribeConfigs on the topic is needed): \
+             whether the broker takes keyless records from an upstream producer is unknown"
+        ),
+    }
+    crate::metrics::set_cleanup_policy(topic, policy.label());
+    policy
+}
+
+/// How often the policy is asked for before it is reported unknown: over about 6 to 12 s.
+const POLICY_ATTEMPTS: usize = 7;
+
+/// The topic's policy: asked again a few times while the broker cannot tell (a topic just
+/// created, a broker still starting, or a client without the grant, which Kafka does not tell
+/// apart), at once unknown when the broker says the client is not allowed.
+async fn read_cleanup_policy(settings: &KafkaSettings, topic: &str) -> CleanupPolicy {
+    let mut delays = crate::retry::delays();
+    let mut attempt = 1;
+    loop {
+        let policy = match topic_config(settings, topic, "cleanup.policy").await {
+            Ok(value) => CleanupPolicy::of(value.as_deref()),
+            Err(error) if not_allowed(&error) => {
+                return CleanupPolicy::Unknown(format!("{error:#}"));
+            }
+            Err(error) => CleanupPolicy::Unknown(format!("{error:#}")),
+        };
+        if !matches!(policy, CleanupPolicy::Unknown(_)) || attempt == POLICY_ATTEMPTS {
+            return policy;
+        }
+        attempt += 1;
+        tokio::time::sleep(delays.next().unwrap_or(crate::retry::LONGEST_DELAY)).await;
+    }
+}
+
+/// Whether the broker refused the request for lack of a grant.
+fn not_allowed(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<RDKafkaErrorCode>(),
+            Some(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+                    | RDKafkaErrorCode::ClusterAuthorizationFailed
+            )
+        )
+    })
+}
+
+/// [`report_changelog_policy`] in the background, so that a broker slow to answer does not hold
+/// up the start-up.
+pub fn spawn_changelog_policy_report(settings: &KafkaSettings, topic: &str) {
+    let (settings, topic) = (settings.clone(), topic.to_owned());
+    tokio::spawn(async move { report_changelog_policy(&settings, &topic).await });
+}
+
 #[cfg(test)]
 mod tests {
     use rdkafka::consumer::BaseConsumer;
@@ -227,6 +373,20 @@ mod tests {
             client_config(&settings).get("ssl.ca.location"),
             Some("/etc/kafka/ca.pem")
         );
+    }
+
+    #[test]
+    fn a_policy_with_compact_refuses_keyless_records() {
+        assert_eq!(
+            CleanupPolicy::of(Some("compact")),
+            CleanupPolicy::Compact("compact".into())
+        );
+        assert_eq!(
+            CleanupPolicy::of(Some("compact,delete")).label(),
+            "compact,delete"
+        );
+        assert_eq!(CleanupPolicy::of(Some("delete")), CleanupPolicy::Delete);
+        assert_eq!(CleanupPolicy::of(None).label(), "unknown");
     }
 
     #[test]

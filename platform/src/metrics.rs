@@ -75,7 +75,7 @@ enum Kind {
 
 /// The families the services record, with their HELP text: what `describe` announces and what
 /// the tests compare with `deploy/grafana/exported-metrics.txt`.
-const FAMILIES: [(&str, Kind, &str); 12] = [
+const FAMILIES: [(&str, Kind, &str); 13] = [
     (
         "http_server_requests_seconds",
         Kind::Histogram,
@@ -136,10 +136,18 @@ const FAMILIES: [(&str, Kind, &str); 12] = [
         Kind::Histogram,
         "Passes of the outbox relay (finding pending events, publishing them, measuring the backlog), by collection",
     ),
+    (
+        CLEANUP_POLICY,
+        Kind::Gauge,
+        "1 for the cleanup.policy a changelog topic had when this instance started (compact, delete, or unknown when unreadable), by topic and policy",
+    ),
 ];
 
 /// The consumer rebalance family.
 const REBALANCES: &str = "kafka_consumer_rebalances_total";
+
+/// The changelog policy family.
+const CLEANUP_POLICY: &str = "kafka_topic_cleanup_policy";
 
 /// The consumer lag family, rendered from [`CONSUMER_LAGS`] rather than by the recorder.
 const CONSUMER_LAG: &str = "kafka_consumer_lag";
@@ -290,6 +298,11 @@ pub fn record_relay_pass(collection: &str, elapsed: Duration) {
         .record(elapsed);
 }
 
+/// The `cleanup.policy` a changelog topic was found with at start-up.
+pub fn set_cleanup_policy(topic: &str, policy: &str) {
+    gauge!(CLEANUP_POLICY, "topic" => topic.to_owned(), "policy" => policy.to_owned()).set(1.0);
+}
+
 pub fn record_mongo_operation(collection: &str, operation: &str, elapsed: Duration) {
     histogram!(
         "mongodb_operation_duration_seconds",
@@ -366,6 +379,7 @@ mod tests {
         set_outbox_backlog("c", 3, Duration::from_secs(2));
         record_mongo_operation("c", "find", Duration::from_millis(1));
         record_relay_pass("c", Duration::from_millis(4));
+        set_cleanup_policy("t", "compact");
     }
 
     #[test]

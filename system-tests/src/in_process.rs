@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use platform::settings::KafkaSettings;
 use serde_json::Value;
-use test_support::{EVENT_DEADLINE, eventually, unique_name};
+use test_support::{EVENT_DEADLINE, create_topics_compacting, eventually, unique_name};
 use tokio_util::sync::CancellationToken;
 
 /// The topics one storefront uses.
@@ -64,16 +64,8 @@ impl Storefront {
         accounts.topics.customer_change = topics.customer_change.clone();
         accounts.outbox.poll_interval = OUTBOX_POLL;
         let kafka = accounts.kafka.clone();
-        let mut names = Vec::new();
-        for topic in topics.all() {
-            names.push(topic.to_owned());
-            names.push(shared_events::topics::dead_letter(topic));
-        }
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         // The customer changelog is compacted, as in every deployment.
-        platform::kafka::create_topics(&kafka, &names, 3, &[&topics.customer_change])
-            .await
-            .expect("creating the topics");
+        create_topics_compacting(&kafka, &topics.all(), &[&topics.customer_change]).await;
         let orders = orders_settings(&topics);
 
         let mut fulfillment = fulfillment::configuration::load().expect("fulfillment settings");

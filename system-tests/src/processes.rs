@@ -3,9 +3,13 @@
 use std::path::PathBuf;
 
 use platform::settings::KafkaSettings;
+use serde_json::Value;
 use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
-use test_support::{PrivateKafka, ServiceProcess, create_topics_with_dead_letters, unique_name};
+use test_support::{
+    PrivateKafka, ServiceProcess, create_topics_compacting, create_topics_with_dead_letters,
+    unique_name,
+};
 
 /// The three services' names, which are their Kafka users on a secured broker.
 const SERVICES: [&str; 3] = ["accounts", "orders", "fulfillment"];
@@ -59,8 +63,19 @@ impl Storefront {
         Self::start_with(&[]).await
     }
 
-    /// Starts the three with these settings added to each one's environment.
+    /// Starts the three with these settings added to each one's environment. Every topic has
+    /// the broker's default cleanup policy, `delete`.
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        Self::start_on(false, settings).await
+    }
+
+    /// [`Storefront::start_with`], with the customer changelog compacted, as every deployment
+    /// creates it unless an upstream producer still writes to it.
+    pub async fn start_with_compacted_changelog(settings: &[(&str, &str)]) -> Self {
+        Self::start_on(true, settings).await
+    }
+
+    async fn start_on(compacted_changelog: bool, settings: &[(&str, &str)]) -> Self {
         let topics = unique_topics();
         let mut kafka = accounts::configuration::load()
             .expect("accounts settings")
@@ -72,7 +87,12 @@ impl Storefront {
         {
             (*servers).clone_into(&mut kafka.bootstrap_servers);
         }
-        create_topics_with_dead_letters(&kafka, &topics.all()).await;
+        let compacted: &[&str] = if compacted_changelog {
+            &[&topics.customer_change]
+        } else {
+            &[]
+        };
+        create_topics_compacting(&kafka, &topics.all(), compacted).await;
         let groups = [unique_name("orders"), unique_name("fulfillment")];
         Self::start_each(topics, groups, kafka, Default::default(), settings).await
     }
@@ -218,6 +238,24 @@ impl Storefront {
             .find(|service| service.name == name)
             .expect("accounts, orders or fulfillment")
     }
+}
+
+/// The JSON lines a service has logged so far (its log format is `json`).
+pub fn log_lines(service: &Service) -> Vec<Value> {
+    std::fs::read_to_string(&service.log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect()
+}
+
+/// The log lines of a service that ran in the trace `trace_id`, by message.
+pub fn logged_in_trace(service: &Service, trace_id: &str) -> Vec<String> {
+    log_lines(service)
+        .into_iter()
+        .filter(|line| line["span"]["trace_id"] == trace_id)
+        .filter_map(|line| line["fields"]["message"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn unique_topics() -> Topics {

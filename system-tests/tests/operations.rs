@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use prost::Message;
 
 use serde_json::{Value, json};
-use system_tests::processes::{Service, Storefront};
+use system_tests::processes::{Service, Storefront, logged_in_trace};
 use test_support::{EVENT_DEADLINE, eventually, free_port, summed, unique_name};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -295,17 +295,6 @@ async fn prometheus_scrapes_every_service_and_finds_each_series_by_application()
         .await;
         assert_eq!(found, expected, "{promql}");
     }
-}
-
-/// The log lines of a service that ran in the trace `trace_id`, by message.
-fn logged_in_trace(service: &Service, trace_id: &str) -> Vec<String> {
-    std::fs::read_to_string(&service.log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["span"]["trace_id"] == trace_id)
-        .filter_map(|line| line["fields"]["message"].as_str().map(str::to_owned))
-        .collect()
 }
 
 /// One span as a collector received it.

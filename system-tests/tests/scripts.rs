@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use test_support::{free_port, unique_name};
+use test_support::{EVENT_DEADLINE, eventually, free_port, unique_name};
 
 /// `scripts/infra.sh start` with its data in `data` and these ports.
 fn infra_start(data: &Path, kafka: u16, database: u16) -> Output {
@@ -100,6 +100,69 @@ async fn the_local_topics_make_the_customer_changes_a_compacted_changelog() {
         };
         assert_eq!(policy.as_deref(), Some(expected), "{topic}");
     }
+}
+
+/// `STOREFRONT_CHANGELOG_CLEANUP_POLICY` other than `compact` or `delete` stops the start before
+/// anything is started.
+#[test]
+fn an_unknown_changelog_policy_stops_the_start_with_one_line() {
+    let data = data_folder();
+    let output = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/infra.sh"))
+        .arg("start")
+        .env("STOREFRONT_DATA_DIR", &data)
+        .env("STOREFRONT_CHANGELOG_CLEANUP_POLICY", "keep")
+        .output()
+        .expect("running scripts/infra.sh");
+    let line = last_line_with_nothing_left_running(&output, &data);
+    assert!(
+        line.contains("STOREFRONT_CHANGELOG_CLEANUP_POLICY is `keep`; use compact or delete"),
+        "{line}"
+    );
+    assert!(!data.exists(), "nothing started, nothing written");
+}
+
+/// What `scripts/infra.sh start` runs to make the topics, with the changelog's policy as
+/// `STOREFRONT_CHANGELOG_CLEANUP_POLICY` names it: `TOPIC:POLICY`.
+fn create_topics(bootstrap: &str, topic: &str) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(concat!(
+            "source ",
+            env!("CARGO_MANIFEST_DIR"),
+            "/../dev/java.sh && java -cp \"$(java_classpath)\" storefront.dev.CreateTopics \"$1\" 3 default \"$2\""
+        ))
+        .args(["create-topics", bootstrap, topic])
+        .output()
+        .expect("running CreateTopics")
+}
+
+/// The changelog is created with the policy asked for, and an existing one is switched: delete
+/// while an upstream producer writes keyless records, compact again once it is gone.
+#[tokio::test]
+async fn the_changelog_policy_is_set_on_a_new_topic_and_switched_on_an_existing_one() {
+    let kafka = test_support::shared_kafka();
+    let topic = unique_name("changelog");
+    for policy in ["delete", "compact", "delete"] {
+        let output = create_topics(&kafka.bootstrap_servers, &format!("{topic}:{policy}"));
+        assert!(output.status.success(), "{output:?}");
+        // The broker's description catches up with a change a moment later.
+        eventually(
+            &format!("{topic} to be {policy}"),
+            EVENT_DEADLINE,
+            || async {
+                let found = test_support::topic_config(&kafka, &topic, "cleanup.policy").await;
+                (found.as_deref() == Some(policy)).then_some(())
+            },
+        )
+        .await;
+    }
+    let refused = create_topics(&kafka.bootstrap_servers, &format!("{topic}:keep"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("neither compact nor delete"),
+        "{refused:?}"
+    );
 }
 
 #[test]

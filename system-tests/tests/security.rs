@@ -284,6 +284,32 @@ async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the
             .expect("asking for readiness");
         assert_eq!(ready.status(), 200, "{} ready", service.name);
     }
+    // The contract grants no DescribeConfigs: the changelog's policy is reported unreadable,
+    // with the broker's reason, and the services run on (docs/upstream-fleet.md).
+    for service in [&store.accounts, &store.orders] {
+        let reported = eventually(
+            &format!("{}'s changelog policy line", service.name),
+            EVENT_DEADLINE,
+            || async {
+                processes::log_lines(service).into_iter().find(|line| {
+                    line["fields"]["topic"] == store.topics.customer_change.as_str()
+                        && line["fields"]["cleanup_policy"].is_string()
+                })
+            },
+        )
+        .await;
+        assert_eq!(reported["level"], "WARN", "{reported}");
+        assert_eq!(
+            reported["fields"]["cleanup_policy"], "unknown",
+            "{reported}"
+        );
+        assert!(
+            reported["fields"]["reason"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("may not DescribeConfigs")),
+            "{reported}"
+        );
+    }
 }
 
 /// The reason the readiness of `service` gives once it answers 503 with one in its kafka

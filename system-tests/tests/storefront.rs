@@ -15,13 +15,15 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Reads every record of a topic and checks each has a key, every header, and the golden shape;
-/// returns their payloads.
+/// Reads every record of a topic and checks each has a key, every header, and the golden shape:
+/// what upstream's Spring `JsonDeserializer` needs is the `__TypeId__` naming upstream's `class`
+/// and that JSON. Returns their payloads.
 async fn assert_topic_shape(
     store: &Storefront,
     topic: &str,
     count: usize,
     golden: &str,
+    class: &str,
 ) -> Vec<Value> {
     let golden = fixture(golden);
     let mut payloads = Vec::new();
@@ -43,6 +45,11 @@ async fn assert_topic_shape(
                 "{topic}: no {header} header"
             );
         }
+        assert_eq!(
+            record.headers[headers::TYPE_ID],
+            format!("{}.{class}", headers::JAVA_PACKAGE),
+            "{topic}"
+        );
         let payload: Value = serde_json::from_str(record.text()).unwrap();
         assert!(
             same_shape(&payload, &golden),
@@ -171,17 +178,28 @@ async fn the_seven_sample_calls_take_every_fifth_order_to_received() {
     assert_eq!(fulfillments["fulfillments"].as_array().unwrap().len(), 3);
 
     let mut checked = Vec::new();
-    for (topic, count, event) in [
-        (&store.topics.customer_change, 3, "customer-change-event"),
-        (&store.topics.order_fulfill, 6, "fulfillment-request-event"),
+    for (topic, count, event, class) in [
+        (
+            &store.topics.customer_change,
+            3,
+            "customer-change-event",
+            "CustomerChangeEvent",
+        ),
+        (
+            &store.topics.order_fulfill,
+            6,
+            "fulfillment-request-event",
+            "FulfillmentRequestEvent",
+        ),
         (
             &store.topics.order_status_change,
             12,
             "order-status-change-event",
+            "OrderStatusChangeEvent",
         ),
     ] {
         let golden = format!("{event}.json");
-        let payloads = assert_topic_shape(&store, topic, count, &golden).await;
+        let payloads = assert_topic_shape(&store, topic, count, &golden, class).await;
         checked.extend(cases(&format!("record of {topic}"), event, payloads));
         checked.extend(cases(
             &format!("fixture {golden}"),

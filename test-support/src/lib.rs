@@ -27,7 +27,7 @@ pub use names::{
 pub use processes::{npm_tools, proc_stat_fields, python_tool, send_signal};
 pub use service::ServiceProcess;
 pub use topics::{
-    ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
-    topic_config, try_committed_count, try_group_lag,
+    ConsumedRecord, TopicReader, committed_count, create_topics_compacting,
+    create_topics_with_dead_letters, publish_raw, topic_config, try_committed_count, try_group_lag,
 };
 pub use waiting::{EVENT_DEADLINE, eventually};

@@ -5,25 +5,29 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use platform::settings::KafkaSettings;
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::names::unique_name;
-use crate::waiting::POLL_INTERVAL;
+use crate::waiting::{EVENT_DEADLINE, POLL_INTERVAL, eventually};
 
 /// Creates each topic and its dead-letter topic (`<topic>.DLT`), 3 partitions each.
 pub async fn create_topics_with_dead_letters(kafka: &KafkaSettings, topics: &[&str]) {
+    create_topics_compacting(kafka, topics, &[]).await;
+}
+
+/// [`create_topics_with_dead_letters`], with those of `topics` also in `compacted` created with
+/// `cleanup.policy=compact`.
+pub async fn create_topics_compacting(kafka: &KafkaSettings, topics: &[&str], compacted: &[&str]) {
     let mut names: Vec<String> = Vec::new();
     for topic in topics {
         names.push((*topic).to_owned());
         names.push(format!("{topic}.DLT"));
     }
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    platform::kafka::create_topics(kafka, &names, 3, &[])
+    platform::kafka::create_topics(kafka, &names, 3, compacted)
         .await
         .expect("creating test topics");
 }
@@ -55,25 +59,15 @@ pub async fn publish_raw(
     .expect("publishing a test record");
 }
 
-/// The value of `name` in a topic's configuration, as the broker reports it.
+/// The value of `name` in a topic's configuration, as the broker reports it once it describes
+/// the topic (a topic just created takes a moment).
 pub async fn topic_config(kafka: &KafkaSettings, topic: &str, name: &str) -> Option<String> {
-    let admin: AdminClient<DefaultClientContext> = platform::kafka::client_config(kafka)
-        .create()
-        .expect("creating a test admin client");
-    let described = admin
-        .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
-        .await
-        .expect("describing a topic");
-    let resource = described
-        .into_iter()
-        .next()
-        .expect("one topic described")
-        .expect("the topic's configuration");
-    resource
-        .entries
-        .into_iter()
-        .find(|entry| entry.name == name)
-        .and_then(|entry| entry.value)
+    eventually(
+        &format!("the broker to describe {topic}"),
+        EVENT_DEADLINE,
+        || async { platform::kafka::topic_config(kafka, topic, name).await.ok() },
+    )
+    .await
 }
 
 /// A consumer of the group `group` that commits nothing, and the partitions of `topic`.

@@ -2,9 +2,12 @@
 //! HTTP requests, the outbox, Kafka records and the consumers.
 //!
 //! Requests, published records and consumed records run in `tracing` spans that the
-//! `tracing-opentelemetry` layer turns into OpenTelemetry spans; the W3C
-//! `TraceContextPropagator` reads and writes the `traceparent` of HTTP headers and Kafka
-//! headers ([`HeaderPairs`]); MongoDB commands are the driver's own child spans. Every log line
+//! `tracing-opentelemetry` layer turns into OpenTelemetry spans. Trace context is read from HTTP
+//! headers and Kafka headers ([`ReadHeaderPairs`]) in W3C `traceparent` or in B3, the headers
+//! of upstream's Sleuth (single `b3` or multi-header `X-B3-*`; `traceparent` wins when both are
+//! there), and written to Kafka headers ([`HeaderPairs`]) as both `traceparent` and a single
+//! `b3`, so that a Sleuth consumer continues our traces too; HTTP responses carry
+//! `traceparent`. MongoDB commands are the driver's own child spans. Every log line
 //! of a request or an event shows its `trace_id`. Spans leave the process only when an OTLP
 //! endpoint is configured; the context is propagated either way.
 
@@ -14,7 +17,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
 use opentelemetry::trace::{
     Link, SamplingDecision, SamplingResult, SpanContext, SpanKind, TraceContextExt, TraceId,
     TracerProvider as _,
@@ -24,20 +29,31 @@ use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, ShouldSample};
+use opentelemetry_zipkin::{B3Encoding, Propagator as B3Propagator};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The header name on HTTP requests and Kafka records alike.
 pub const TRACEPARENT: &str = "traceparent";
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// The propagator of every carrier: B3 (extracting the single header, else the multi-header
+/// form; injecting the single `b3`), then W3C trace context, which wins on extraction when a
+/// carrier holds both.
+fn propagator() -> TextMapCompositePropagator {
+    TextMapCompositePropagator::new(vec![
+        Box::new(B3Propagator::with_encoding(B3Encoding::SingleHeader)),
+        Box::new(TraceContextPropagator::new()),
+    ])
+}
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 
-/// Installs the tracer provider under the service name `service` and the W3C propagator,
+/// Installs the tracer provider under the service name `service` and the propagator,
 /// globally (for libraries that trace by themselves), and returns the tracer the `tracing` layer builds spans with. With an `endpoint`
 /// (the collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318`) finished spans are
 /// exported in batches. Later calls keep the first provider.
 pub(crate) fn install(service: &'static str, endpoint: Option<&str>) -> anyhow::Result<SdkTracer> {
-    global::set_text_map_propagator(TraceContextPropagator::new());
+    global::set_text_map_propagator(propagator());
     let provider = match PROVIDER.get() {
         Some(provider) => provider,
         None => {
@@ -135,7 +151,7 @@ pub fn flush() {
 /// none, or none that is valid), and shows its trace id in the span's `trace_id` field, which
 /// the span must declare. Returns the span's context.
 pub fn continue_trace(span: &tracing::Span, carrier: &dyn Extractor) -> TraceContext {
-    let parent = TraceContextPropagator::new().extract(carrier);
+    let parent = propagator().extract(carrier);
     // Fails only without the tracing layer (no subscriber installed): there is no trace then.
     let _ = span.set_parent(parent);
     let context = TraceContext::of(span);
@@ -208,9 +224,28 @@ impl TraceContext {
         self.0.span().update_name(name);
     }
 
-    /// Writes this context into `carrier` (`traceparent`, and `tracestate` when there is one).
+    /// Writes this context into `carrier`: `traceparent` (and `tracestate` when there is one)
+    /// and `b3`; nothing when there is no valid span (B3 would write a "not sampled" flag).
     pub fn inject(&self, carrier: &mut dyn Injector) {
-        TraceContextPropagator::new().inject_context(&self.0, carrier);
+        if self.0.span().span_context().is_valid() {
+            propagator().inject_context(&self.0, &mut Written(carrier));
+        }
+    }
+}
+
+/// The headers written with a context. The B3 propagator of `opentelemetry-zipkin` 0.31 writes
+/// the `x-b3-*` headers beside `b3` whatever its encoding (its `support(UnSpecified)` is always
+/// true); one form is enough for a B3 reader.
+const WRITTEN: [&str; 3] = [TRACEPARENT, "tracestate", "b3"];
+
+/// A carrier that takes only the [`WRITTEN`] headers.
+struct Written<'a>(&'a mut dyn Injector);
+
+impl Injector for Written<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if WRITTEN.contains(&key) {
+            self.0.set(key, value);
+        }
     }
 }
 
@@ -224,10 +259,11 @@ impl fmt::Display for TraceContext {
 }
 
 /// Name/value header pairs (Kafka's, or an outbox entry's) as a carrier of trace context.
-/// Header names are matched exactly: Kafka's are case-sensitive, and W3C names are lowercase.
 pub struct HeaderPairs<'a, V>(pub &'a mut Vec<(String, V)>);
 
-/// Read-only header pairs as a carrier of trace context.
+/// Read-only header pairs as a carrier of trace context. A name is matched exactly first (Kafka's
+/// header names are case-sensitive), then regardless of case: the propagators ask for lowercase
+/// names, and a Sleuth producer writes `X-B3-TraceId`.
 pub struct ReadHeaderPairs<'a, V>(pub &'a [(String, V)]);
 
 impl<V: AsRef<[u8]>> Extractor for ReadHeaderPairs<'_, V> {
@@ -235,6 +271,11 @@ impl<V: AsRef<[u8]>> Extractor for ReadHeaderPairs<'_, V> {
         self.0
             .iter()
             .find(|(name, _)| name == key)
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(key))
+            })
             .and_then(|(_, value)| std::str::from_utf8(value.as_ref()).ok())
     }
 
@@ -264,7 +305,61 @@ mod tests {
     const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn extract(headers: &[(String, Vec<u8>)]) -> Context {
-        TraceContextPropagator::new().extract(&ReadHeaderPairs(headers))
+        propagator().extract(&ReadHeaderPairs(headers))
+    }
+
+    fn pairs(headers: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn trace_id(context: &Context) -> String {
+        context.span().span_context().trace_id().to_string()
+    }
+
+    #[test]
+    fn b3_single_and_multi_headers_are_read_and_traceparent_wins_over_them() {
+        let single = pairs(&[("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")]);
+        assert_eq!(
+            trace_id(&extract(&single)),
+            "80f198ee56343ba864fe8b2a57d3eff7"
+        );
+        // As Sleuth writes them on a Kafka record: mixed case, a 64-bit trace id.
+        let multi = pairs(&[
+            ("X-B3-TraceId", "a3ce929d0e0e4736"),
+            ("X-B3-SpanId", "00f067aa0ba902b7"),
+            ("X-B3-Sampled", "1"),
+        ]);
+        let context = extract(&multi);
+        assert_eq!(trace_id(&context), "0000000000000000a3ce929d0e0e4736");
+        assert!(context.span().span_context().is_sampled());
+        let both = pairs(&[
+            ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"),
+            (TRACEPARENT, EXAMPLE),
+        ]);
+        assert_eq!(
+            trace_id(&extract(&both)),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+    }
+
+    #[test]
+    fn records_carry_traceparent_and_b3_of_the_same_span() {
+        let context = TraceContext(extract(&pairs(&[(TRACEPARENT, EXAMPLE)])));
+        let mut written: Vec<(String, Vec<u8>)> = Vec::new();
+        context.inject(&mut HeaderPairs(&mut written));
+        assert_eq!(
+            written,
+            pairs(&[
+                ("b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"),
+                (TRACEPARENT, EXAMPLE),
+            ])
+        );
+        let mut none: Vec<(String, Vec<u8>)> = Vec::new();
+        TraceContext(Context::new()).inject(&mut HeaderPairs(&mut none));
+        assert!(none.is_empty(), "{none:?}");
     }
 
     #[test]

@@ -15,12 +15,22 @@ pub struct Settings {
     pub documents: DocumentLimits,
     pub telemetry: TelemetrySettings,
     pub topics: Topics,
+    pub events: Events,
 }
 
 /// Topic names, configurable so that tests can give each app its own.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Topics {
     pub customer_change: String,
+}
+
+/// What accounts publishes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Events {
+    /// Whether a removed customer is announced with a tombstone. Off while an upstream orders
+    /// service still consumes the changelog: it cannot read a tombstone, and upstream's accounts
+    /// never removes a customer, so nothing is published and every consumer keeps its copy.
+    pub publish_removals: bool,
 }
 
 const FILES: EmbeddedFiles = EmbeddedFiles {

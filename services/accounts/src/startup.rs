@@ -33,6 +33,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let customers = CustomerRepository::new(&database, outbox.clone(), settings.documents);
     customers.create_indexes().await?;
     let producer = platform::kafka::producer(&settings.kafka)?;
+    // Whether an upstream producer's keyless records can reach the changelog: logged and
+    // exported once, in the background.
+    platform::kafka::spawn_changelog_policy_report(
+        &settings.kafka,
+        &settings.topics.customer_change,
+    );
     // The same `outbox` as `customers`: each of their writes that adds events wakes the relay
     // (which would otherwise wait for its next poll), and the relay's backlog reaches them.
     let relay = Relay::new(
@@ -58,7 +64,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         description: DESCRIPTION,
         events: shared_events::asyncapi::document(&events, TITLE, DESCRIPTION),
     };
-    let (topics, base_path) = (settings.topics.clone(), settings.http.base_path.clone());
+    let (topics, events, base_path) = (
+        settings.topics.clone(),
+        settings.events.clone(),
+        settings.http.base_path.clone(),
+    );
     let (server, port) = platform::http::server::server(
         &settings.http,
         about,
@@ -70,6 +80,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             cfg.app_data(web::Data::new(AppState {
                 customers: customers.on(database),
                 topics: topics.clone(),
+                events: events.clone(),
                 base_path: base_path.clone(),
             }));
             routes::configure(cfg);

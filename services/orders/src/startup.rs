@@ -35,6 +35,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let customers = CustomerOrdersRepository::new(&database, outbox.clone(), settings.documents);
     customers.create_indexes().await?;
     let producer = platform::kafka::producer(&settings.kafka)?;
+    // Whether an upstream producer's keyless records can reach the changelog: logged and
+    // exported once, in the background.
+    platform::kafka::spawn_changelog_policy_report(
+        &settings.kafka,
+        &settings.topics.customer_change,
+    );
     // The same `outbox` as `customers`: each of their writes that adds events wakes the relay
     // (which would otherwise wait for its next poll), and the relay's backlog reaches them.
     let relay = Relay::new(

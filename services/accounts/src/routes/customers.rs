@@ -285,7 +285,8 @@ async fn change_customer(
     }
 }
 
-/// Deletes a customer and publishes a tombstone.
+/// Deletes a customer and publishes a tombstone, unless removals are not published
+/// (`APP_EVENTS__PUBLISH_REMOVALS=false`).
 #[utoipa::path(
     tag = "customers",
     params(("id" = String, Path, description = "The customer id, 24 hex digits")),
@@ -309,7 +310,7 @@ async fn delete_customer(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Removes a customer with its tombstone, reading it again if another request changed it
+/// Removes a customer with its tombstone (none when removals are not published), reading it again if another request changed it
 /// meanwhile; false if there is no such customer.
 pub(super) async fn remove_customer(
     state: &AppState,
@@ -319,12 +320,17 @@ pub(super) async fn remove_customer(
     let removed = state
         .customers
         .change(id, |_, next| {
-            let tombstone =
-                events::customer_removed(id, next, &state.topics.customer_change, trace);
-            Ok::<_, ApiError>(Decision::Remove {
-                events: vec![tombstone],
-                value: (),
-            })
+            let events = if state.events.publish_removals {
+                vec![events::customer_removed(
+                    id,
+                    next,
+                    &state.topics.customer_change,
+                    trace,
+                )]
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ApiError>(Decision::Remove { events, value: () })
         })
         .await?;
     match removed {

@@ -4,7 +4,7 @@ use serde_json::Value;
 use shared_events::{CustomerChangeEvent, headers};
 use test_support::EVENT_DEADLINE;
 
-use crate::helpers::{AccountsApp, spawn_app};
+use crate::helpers::{AccountsApp, customer_body, spawn_app, spawn_app_with, test_settings};
 
 #[tokio::test]
 async fn a_created_customer_is_published_keyed_with_headers_and_without_cards() {
@@ -133,4 +133,58 @@ async fn sample_customers_publish_three_changes_and_tombstone_the_replaced() {
     for (_, history) in replaced {
         assert_eq!(history, ["change 0", "tombstone 1"]);
     }
+}
+
+#[tokio::test]
+async fn with_removals_unpublished_a_delete_publishes_nothing() {
+    let mut settings = test_settings().await;
+    settings.events.publish_removals = false;
+    let app = spawn_app_with(settings).await;
+    let created: Value = app.create_customer("ada@example.com").await;
+    let path = format!("/customers/{}", created["id"].as_str().unwrap());
+    let deleted = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.get(&path).await.status(), 404);
+
+    let records = app.published_customer_events().await;
+    let kinds: Vec<bool> = records
+        .iter()
+        .map(|record| record.payload.is_some())
+        .collect();
+    assert_eq!(kinds, [true], "the change, and no tombstone");
+}
+
+/// Upstream's Sleuth sends B3 (`b3: {trace}-{span}-{sampled}`) and no `traceparent`: the request
+/// continues that trace, and the record it causes carries it. (That records carry `b3` as well is
+/// checked on the service processes, system-tests/tests/upstream_fleet.rs.)
+#[tokio::test]
+async fn a_request_with_only_a_b3_header_continues_its_trace_into_the_record() {
+    let app = spawn_app().await;
+    let trace_id = "80f198ee56343ba864fe8b2a57d3eff7";
+    let response = app
+        .client
+        .post(app.url("/customers"))
+        .header("b3", format!("{trace_id}-e457b5a2e4d86bd1-1"))
+        .json(&customer_body("ada@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let answered = response.headers()["traceparent"].to_str().unwrap();
+    assert!(
+        answered.starts_with(&format!("00-{trace_id}-")),
+        "{answered}"
+    );
+    assert!(
+        !answered.contains("e457b5a2e4d86bd1"),
+        "the service's own span"
+    );
+
+    let mut reader = app.customer_events();
+    let record = reader.read_at_least(1, EVENT_DEADLINE).await[0].clone();
+    let traceparent = &record.headers[headers::TRACEPARENT];
+    assert!(
+        traceparent.starts_with(&format!("00-{trace_id}-")),
+        "{traceparent}"
+    );
 }

@@ -22,39 +22,46 @@ import org.apache.kafka.common.errors.TopicExistsException;
 /**
  * Creates topics that do not exist yet, in one request; a topic that exists keeps its partitions.
  *
- * <pre>CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact]...</pre>
+ * <pre>CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact|:delete]...</pre>
  *
  * {@code default} leaves the replication factor to the cluster ({@code default.replication.factor}).
- * A topic named with {@code :compact} gets {@code cleanup.policy=compact}, also when it exists
- * already (made before it was declared a changelog).
+ * A topic named with {@code :compact} or {@code :delete} gets that {@code cleanup.policy}, also
+ * when it exists already: a changelog is switched between the two (delete while an upstream
+ * producer writes keyless records to it, compact once it is gone).
  * Prints {@code created NAME} or {@code exists NAME} per topic; exits 1 on any other error.
  */
 public final class CreateTopics {
-    /** The suffix of a topic argument that asks for a compacted topic. */
-    private static final String COMPACT = ":compact";
+    /** The cleanup policies a topic argument may ask for, after a colon. */
+    private static final List<String> POLICIES =
+            List.of(TopicConfig.CLEANUP_POLICY_COMPACT, TopicConfig.CLEANUP_POLICY_DELETE);
 
     private CreateTopics() {}
 
     public static void main(String[] args) throws InterruptedException {
         if (args.length < 4) {
-            System.err.println("usage: CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact]...");
+            System.err.println("usage: CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact|:delete]...");
             System.exit(2);
         }
         Optional<Integer> partitions = Optional.of(Integer.parseInt(args[1]));
         Optional<Short> replicationFactor =
                 "default".equals(args[2]) ? Optional.empty() : Optional.of(Short.parseShort(args[2]));
         List<NewTopic> topics = new ArrayList<>();
-        Map<ConfigResource, Collection<AlterConfigOp>> compact = new HashMap<>();
+        Map<ConfigResource, Collection<AlterConfigOp>> policies = new HashMap<>();
         for (int i = 3; i < args.length; i++) {
             String name = args[i];
             NewTopic topic;
-            if (name.endsWith(COMPACT)) {
-                name = name.substring(0, name.length() - COMPACT.length());
+            int colon = name.lastIndexOf(':');
+            if (colon >= 0) {
+                String policy = name.substring(colon + 1);
+                if (!POLICIES.contains(policy)) {
+                    System.err.println("cleanup policy of " + name + " is neither compact nor delete");
+                    System.exit(2);
+                }
+                name = name.substring(0, colon);
                 topic = new NewTopic(name, partitions, replicationFactor)
-                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
-                compact.put(new ConfigResource(ConfigResource.Type.TOPIC, name), List.of(new AlterConfigOp(
-                        new ConfigEntry(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT),
-                        AlterConfigOp.OpType.SET)));
+                        .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, policy));
+                policies.put(new ConfigResource(ConfigResource.Type.TOPIC, name), List.of(new AlterConfigOp(
+                        new ConfigEntry(TopicConfig.CLEANUP_POLICY_CONFIG, policy), AlterConfigOp.OpType.SET)));
             } else {
                 topic = new NewTopic(name, partitions, replicationFactor);
             }
@@ -77,11 +84,11 @@ public final class CreateTopics {
                     }
                 }
             }
-            if (!compact.isEmpty()) {
+            if (!policies.isEmpty()) {
                 try {
-                    admin.incrementalAlterConfigs(compact).all().get();
+                    admin.incrementalAlterConfigs(policies).all().get();
                 } catch (ExecutionException e) {
-                    System.err.println("compacting " + compact.keySet() + " failed: " + e.getCause());
+                    System.err.println("setting the cleanup policy of " + policies.keySet() + " failed: " + e.getCause());
                     failures++;
                 }
             }
