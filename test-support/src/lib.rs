@@ -30,4 +30,4 @@ pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_with_dead_letters, publish_raw,
     topic_config, try_committed_count, try_group_lag,
 };
-pub use waiting::{EVENT_DEADLINE, eventually};
+pub use waiting::{EVENT_DEADLINE, eventually, within};
