@@ -16,7 +16,7 @@ use crate::footprint::PeakSampler;
 use crate::latency::rate;
 use crate::load::customer_event;
 use crate::options::BacklogOptions;
-use crate::report::{mebibytes, table};
+use crate::report::{fixed, mebibytes, table};
 use crate::stack::Launcher;
 
 /// Changes per customer: the backlog holds `records / CHANGES_PER_CUSTOMER` customers. Few
@@ -76,10 +76,8 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
                 run.prefetch_kbytes.to_string()
             }),
             ("records", &|run| run.records.to_string()),
-            ("worked through in (s)", &|run| {
-                format!("{:.1}", run.seconds)
-            }),
-            ("records/s", &|run| format!("{:.0}", run.records_per_second)),
+            ("worked through in (s)", &|run| fixed(run.seconds, 1)),
+            ("records/s", &|run| fixed(run.records_per_second, 0)),
             ("peak RSS (MiB)", &|run| {
                 format!("{:.1}", mebibytes(run.peak_rss_bytes))
             }),

@@ -3,7 +3,6 @@
 //! times.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -113,43 +112,33 @@ pub(crate) fn micros_per(seconds: f64, operations: f64) -> f64 {
 
 /// Samples the memory of some processes until stopped, keeping each one's peak.
 pub(crate) struct PeakSampler {
-    peaks: Arc<Mutex<HashMap<u32, u64>>>,
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<HashMap<u32, u64>>,
 }
 
 impl PeakSampler {
     pub(crate) fn start(pids: Vec<u32>) -> Self {
-        let (peaks, stop) = (
-            Arc::<Mutex<HashMap<u32, u64>>>::default(),
-            CancellationToken::new(),
-        );
-        let task = tokio::spawn({
-            let (peaks, stop) = (Arc::clone(&peaks), stop.clone());
-            async move {
-                let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
-                while stop.run_until_cancelled(ticker.tick()).await.is_some() {
-                    for &pid in &pids {
-                        if let Ok(memory) = memory(pid) {
-                            let mut peaks = peaks.lock().unwrap_or_else(PoisonError::into_inner);
-                            let peak = peaks.entry(pid).or_default();
-                            *peak = (*peak).max(memory.rss_bytes);
-                        }
+        let stop = CancellationToken::new();
+        let sampling = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut ticker, mut peaks) = (tokio::time::interval(SAMPLE_INTERVAL), HashMap::new());
+            while sampling.run_until_cancelled(ticker.tick()).await.is_some() {
+                for &pid in &pids {
+                    if let Ok(now) = memory(pid) {
+                        let peak = peaks.entry(pid).or_default();
+                        *peak = now.rss_bytes.max(*peak);
                     }
                 }
             }
+            peaks
         });
-        PeakSampler { peaks, stop, task }
+        PeakSampler { stop, task }
     }
 
     /// Stops sampling and returns each process's peak, in bytes.
     pub(crate) async fn finish(self) -> HashMap<u32, u64> {
         self.stop.cancel();
-        let _ = self.task.await;
-        self.peaks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.task.await.unwrap_or_default()
     }
 }
 

@@ -29,8 +29,7 @@ use crate::chart::{Panel, YAxis};
 use crate::footprint::cpu;
 use crate::load::Load;
 use crate::options::GrowthOptions;
-use crate::report::table;
-use crate::run::cores;
+use crate::report::{Run, fixed, table};
 use crate::stack::{Launcher, Service};
 
 /// How often a worker looks for an effect in the other service.
@@ -74,10 +73,8 @@ struct Row {
 
 #[derive(Debug, Clone, Serialize)]
 struct GrowthReport {
-    run_id: String,
-    cores: usize,
-    concurrency: usize,
-    phase_seconds: u64,
+    #[serde(flatten)]
+    run: Run,
     /// The template's size as stored, in bytes: accounts' customer, orders' customer.
     document_bytes: (usize, usize),
     rows: Vec<Row>,
@@ -104,10 +101,7 @@ pub(crate) async fn run(options: GrowthOptions) -> anyhow::Result<()> {
     launcher.tear_down(services, &[]).await;
     let (document_bytes, rows) = measured?;
     let report = GrowthReport {
-        run_id,
-        cores: cores(),
-        concurrency: options.common.concurrency,
-        phase_seconds: options.common.phase.as_secs(),
+        run: Run::new(&run_id, &options.common),
         document_bytes,
         rows,
     };
@@ -308,13 +302,11 @@ fn markdown(report: &GrowthReport) -> String {
         &report.rows,
         &[
             ("customers", &|row: &Row| row.customers.to_string()),
-            ("copied in (s)", &|row| format!("{:.0}", row.load_seconds)),
+            ("copied in (s)", &|row| fixed(row.load_seconds, 0)),
             ("raw find_one /s", &|row| {
-                format!("{:.0}", row.raw_find_one_per_second)
+                fixed(row.raw_find_one_per_second, 0)
             }),
-            ("GET by id /s", &|row| {
-                format!("{:.0}", row.reads_per_second)
-            }),
+            ("GET by id /s", &|row| fixed(row.reads_per_second, 0)),
             ("x raw", &|row| {
                 let raw = row.raw_find_one_per_second.max(f64::MIN_POSITIVE);
                 format!("{:.2}", row.reads_per_second / raw)
@@ -323,17 +315,17 @@ fn markdown(report: &GrowthReport) -> String {
                 format!("{:.2} / {:.2}", row.read_p50_ms, row.read_p99_ms)
             }),
             ("raw update by _id /s", &|row| {
-                format!("{:.0}", row.raw_update_per_second)
+                fixed(row.raw_update_per_second, 0)
             }),
             ("raw update by _id + condition /s", &|row| {
-                format!("{:.0}", row.raw_conditional_update_per_second)
+                fixed(row.raw_conditional_update_per_second, 0)
             }),
             ("changes acknowledged /s", &|row| {
-                format!("{:.0}", row.changes_acknowledged_per_second)
+                fixed(row.changes_acknowledged_per_second, 0)
             }),
             ("changes failed", &|row| row.changes_failed.to_string()),
             ("changes applied in orders /s", &|row| {
-                format!("{:.0}", row.applied_per_second)
+                fixed(row.applied_per_second, 0)
             }),
             ("idle relay pass, accounts / orders (ms)", &|row| {
                 format!(
@@ -355,7 +347,7 @@ fn markdown(report: &GrowthReport) -> String {
     let mut text = format!(
         "{} workers, {} s per phase, {} cores; a customer is {accounts} bytes in accounts and \
          {orders} in orders.\n\n{rows}",
-        report.concurrency, report.phase_seconds, report.cores
+        report.run.concurrency, report.run.phase_seconds, report.run.cores
     );
     for row in &report.rows {
         if let Some(failure) = &row.first_failure {

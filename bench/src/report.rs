@@ -7,6 +7,27 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::latency::Named;
+use crate::options::Common;
+
+/// What every report starts with: the run, the machine, and the phases' workers and length.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Run {
+    pub(crate) run_id: String,
+    pub(crate) cores: usize,
+    pub(crate) concurrency: usize,
+    pub(crate) phase_seconds: u64,
+}
+
+impl Run {
+    pub(crate) fn new(run_id: &str, common: &Common) -> Self {
+        Run {
+            run_id: run_id.to_owned(),
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            concurrency: common.concurrency,
+            phase_seconds: common.phase.as_secs(),
+        }
+    }
+}
 
 /// What a check requires.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -88,6 +109,11 @@ pub(crate) fn number(value: f64) -> String {
         magnitude if magnitude >= 10.0 => format!("{value:.1}"),
         _ => format!("{value:.2}"),
     }
+}
+
+/// `value` with `decimals` decimals.
+pub(crate) fn fixed(value: f64, decimals: usize) -> String {
+    format!("{value:.decimals$}")
 }
 
 /// Bytes in MiB, as a table shows them.

@@ -13,7 +13,7 @@ use crate::footprint::{Footprint, PeakSampler, StartTimes, cpu, memory, micros_p
 use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
-use crate::report::{Check, Target, checks_table, latency_table, mebibytes, number, table};
+use crate::report::{Check, Run, Target, checks_table, latency_table, mebibytes, number, table};
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// Pause between the last service becoming ready and reading idle memory.
@@ -52,12 +52,10 @@ struct CpuPerOperation {
 /// Everything one run measured, as written to JSON.
 #[derive(Debug, Clone, Serialize)]
 struct Report {
-    run_id: String,
+    #[serde(flatten)]
+    run: Run,
     /// Seconds since the Unix epoch when the run started.
     started_at: u64,
-    cores: usize,
-    concurrency: usize,
-    phase_seconds: u64,
     flow_seconds: u64,
     poll_interval_ms: u128,
     checks: Vec<Check>,
@@ -68,11 +66,6 @@ struct Report {
     end_to_end: Vec<Named>,
     footprint: Vec<Footprint>,
     notes: Vec<String>,
-}
-
-/// The machine's parallelism, as the reports show it.
-pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(0, usize::from)
 }
 
 pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
@@ -214,11 +207,8 @@ async fn measure_services(
     http.extend(flow_load.http.summaries(options.flows));
     let applied = rates.applied_per_second * phase.as_secs_f64();
     Ok(Report {
-        run_id: launcher.run_id.clone(),
+        run: Run::new(&launcher.run_id, &options.common),
         started_at: 0,
-        cores: cores(),
-        concurrency,
-        phase_seconds: phase.as_secs(),
         flow_seconds: options.flows.as_secs(),
         poll_interval_ms: options.poll.as_millis(),
         checks: Vec::new(),
@@ -365,10 +355,10 @@ fn markdown(report: &Report) -> String {
          benchmark's process, the driver and the loop): {} us.\n\n### HTTP latency per \
          endpoint\n\n{}\n### End to end (acknowledged until visible through the other \
          service's API)\n\n{}\n### Footprint\n\n{footprint}",
-        report.run_id,
-        report.cores,
-        report.concurrency,
-        report.phase_seconds,
+        report.run.run_id,
+        report.run.cores,
+        report.run.concurrency,
+        report.run.phase_seconds,
         report.flow_seconds,
         report.poll_interval_ms,
         checks_table(&report.checks),

@@ -22,8 +22,7 @@ use crate::footprint::{Cpu, cpu, micros_per};
 use crate::latency::Summary;
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
-use crate::report::table;
-use crate::run::cores;
+use crate::report::{Run, fixed, table};
 use crate::stack::{Launcher, SERVICES, Service, service_settings};
 
 /// Customers created for the read and change phases.
@@ -63,10 +62,8 @@ struct Scaled {
 
 #[derive(Debug, Clone, Serialize)]
 struct ScaleReport {
-    run_id: String,
-    cores: usize,
-    concurrency: usize,
-    phase_seconds: u64,
+    #[serde(flatten)]
+    run: Run,
     raw: MongoRates,
     rows: Vec<Scaled>,
 }
@@ -92,10 +89,7 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
         rows.push(measured?);
     }
     let report = ScaleReport {
-        run_id,
-        cores: cores(),
-        concurrency,
-        phase_seconds: phase.as_secs(),
+        run: Run::new(&run_id, &options.common),
         raw,
         rows,
     };
@@ -232,11 +226,9 @@ fn markdown(report: &ScaleReport) -> String {
                 row.instances.to_string()
             }),
             ("idle CPU, all (% of a core)", &|row| {
-                format!("{:.1}", row.idle_cpu * 100.0)
+                fixed(row.idle_cpu * 100.0, 1)
             }),
-            ("GET by id /s", &|row| {
-                format!("{:.0}", row.reads_per_second)
-            }),
+            ("GET by id /s", &|row| fixed(row.reads_per_second, 0)),
             ("x raw find_one", &|row| {
                 format!("{:.2}", row.reads_per_second / find_one)
             }),
@@ -250,7 +242,7 @@ fn markdown(report: &ScaleReport) -> String {
                 relative(row.net_cpu_ms_per_read, |first| first.net_cpu_ms_per_read)
             }),
             ("changes applied /s", &|row| {
-                format!("{:.0}", row.applied_per_second)
+                fixed(row.applied_per_second, 0)
             }),
             ("x raw upsert", &|row| {
                 format!("{:.2}", row.applied_per_second / upsert)
@@ -271,7 +263,7 @@ fn markdown(report: &ScaleReport) -> String {
                 })
             }),
             ("kernel share of CPU under load (%)", &|row| {
-                format!("{:.0}", row.kernel_share * 100.0)
+                fixed(row.kernel_share * 100.0, 0)
             }),
             ("rebalances under load", &|row| {
                 row.rebalances_under_load.to_string()
@@ -281,6 +273,6 @@ fn markdown(report: &ScaleReport) -> String {
     format!(
         "Raw MongoDB at {} workers: find_one {find_one:.0}/s, upsert {upsert:.0}/s; {} cores.\n\n\
          {rows}",
-        report.concurrency, report.cores
+        report.run.concurrency, report.run.cores
     )
 }
