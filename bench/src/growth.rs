@@ -1,17 +1,9 @@
 //! `storefront-bench growth`: how the storefront's cost grows with the data it holds.
 //!
-//! The three services run once, on topics and databases of their own. One customer is created
-//! through the API; the documents accounts and orders stored for it are the template that the
-//! benchmark copies (a new `_id` each, the same in both services, no pending events) straight
-//! into their collections until each holds the next size, 10^4, 10^5, 10^6 customers by
-//! default. At every size, with the same workers and phase length: the raw driver `find_one` by
-//! id over the loaded customers, GET by id through accounts over the same ids (spread over the
-//! whole collection, not the newest), raw `update_one` by `_id` alone and by `_id` with the
-//! liveness condition the services' writes carry, customer changes until orders applied every
-//! one, and the idle passes of the outbox relays (what polling an outbox costs), from the
-//! services' `outbox_relay_pass_duration_seconds`, with the database server's CPU over those
-//! passes when its process is given. A flat line is the goal: the table and the chart (SVG,
-//! beside the report) show where one bends.
+//! The documents accounts and orders stored for one customer created through the API are
+//! copied (a new `_id` each, no pending events) into their collections up to each size; at
+//! every size the reads, writes, changes and idle relay passes of docs/performance.md ("How
+//! cost grows with data") are measured. The table and the chart (SVG) show where a line bends.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

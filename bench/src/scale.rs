@@ -1,15 +1,8 @@
 //! `storefront-bench scale`: the storefront with 1, 2 and 3 instances of each service behind
 //! one load generator, which sends each request to the next instance of its service (round
-//! robin over their ports; no proxy in the path).
-//!
-//! Each instance count gets topics (3 partitions), databases and consumer groups of its own, so
-//! every row starts from the same state; its instances are static group members, as the pods'
-//! names make them in Kubernetes. Per row: reads by id and customer changes applied in orders,
-//! each as a ratio to the raw MongoDB baseline measured at the start of the same run; records
-//! the relays published per acknowledged change (1.0: each once); the CPU every service process
-//! used per operation, from `/proc/PID/stat`; and the rebalances the consumer groups went
-//! through while the load ran. On a machine with fewer cores than processes, more instances
-//! cannot add throughput: what the table shows is whether the cost per operation grows.
+//! robin over their ports; no proxy in the path). Each instance count gets topics, databases and
+//! consumer groups (static members) of its own; what each row holds is in docs/performance.md
+//! ("Several instances of each service").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
