@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use platform::mongo::connect;
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
@@ -140,14 +141,6 @@ impl Launcher {
         Service::start(&self.binary(name), name, &environment, log).await
     }
 
-    /// Starts one instance of each service.
-    pub(crate) async fn start_all(&self, services: &mut Vec<Service>) -> anyhow::Result<()> {
-        for name in SERVICES {
-            services.push(self.start(name, 0, &[]).await?.0);
-        }
-        Ok(())
-    }
-
     /// Stops `services`, then drops the services' databases and the `databases` named, and
     /// deletes the run's topics.
     pub(crate) async fn tear_down(&self, services: Vec<Service>, databases: &[&str]) {
@@ -159,12 +152,8 @@ impl Launcher {
         }
         for name in SERVICES.iter().chain(databases) {
             let settings = self.database(name);
-            let database = platform::mongo::connect(&settings).await;
-            let dropped = match database {
-                Ok(database) => database.drop().await.map_err(anyhow::Error::from),
-                Err(error) => Err(error),
-            };
-            if let Err(error) = dropped {
+            let dropped = async { anyhow::Ok(connect(&settings).await?.drop().await?) };
+            if let Err(error) = dropped.await {
                 eprintln!("dropping database {}: {error:#}", settings.name);
             }
         }
