@@ -1,22 +1,22 @@
 //! `storefront-bench backlog`: what orders holds in memory while it works through a backlog.
 //!
 //! The records accounts would have published while orders was away (customers changed a
-//! hundred times each) wait on the customer changelog; then orders starts, with a consumer group and a
-//! database of its own, once per prefetch bound asked for, and works through all of them while
-//! its resident memory is sampled. The table holds the peak next to the container's limit.
+//! hundred times each) wait on the customer changelog; then orders starts, with a consumer group
+//! and a database of its own, once per prefetch bound asked for, and works through all of them
+//! while its resident memory is sampled. The table holds the peak next to the container's limit.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use shared_events::headers;
+use test_support::within;
 
-use crate::baseline::{Headers, KeyedRecord, event_headers, produce_all};
+use crate::baseline::{KeyedRecord, event_headers, produce_all};
 use crate::footprint::PeakSampler;
-use crate::load;
+use crate::latency::rate;
+use crate::load::customer_event;
 use crate::options::BacklogOptions;
-use crate::report::log;
-use crate::report::markdown_table;
-use crate::run::{remove_databases, remove_topics};
+use crate::report::{fixed, mebibytes, table};
 use crate::stack::Launcher;
 
 /// Changes per customer: the backlog holds `records / CHANGES_PER_CUSTOMER` customers. Few
@@ -29,7 +29,6 @@ const CONTAINER_LIMIT_MIB: f64 = 128.0;
 const DRAIN_DEADLINE: Duration = Duration::from_secs(1800);
 /// How often the committed offsets are read while orders works.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
-const MIB: f64 = 1_048_576.0;
 
 /// One pass of orders through the backlog.
 #[derive(Debug, Clone, Serialize)]
@@ -42,50 +41,52 @@ struct Drained {
 }
 
 pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
-    let (kafka, database) = crate::run::service_settings()?;
-    let out = options.paths.out("backlog");
+    let out = options.common.out("backlog");
     let run_id = test_support::unique_name("backlog");
-    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
-    let topics = launcher.create_topics(&kafka, 3, false, &[]).await?;
+    let launcher = Launcher::for_run(&options.common.bin_dir, &out, &run_id, false, &[]).await?;
     let databases: Vec<String> = options
         .prefetch_kbytes
         .iter()
-        .map(|prefetch| launcher.database_name(&format!("orders-{prefetch}")))
+        .map(|prefetch| format!("orders-{prefetch}"))
         .collect();
-
     let measured = async {
-        let topic = launcher.topics.customer_change.clone();
-        log(&format!(
+        let topic = launcher.changelog();
+        step!(
             "producing a backlog of {} customer changes on {topic}",
             options.records
-        ));
-        let producer = platform::kafka::producer(&kafka)?;
+        );
+        let producer = platform::kafka::producer(&launcher.kafka)?;
         let customers = options.records.div_ceil(CHANGES_PER_CUSTOMER);
-        produce_all(&producer, &topic, options.records, |n| {
-            change(&run_id, n, customers)
-        })
-        .await?;
+        let change = |n| change(&run_id, n, customers);
+        produce_all(&producer, &topic, options.records, change).await?;
         let mut drained = Vec::new();
-        for (&prefetch, database_name) in options.prefetch_kbytes.iter().zip(&databases) {
-            drained.push(
-                drain(
-                    &launcher,
-                    &kafka,
-                    (prefetch, database_name),
-                    options.records,
-                )
-                .await?,
-            );
+        for (&prefetch, database) in options.prefetch_kbytes.iter().zip(&databases) {
+            drained.push(drain(&launcher, (prefetch, database), options.records).await?);
         }
         Ok::<_, anyhow::Error>(drained)
     }
     .await;
-    log("removing what the run created");
-    remove_databases(&database, &databases).await;
-    remove_topics(&kafka, &topics).await;
+    let databases: Vec<&str> = databases.iter().map(String::as_str).collect();
+    launcher.tear_down(Vec::new(), &databases).await;
     let drained = measured?;
-
-    crate::report::write(&out, &drained, &markdown(&drained))
+    let markdown = table(
+        &drained,
+        &[
+            ("prefetch bound (KiB)", &|run: &Drained| {
+                run.prefetch_kbytes.to_string()
+            }),
+            ("records", &|run| run.records.to_string()),
+            ("worked through in (s)", &|run| fixed(run.seconds, 1)),
+            ("records/s", &|run| fixed(run.records_per_second, 0)),
+            ("peak RSS (MiB)", &|run| {
+                format!("{:.1}", mebibytes(run.peak_rss_bytes))
+            }),
+            ("container limit (MiB)", &|_| {
+                format!("{CONTAINER_LIMIT_MIB:.0}")
+            }),
+        ],
+    );
+    crate::report::write(&out, &drained, &markdown)
 }
 
 /// The `n`th record of the backlog: change number `n / customers` of customer `n % customers`,
@@ -93,30 +94,18 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
 fn change(run_id: &str, n: usize, customers: usize) -> KeyedRecord {
     let (customer, version) = (n % customers, n / customers);
     let id = format!("{customer:024x}");
-    let mut event = load::customer(u64::try_from(customer).unwrap_or(u64::MAX));
-    if let Some(event) = event.as_object_mut() {
-        event.remove("creditCards");
-        event.insert("id".to_owned(), id.clone().into());
-        event.insert(
-            "contact".to_owned(),
-            serde_json::json!({
-                "primaryPhone": "555-666-7777",
-                "secondaryPhone": "555-444-9898",
-                "email": format!("backlog{customer}-v{version}@example.com"),
-            }),
-        );
-    }
-    let mut headers: Headers = event_headers()
-        .into_iter()
-        .filter(|(name, _)| name != headers::EVENT_ID)
-        .collect();
-    headers.push((
-        headers::EVENT_ID.to_owned(),
-        format!("{run_id}-{n}").into_bytes(),
-    ));
+    let mut event = customer_event(u64::try_from(customer).unwrap_or(u64::MAX), &id);
+    event["contact"] = serde_json::json!({
+        "primaryPhone": "555-666-7777",
+        "secondaryPhone": "555-444-9898",
+        "email": format!("backlog{customer}-v{version}@example.com"),
+    });
+    let mut headers = event_headers();
+    headers.retain(|(name, _)| name != headers::EVENT_ID);
+    headers.push((headers::EVENT_ID.to_owned(), format!("{run_id}-{n}").into()));
     headers.push((
         headers::AGGREGATE_VERSION.to_owned(),
-        version.to_string().into_bytes(),
+        version.to_string().into(),
     ));
     (id, event.to_string().into_bytes(), headers)
 }
@@ -125,84 +114,40 @@ fn change(run_id: &str, n: usize, customers: usize) -> KeyedRecord {
 /// its memory until its group committed every record of the backlog.
 async fn drain(
     launcher: &Launcher,
-    kafka: &platform::settings::KafkaSettings,
     (prefetch, database): (u32, &str),
     records: usize,
 ) -> anyhow::Result<Drained> {
     let group = format!("{}-orders-{prefetch}", launcher.run_id);
-    log(&format!(
-        "orders works through the backlog, prefetch bound {prefetch} KiB"
-    ));
+    step!("orders works through the backlog, prefetch bound {prefetch} KiB");
     let started = Instant::now();
-    let (mut service, _) = launcher
-        .start(
-            "orders",
-            0,
-            &[
-                ("APP_CONSUMER__GROUP_ID", group.clone()),
-                ("APP_CONSUMER__PREFETCH_KBYTES", prefetch.to_string()),
-                ("APP_DATABASE__NAME", database.to_owned()),
-            ],
-        )
-        .await?;
+    let settings = [
+        ("APP_CONSUMER__GROUP_ID", group.clone()),
+        ("APP_CONSUMER__PREFETCH_KBYTES", prefetch.to_string()),
+        ("APP_DATABASE__NAME", launcher.database(database).name),
+    ];
+    let (mut service, _) = launcher.start("orders", 0, &settings).await?;
     let pid = service.pid()?;
     let sampler = PeakSampler::start(vec![pid]);
-    let topic = launcher.topics.customer_change.clone();
+    let (kafka, topic) = (&launcher.kafka, launcher.changelog());
     let target = i64::try_from(records).unwrap_or(i64::MAX);
-    let drained = loop {
-        let committed = tokio::task::spawn_blocking({
-            let (kafka, group, topic) = (kafka.clone(), group.clone(), topic.clone());
-            // Unknown while the broker still chooses the group's coordinator: none yet.
-            move || test_support::try_committed_count(&kafka, &group, &topic).unwrap_or(0)
-        })
-        .await?;
-        if committed >= target {
-            break Ok(started.elapsed());
-        }
-        if started.elapsed() > DRAIN_DEADLINE {
-            break Err(anyhow::anyhow!(
-                "orders committed {committed} of {records} records within {DRAIN_DEADLINE:?}"
-            ));
-        }
-        tokio::time::sleep(PROGRESS_INTERVAL).await;
+    let committed = || async {
+        let (kafka, group, topic) = (kafka.clone(), group.clone(), topic.clone());
+        // Unknown while the broker still chooses the group's coordinator: none yet.
+        let count = move || test_support::try_committed_count(&kafka, &group, &topic).unwrap_or(0);
+        Ok((tokio::task::spawn_blocking(count).await? >= target).then(|| started.elapsed()))
     };
+    let what = format!("orders to commit {records} records");
+    let drained = within(&what, DRAIN_DEADLINE, PROGRESS_INTERVAL, committed).await;
     let peaks = sampler.finish().await;
     service.terminate().await?;
-    let seconds = drained?.as_secs_f64();
+    let took = drained?;
     Ok(Drained {
         prefetch_kbytes: prefetch,
         records,
-        seconds,
-        records_per_second: records as f64 / seconds.max(1e-9),
+        seconds: took.as_secs_f64(),
+        records_per_second: rate(records as u64, took),
         peak_rss_bytes: peaks.get(&pid).copied().unwrap_or(0),
     })
-}
-
-fn markdown(drained: &[Drained]) -> String {
-    let rows: Vec<Vec<String>> = drained
-        .iter()
-        .map(|run| {
-            vec![
-                run.prefetch_kbytes.to_string(),
-                run.records.to_string(),
-                format!("{:.1}", run.seconds),
-                format!("{:.0}", run.records_per_second),
-                format!("{:.1}", run.peak_rss_bytes as f64 / MIB),
-                format!("{CONTAINER_LIMIT_MIB:.0}"),
-            ]
-        })
-        .collect();
-    markdown_table(
-        &[
-            "prefetch bound (KiB)",
-            "records",
-            "worked through in (s)",
-            "records/s",
-            "peak RSS (MiB)",
-            "container limit (MiB)",
-        ],
-        &rows,
-    )
 }
 
 #[cfg(test)]
@@ -212,15 +157,10 @@ mod tests {
     #[test]
     fn the_backlog_changes_each_customer_in_turn_with_growing_versions() {
         let header = |record: &KeyedRecord, name: &str| {
-            record
-                .2
-                .iter()
-                .find(|(header, _)| header == name)
-                .map(|(_, value)| String::from_utf8(value.clone()).unwrap())
-                .unwrap()
+            let (_, value) = record.2.iter().find(|(header, _)| header == name).unwrap();
+            String::from_utf8(value.clone()).unwrap()
         };
-        let first = change("r", 1, 4);
-        let later = change("r", 5, 4);
+        let (first, later) = (change("r", 1, 4), change("r", 5, 4));
         assert_eq!(first.0, later.0, "records 1 and 5 change customer 1");
         assert_eq!(first.0, format!("{:024x}", 1));
         assert_eq!(header(&first, headers::AGGREGATE_VERSION), "0");

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,12 +16,17 @@ use platform::kafka::{Record, publish};
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use tokio::sync::oneshot;
+use rdkafka::message::OwnedMessage;
+use serde::Serialize;
+use test_support::within;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::footprint;
-use crate::latency::Summary;
-use crate::workers::{Outcome, closed_loop, nth};
+use crate::footprint::{cpu, micros_per};
+use crate::latency::{Named, Outcome, Phase, Summary, closed_loop, nth, rate};
+use crate::load;
+use crate::options::Options;
+use crate::stack::Launcher;
 
 /// How long the first record may take to come back: a consumer joining a group on the local
 /// broker takes a few seconds.
@@ -30,13 +35,22 @@ const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 const ROUND_TRIP_DEADLINE: Duration = Duration::from_secs(30);
 /// Records produced at once in the bulk measurement: as many as one outbox relay pass takes.
 const BULK_IN_FLIGHT: usize = 100;
-/// Documents in the raw collection: enough that a lookup is not always the same one.
+/// Documents in the raw collections: enough that a lookup is not always the same one.
 const DOCUMENTS: usize = 1000;
+/// The consumer's `fetch.wait.max.ms` in the second round-trip baseline: far below librdkafka's
+/// default of 500 ms, which the services keep.
+const SHORT_FETCH_WAIT: Duration = Duration::from_millis(10);
 
 /// A record's headers, name and value.
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 /// A record as produced: key, value and headers.
 pub(crate) type KeyedRecord = (String, Vec<u8>, Headers);
+
+/// The topics of the raw Kafka baselines, in the run `run_id`: round trips, round trips with
+/// the short fetch wait, bulk, pipeline.
+pub(crate) fn raw_topics(run_id: &str) -> [String; 4] {
+    ["raw", "raw.short-wait", "raw.bulk", "raw.pipeline"].map(|name| format!("{run_id}.{name}"))
+}
 
 /// The headers every storefront event carries, with values of realistic length.
 pub(crate) fn event_headers() -> Headers {
@@ -54,6 +68,27 @@ pub(crate) fn event_headers() -> Headers {
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value.as_bytes().to_vec()))
     .collect()
+}
+
+/// Publishes one keyed record and waits for the broker's acknowledgement.
+pub(crate) async fn send(
+    producer: &Producer,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: &[(String, Vec<u8>)],
+) -> anyhow::Result<()> {
+    let (key, payload) = (Some(key.as_bytes()), Some(payload));
+    publish(
+        producer,
+        &Record {
+            topic,
+            key,
+            payload,
+            headers,
+        },
+    )
+    .await
 }
 
 /// A consumer configured as the services' consumer loop configures theirs, but for
@@ -80,152 +115,221 @@ fn consumer(
     Ok(consumer)
 }
 
-type Waiting = Arc<Mutex<HashMap<u64, oneshot::Sender<Instant>>>>;
+/// The raw figures of this machine, measured in the same run.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Baselines {
+    pub(crate) kafka_round_trip: Summary,
+    /// The same with the consumer's `fetch.wait.max.ms` at 10 ms instead of librdkafka's 500.
+    pub(crate) kafka_round_trip_short_fetch_wait: Summary,
+    pub(crate) kafka_produce_per_second: f64,
+    pub(crate) kafka_consume_per_second: f64,
+    pub(crate) mongo_find_one: Summary,
+    /// The benchmark's own CPU per raw `find_one`, in microseconds.
+    pub(crate) mongo_find_one_cpu_us: f64,
+    pub(crate) mongo_upsert: Summary,
+    /// Accounts' side of a customer change in the raw pipeline: read, and conditional write
+    /// with the outbox push.
+    pub(crate) raw_pipeline: Summary,
+    /// Changes the raw pipeline's orders side applied per second.
+    pub(crate) raw_pipeline_applied_per_second: f64,
+}
 
-/// Produce -> consume round trips, `concurrency` records in flight, each keyed by its number;
-/// a record's latency runs from handing it to the producer until the consumer received it.
-pub(crate) async fn kafka_round_trip(
+impl Baselines {
+    /// Measures them on the run's raw topics ([`raw_topics`]) and databases of their own.
+    pub(crate) async fn measure(options: &Options, launcher: &Launcher) -> anyhow::Result<Self> {
+        let (kafka, run_id) = (&launcher.kafka, &launcher.run_id);
+        let phases @ (concurrency, phase) = options.common.phases();
+        let [round_trips, short_wait, bulk, pipeline_topic] = raw_topics(run_id);
+        let event = load::customer_event(0, "5b189af9a8d05613315b0212");
+        let payload = serde_json::to_vec(&event)?;
+        step!("raw Kafka: produce -> consume round trips, {concurrency} in flight, {phase:?}");
+        let measure = (&payload[..], phases);
+        let group = format!("{run_id}-raw");
+        let round_trip = kafka_round_trip(kafka, (&round_trips, &group), None, measure).await?;
+        step!("raw Kafka again, the consumer's fetch.wait.max.ms at {SHORT_FETCH_WAIT:?}");
+        let group = format!("{run_id}-raw-short-wait");
+        let short = kafka_round_trip(
+            kafka,
+            (&short_wait, &group),
+            Some(SHORT_FETCH_WAIT),
+            measure,
+        );
+        let short = short.await?;
+        step!(
+            "raw Kafka: {} records produced, then consumed",
+            options.bulk_messages
+        );
+        let group = format!("{run_id}-bulk");
+        let (produced, consumed) =
+            kafka_bulk(kafka, (&bulk, &group), &payload, options.bulk_messages).await?;
+        step!("raw MongoDB: find_one, then upsert, by _id, {concurrency} workers, {phase:?} each");
+        let document = mongodb::bson::to_document(&load::customer(0))?;
+        let mongo = mongo(&launcher.database("raw"), &document, phases).await?;
+        step!(
+            "raw customer change pipeline (the services' database and broker work, nothing \
+             else), {concurrency} workers, {phase:?}"
+        );
+        let (raw_pipeline, raw_pipeline_applied_per_second) = pipeline(
+            kafka,
+            &launcher.database("raw-pipeline"),
+            (&pipeline_topic, &format!("{run_id}-raw-pipeline")),
+            document,
+            phases,
+        )
+        .await?;
+        Ok(Baselines {
+            kafka_round_trip: round_trip,
+            kafka_round_trip_short_fetch_wait: short,
+            kafka_produce_per_second: produced,
+            kafka_consume_per_second: consumed,
+            mongo_find_one: mongo.find_one,
+            mongo_find_one_cpu_us: mongo.find_one_cpu_us,
+            mongo_upsert: mongo.upsert,
+            raw_pipeline,
+            raw_pipeline_applied_per_second,
+        })
+    }
+
+    /// The latency rows of the report.
+    pub(crate) fn rows(&self) -> Vec<Named> {
+        [
+            (
+                "kafka produce -> consume round trip",
+                &self.kafka_round_trip,
+            ),
+            (
+                "kafka round trip, consumer fetch.wait.max.ms 10",
+                &self.kafka_round_trip_short_fetch_wait,
+            ),
+            ("mongodb find_one by _id", &self.mongo_find_one),
+            ("mongodb update_one by _id, upsert", &self.mongo_upsert),
+            (
+                "raw change pipeline, accounts' side (read, write with the outbox push)",
+                &self.raw_pipeline,
+            ),
+        ]
+        .map(|(name, summary)| Named {
+            name: name.to_owned(),
+            failures: 0,
+            summary: summary.clone(),
+        })
+        .into()
+    }
+}
+
+type Waiting = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
+
+/// Produce -> consume round trips of `payload`, `concurrency` records in flight for `duration`,
+/// each keyed by its number; a record's latency runs from handing it to the producer until the
+/// consumer received it.
+async fn kafka_round_trip(
     kafka: &KafkaSettings,
     (topic, group): (&str, &str),
     fetch_wait: Option<Duration>,
-    payload: Vec<u8>,
-    concurrency: usize,
-    duration: Duration,
-) -> anyhow::Result<Outcome> {
+    (payload, phase): (&[u8], Phase),
+) -> anyhow::Result<Summary> {
     let consumer = consumer(kafka, group, topic, fetch_wait)?;
-    let producer = platform::kafka::producer(kafka)?;
     let waiting: Waiting = Arc::default();
     let stop = CancellationToken::new();
     let receiving = tokio::spawn({
-        let waiting = Arc::clone(&waiting);
-        let stop = stop.clone();
+        let (waiting, stop) = (Arc::clone(&waiting), stop.clone());
         async move {
             while let Some(received) = stop.run_until_cancelled(consumer.recv()).await {
                 let Ok(message) = received else { continue };
-                let arrived = Instant::now();
                 let number = message
                     .key()
-                    .and_then(|key| std::str::from_utf8(key).ok())
-                    .and_then(|key| key.parse::<u64>().ok());
-                if let Some(sender) = number.and_then(|n| waiting.lock().ok()?.remove(&n)) {
-                    let _ = sender.send(arrived);
+                    .and_then(|key| std::str::from_utf8(key).ok()?.parse::<u64>().ok());
+                let mut waiting = waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(sender) = number.and_then(|n| waiting.remove(&n)) {
+                    let _ = sender.send(());
                 }
                 let _ = consumer.store_offset_from_message(&message);
             }
         }
     });
-    let round_trip = RoundTrip {
-        producer,
+    let round_trip = Arc::new(RoundTrip {
+        producer: platform::kafka::producer(kafka)?,
         topic: topic.to_owned(),
-        payload: Arc::new(payload),
-        headers: Arc::new(event_headers()),
+        payload: payload.to_vec(),
+        headers: event_headers(),
         waiting,
-    };
-    // The first record waits for the consumer to join its group; it is not measured.
-    let warm_up = round_trip.send(u64::MAX, JOIN_DEADLINE).await;
-    let outcome = match warm_up {
-        Ok(()) => {
-            let round_trip = Arc::new(round_trip);
-            Ok(closed_loop(concurrency, duration, move |n| {
-                let round_trip = Arc::clone(&round_trip);
-                async move { round_trip.send(n, ROUND_TRIP_DEADLINE).await }
-            })
-            .await)
-        }
-        Err(error) => Err(error.context("waiting for the baseline consumer to join")),
-    };
+    });
+    let measured = async {
+        // The first record waits for the consumer to join its group; it is not measured.
+        let joined = round_trip.send(u64::MAX, JOIN_DEADLINE).await;
+        joined.context("waiting for the baseline consumer to join")?;
+        let outcome = closed_loop(phase, round_trip, |round_trip, n| async move {
+            round_trip.send(n, ROUND_TRIP_DEADLINE).await
+        });
+        outcome.await.succeeded("raw round trips")
+    }
+    .await;
     stop.cancel();
     let _ = receiving.await;
-    outcome
+    measured
 }
 
 struct RoundTrip {
     producer: Producer,
     topic: String,
-    payload: Arc<Vec<u8>>,
-    headers: Arc<Vec<(String, Vec<u8>)>>,
+    payload: Vec<u8>,
+    headers: Headers,
     waiting: Waiting,
 }
 
 impl RoundTrip {
     async fn send(&self, number: u64, deadline: Duration) -> anyhow::Result<()> {
         let (sender, arrived) = oneshot::channel();
-        self.waiting
-            .lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?
+        let waiting = self.waiting.lock();
+        waiting
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(number, sender);
         let key = number.to_string();
-        publish(
+        send(
             &self.producer,
-            &Record {
-                topic: &self.topic,
-                key: Some(key.as_bytes()),
-                payload: Some(&self.payload),
-                headers: &self.headers,
-            },
+            &self.topic,
+            &key,
+            &self.payload,
+            &self.headers,
         )
         .await?;
         tokio::time::timeout(deadline, arrived)
             .await
             .with_context(|| format!("record {number} did not come back within {deadline:?}"))?
-            .context("the consumer stopped")?;
-        Ok(())
+            .context("the consumer stopped")
     }
 }
 
-/// Bulk rates: `count` records produced as fast as the producer takes them, then consumed by a
-/// new group from the start, timed from the first record received to the last.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BulkRates {
-    pub(crate) produce_per_second: f64,
-    pub(crate) consume_per_second: f64,
-}
-
-pub(crate) async fn kafka_bulk(
+/// Bulk rates, per second: `count` records produced as fast as the producer takes them, then
+/// consumed by a new group from the start, timed from the first record received to the last.
+async fn kafka_bulk(
     kafka: &KafkaSettings,
-    topic: &str,
-    group: &str,
-    payload: Vec<u8>,
+    (topic, group): (&str, &str),
+    payload: &[u8],
     count: usize,
-) -> anyhow::Result<BulkRates> {
+) -> anyhow::Result<(f64, f64)> {
     let producer = platform::kafka::producer(kafka)?;
     let headers = event_headers();
     let started = Instant::now();
     produce_all(&producer, topic, count, |n| {
-        (n.to_string(), payload.clone(), headers.clone())
+        (n.to_string(), payload.to_vec(), headers.clone())
     })
     .await?;
-    let produce_per_second = count as f64 / started.elapsed().as_secs_f64();
-
+    let produced = rate(count as u64, started.elapsed());
     let consumer = consumer(kafka, group, topic, None)?;
-    let mut first = None;
-    let mut last = None;
-    let mut received = 0;
-    while received < count {
+    let (mut first, mut consuming) = (None, Duration::ZERO);
+    for received in 0..count {
         // The first record waits for the group join; later ones only for the broker.
-        let wait = if first.is_none() {
-            JOIN_DEADLINE
-        } else {
-            ROUND_TRIP_DEADLINE
-        };
-        let Ok(message) = tokio::time::timeout(wait, consumer.recv()).await else {
-            anyhow::bail!("the bulk consumer stopped after {received} of {count} records");
-        };
-        let message = message.context("consuming the bulk records")?;
+        let wait = first.map_or(JOIN_DEADLINE, |_| ROUND_TRIP_DEADLINE);
+        let message = tokio::time::timeout(wait, consumer.recv())
+            .await
+            .with_context(|| format!("the bulk consumer stopped after {received} of {count}"))?
+            .context("consuming the bulk records")?;
         let now = Instant::now();
-        first.get_or_insert(now);
-        last = Some(now);
-        received += 1;
+        consuming = now - *first.get_or_insert(now);
         consumer.store_offset_from_message(&message)?;
     }
-    let consuming = match (first, last) {
-        (Some(first), Some(last)) => last - first,
-        _ => Duration::ZERO,
-    };
-    Ok(BulkRates {
-        produce_per_second,
-        consume_per_second: received.saturating_sub(1) as f64 / consuming.as_secs_f64().max(1e-9),
-    })
+    Ok((produced, rate(count.saturating_sub(1) as u64, consuming)))
 }
 
 /// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
@@ -239,18 +343,7 @@ pub(crate) async fn produce_all(
     let mut sends = futures_util::stream::iter(0..count)
         .map(|n| {
             let (key, payload, headers) = record(n);
-            async move {
-                publish(
-                    producer,
-                    &Record {
-                        topic,
-                        key: Some(key.as_bytes()),
-                        payload: Some(&payload),
-                        headers: &headers,
-                    },
-                )
-                .await
-            }
+            async move { send(producer, topic, &key, &payload, &headers).await }
         })
         .buffer_unordered(BULK_IN_FLIGHT);
     while let Some(sent) = sends.next().await {
@@ -259,8 +352,46 @@ pub(crate) async fn produce_all(
     Ok(())
 }
 
+/// Inserts a copy of `template` under each of `ids`.
+pub(crate) async fn insert_copies(
+    collection: &Collection<Document>,
+    template: &Document,
+    ids: &[ObjectId],
+) -> anyhow::Result<()> {
+    let copies = ids.iter().map(|id| {
+        let mut copy = template.clone();
+        copy.insert("_id", *id);
+        copy
+    });
+    collection
+        .insert_many(copies)
+        .await
+        .with_context(|| format!("inserting documents into {}", collection.name()))?;
+    Ok(())
+}
+
+/// A database of the raw baselines with [`DOCUMENTS`] copies of `template` in `collection`,
+/// dropped after `measure` ran on them, however that went.
+async fn on_copies<T>(
+    database: &DatabaseSettings,
+    (collection, template): (&str, &Document),
+    measure: impl AsyncFnOnce(&mongodb::Database, Vec<ObjectId>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let database = platform::mongo::connect(database).await?;
+    let ids: Vec<ObjectId> = (0..DOCUMENTS).map(|_| ObjectId::new()).collect();
+    let collection = database.collection::<Document>(collection);
+    let measured = match insert_copies(&collection, template, &ids).await {
+        Ok(()) => measure(&database, ids).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = database.drop().await {
+        eprintln!("dropping {}: {error}", database.name());
+    }
+    measured
+}
+
 /// The raw MongoDB figures, at the services' pool settings.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct MongoRates {
     pub(crate) find_one: Summary,
     /// CPU of this process per `find_one`, in microseconds: the client's side of a read (the
@@ -270,64 +401,26 @@ pub(crate) struct MongoRates {
 }
 
 /// `find_one` by `_id`, then `update_one` by `_id` with upsert, each on `concurrency` workers
-/// for `duration`, over documents shaped like the stored customers.
+/// for `duration`, over documents like `document`.
 pub(crate) async fn mongo(
     database: &DatabaseSettings,
-    document: Document,
-    concurrency: usize,
-    duration: Duration,
+    document: &Document,
+    phase: Phase,
 ) -> anyhow::Result<MongoRates> {
-    let database = platform::mongo::connect(database).await?;
-    let collection = database.collection::<Document>("customers");
-    let ids: Vec<ObjectId> = (0..DOCUMENTS).map(|_| ObjectId::new()).collect();
-    let documents = ids.iter().map(|id| {
-        let mut document = document.clone();
-        document.insert("_id", *id);
-        document
-    });
-    collection
-        .insert_many(documents)
-        .await
-        .context("inserting the baseline documents")?;
-    let ids = Arc::new(ids);
-
-    let before = footprint::cpu(&[std::process::id()])?;
-    let find = find_by_id(&collection, Arc::clone(&ids), concurrency, duration).await;
-    let find_cpu = footprint::cpu(&[std::process::id()])?.since(before);
-    let upsert = closed_loop(concurrency, duration, {
-        let (collection, ids) = (collection.clone(), Arc::clone(&ids));
-        move |n| {
-            let (collection, ids) = (collection.clone(), Arc::clone(&ids));
-            async move {
-                let id = *nth(&ids, n);
-                collection
-                    .update_one(
-                        doc! { "_id": id },
-                        doc! { "$set": { "name.firstName": format!("Changed{n}") } },
-                    )
-                    .upsert(true)
-                    .await?;
-                Ok(())
-            }
-        }
+    on_copies(database, ("customers", document), async |database, ids| {
+        let (collection, ids) = (database.collection("customers"), Arc::new(ids));
+        let before = cpu(&[std::process::id()])?;
+        let find_one = find_by_id(&collection, Arc::clone(&ids), phase).await;
+        let find_cpu = cpu(&[std::process::id()])?.since(before);
+        let find_one = find_one.succeeded("raw find_one")?;
+        let upsert = update_by_id(&collection, ids, doc! {}, true, phase);
+        Ok(MongoRates {
+            find_one_cpu_us: micros_per(find_cpu.total(), find_one.count as f64),
+            find_one,
+            upsert: upsert.await.succeeded("raw upsert")?,
+        })
     })
-    .await;
-    if let Err(error) = database.drop().await {
-        eprintln!("dropping the baseline database: {error}");
-    }
-    for (name, outcome) in [("find_one", &find), ("upsert", &upsert)] {
-        anyhow::ensure!(
-            outcome.failures == 0,
-            "raw {name} failed {} times: {}",
-            outcome.failures,
-            outcome.first_error.as_deref().unwrap_or("")
-        );
-    }
-    Ok(MongoRates {
-        find_one_cpu_us: find_cpu.total() * 1e6 / (find.summary.count as f64).max(1.0),
-        find_one: find.summary,
-        upsert: upsert.summary,
-    })
+    .await
 }
 
 /// `find_one` by `_id` on `concurrency` workers for `duration`, going round `ids`; a document
@@ -335,20 +428,12 @@ pub(crate) async fn mongo(
 pub(crate) async fn find_by_id(
     collection: &Collection<Document>,
     ids: Arc<Vec<ObjectId>>,
-    concurrency: usize,
-    duration: Duration,
+    phase: Phase,
 ) -> Outcome {
-    let collection = collection.clone();
-    closed_loop(concurrency, duration, move |n| {
-        let (collection, ids) = (collection.clone(), Arc::clone(&ids));
-        async move {
-            let id = *nth(&ids, n);
-            collection
-                .find_one(doc! { "_id": id })
-                .await?
-                .context("a document read by id is missing")?;
-            Ok(())
-        }
+    let state = (collection.clone(), ids);
+    closed_loop(phase, state, |(collection, ids), n| async move {
+        let found = collection.find_one(doc! { "_id": nth(&ids, n) }).await?;
+        found.context("a document read by id is missing").map(drop)
     })
     .await
 }
@@ -360,17 +445,16 @@ pub(crate) async fn update_by_id(
     collection: &Collection<Document>,
     ids: Arc<Vec<ObjectId>>,
     condition: Document,
-    concurrency: usize,
-    duration: Duration,
+    upsert: bool,
+    phase: Phase,
 ) -> Outcome {
-    let collection = collection.clone();
-    closed_loop(concurrency, duration, move |n| {
-        let (collection, ids) = (collection.clone(), Arc::clone(&ids));
-        let mut filter = doc! { "_id": *nth(&ids, n) };
-        filter.extend(condition.clone());
+    let state = (collection.clone(), ids, condition);
+    closed_loop(phase, state, move |(collection, ids, condition), n| {
+        let mut filter = doc! { "_id": nth(&ids, n) };
+        filter.extend(condition);
         async move {
-            let update = doc! { "$set": { "name.firstName": format!("Raw{n}") } };
-            let result = collection.update_one(filter, update).await?;
+            let update = doc! { "$set": { "name.firstName": format!("Changed{n}") } };
+            let result = collection.update_one(filter, update).upsert(upsert).await?;
             anyhow::ensure!(result.matched_count == 1, "an updated document is missing");
             Ok(())
         }
@@ -378,13 +462,8 @@ pub(crate) async fn update_by_id(
     .await
 }
 
-/// The raw change pipeline: how fast accounts' side ran, and the rate orders applied changes
-/// at, from the start until the last was applied (as the services' change phase is measured).
-#[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct PipelineRates {
-    pub(crate) changes: Summary,
-    pub(crate) applied_per_second: f64,
-}
+/// How many changes orders' side applied, and when the last was.
+type Applied = Arc<Mutex<(u64, Option<Instant>)>>;
 
 /// The real limit of this design for customer changes: exactly the database and broker work one
 /// applied change needs, with the services' clients and settings and nothing else, in the same
@@ -392,123 +471,96 @@ pub(crate) struct PipelineRates {
 /// event onto the document's outbox; a relay publishes each event ([`BULK_IN_FLIGHT`] at a time)
 /// and pulls it; orders' side consumes the record, reads the copy and writes it, and stores the
 /// offset, each record on a task of its own (at least as parallel as the services' lanes).
-pub(crate) async fn pipeline(
+/// Returns how fast accounts' side ran, and the rate orders' side applied changes at, from the
+/// start until the last was applied (as the services' change phase is measured).
+async fn pipeline(
     kafka: &KafkaSettings,
     database: &DatabaseSettings,
     (topic, group): (&str, &str),
-    document: Document,
-    concurrency: usize,
-    duration: Duration,
-) -> anyhow::Result<PipelineRates> {
-    let database = platform::mongo::connect(database).await?;
-    let accounts = database.collection::<Document>("accounts");
-    let orders = database.collection::<Document>("orders");
-    let ids: Vec<ObjectId> = (0..DOCUMENTS).map(|_| ObjectId::new()).collect();
-    accounts
-        .insert_many(ids.iter().map(|id| {
-            let mut document = document.clone();
-            document.insert("_id", *id);
-            document.insert("version", 0_i64);
-            document
-        }))
-        .await
-        .context("inserting the pipeline's documents")?;
-
-    let applied = Arc::new(Applied::default());
-    let consumer = Arc::new(consumer(kafka, group, topic, None)?);
-    let stop = CancellationToken::new();
-    let applying = tokio::spawn(apply_all(
-        Arc::clone(&consumer),
-        orders,
-        Arc::clone(&applied),
-        stop.clone(),
-    ));
+    mut document: Document,
+    phase: Phase,
+) -> anyhow::Result<(Summary, f64)> {
+    document.insert("version", 0_i64);
+    let consumer = consumer(kafka, group, topic, None)?;
     let producer = platform::kafka::producer(kafka)?;
-    // The first change waits for the consumer to join its group; it is not measured.
-    let (events, relayed) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let relay = tokio::spawn(relay_all(
-        producer,
-        accounts.clone(),
-        topic.to_owned(),
-        relayed,
-    ));
-    let change = Arc::new(Change {
-        accounts,
-        ids,
-        events,
-        written: AtomicU64::new(0),
-    });
-    let warm_up = async {
-        change.write(u64::MAX).await?;
-        let deadline = Instant::now() + JOIN_DEADLINE;
-        while applied.count() == 0 {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the pipeline's consumer did not join"
+    on_copies(database, ("accounts", &document), async |database, ids| {
+        let applied = Applied::default();
+        let stop = CancellationToken::new();
+        let orders = database.collection("orders");
+        let applying = tokio::spawn(apply_all(
+            consumer,
+            orders,
+            Arc::clone(&applied),
+            stop.clone(),
+        ));
+        let (events, relayed) = mpsc::unbounded_channel();
+        let accounts = database.collection("accounts");
+        let relay = tokio::spawn(relay_all(
+            producer,
+            accounts.clone(),
+            topic.to_owned(),
+            relayed,
+        ));
+        let written = Arc::new(AtomicU64::new(0));
+        let change = Arc::new(Change {
+            accounts,
+            ids,
+            events,
+            written: Arc::clone(&written),
+        });
+        let count = || applied.lock().unwrap_or_else(PoisonError::into_inner).0;
+        let measured = async {
+            // The first change waits for the consumer to join its group; it is not measured.
+            change.write(u64::MAX).await?;
+            let joined = || async { Ok((count() > 0).then_some(())) };
+            within(
+                "the pipeline's consumer to join",
+                JOIN_DEADLINE,
+                Duration::from_millis(10),
+                joined,
+            )
+            .await?;
+            let (before, started) = (count(), Instant::now());
+            let change = Arc::clone(&change);
+            let outcome = closed_loop(
+                phase,
+                change,
+                |change, n| async move { change.write(n).await },
             );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            let outcome = outcome.await;
+            let written = written.load(Ordering::Relaxed);
+            let caught_up = || async { Ok((count() >= written).then_some(())) };
+            within(
+                "orders' side to apply every change",
+                JOIN_DEADLINE,
+                Duration::from_millis(1),
+                caught_up,
+            )
+            .await?;
+            let (count, last) = *applied.lock().unwrap_or_else(PoisonError::into_inner);
+            let applied = rate(count - before, last.unwrap_or(started) - started);
+            Ok((outcome.succeeded("raw changes")?, applied))
         }
-        Ok(())
-    };
-    let measured = match warm_up.await {
-        Ok(()) => {
-            let before = applied.count();
-            let started = Instant::now();
-            let outcome = closed_loop(concurrency, duration, {
-                let change = Arc::clone(&change);
-                move |n| {
-                    let change = Arc::clone(&change);
-                    async move { change.write(n).await }
-                }
-            })
-            .await;
-            let written = change.written.load(Ordering::Relaxed);
-            let deadline = Instant::now() + JOIN_DEADLINE;
-            while applied.count() < written {
-                if Instant::now() > deadline {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            let count = applied.count() - before;
-            let last = applied.last().unwrap_or(started);
-            anyhow::ensure!(
-                applied.count() >= written,
-                "orders' side applied {count} of {} changes",
-                written - before
-            );
-            anyhow::ensure!(
-                outcome.failures == 0,
-                "raw changes failed: {}",
-                outcome.first_error.unwrap_or_default()
-            );
-            Ok(PipelineRates {
-                changes: outcome.summary,
-                applied_per_second: count as f64 / (last - started).as_secs_f64().max(1e-9),
-            })
-        }
-        Err(error) => Err(error),
-    };
-    drop(change);
-    let _ = relay.await;
-    stop.cancel();
-    let _ = applying.await;
-    if let Err(error) = database.drop().await {
-        eprintln!("dropping the pipeline's database: {error}");
-    }
-    measured
+        .await;
+        drop(change);
+        let _ = relay.await;
+        stop.cancel();
+        let _ = applying.await;
+        measured
+    })
+    .await
 }
 
-/// An event accounts' side wrote: the document, the event's id, its key and its value.
-type Event = (ObjectId, String, String, Vec<u8>);
+/// An event accounts' side wrote: the document, the event's id, and its value.
+type Event = (ObjectId, String, Vec<u8>);
 
 /// Accounts' side of the raw changes.
 struct Change {
-    accounts: mongodb::Collection<Document>,
+    accounts: Collection<Document>,
     ids: Vec<ObjectId>,
-    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<Event>,
     /// Changes written (and handed to the relay).
-    written: AtomicU64,
+    written: Arc<AtomicU64>,
 }
 
 impl Change {
@@ -518,13 +570,11 @@ impl Change {
         let stored = self
             .accounts
             .find_one(doc! { "_id": id })
-            .projection(doc! { "outbox": 0 })
-            .await?
-            .context("a pipeline document is missing")?;
-        let version = stored.get_i64("version")?;
+            .projection(doc! { "outbox": 0 });
+        let mut changed = stored.await?.context("a pipeline document is missing")?;
+        let version = changed.get_i64("version")?;
         let first_name = format!("Changed{number}");
         // The event: the changed customer as JSON, its id as text, as accounts publishes it.
-        let mut changed = stored;
         changed.insert("_id", id.to_hex());
         changed.insert("name", doc! { "firstName": &first_name });
         changed.insert("version", version + 1);
@@ -545,9 +595,8 @@ impl Change {
         // Another worker changed the same document in between: its change is the one that counts.
         if written.modified_count == 1 {
             self.written.fetch_add(1, Ordering::Relaxed);
-            self.events
-                .send((id, event_id, id.to_hex(), payload))
-                .map_err(|_| anyhow::anyhow!("the relay stopped"))?;
+            let relayed = self.events.send((id, event_id, payload));
+            relayed.map_err(|_| anyhow::anyhow!("the relay stopped"))?;
         }
         Ok(())
     }
@@ -556,82 +605,38 @@ impl Change {
 /// The relay's side: publishes each event and pulls it from its document's outbox.
 async fn relay_all(
     producer: Producer,
-    accounts: mongodb::Collection<Document>,
+    accounts: Collection<Document>,
     topic: String,
-    events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    mut events: mpsc::UnboundedReceiver<Event>,
 ) {
     let headers = event_headers();
-    tokio_stream_of(events)
-        .map(|(id, event_id, key, payload)| {
+    futures_util::stream::poll_fn(|context| events.poll_recv(context))
+        .map(|(id, event_id, payload)| {
             let (producer, accounts, topic, headers) = (&producer, &accounts, &topic, &headers);
             async move {
-                let published = publish(
-                    producer,
-                    &Record {
-                        topic,
-                        key: Some(key.as_bytes()),
-                        payload: Some(&payload),
-                        headers,
-                    },
-                )
-                .await;
-                let pulled = accounts
-                    .update_one(
-                        doc! { "_id": id },
-                        doc! { "$pull": { "outbox": { "_id": &event_id } } },
-                    )
-                    .await;
-                if let Err(error) = published
-                    .map(|_| ())
-                    .and(pulled.map(|_| ()).map_err(anyhow::Error::from))
-                {
-                    eprintln!("the raw relay failed: {error:#}");
-                }
+                send(producer, topic, &id.to_hex(), &payload, headers).await?;
+                let pull = doc! { "$pull": { "outbox": { "_id": &event_id } } };
+                accounts.update_one(doc! { "_id": id }, pull).await?;
+                Ok::<_, anyhow::Error>(())
             }
         })
         .buffer_unordered(BULK_IN_FLIGHT)
-        .for_each(|()| async {})
+        .for_each(|relayed| async move {
+            if let Err(error) = relayed {
+                eprintln!("the raw relay failed: {error:#}");
+            }
+        })
         .await;
-}
-
-/// An unbounded receiver as a stream.
-fn tokio_stream_of<T>(
-    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
-) -> impl futures_util::Stream<Item = T> {
-    futures_util::stream::poll_fn(move |context| receiver.poll_recv(context))
-}
-
-/// How many changes orders' side applied, and when the last was.
-#[derive(Default)]
-struct Applied {
-    count: AtomicU64,
-    last: Mutex<Option<Instant>>,
-}
-
-impl Applied {
-    fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    fn last(&self) -> Option<Instant> {
-        self.last.lock().ok().and_then(|last| *last)
-    }
-
-    fn one(&self) {
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(Instant::now());
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Orders' side: each record applied on a task of its own, its offset stored once applied.
 async fn apply_all(
-    consumer: Arc<StreamConsumer>,
-    orders: mongodb::Collection<Document>,
-    applied: Arc<Applied>,
+    consumer: StreamConsumer,
+    orders: Collection<Document>,
+    applied: Applied,
     stop: CancellationToken,
 ) {
+    let consumer = Arc::new(consumer);
     while let Some(received) = stop.run_until_cancelled(consumer.recv()).await {
         let Ok(message) = received else { continue };
         let message = message.detach();
@@ -639,7 +644,10 @@ async fn apply_all(
             (Arc::clone(&consumer), orders.clone(), Arc::clone(&applied));
         tokio::spawn(async move {
             match apply_copy(&orders, &message).await {
-                Ok(()) => applied.one(),
+                Ok(()) => {
+                    let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
+                    *applied = (applied.0 + 1, Some(Instant::now()));
+                }
                 Err(error) => eprintln!("the raw pipeline's orders write failed: {error:#}"),
             }
             let _ = consumer.store_offset(message.topic(), message.partition(), message.offset());
@@ -648,10 +656,7 @@ async fn apply_all(
 }
 
 /// Orders' side of one raw change: read the copy, write it if the record is newer.
-async fn apply_copy(
-    orders: &mongodb::Collection<Document>,
-    message: &rdkafka::message::OwnedMessage,
-) -> anyhow::Result<()> {
+async fn apply_copy(orders: &Collection<Document>, message: &OwnedMessage) -> anyhow::Result<()> {
     let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
     let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
     let version = event["version"]

@@ -5,22 +5,20 @@
 //! costs the framework and the kernel with none of the storefront's work.
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use tokio::process::{Child, Command};
+use test_support::within;
+use tokio::process::Command;
 
 use crate::footprint::{Cpu, cpu};
-use crate::workers::{Outcome, closed_loop};
-
-/// How long the constant server may take to answer its first request.
-const READY_DEADLINE: Duration = Duration::from_secs(10);
+use crate::latency::{Outcome, Phase, closed_loop};
+use crate::load::{customer, read};
 
 /// Serves `GET /constant/{id}` on 127.0.0.1:`port` until killed.
 pub(crate) async fn serve(port: u16) -> anyhow::Result<()> {
-    let body = web::Bytes::from(serde_json::to_vec(&crate::load::customer(0))?);
+    let body = web::Bytes::from(serde_json::to_vec(&customer(0))?);
     HttpServer::new(move || {
         let body = body.clone();
         App::new().route(
@@ -42,59 +40,37 @@ pub(crate) async fn serve(port: u16) -> anyhow::Result<()> {
     .context("serving the constant")
 }
 
-/// The constant server, running as a child process.
-pub(crate) struct Constant {
-    process: Child,
-    pid: u32,
-    url: String,
-}
-
-impl Constant {
-    /// Starts it on a free port and waits until it answers.
-    pub(crate) async fn start(client: &reqwest::Client) -> anyhow::Result<Self> {
-        let port = test_support::free_port();
-        let process = Command::new(std::env::current_exe()?)
-            .args(["constant", "--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the constant server")?;
-        let pid = process.id().context("the constant server ended at once")?;
-        let url = format!("http://127.0.0.1:{port}/constant");
-        let deadline = Instant::now() + READY_DEADLINE;
-        while !client
-            .get(format!("{url}/0"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success())
-        {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the constant server did not answer"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        Ok(Constant { process, pid, url })
-    }
-
-    /// Reads of the constant on `concurrency` workers for `duration`, and the CPU the server
-    /// used meanwhile.
-    pub(crate) async fn read(
-        &self,
-        client: &reqwest::Client,
-        concurrency: usize,
-        duration: Duration,
-    ) -> anyhow::Result<(Outcome, Cpu)> {
-        let before = cpu(&[self.pid])?;
-        let (client, url) = (client.clone(), Arc::new(self.url.clone()));
-        let outcome = closed_loop(concurrency, duration, move |n| {
-            crate::load::read(client.get(format!("{url}/{n}")), "GET constant")
-        })
-        .await;
-        Ok((outcome, cpu(&[self.pid])?.since(before)))
-    }
-
-    pub(crate) async fn stop(mut self) {
-        let _ = self.process.kill().await;
-    }
+/// Starts the constant server as a child process on a free port, reads the constant over
+/// `phase` once it answers, and returns that with the CPU the
+/// server used meanwhile.
+pub(crate) async fn measure(
+    client: &reqwest::Client,
+    phase: Phase,
+) -> anyhow::Result<(Outcome, Cpu)> {
+    let port = test_support::free_port();
+    let mut process = Command::new(std::env::current_exe()?)
+        .args(["constant", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the constant server")?;
+    let pid = process.id().context("the constant server ended at once")?;
+    let url = format!("http://127.0.0.1:{port}/constant");
+    let answers = || async { Ok(read(client.get(format!("{url}/0")), "").await.ok()) };
+    let ready = within(
+        "the constant server",
+        Duration::from_secs(10),
+        Duration::from_millis(5),
+        answers,
+    );
+    ready.await?;
+    let before = cpu(&[pid])?;
+    let state = (client.clone(), url);
+    let outcome = closed_loop(phase, state, |(client, url), n| {
+        read(client.get(format!("{url}/{n}")), "GET constant")
+    })
+    .await;
+    let used = cpu(&[pid])?.since(before);
+    let _ = process.kill().await;
+    Ok((outcome, used))
 }

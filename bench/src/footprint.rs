@@ -1,12 +1,13 @@
-//! What a service costs to run: time from process start to readiness, resident memory idle and
-//! under load (`VmRSS` from `/proc/PID/status`), and the size of its binary.
+//! What a process costs to run, from the kernel (`/proc/PID/status` and `stat`, read through
+//! procfs): resident memory idle and under load, CPU time; and a service's start-to-ready
+//! times.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
+use procfs::process::Process;
 use serde::Serialize;
-use test_support::proc_stat_fields;
 use tokio_util::sync::CancellationToken;
 
 use crate::latency::median;
@@ -24,17 +25,17 @@ pub(crate) struct StartTimes {
 
 impl StartTimes {
     pub(crate) fn of(samples: &[Duration]) -> Self {
-        let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        let millis = |duration: Option<Duration>| duration.map_or(0.0, |d| d.as_secs_f64() * 1e3);
         StartTimes {
             samples: samples.len(),
-            median: median(samples).map_or(0.0, millis),
-            min: samples.iter().copied().min().map_or(0.0, millis),
-            max: samples.iter().copied().max().map_or(0.0, millis),
+            median: millis(median(samples)),
+            min: millis(samples.iter().copied().min()),
+            max: millis(samples.iter().copied().max()),
         }
     }
 }
 
-/// The memory lines of `/proc/PID/status` that explain a resident set.
+/// The memory lines of `/proc/PID/status` that explain a resident set, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Memory {
     pub(crate) rss_bytes: u64,
@@ -55,38 +56,21 @@ pub(crate) struct Footprint {
     pub(crate) binary_bytes: u64,
 }
 
-/// One field of a `/proc/PID/status` text: a count, or a size in kB returned in bytes.
-fn status_field(status: &str, name: &str) -> Option<u64> {
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?;
-    let mut fields = line.split_whitespace();
-    let value: u64 = fields.next()?.parse().ok()?;
-    match fields.next() {
-        None => Some(value),
-        Some("kB") => Some(value * 1024),
-        Some(_) => None,
-    }
-}
-
-/// The memory of a process from its `/proc/PID/status` text.
-pub(crate) fn parse_status(status: &str) -> Option<Memory> {
-    Some(Memory {
-        rss_bytes: status_field(status, "VmRSS")?,
-        anonymous_bytes: status_field(status, "RssAnon").unwrap_or(0),
-        file_bytes: status_field(status, "RssFile").unwrap_or(0),
-        threads: status_field(status, "Threads").unwrap_or(0),
-    })
+fn process(pid: u32) -> anyhow::Result<Process> {
+    Process::new(i32::try_from(pid)?).with_context(|| format!("no process {pid}"))
 }
 
 /// The memory of a running process.
 pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    parse_status(&status).ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
+    let status = process(pid)?.status()?;
+    let bytes = |kib: Option<u64>| kib.unwrap_or(0) * 1024;
+    Ok(Memory {
+        rss_bytes: bytes(Some(status.vmrss.context("no VmRSS")?)),
+        anonymous_bytes: bytes(status.rssanon),
+        file_bytes: bytes(status.rssfile),
+        threads: status.threads,
+    })
 }
-
-/// Clock ticks per second in `/proc/PID/stat` (the kernel's `USER_HZ`, 100 on Linux).
-const USER_HZ: f64 = 100.0;
 
 /// CPU time, in seconds: in the process's own code, and in the kernel on its behalf.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -109,67 +93,52 @@ impl Cpu {
     }
 }
 
-/// The CPU time a process has used from its `/proc/PID/stat` text (fields 14 and 15).
-pub(crate) fn parse_cpu(stat: &str) -> Option<Cpu> {
-    let mut fields = proc_stat_fields(stat)?.skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some(Cpu {
-        user: user as f64 / USER_HZ,
-        system: system as f64 / USER_HZ,
+/// The CPU time the processes `pids` used so far, together.
+pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
+    let ticks = procfs::ticks_per_second() as f64;
+    pids.iter().try_fold(Cpu::default(), |sum, &pid| {
+        let stat = process(pid)?.stat()?;
+        Ok(Cpu {
+            user: sum.user + stat.utime as f64 / ticks,
+            system: sum.system + stat.stime as f64 / ticks,
+        })
     })
 }
 
-/// The CPU time the processes `pids` used so far, together.
-pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
-    let mut sum = Cpu::default();
-    for pid in pids {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        let used =
-            parse_cpu(&stat).ok_or_else(|| anyhow::anyhow!("no CPU times in /proc/{pid}/stat"))?;
-        sum.user += used.user;
-        sum.system += used.system;
-    }
-    Ok(sum)
+/// `seconds` of CPU per operation, in microseconds.
+pub(crate) fn micros_per(seconds: f64, operations: f64) -> f64 {
+    seconds * 1e6 / operations.max(1.0)
 }
 
 /// Samples the memory of some processes until stopped, keeping each one's peak.
 pub(crate) struct PeakSampler {
-    peaks: Arc<Mutex<HashMap<u32, u64>>>,
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<HashMap<u32, u64>>,
 }
 
 impl PeakSampler {
     pub(crate) fn start(pids: Vec<u32>) -> Self {
-        let peaks: Arc<Mutex<HashMap<u32, u64>>> = Arc::default();
         let stop = CancellationToken::new();
-        let task = tokio::spawn({
-            let peaks = Arc::clone(&peaks);
-            let stop = stop.clone();
-            async move {
-                let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
-                while stop.run_until_cancelled(ticker.tick()).await.is_some() {
-                    for &pid in &pids {
-                        if let (Ok(memory), Ok(mut peaks)) = (memory(pid), peaks.lock()) {
-                            let peak = peaks.entry(pid).or_default();
-                            *peak = (*peak).max(memory.rss_bytes);
-                        }
+        let sampling = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut ticker, mut peaks) = (tokio::time::interval(SAMPLE_INTERVAL), HashMap::new());
+            while sampling.run_until_cancelled(ticker.tick()).await.is_some() {
+                for &pid in &pids {
+                    if let Ok(now) = memory(pid) {
+                        let peak = peaks.entry(pid).or_default();
+                        *peak = now.rss_bytes.max(*peak);
                     }
                 }
             }
+            peaks
         });
-        PeakSampler { peaks, stop, task }
+        PeakSampler { stop, task }
     }
 
     /// Stops sampling and returns each process's peak, in bytes.
     pub(crate) async fn finish(self) -> HashMap<u32, u64> {
         self.stop.cancel();
-        let _ = self.task.await;
-        self.peaks
-            .lock()
-            .map(|peaks| peaks.clone())
-            .unwrap_or_default()
+        self.task.await.unwrap_or_default()
     }
 }
 
@@ -178,58 +147,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_is_read_from_the_status_lines_in_bytes() {
-        let status = "Name:\torders\nVmPeak:\t  900000 kB\nVmRSS:\t   12345 kB\n\
-                      RssAnon:\t    10000 kB\nRssFile:\t    2345 kB\nThreads:\t19\n";
-        assert_eq!(
-            parse_status(status),
-            Some(Memory {
-                rss_bytes: 12345 * 1024,
-                anonymous_bytes: 10000 * 1024,
-                file_bytes: 2345 * 1024,
-                threads: 19
-            })
-        );
-    }
-
-    #[test]
-    fn a_status_without_resident_memory_reads_as_nothing() {
-        assert_eq!(parse_status("Name:\tzombie\nState:\tZ (zombie)\n"), None);
-    }
-
-    #[test]
     fn start_times_report_median_and_range_in_milliseconds() {
         let ms = Duration::from_millis;
         let times = StartTimes::of(&[ms(40), ms(20), ms(90)]);
-        assert_eq!(
-            times,
-            StartTimes {
-                samples: 3,
-                median: 40.0,
-                min: 20.0,
-                max: 90.0
-            }
-        );
+        let expected = StartTimes {
+            samples: 3,
+            median: 40.0,
+            min: 20.0,
+            max: 90.0,
+        };
+        assert_eq!(times, expected);
     }
 
     #[test]
-    fn cpu_time_is_read_after_a_command_name_with_spaces_and_parentheses() {
-        let stat = "4242 (tokio (rt) 1) S 1 4242 4242 0 -1 4194560 2711 0 0 0 250 75 0 0 20 0 \
-                    9 0 1234 5678 900 18446744073709551615";
-        assert_eq!(
-            parse_cpu(stat),
-            Some(Cpu {
-                user: 2.5,
-                system: 0.75
-            })
-        );
-        assert_eq!(parse_cpu("4242 (cut short) S 1"), None);
+    fn this_process_has_a_resident_set_and_cpu_time() {
+        let own = memory(std::process::id()).expect("reading /proc");
+        assert!(own.rss_bytes > 0 && own.threads > 0, "{own:?}");
         assert!(cpu(&[std::process::id()]).is_ok());
-    }
-
-    #[test]
-    fn this_process_has_a_resident_set() {
-        let memory = memory(std::process::id()).expect("reading /proc");
-        assert!(memory.rss_bytes > 0 && memory.threads > 0, "{memory:?}");
+        assert!(memory(u32::MAX).is_err());
     }
 }

@@ -1,31 +1,41 @@
-//! Latency histograms (HDR, microsecond resolution) and the summary every measured operation
-//! reports: count, rate, mean and percentiles.
+//! Latency histograms (HDR, microsecond resolution), the summary every measured operation
+//! reports (count, rate, mean and percentiles), and the closed loop that fills them: a fixed
+//! number of workers, each starting its next operation as soon as the previous one finished.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Slowest latency a histogram holds, in microseconds; anything slower is recorded as this.
 const HIGHEST_MICROS: u64 = 120_000_000;
-/// Significant decimal digits kept: 0.1 % relative error.
-const SIGNIFICANT_DIGITS: u8 = 3;
 
 fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIGHEST_MICROS, SIGNIFICANT_DIGITS)
-        .expect("constant histogram bounds are valid")
+    // Three significant digits: 0.1 % relative error.
+    Histogram::new_with_bounds(1, HIGHEST_MICROS, 3).expect("constant histogram bounds are valid")
 }
 
-fn micros(latency: Duration) -> u64 {
-    u64::try_from(latency.as_micros())
-        .unwrap_or(u64::MAX)
-        .clamp(1, HIGHEST_MICROS)
+fn record(histogram: &mut Histogram<u64>, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    histogram.saturating_record(micros.clamp(1, HIGHEST_MICROS));
+}
+
+/// `count` over `elapsed`, per second; zero for no time at all.
+pub(crate) fn rate(count: u64, elapsed: Duration) -> f64 {
+    let seconds = elapsed.as_secs_f64();
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
 }
 
 /// What one operation measured, in milliseconds and operations per second.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub(crate) struct Summary {
     pub(crate) count: u64,
     /// Completed operations per second of the phase that measured them.
@@ -40,57 +50,17 @@ pub(crate) struct Summary {
 impl Summary {
     /// Summarises a histogram of microseconds filled during `elapsed`.
     fn of(histogram: &Histogram<u64>, elapsed: Duration) -> Self {
-        let millis = |value: u64| value as f64 / 1000.0;
-        let seconds = elapsed.as_secs_f64();
-        let count = histogram.len();
+        let millis = |quantile| histogram.value_at_quantile(quantile) as f64 / 1000.0;
         Summary {
-            count,
-            per_second: if seconds > 0.0 {
-                count as f64 / seconds
-            } else {
-                0.0
-            },
+            count: histogram.len(),
+            per_second: rate(histogram.len(), elapsed),
             mean_ms: histogram.mean() / 1000.0,
-            p50_ms: millis(histogram.value_at_quantile(0.50)),
-            p90_ms: millis(histogram.value_at_quantile(0.90)),
-            p99_ms: millis(histogram.value_at_quantile(0.99)),
-            max_ms: millis(histogram.max()),
+            p50_ms: millis(0.50),
+            p90_ms: millis(0.90),
+            p99_ms: millis(0.99),
+            max_ms: histogram.max() as f64 / 1000.0,
         }
     }
-}
-
-/// One histogram shared by concurrent workers.
-#[derive(Debug)]
-pub(crate) struct Recorder(Mutex<Histogram<u64>>);
-
-impl Default for Recorder {
-    fn default() -> Self {
-        Recorder(Mutex::new(histogram()))
-    }
-}
-
-impl Recorder {
-    pub(crate) fn record(&self, latency: Duration) {
-        if let Ok(mut histogram) = self.0.lock() {
-            histogram.saturating_record(micros(latency));
-        }
-    }
-
-    pub(crate) fn summary(&self, elapsed: Duration) -> Summary {
-        let histogram = self
-            .0
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|_| histogram());
-        Summary::of(&histogram, elapsed)
-    }
-}
-
-/// One histogram per named operation, e.g. per endpoint, plus a count of failures.
-#[derive(Debug, Default)]
-pub(crate) struct Recorders {
-    histograms: Mutex<BTreeMap<&'static str, Histogram<u64>>>,
-    failures: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The summary of one named operation.
@@ -102,43 +72,34 @@ pub(crate) struct Named {
     pub(crate) summary: Summary,
 }
 
+/// One histogram and a count of failures per named operation, e.g. per endpoint, shared by
+/// concurrent workers.
+#[derive(Debug, Default)]
+pub(crate) struct Recorders(Mutex<BTreeMap<&'static str, (Histogram<u64>, u64)>>);
+
 impl Recorders {
+    fn with(&self, name: &'static str, change: impl FnOnce(&mut (Histogram<u64>, u64))) {
+        let mut operations = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        change(operations.entry(name).or_insert_with(|| (histogram(), 0)));
+    }
+
     pub(crate) fn record(&self, name: &'static str, latency: Duration) {
-        if let Ok(mut histograms) = self.histograms.lock() {
-            histograms
-                .entry(name)
-                .or_insert_with(histogram)
-                .saturating_record(micros(latency));
-        }
+        self.with(name, |(histogram, _)| record(histogram, latency));
     }
 
     pub(crate) fn fail(&self, name: &'static str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            *failures.entry(name).or_default() += 1;
-        }
+        self.with(name, |(_, failures)| *failures += 1);
     }
 
     /// Every operation recorded or failed, by name, as measured over `elapsed`.
     pub(crate) fn summaries(&self, elapsed: Duration) -> Vec<Named> {
-        let histograms = self
-            .histograms
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or_default();
-        let failures = self.failures.lock().map(|f| f.clone()).unwrap_or_default();
-        let mut names: Vec<&'static str> =
-            histograms.keys().chain(failures.keys()).copied().collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-            .into_iter()
-            .map(|name| Named {
-                name: name.to_owned(),
-                failures: failures.get(name).copied().unwrap_or(0),
-                summary: match histograms.get(name) {
-                    Some(recorded) => Summary::of(recorded, elapsed),
-                    None => Summary::of(&histogram(), elapsed),
-                },
+        let operations = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        operations
+            .iter()
+            .map(|(name, (histogram, failures))| Named {
+                name: (*name).to_owned(),
+                failures: *failures,
+                summary: Summary::of(histogram, elapsed),
             })
             .collect()
     }
@@ -156,6 +117,90 @@ pub(crate) fn median(samples: &[Duration]) -> Option<Duration> {
     }
 }
 
+/// What a closed loop measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    /// The successful operations only.
+    pub(crate) summary: Summary,
+    pub(crate) failures: u64,
+    /// The first failure, to show why.
+    pub(crate) first_error: Option<String>,
+}
+
+impl Outcome {
+    /// The summary, or an error naming `what` failed and why if anything did.
+    pub(crate) fn succeeded(self, what: &str) -> anyhow::Result<Summary> {
+        match self.first_error {
+            None => Ok(self.summary),
+            Some(error) => anyhow::bail!("{what}: {} failed; the first: {error}", self.failures),
+        }
+    }
+}
+
+/// The workers of a closed loop and how long it runs.
+pub(crate) type Phase = (usize, Duration);
+
+/// Runs `operation(state.clone(), n)` for n = 0, 1, 2, ... on the phase's workers (tasks of
+/// their own) until it is over, timing each call. Failed calls are counted, not timed.
+pub(crate) async fn closed_loop<S, F, Fut>(
+    (workers, duration): Phase,
+    state: S,
+    operation: F,
+) -> Outcome
+where
+    S: Clone + Send + 'static,
+    F: Fn(S, u64) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let recorders = Arc::new(Recorders::default());
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..workers)
+        .map(|_| {
+            let (state, recorders, next) =
+                (state.clone(), Arc::clone(&recorders), Arc::clone(&next));
+            tokio::spawn(async move {
+                let (mut failures, mut first_error) = (0, None);
+                while Instant::now() < deadline {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let began = Instant::now();
+                    match operation(state.clone(), n).await {
+                        Ok(()) => recorders.record("", began.elapsed()),
+                        Err(error) => {
+                            failures += 1;
+                            first_error.get_or_insert_with(|| format!("{error:#}"));
+                        }
+                    }
+                }
+                (failures, first_error)
+            })
+        })
+        .collect();
+    let (mut failures, mut first_error) = (0, None);
+    for worker in workers {
+        let (failed, error) = worker
+            .await
+            .unwrap_or_else(|panicked| (1, Some(panicked.to_string())));
+        failures += failed;
+        first_error = first_error.or(error);
+    }
+    let summaries = recorders.summaries(started.elapsed());
+    Outcome {
+        summary: summaries
+            .into_iter()
+            .next()
+            .map_or_else(Summary::default, |named| named.summary),
+        failures,
+        first_error,
+    }
+}
+
+/// The item for the `n`th request: requests go round the items in turn.
+pub(crate) fn nth<T>(items: &[T], n: u64) -> &T {
+    &items[usize::try_from(n).unwrap_or(usize::MAX) % items.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,49 +211,34 @@ mod tests {
 
     #[test]
     fn a_summary_reads_percentiles_in_milliseconds_and_the_rate_per_second() {
-        let recorder = Recorder::default();
-        for millis in 1..=100 {
-            recorder.record(Duration::from_millis(millis));
-        }
-        let summary = recorder.summary(Duration::from_secs(4));
-        assert_eq!(summary.count, 100);
-        assert!(close(summary.per_second, 25.0), "{summary:?}");
-        assert!(close(summary.p50_ms, 50.0), "{summary:?}");
-        assert!(close(summary.p90_ms, 90.0), "{summary:?}");
-        assert!(close(summary.p99_ms, 99.0), "{summary:?}");
-        assert!(close(summary.max_ms, 100.0), "{summary:?}");
-        assert!(close(summary.mean_ms, 50.5), "{summary:?}");
-    }
-
-    #[test]
-    fn latencies_beyond_the_range_are_clamped_rather_than_lost() {
-        let recorder = Recorder::default();
-        recorder.record(Duration::ZERO);
-        recorder.record(Duration::from_secs(3600));
-        let summary = recorder.summary(Duration::from_secs(1));
-        assert_eq!(summary.count, 2);
-        assert!(close(summary.max_ms, 120_000.0), "{summary:?}");
-    }
-
-    #[test]
-    fn an_empty_phase_reports_zero_rather_than_dividing_by_zero() {
-        let summary = Recorder::default().summary(Duration::ZERO);
-        assert_eq!(summary.count, 0);
-        assert!(summary.per_second.abs() < f64::EPSILON);
-    }
-
-    #[test]
-    fn named_summaries_list_failures_even_for_operations_that_never_succeeded() {
         let recorders = Recorders::default();
-        recorders.record("GET a", Duration::from_millis(2));
+        for millis in 1..=100 {
+            recorders.record("GET a", Duration::from_millis(millis));
+        }
         recorders.fail("GET a");
         recorders.fail("POST b");
-        let summaries = recorders.summaries(Duration::from_secs(1));
-        let names: Vec<(&str, u64, u64)> = summaries
-            .iter()
-            .map(|named| (named.name.as_str(), named.summary.count, named.failures))
-            .collect();
-        assert_eq!(names, [("GET a", 1, 1), ("POST b", 0, 1)]);
+        let summaries = recorders.summaries(Duration::from_secs(4));
+        let s = &summaries[0].summary;
+        assert_eq!((s.count, summaries[0].failures), (100, 1));
+        for (actual, expected) in [(s.per_second, 25.0), (s.p50_ms, 50.0), (s.p90_ms, 90.0)] {
+            assert!(close(actual, expected), "{s:?}");
+        }
+        for (actual, expected) in [(s.p99_ms, 99.0), (s.max_ms, 100.0), (s.mean_ms, 50.5)] {
+            assert!(close(actual, expected), "{s:?}");
+        }
+        assert_eq!(summaries[1].name, "POST b", "failures alone are listed too");
+        assert_eq!((summaries[1].summary.count, summaries[1].failures), (0, 1));
+    }
+
+    #[test]
+    fn latencies_beyond_the_range_are_clamped_and_no_time_is_no_rate() {
+        let recorders = Recorders::default();
+        recorders.record("a", Duration::ZERO);
+        recorders.record("a", Duration::from_secs(3600));
+        let summary = &recorders.summaries(Duration::ZERO)[0].summary;
+        assert_eq!(summary.count, 2);
+        assert!(close(summary.max_ms, 120_000.0), "{summary:?}");
+        assert!(summary.per_second.abs() < f64::EPSILON);
     }
 
     #[test]

@@ -7,6 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+/// Logs a step of the run on stderr (the report goes to stdout and files).
+macro_rules! step {
+    ($($format:tt)*) => {
+        eprintln!("==> {}", format_args!($($format)*))
+    };
+}
+
 mod backlog;
 mod baseline;
 mod chart;
@@ -21,7 +28,6 @@ mod run;
 mod scale;
 mod stack;
 mod traffic;
-mod workers;
 
 use std::process::ExitCode;
 
@@ -30,21 +36,17 @@ use options::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::read();
-    finished(match cli.command {
+    let outcome = match cli.command {
         None => run::run(cli.run).await,
         Some(Command::Backlog(options)) => backlog::run(options).await,
         Some(Command::Scale(options)) => scale::run(options).await,
         Some(Command::Growth(options)) => growth::run(options).await,
         Some(Command::Load(options)) => traffic::run(options).await,
         Some(Command::Constant { port }) => constant::serve(port).await,
-    })
-}
-fn finished(outcome: anyhow::Result<()>) -> ExitCode {
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("the benchmark failed: {error:#}");
-            ExitCode::FAILURE
-        }
+    };
+    if let Err(error) = outcome {
+        eprintln!("the benchmark failed: {error:#}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }

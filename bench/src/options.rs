@@ -33,6 +33,7 @@ pub(crate) enum Command {
     /// 1, 2 and 3 instances of each service behind the load generator (round robin over their
     /// ports): reads by id and customer changes applied in orders, with the raw MongoDB
     /// baselines, records published per change, CPU per operation, rebalances.
+    #[command(mut_arg("concurrency", |arg| arg.default_value("8")))]
     Scale(ScaleOptions),
     /// How cost grows with the data held: raw and HTTP reads by id, raw and conditional
     /// updates, customer changes applied in orders and the outbox relays' idle passes at each
@@ -54,39 +55,46 @@ pub(crate) enum Command {
     },
 }
 
-/// Where the service binaries are and where the report goes.
+/// What every measurement takes: where the binaries are, where the report goes, its workers
+/// and the length of its phases.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct Paths {
+pub(crate) struct Common {
     /// Where accounts, orders and fulfillment are.
     #[arg(long, value_name = "DIR", default_value_os_t = binary_directory())]
     pub(crate) bin_dir: PathBuf,
     /// The JSON report; the Markdown goes beside it, .md [default: DIR/../bench/report.json, or COMMAND.json]
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-}
-
-impl Paths {
-    /// The report's path: `--out`, else `<report>.json` in `bench/` beside the binaries' folder.
-    pub(crate) fn out(&self, report: &str) -> PathBuf {
-        self.out.clone().unwrap_or_else(|| {
-            self.bin_dir
-                .join("../bench")
-                .join(report)
-                .with_extension("json")
-        })
-    }
-}
-
-#[derive(Debug, Clone, Args)]
-pub(crate) struct Options {
-    #[command(flatten)]
-    pub(crate) paths: Paths,
     /// Workers in every phase, raw baselines included.
     #[arg(long, value_name = "N", default_value = "4", value_parser = at_least_one)]
     pub(crate) concurrency: usize,
     /// Length of each baseline and throughput phase.
     #[arg(long = "phase-seconds", value_name = "N", default_value = "10", value_parser = seconds)]
     pub(crate) phase: Duration,
+}
+
+impl Common {
+    /// The workers and length of each phase.
+    pub(crate) fn phases(&self) -> crate::latency::Phase {
+        (self.concurrency, self.phase)
+    }
+
+    /// The report's path: `--out`, else `<report>.json` in `bench/` beside the binaries' folder.
+    pub(crate) fn out(&self, report: &str) -> PathBuf {
+        let default = || {
+            self.bin_dir
+                .join("../bench")
+                .join(report)
+                .with_extension("json")
+        };
+        self.out.clone().unwrap_or_else(default)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Options {
+    #[command(flatten)]
+    pub(crate) common: Common,
     /// Length of the realistic-flow phase.
     #[arg(long = "flow-seconds", value_name = "N", default_value = "30", value_parser = seconds)]
     pub(crate) flows: Duration,
@@ -107,46 +115,38 @@ pub(crate) struct Options {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct BacklogOptions {
     #[command(flatten)]
-    pub(crate) paths: Paths,
+    pub(crate) common: Common,
     /// Records in the backlog.
     #[arg(long, value_name = "N", default_value = "200000", value_parser = at_least_one)]
     pub(crate) records: usize,
     /// Comma-separated APP_CONSUMER__PREFETCH_KBYTES values.
-    #[arg(long, value_name = "L", value_delimiter = ',', default_value = "4096,65536",
-          value_parser = trimmed::<u32>)]
+    #[arg(
+        long,
+        value_name = "L",
+        value_delimiter = ',',
+        default_value = "4096,65536"
+    )]
     pub(crate) prefetch_kbytes: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ScaleOptions {
     #[command(flatten)]
-    pub(crate) paths: Paths,
+    pub(crate) common: Common,
     /// Comma-separated instance counts.
     #[arg(long, value_name = "L", value_delimiter = ',', default_value = "1,2,3",
           value_parser = at_least_one)]
     pub(crate) instances: Vec<usize>,
-    /// Workers in every phase.
-    #[arg(long, value_name = "N", default_value = "8", value_parser = at_least_one)]
-    pub(crate) concurrency: usize,
-    /// Length of each phase.
-    #[arg(long = "phase-seconds", value_name = "N", default_value = "10", value_parser = seconds)]
-    pub(crate) phase: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GrowthOptions {
     #[command(flatten)]
-    pub(crate) paths: Paths,
+    pub(crate) common: Common,
     /// Comma-separated, increasing customer counts.
     #[arg(long, value_name = "L", value_delimiter = ',', default_value = "10000,100000,1000000",
           value_parser = at_least_one)]
     pub(crate) sizes: Vec<usize>,
-    /// Workers in every phase.
-    #[arg(long, value_name = "N", default_value = "4", value_parser = at_least_one)]
-    pub(crate) concurrency: usize,
-    /// Length of each phase.
-    #[arg(long = "phase-seconds", value_name = "N", default_value = "10", value_parser = seconds)]
-    pub(crate) phase: Duration,
     /// The database server's process: its CPU over the idle passes is reported.
     #[arg(long, value_name = "N")]
     pub(crate) database_pid: Option<u32>,
@@ -236,33 +236,26 @@ fn binary_directory() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn trimmed<T: std::str::FromStr>(value: &str) -> Result<T, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{value}` is not a number"))
-}
-
 fn at_least_one(value: &str) -> Result<usize, String> {
-    match trimmed(value)? {
-        0 => Err("must be at least 1".to_owned()),
-        count => Ok(count),
+    match value.trim().parse() {
+        Ok(0) | Err(_) => Err(format!("`{value}` is not a count of at least 1")),
+        Ok(count) => Ok(count),
     }
 }
 
-fn seconds(value: &str) -> Result<Duration, String> {
-    trimmed(value).map(Duration::from_secs)
+fn seconds(value: &str) -> Result<Duration, std::num::ParseIntError> {
+    value.parse().map(Duration::from_secs)
 }
 
-fn millis(value: &str) -> Result<Duration, String> {
-    trimmed(value).map(Duration::from_millis)
+fn millis(value: &str) -> Result<Duration, std::num::ParseIntError> {
+    value.parse().map(Duration::from_millis)
 }
 
 /// A pace must be a positive number of flows per second.
 fn rate(value: &str) -> Result<f64, String> {
-    match trimmed::<f64>(value)? {
-        rate if rate > 0.0 && rate.is_finite() => Ok(rate),
-        _ => Err("must be a positive number".to_owned()),
+    match value.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err(format!("`{value}` is not a positive number")),
     }
 }
 
@@ -273,182 +266,64 @@ mod tests {
     use super::*;
 
     fn parse(arguments: &[&str]) -> Result<Cli, clap::Error> {
-        let arguments = ["storefront-bench", "--bin-dir", "target/release"]
-            .into_iter()
-            .chain(arguments.iter().copied());
-        Cli::try_parse_from(arguments).and_then(Cli::checked)
-    }
-
-    fn parse_after_bin_dir(command: &str, arguments: &[&str]) -> Result<Cli, clap::Error> {
-        let arguments = ["storefront-bench", command, "--bin-dir", "target/release"]
-            .into_iter()
-            .chain(arguments.iter().copied());
+        let arguments = ["storefront-bench"].iter().chain(arguments);
         Cli::try_parse_from(arguments).and_then(Cli::checked)
     }
 
     #[test]
-    fn the_command_line_is_well_formed() {
+    fn the_command_line_is_well_formed_with_its_defaults() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn defaults_put_the_report_beside_the_release_directory() {
-        let cli = parse(&[]).unwrap();
-        assert!(cli.command.is_none());
-        assert_eq!(
-            cli.run.paths.out("report"),
-            PathBuf::from("target/release/../bench/report.json")
-        );
-        assert_eq!(cli.run.concurrency, 4);
+        let cli = parse(&["--bin-dir", "target/release", "--rate", "2.5"]).unwrap();
+        let expected = PathBuf::from("target/release/../bench/report.json");
+        assert_eq!(cli.run.common.out("report"), expected);
+        assert_eq!((cli.run.common.concurrency, cli.run.rate), (4, Some(2.5)));
         assert_eq!(cli.run.flows, Duration::from_secs(30));
-        assert_eq!(cli.run.rate, None);
-    }
-
-    #[test]
-    fn every_option_is_read() {
-        let options = parse(&[
-            "--out",
-            "r.json",
-            "--concurrency",
-            "8",
-            "--phase-seconds",
-            "5",
-            "--flow-seconds",
-            "20",
-            "--rate",
-            "2.5",
-            "--poll-ms",
-            "10",
-            "--start-runs",
-            "1",
-            "--bulk-messages",
-            "100",
-        ])
-        .unwrap()
-        .run;
-        assert_eq!(options.paths.out("report"), PathBuf::from("r.json"));
-        assert_eq!(options.concurrency, 8);
-        assert_eq!(options.phase, Duration::from_secs(5));
-        assert_eq!(options.flows, Duration::from_secs(20));
-        assert_eq!(options.rate, Some(2.5));
-        assert_eq!(options.poll, Duration::from_millis(10));
-        assert_eq!((options.start_runs, options.bulk_messages), (1, 100));
-    }
-
-    #[test]
-    fn mistakes_are_refused() {
         let kind = |arguments: &[&str]| parse(arguments).unwrap_err().kind();
-        assert_eq!(kind(&["--concurrency"]), ErrorKind::InvalidValue);
-        assert_eq!(kind(&["--concurrency", "many"]), ErrorKind::ValueValidation);
         assert_eq!(kind(&["--concurrency", "0"]), ErrorKind::ValueValidation);
         assert_eq!(kind(&["--rate", "0"]), ErrorKind::ValueValidation);
         assert_eq!(kind(&["--fast", "1"]), ErrorKind::UnknownArgument);
-        assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);
     }
 
     #[test]
-    fn the_backlog_command_reads_its_own_options() {
-        let cli = parse_after_bin_dir(
-            "backlog",
-            &["--records", "1000", "--prefetch-kbytes", "1024, 8192"],
-        );
-        let Some(Command::Backlog(options)) = cli.unwrap().command else {
+    fn each_command_reads_its_own_lists_and_checks_them() {
+        let cli = parse(&["backlog", "--prefetch-kbytes", "1024,8192"]).unwrap();
+        let Some(Command::Backlog(backlog)) = cli.command else {
             panic!("expected the backlog command");
         };
-        assert_eq!(
-            (options.records, options.prefetch_kbytes),
-            (1000, vec![1024, 8192])
-        );
-        assert_eq!(
-            options.paths.out("backlog"),
-            PathBuf::from("target/release/../bench/backlog.json")
-        );
-        assert!(parse_after_bin_dir("backlog", &["--records", "0"]).is_err());
-        assert!(parse_after_bin_dir("backlog", &["--prefetch-kbytes", "lots"]).is_err());
-    }
-
-    #[test]
-    fn the_growth_command_takes_increasing_sizes() {
-        let cli = parse_after_bin_dir("growth", &["--sizes", "100,1000", "--database-pid", "4242"]);
-        let Some(Command::Growth(options)) = cli.unwrap().command else {
-            panic!("expected the growth command");
-        };
-        assert_eq!(options.sizes, vec![100, 1000]);
-        assert_eq!((options.concurrency, options.database_pid), (4, Some(4242)));
-        for mistake in [
-            ["--database-pid", "mongod"],
-            ["--sizes", "1000,100"],
-            ["--sizes", "0,10"],
-            ["--instances", "1"],
-        ] {
-            assert!(
-                parse_after_bin_dir("growth", &mistake).is_err(),
-                "{mistake:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_scale_command_reads_its_own_options() {
-        let cli = parse_after_bin_dir("scale", &["--instances", "1, 3", "--phase-seconds", "5"]);
-        let Some(Command::Scale(options)) = cli.unwrap().command else {
+        assert_eq!(backlog.prefetch_kbytes, [1024, 8192]);
+        let Some(Command::Scale(scale)) = parse(&["scale", "--instances", "1,3"]).unwrap().command
+        else {
             panic!("expected the scale command");
         };
-        assert_eq!(options.instances, vec![1, 3]);
-        assert_eq!(
-            (options.concurrency, options.phase),
-            (8, Duration::from_secs(5))
-        );
-        assert!(parse_after_bin_dir("scale", &["--instances", "0,1"]).is_err());
-        assert!(parse_after_bin_dir("scale", &["--rate", "1"]).is_err());
+        assert_eq!((scale.instances, scale.common.concurrency), (vec![1, 3], 8));
+        let Some(Command::Growth(growth)) = parse(&["growth"]).unwrap().command else {
+            panic!("expected the growth command");
+        };
+        assert_eq!(growth.common.concurrency, 4);
+        assert!(parse(&["growth", "--sizes", "1000,100"]).is_err());
+        assert!(parse(&["scale", "--instances", "0,1"]).is_err());
     }
 
     #[test]
     fn the_load_command_finds_the_services_under_a_gateway_or_one_by_one() {
-        let load = |arguments: &[&str]| {
-            Cli::try_parse_from(["storefront-bench", "load"].iter().chain(arguments))
-                .and_then(Cli::checked)
-        };
-        let cli = load(&[
+        let cli = parse(&[
+            "load",
             "--gateway",
             "http://gateway.example/",
             "--fulfillment",
             "http://fulfillment:8080/fulfillment",
             "--seconds",
             "0",
-            "--rate",
-            "2",
         ]);
         let Some(Command::Load(options)) = cli.unwrap().command else {
             panic!("expected the load command");
         };
-        assert_eq!(
-            options.urls().unwrap(),
-            [
-                "http://gateway.example/accounts",
-                "http://gateway.example/orders",
-                "http://fulfillment:8080/fulfillment"
-            ]
-        );
+        let urls = options.urls().unwrap();
+        assert_eq!(urls[0], "http://gateway.example/accounts");
+        assert_eq!(urls[2], "http://fulfillment:8080/fulfillment");
         assert_eq!(options.duration(), None, "0 runs until stopped");
-        assert_eq!(options.rate, Some(2.0));
-        let missing = load(&["--accounts", "http://a/accounts"]).unwrap_err();
-        assert!(
-            missing
-                .to_string()
-                .contains("where is orders? --gateway URL or --orders URL"),
-            "{missing}"
-        );
-        assert!(load(&["--gateway", "http://g", "--rate", "-1"]).is_err());
-    }
-
-    #[test]
-    fn the_constant_server_needs_its_port() {
-        let cli = Cli::try_parse_from(["storefront-bench", "constant", "--port", "8123"]);
-        assert!(matches!(
-            cli.unwrap().command,
-            Some(Command::Constant { port: 8123 })
-        ));
-        assert!(Cli::try_parse_from(["storefront-bench", "constant"]).is_err());
+        let missing = parse(&["load", "--accounts", "http://a/accounts"]).unwrap_err();
+        let expected = "where is orders? --gateway URL or --orders URL";
+        assert!(missing.to_string().contains(expected), "{missing}");
     }
 }

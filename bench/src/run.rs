@@ -1,28 +1,21 @@
 //! One benchmark run, in order: start-up and idle memory, raw baselines, load on the services,
 //! then the verdicts; whatever happens, the run's services, databases and topics are removed.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use platform::settings::{DatabaseSettings, KafkaSettings};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
+use serde::Serialize;
 
-use crate::baseline::{self, BulkRates, MongoRates, PipelineRates};
-use crate::constant::Constant;
-use crate::footprint::{self, Cpu, Footprint, Memory, PeakSampler, StartTimes, cpu};
-use crate::latency::{Named, Summary};
-use crate::load::{self, ChangeRates, Load, Urls};
+use crate::baseline::{Baselines, raw_topics, send};
+use crate::footprint::{Footprint, PeakSampler, StartTimes, cpu, memory, micros_per};
+use crate::latency::{Named, Outcome, Summary};
+use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
-use crate::report::{Baseline, Baselines, Check, CpuPerOperation, Report, Target, log};
-use crate::stack::{Launcher, SERVICES, Service, Topics};
+use crate::report::{Check, Run, Target, checks_table, latency_table, mebibytes, number, table};
+use crate::stack::{Launcher, SERVICES, Service};
 
-/// The consumer's `fetch.wait.max.ms` in the second round-trip baseline: far below librdkafka's
-/// default of 500 ms, which the services keep.
-const SHORT_FETCH_WAIT: Duration = Duration::from_millis(10);
 /// Pause between the last service becoming ready and reading idle memory.
 const SETTLE: Duration = Duration::from_secs(2);
 /// Customers created for the read and change phases, at least.
@@ -34,7 +27,8 @@ const END_TO_END_RATIO: f64 = 3.0;
 const CPU_RATIO: f64 = 3.0;
 const START_TO_READY_MS: f64 = 100.0;
 const IDLE_RSS_MIB: f64 = 15.0;
-const MIB: f64 = 1_048_576.0;
+/// The read phase's row in the HTTP table.
+const READ_PHASE: &str = "GET accounts customers/{id} (read phase)";
 /// The hops whose p99 is held against the raw broker round trip.
 const HOPS: [&str; 3] = [
     "customer changed -> in orders",
@@ -42,469 +36,262 @@ const HOPS: [&str; 3] = [
     "status changed -> in orders",
 ];
 
-pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
-    let (kafka, database) = crate::run::service_settings()?;
-    let out = options.paths.out("report");
-    let run_id = test_support::unique_name("bench");
-    let started_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let launcher = Launcher::for_run(&options.paths.bin_dir, &out, &run_id)?;
-    for name in SERVICES {
-        let binary = launcher.binary(name);
-        anyhow::ensure!(
-            binary.exists(),
-            "{} is missing: build the release binaries first",
-            binary.display()
-        );
-    }
-    let raw_topics = [
-        format!("{run_id}.raw"),
-        format!("{run_id}.raw.short-wait"),
-        format!("{run_id}.raw.bulk"),
-        format!("{run_id}.raw.pipeline"),
-    ];
-    let topics = launcher.create_topics(&kafka, 3, true, &raw_topics).await?;
-    log(&format!(
-        "run {run_id}: logs in {}",
-        launcher.logs.display()
-    ));
+/// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
+#[derive(Debug, Clone, Serialize)]
+struct CpuPerOperation {
+    /// The constant actix-web handler, per request.
+    constant_us: f64,
+    /// Accounts, per GET customers/{id} of the read phase.
+    read_us: f64,
+    /// Orders, per customer change it applied in the change phase.
+    applied_change_us: f64,
+    /// The constant handler's own throughput and latency.
+    constant: Summary,
+}
 
-    let client = reqwest::Client::new();
+/// Everything one run measured, as written to JSON.
+#[derive(Debug, Clone, Serialize)]
+struct Report {
+    #[serde(flatten)]
+    run: Run,
+    /// Seconds since the Unix epoch when the run started.
+    started_at: u64,
+    flow_seconds: u64,
+    poll_interval_ms: u128,
+    checks: Vec<Check>,
+    changes: ChangeRates,
+    cpu_per_operation: CpuPerOperation,
+    baselines: Baselines,
+    http: Vec<Named>,
+    end_to_end: Vec<Named>,
+    footprint: Vec<Footprint>,
+    notes: Vec<String>,
+}
+
+pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
+    let out = options.common.out("report");
+    let run_id = test_support::unique_name("bench");
+    let started_at = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    for name in SERVICES {
+        let binary = options.common.bin_dir.join(name);
+        let missing = "is missing: build the release binaries first";
+        anyhow::ensure!(binary.exists(), "{} {missing}", binary.display());
+    }
+    let raw = raw_topics(&run_id);
+    let launcher = Launcher::for_run(&options.common.bin_dir, &out, &run_id, true, &raw).await?;
     let mut services: Vec<Service> = Vec::new();
     let measured = async {
         // A broker just started is still loading its state: the first idempotent producer
         // waits for its producer id ("coordinator load in progress"), which would be timed as
         // the first service's start-up.
-        warm_up_broker(&kafka, &raw_topics[0]).await?;
-        let starts = start_services(&options, &launcher, &mut services).await?;
-        tokio::time::sleep(SETTLE).await;
-        let idle: Vec<Memory> = services
-            .iter()
-            .map(|service| footprint::memory(service.pid()?))
-            .collect::<anyhow::Result<_>>()?;
-        let raw = measure_baselines(&options, &kafka, &database, &run_id, &raw_topics).await?;
-        let on_services = measure_services(&options, &launcher.topics, &services, &client).await?;
-        save_metrics(&services, &client, &launcher.logs).await;
-        Ok::<_, anyhow::Error>((starts, idle, raw, on_services))
+        step!("warming the broker up: one record through an idempotent producer");
+        let producer = platform::kafka::producer(&launcher.kafka)?;
+        let warm_up = send(&producer, &raw[0], "warm-up", b"{}", &[]).await;
+        warm_up.context("warming the broker up")?;
+        let footprint = start_services(&options, &launcher, &mut services).await?;
+        let baselines = Baselines::measure(&options, &launcher).await?;
+        let report = measure_services(&options, &launcher, &services, (baselines, footprint));
+        let report = report.await?;
+        save_metrics(&services, &launcher.logs).await;
+        Ok::<_, anyhow::Error>(report)
     }
     .await;
-    log("stopping the services and removing what the run created");
-    tear_down(services, &launcher, (&kafka, &topics), &database).await;
-    let (starts, idle, raw, on_services) = measured?;
-
-    let footprints = SERVICES
-        .into_iter()
-        .zip(&starts)
-        .zip(&idle)
-        .map(|((name, (pid, times)), idle)| {
-            Ok(Footprint {
-                service: name,
-                start_to_ready_ms: StartTimes::of(times),
-                idle: *idle,
-                load_rss_bytes: on_services.peaks.get(pid).copied().unwrap_or(0),
-                binary_bytes: std::fs::metadata(launcher.binary(name))?.len(),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let report = Report {
-        run_id,
-        started_at,
-        cores: std::thread::available_parallelism().map_or(0, usize::from),
-        concurrency: options.concurrency,
-        phase_seconds: options.phase.as_secs(),
-        flow_seconds: options.flows.as_secs(),
-        poll_interval_ms: u64::try_from(options.poll.as_millis()).unwrap_or(u64::MAX),
-        checks: checks(&raw, &on_services, &footprints),
-        changes: on_services.changes,
-        cpu_per_operation: on_services.cpu_per_operation,
-        baselines: raw.baselines(),
-        http: on_services.http,
-        end_to_end: on_services.end_to_end,
-        footprint: footprints,
-        notes: notes(&options, on_services.errors),
-    };
-    crate::report::write(&out, &report, &report.markdown())
+    launcher.tear_down(services, &[]).await;
+    let mut report = measured?;
+    report.started_at = started_at;
+    report.checks = checks(&report);
+    crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Publishes one record with a producer configured as the services' and waits for the ack.
-async fn warm_up_broker(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<()> {
-    log("warming the broker up: one record through an idempotent producer");
-    let producer = platform::kafka::producer(kafka)?;
-    platform::kafka::publish(
-        &producer,
-        &platform::kafka::Record {
-            topic,
-            key: Some(b"warm-up"),
-            payload: Some(b"{}"),
-            headers: &[],
-        },
-    )
-    .await
-    .context("warming the broker up")
-}
-
-/// Starts each service `start_runs` times and stops it, then once more to keep it running.
-/// Returns each service's pid and start-up times, in the order of `SERVICES`.
+/// Starts each service `start_runs` times and stops it, then once more to keep it running;
+/// returns the footprint of each, in the order of `SERVICES`, idle after a pause.
 async fn start_services(
     options: &Options,
     launcher: &Launcher,
     services: &mut Vec<Service>,
-) -> anyhow::Result<Vec<(u32, Vec<Duration>)>> {
+) -> anyhow::Result<Vec<Footprint>> {
     let mut starts = Vec::new();
     for name in SERVICES {
-        log(&format!(
-            "starting {name} {} times to time its start-up",
-            options.start_runs + 1
-        ));
+        let runs = options.start_runs + 1;
+        step!("starting {name} {runs} times to time its start-up");
         let mut times = Vec::new();
-        for _ in 0..options.start_runs {
+        for run in 1..=runs {
             let (mut service, time) = launcher.start(name, 0, &[]).await?;
             times.push(time);
-            service.terminate().await?;
+            if run < runs {
+                service.terminate().await?;
+            } else {
+                services.push(service);
+            }
         }
-        let (service, time) = launcher.start(name, 0, &[]).await?;
-        times.push(time);
-        starts.push((service.pid()?, times));
-        services.push(service);
+        starts.push(StartTimes::of(&times));
     }
-    Ok(starts)
+    tokio::time::sleep(SETTLE).await;
+    let footprint = |(service, start_to_ready_ms): (&Service, StartTimes)| {
+        Ok(Footprint {
+            service: service.name,
+            start_to_ready_ms,
+            idle: memory(service.pid()?)?,
+            load_rss_bytes: 0,
+            binary_bytes: std::fs::metadata(launcher.binary(service.name))?.len(),
+        })
+    };
+    services.iter().zip(starts).map(footprint).collect()
 }
 
-/// The raw figures: Kafka round trip and bulk rates, MongoDB reads and upserts.
-struct Raw {
-    round_trip: Summary,
-    /// The same with the consumer's fetch wait shortened: what the broker itself takes.
-    short_wait: Summary,
-    bulk: BulkRates,
-    mongo: MongoRates,
-    /// Customer changes through the raw pipeline.
-    pipeline: PipelineRates,
-}
-
-impl Raw {
-    fn baselines(&self) -> Baselines {
-        Baselines {
-            kafka_round_trip: self.round_trip.clone(),
-            kafka_round_trip_short_fetch_wait: self.short_wait.clone(),
-            kafka_produce_per_second: self.bulk.produce_per_second,
-            kafka_consume_per_second: self.bulk.consume_per_second,
-            mongo_find_one: self.mongo.find_one.clone(),
-            mongo_find_one_cpu_us: self.mongo.find_one_cpu_us,
-            mongo_upsert: self.mongo.upsert.clone(),
-            raw_pipeline: self.pipeline.changes.clone(),
-            raw_pipeline_applied_per_second: self.pipeline.applied_per_second,
-        }
-    }
-}
-
-async fn measure_baselines(
-    options: &Options,
-    kafka: &KafkaSettings,
-    database: &DatabaseSettings,
-    run_id: &str,
-    topics: &[String; 4],
-) -> anyhow::Result<Raw> {
-    let mut event = load::customer(0);
-    if let Some(event) = event.as_object_mut() {
-        event.remove("creditCards");
-        event.insert("id".to_owned(), "5b189af9a8d05613315b0212".into());
-    }
-    let payload = serde_json::to_vec(&event)?;
-    log(&format!(
-        "raw Kafka: produce -> consume round trips, {} in flight, {:?}",
-        options.concurrency, options.phase
-    ));
-    let round_trip = baseline::kafka_round_trip(
-        kafka,
-        (&topics[0], &format!("{run_id}-raw")),
-        None,
-        payload.clone(),
-        options.concurrency,
-        options.phase,
-    )
-    .await?;
-    log(&format!(
-        "raw Kafka again, the consumer's fetch.wait.max.ms at {} ms",
-        SHORT_FETCH_WAIT.as_millis()
-    ));
-    let short_wait = baseline::kafka_round_trip(
-        kafka,
-        (&topics[1], &format!("{run_id}-raw-short-wait")),
-        Some(SHORT_FETCH_WAIT),
-        payload.clone(),
-        options.concurrency,
-        options.phase,
-    )
-    .await?;
-    for outcome in [&round_trip, &short_wait] {
-        anyhow::ensure!(
-            outcome.failures == 0,
-            "raw round trips failed: {}",
-            outcome.first_error.as_deref().unwrap_or_default()
-        );
-    }
-    log(&format!(
-        "raw Kafka: {} records produced, then consumed",
-        options.bulk_messages
-    ));
-    let bulk = baseline::kafka_bulk(
-        kafka,
-        &topics[2],
-        &format!("{run_id}-bulk"),
-        payload,
-        options.bulk_messages,
-    )
-    .await?;
-    log(&format!(
-        "raw MongoDB: find_one, then upsert, by _id, {} workers, {:?} each",
-        options.concurrency, options.phase
-    ));
-    let document = mongodb::bson::to_document(&load::customer(0))?;
-    let mongo = baseline::mongo(
-        &DatabaseSettings {
-            name: format!("{run_id}-raw"),
-            ..database.clone()
-        },
-        document.clone(),
-        options.concurrency,
-        options.phase,
-    )
-    .await?;
-    log(&format!(
-        "raw customer change pipeline (the services' database and broker work, nothing else), {} workers, {:?}",
-        options.concurrency, options.phase
-    ));
-    let pipeline = baseline::pipeline(
-        kafka,
-        &DatabaseSettings {
-            name: format!("{run_id}-raw-pipeline"),
-            ..database.clone()
-        },
-        (&topics[3], &format!("{run_id}-raw-pipeline")),
-        document,
-        options.concurrency,
-        options.phase,
-    )
-    .await?;
-    Ok(Raw {
-        round_trip: round_trip.summary,
-        short_wait: short_wait.summary,
-        bulk,
-        mongo,
-        pipeline,
-    })
-}
-
-/// What the load on the services measured.
-struct OnServices {
-    cpu_per_operation: CpuPerOperation,
-    reads: Summary,
-    changes: ChangeRates,
-    http: Vec<Named>,
-    end_to_end: Vec<Named>,
-    /// Peak resident memory under load, by pid.
-    peaks: HashMap<u32, u64>,
-    /// The first error of each phase that had failures.
-    errors: Vec<String>,
-}
-
+/// Loads the services, phase by phase; the report of the run without its checks.
 async fn measure_services(
     options: &Options,
-    topics: &Topics,
+    launcher: &Launcher,
     services: &[Service],
-    client: &reqwest::Client,
-) -> anyhow::Result<OnServices> {
+    (baselines, mut footprint): (Baselines, Vec<Footprint>),
+) -> anyhow::Result<Report> {
+    let phases @ (concurrency, phase) = options.common.phases();
+    let client = reqwest::Client::new();
     let load = Load::new(client.clone(), Urls::of(services)?, options.poll);
-    log("waiting for orders to join its consumer group");
-    let first = load.seed_customers(1, 1).await?;
-    load.await_in_orders(&first[0]).await?;
-
-    let pid = |name: &str| {
-        services
-            .iter()
-            .find(|service| service.name == name)
-            .with_context(|| format!("{name} is not running"))?
-            .pid()
-    };
-    let (accounts, orders) = (pid("accounts")?, pid("orders")?);
-    log(&format!(
-        "a constant actix-web handler, {} workers, {:?}: the yardstick of CPU per request",
-        options.concurrency, options.phase
-    ));
-    let constant = Constant::start(client).await?;
-    let measured = constant
-        .read(client, options.concurrency, options.phase)
-        .await;
-    constant.stop().await;
-    let (constant, constant_cpu) = measured?;
-
-    let pids = services
+    step!("waiting for orders to join its consumer group");
+    load.await_orders().await?;
+    let pids: Vec<u32> = services
         .iter()
         .map(Service::pid)
         .collect::<anyhow::Result<_>>()?;
-    let sampler = PeakSampler::start(pids);
-    let seeds = SEED_CUSTOMERS.max(options.concurrency * 10);
-    log(&format!("creating {seeds} customers"));
-    let ids = Arc::new(load.seed_customers(seeds, options.concurrency).await?);
-    log(&format!(
-        "reading customers by id, {} workers, {:?}",
-        options.concurrency, options.phase
-    ));
-    let before = cpu(&[accounts])?;
-    let reads = load
-        .read_customers(Arc::clone(&ids), options.concurrency, options.phase)
-        .await;
-    let read_cpu = cpu(&[accounts])?.since(before);
-    log(&format!(
-        "changing customers, {} workers, {:?}, until orders applied every change",
-        options.concurrency, options.phase
-    ));
-    let before = cpu(&[orders])?;
-    let (changes, rates) = load
-        .change_customers(
-            ids,
-            options.concurrency,
-            options.phase,
-            &topics.customer_change,
-        )
-        .await?;
-    let change_cpu = cpu(&[orders])?.since(before);
-    log(&format!(
-        "realistic flows, {} workers, {:?}",
-        options.concurrency, options.flows
-    ));
-    let flow_load = load.measuring_afresh();
-    let flows = flow_load
-        .flows(options.concurrency, options.flows, options.rate)
-        .await;
-    let peaks = sampler.finish().await;
+    let (accounts, orders) = (pids[0], pids[1]);
+    step!("a constant actix-web handler, {concurrency} workers, {phase:?}: the yardstick");
+    let (constant, constant_cpu) = crate::constant::measure(&client, phases).await?;
 
+    let sampler = PeakSampler::start(pids.clone());
+    let seeds = SEED_CUSTOMERS.max(concurrency * 10);
+    step!("creating {seeds} customers");
+    let ids = Arc::new(load.seed_customers(seeds, concurrency).await?);
+    step!("reading customers by id, {concurrency} workers, {phase:?}");
+    let before = cpu(&[accounts])?;
+    let reads = load.read_customers(Arc::clone(&ids), phases);
+    let reads = reads.await;
+    let read_cpu = cpu(&[accounts])?.since(before);
+    step!("changing customers, {concurrency} workers, {phase:?}, until orders applied each");
+    let before = cpu(&[orders])?;
+    let changelog = launcher.changelog();
+    let changes = load.change_customers(ids, phases, &changelog);
+    let (changes, rates) = changes.await?;
+    let change_cpu = cpu(&[orders])?.since(before);
+    step!(
+        "realistic flows, {concurrency} workers, {:?}",
+        options.flows
+    );
+    let flow_load = load.measuring_afresh();
+    let flows = flow_load.flows((concurrency, options.flows), options.rate);
+    let flows = flows.await;
+    let peaks = sampler.finish().await;
+    for (footprint, pid) in footprint.iter_mut().zip(&pids) {
+        footprint.load_rss_bytes = peaks.get(pid).copied().unwrap_or(0);
+    }
+
+    let mut notes = notes(options);
+    for (phase, outcome) in [("read", &reads), ("change", &changes), ("flow", &flows)] {
+        if let Some(error) = &outcome.first_error {
+            let failed = outcome.failures;
+            notes.push(format!(
+                "{phase} phase: {failed} failed; the first: {error}"
+            ));
+        }
+    }
+    let named = |name: &str, outcome: &Outcome| Named {
+        name: name.to_owned(),
+        failures: outcome.failures,
+        summary: outcome.summary.clone(),
+    };
     let mut http = vec![
-        Named {
-            name: "GET accounts customers/{id} (read phase)".to_owned(),
-            failures: reads.failures,
-            summary: reads.summary.clone(),
-        },
-        Named {
-            name: "PATCH accounts customers/{id} (change phase)".to_owned(),
-            failures: changes.failures,
-            summary: changes.summary.clone(),
-        },
+        named(READ_PHASE, &reads),
+        named("PATCH accounts customers/{id} (change phase)", &changes),
     ];
     http.extend(flow_load.http.summaries(options.flows));
-    let errors = [("read", &reads), ("change", &changes), ("flow", &flows)]
-        .into_iter()
-        .filter_map(|(phase, outcome)| {
-            outcome.first_error.as_ref().map(|error| {
-                format!(
-                    "{phase} phase: {} failed; the first: {error}",
-                    outcome.failures
-                )
-            })
-        })
-        .collect();
-    let per = |used: Cpu, count: f64| used.total() * 1e6 / count.max(1.0);
-    let cpu_per_operation = CpuPerOperation {
-        constant_us: per(constant_cpu, constant.summary.count as f64),
-        read_us: per(read_cpu, reads.summary.count as f64),
-        applied_change_us: per(
-            change_cpu,
-            rates.applied_per_second * options.phase.as_secs_f64(),
-        ),
-        constant: constant.summary,
-    };
-    Ok(OnServices {
-        cpu_per_operation,
-        reads: reads.summary,
+    let applied = rates.applied_per_second * phase.as_secs_f64();
+    Ok(Report {
+        run: Run::new(&launcher.run_id, &options.common),
+        started_at: 0,
+        flow_seconds: options.flows.as_secs(),
+        poll_interval_ms: options.poll.as_millis(),
+        checks: Vec::new(),
         changes: rates,
+        cpu_per_operation: CpuPerOperation {
+            constant_us: micros_per(constant_cpu.total(), constant.summary.count as f64),
+            read_us: micros_per(read_cpu.total(), reads.summary.count as f64),
+            applied_change_us: micros_per(change_cpu.total(), applied),
+            constant: constant.summary,
+        },
+        baselines,
         http,
         end_to_end: flow_load.end_to_end.summaries(options.flows),
-        peaks,
-        errors,
+        footprint,
+        notes,
     })
 }
 
-fn checks(raw: &Raw, on_services: &OnServices, footprints: &[Footprint]) -> Vec<Check> {
+/// The verdicts of a run.
+fn checks(report: &Report) -> Vec<Check> {
+    let (raw, cpu) = (&report.baselines, &report.cpu_per_operation);
+    let reads = report.http.iter().find(|named| named.name == READ_PHASE);
+    let constant = Some(("constant actix-web handler, per request", cpu.constant_us));
     let mut checks = vec![
-        Check::against(
+        Check::new(
             "GET accounts customers/{id} throughput",
-            "req/s",
-            on_services.reads.per_second,
-            Baseline {
-                name: "raw find_one".to_owned(),
-                value: raw.mongo.find_one.per_second,
-            },
+            (reads.map_or(0.0, |reads| reads.summary.per_second), "req/s"),
+            Some(("raw find_one", raw.mongo_find_one.per_second)),
             Target::RatioAtLeast(READ_RATIO),
         ),
-        Check::against(
+        Check::new(
             "customer changes applied in orders",
-            "/s",
-            on_services.changes.applied_per_second,
-            Baseline {
-                name: "raw change pipeline".to_owned(),
-                value: raw.pipeline.applied_per_second,
-            },
+            (report.changes.applied_per_second, "/s"),
+            Some(("raw change pipeline", raw.raw_pipeline_applied_per_second)),
             Target::RatioAtLeast(APPLY_RATIO),
         ),
+        Check::new(
+            "CPU per GET accounts customers/{id}",
+            (cpu.read_us, "us"),
+            constant,
+            Target::RatioAtMost(CPU_RATIO),
+        ),
+        Check::new(
+            "CPU per customer change applied in orders",
+            (cpu.applied_change_us, "us"),
+            constant,
+            Target::RatioAtMost(CPU_RATIO),
+        ),
     ];
-    let cpu = &on_services.cpu_per_operation;
-    let constant = Baseline {
-        name: "constant actix-web handler, per request".to_owned(),
-        value: cpu.constant_us,
-    };
-    checks.push(Check::against(
-        "CPU per GET accounts customers/{id}",
-        "us",
-        cpu.read_us,
-        constant.clone(),
-        Target::RatioAtMost(CPU_RATIO),
-    ));
-    checks.push(Check::against(
-        "CPU per customer change applied in orders",
-        "us",
-        cpu.applied_change_us,
-        constant,
-        Target::RatioAtMost(CPU_RATIO),
-    ));
     for hop in HOPS {
-        let p99 = on_services
-            .end_to_end
-            .iter()
-            .find(|named| named.name == hop)
-            .map_or(f64::INFINITY, |named| named.summary.p99_ms);
-        checks.push(Check::against(
+        let p99 = report.end_to_end.iter().find(|named| named.name == hop);
+        checks.push(Check::new(
             format!("p99 {hop}"),
-            "ms",
-            p99,
-            Baseline {
-                name: "raw round trip p99".to_owned(),
-                value: raw.round_trip.p99_ms,
-            },
+            (
+                p99.map_or(f64::INFINITY, |named| named.summary.p99_ms),
+                "ms",
+            ),
+            Some(("raw round trip p99", raw.kafka_round_trip.p99_ms)),
             Target::RatioAtMost(END_TO_END_RATIO),
         ));
     }
-    for footprint in footprints {
-        checks.push(Check::below(
+    let footprint = &report.footprint;
+    checks.extend(footprint.iter().map(|footprint| {
+        Check::new(
             format!("{} start to ready (median)", footprint.service),
-            "ms",
-            footprint.start_to_ready_ms.median,
-            START_TO_READY_MS,
-        ));
-    }
-    for footprint in footprints {
-        checks.push(Check::below(
+            (footprint.start_to_ready_ms.median, "ms"),
+            None,
+            Target::Below(START_TO_READY_MS),
+        )
+    }));
+    checks.extend(footprint.iter().map(|footprint| {
+        Check::new(
             format!("{} idle RSS", footprint.service),
-            "MiB",
-            footprint.idle.rss_bytes as f64 / MIB,
-            IDLE_RSS_MIB,
-        ));
-    }
+            (mebibytes(footprint.idle.rss_bytes), "MiB"),
+            None,
+            Target::Below(IDLE_RSS_MIB),
+        )
+    }));
     checks
 }
 
-fn notes(options: &Options, errors: Vec<String>) -> Vec<String> {
-    let mut notes = vec![
+fn notes(options: &Options) -> Vec<String> {
+    vec![
         "No Docker engine on this machine, so no image size; the release binaries' sizes \
          (debuginfo stripped, no cross-crate LTO) stand in."
             .to_owned(),
@@ -526,14 +313,84 @@ fn notes(options: &Options, errors: Vec<String>) -> Vec<String> {
          per second run from the phase's start until accounts' relay had published, and orders \
          had handled, the last of them."
             .to_owned(),
-    ];
-    notes.extend(errors);
-    notes
+    ]
+}
+
+fn markdown(report: &Report) -> String {
+    let (cpu, baselines) = (&report.cpu_per_operation, &report.baselines);
+    let changes = &report.changes;
+    let footprint = table(
+        &report.footprint,
+        &[
+            ("service", &|f: &Footprint| f.service.to_owned()),
+            ("start to ready ms: median", &|f| {
+                let times = &f.start_to_ready_ms;
+                let (median, min, max) =
+                    (number(times.median), number(times.min), number(times.max));
+                format!("{median} (min {min}, max {max}, n={})", times.samples)
+            }),
+            ("idle RSS MiB", &|f| {
+                let [rss, anonymous, file] =
+                    [f.idle.rss_bytes, f.idle.anonymous_bytes, f.idle.file_bytes]
+                        .map(|bytes| number(mebibytes(bytes)));
+                format!("{rss} ({anonymous} anon + {file} file)")
+            }),
+            ("threads", &|f| f.idle.threads.to_string()),
+            ("peak RSS under load MiB", &|f| {
+                number(mebibytes(f.load_rss_bytes))
+            }),
+            ("binary MiB", &|f| number(mebibytes(f.binary_bytes))),
+        ],
+    );
+    let mut text = format!(
+        "## Storefront benchmark `{}`\n\n{} cores; concurrency {}; {} s per throughput phase, {} \
+         s of flows; visibility polled every {} ms.\n\n### Targets\n\n{}\nCustomer changes per \
+         second: acknowledged by accounts {}, published by its outbox relay {}, applied in \
+         orders {}.\n\nCPU per operation (user + system, from /proc/PID/stat over each phase): \
+         accounts {} us per GET by id, orders {} us per change applied; the constant actix-web \
+         handler {} us per request ({} req/s, p50 {} ms).\n\n### Baselines (raw clients, same \
+         broker and database)\n\n{}\nKafka bulk: produce {} msg/s, consume {} msg/s. Raw change \
+         pipeline (the database and broker work of a change, with the services' clients, \
+         nothing else): {} changes applied per second. CPU per raw find_one in the client (this \
+         benchmark's process, the driver and the loop): {} us.\n\n### HTTP latency per \
+         endpoint\n\n{}\n### End to end (acknowledged until visible through the other \
+         service's API)\n\n{}\n### Footprint\n\n{footprint}",
+        report.run.run_id,
+        report.run.cores,
+        report.run.concurrency,
+        report.run.phase_seconds,
+        report.flow_seconds,
+        report.poll_interval_ms,
+        checks_table(&report.checks),
+        number(changes.acknowledged_per_second),
+        number(changes.published_per_second),
+        number(changes.applied_per_second),
+        number(cpu.read_us),
+        number(cpu.applied_change_us),
+        number(cpu.constant_us),
+        number(cpu.constant.per_second),
+        number(cpu.constant.p50_ms),
+        latency_table("operation", &baselines.rows()),
+        number(baselines.kafka_produce_per_second),
+        number(baselines.kafka_consume_per_second),
+        number(baselines.raw_pipeline_applied_per_second),
+        number(baselines.mongo_find_one_cpu_us),
+        latency_table("endpoint", &report.http),
+        latency_table("hop", &report.end_to_end),
+    );
+    if !report.notes.is_empty() {
+        text.push('\n');
+        for note in &report.notes {
+            text.push_str(&format!("- {note}\n"));
+        }
+    }
+    text
 }
 
 /// Keeps each service's metrics after the load (`<service>.prom` beside its log), to explain
 /// the figures: database operations, handler durations, outbox backlog.
-async fn save_metrics(services: &[Service], client: &reqwest::Client, directory: &Path) {
+async fn save_metrics(services: &[Service], directory: &Path) {
+    let client = reqwest::Client::new();
     for service in services {
         let url = format!("{}/actuator/prometheus", service.url);
         let saved = async {
@@ -544,79 +401,5 @@ async fn save_metrics(services: &[Service], client: &reqwest::Client, directory:
         if let Err(error) = saved.await {
             eprintln!("saving the metrics of {}: {error:#}", service.name);
         }
-    }
-}
-
-/// Stops the services of a run, then removes its databases and its `topics`.
-pub(crate) async fn tear_down(
-    services: Vec<Service>,
-    launcher: &Launcher,
-    (kafka, topics): (&KafkaSettings, &[String]),
-    database: &DatabaseSettings,
-) {
-    for mut service in services {
-        if let Err(error) = service.terminate().await {
-            eprintln!("stopping a service: {error:#}");
-        }
-    }
-    let databases: Vec<String> = SERVICES
-        .iter()
-        .map(|name| launcher.database_name(name))
-        .collect();
-    remove_databases(database, &databases).await;
-    remove_topics(kafka, topics).await;
-}
-
-/// The broker and database settings exactly as the services load them: accounts' configuration
-/// files (the same in every service for these two sections), under the same `APP_` variables.
-/// Read through platform's loader rather than the accounts crate, so the benchmark builds none
-/// of a service's code.
-pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSettings)> {
-    #[derive(serde::Deserialize)]
-    struct Settings {
-        kafka: KafkaSettings,
-        database: DatabaseSettings,
-    }
-    let files = platform::settings::EmbeddedFiles {
-        base: include_str!("../../services/accounts/configuration/base.toml"),
-        local: include_str!("../../services/accounts/configuration/local.toml"),
-        production: include_str!("../../services/accounts/configuration/production.toml"),
-    };
-    let settings: Settings =
-        platform::settings::load(&files).context("loading the service settings")?;
-    Ok((settings.kafka, settings.database))
-}
-
-/// Drops the databases a run used.
-pub(crate) async fn remove_databases(database: &DatabaseSettings, names: &[String]) {
-    for name in names {
-        let settings = DatabaseSettings {
-            name: name.clone(),
-            ..database.clone()
-        };
-        let dropped = async {
-            platform::mongo::connect(&settings)
-                .await?
-                .drop()
-                .await
-                .map_err(anyhow::Error::from)
-        };
-        if let Err(error) = dropped.await {
-            eprintln!("dropping database {}: {error:#}", settings.name);
-        }
-    }
-}
-
-/// Deletes the topics a run created.
-pub(crate) async fn remove_topics(kafka: &KafkaSettings, topics: &[String]) {
-    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let removed = async {
-        let admin: AdminClient<DefaultClientContext> =
-            platform::kafka::client_config(kafka).create()?;
-        admin.delete_topics(&topics, &AdminOptions::new()).await?;
-        Ok::<_, anyhow::Error>(())
-    };
-    if let Err(error) = removed.await {
-        eprintln!("deleting the run's topics: {error:#}");
     }
 }

@@ -1,30 +1,22 @@
 //! `storefront-bench scale`: the storefront with 1, 2 and 3 instances of each service behind
 //! one load generator, which sends each request to the next instance of its service (round
-//! robin over their ports; no proxy in the path).
-//!
-//! Each instance count gets topics (3 partitions), databases and consumer groups of its own, so
-//! every row starts from the same state; its instances are static group members, as the pods'
-//! names make them in Kubernetes. Per row: reads by id and customer changes applied in orders,
-//! each as a ratio to the raw MongoDB baseline measured at the start of the same run; records
-//! the relays published per acknowledged change (1.0: each once); the CPU every service process
-//! used per operation, from `/proc/PID/stat`; and the rebalances the consumer groups went
-//! through while the load ran. On a machine with fewer cores than processes, more instances
-//! cannot add throughput: what the table shows is whether the cost per operation grows.
+//! robin over their ports; no proxy in the path). Each instance count gets topics, databases and
+//! consumer groups (static members) of its own; what each row holds is in docs/performance.md
+//! ("Several instances of each service").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use platform::settings::{DatabaseSettings, KafkaSettings};
 use serde::Serialize;
+use test_support::within;
 
 use crate::baseline::{self, MongoRates};
-use crate::footprint::{Cpu, cpu};
+use crate::footprint::{Cpu, cpu, micros_per};
+use crate::latency::Summary;
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
-use crate::report::log;
-use crate::report::markdown_table;
-use crate::run::{remove_databases, tear_down};
-use crate::stack::{Launcher, SERVICES, Service};
+use crate::report::{Run, fixed, table};
+use crate::stack::{Launcher, SERVICES, Service, service_settings};
 
 /// Customers created for the read and change phases.
 const SEED_CUSTOMERS: usize = 200;
@@ -34,8 +26,6 @@ const POLL: Duration = Duration::from_millis(5);
 const SETTLED_FOR: Duration = Duration::from_secs(3);
 /// How long the groups may take to settle after the instances started.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(120);
-/// Partitions per topic, as `scripts/infra.sh` and the Kubernetes topics create them.
-const PARTITIONS: i32 = 3;
 /// How long the CPU of the idle instances is measured: their fixed cost (relays polling,
 /// consumers fetching and heartbeating, statistics), which the load's figures are net of.
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
@@ -65,91 +55,61 @@ struct Scaled {
 
 #[derive(Debug, Clone, Serialize)]
 struct ScaleReport {
-    run_id: String,
-    cores: usize,
-    concurrency: usize,
-    phase_seconds: u64,
+    #[serde(flatten)]
+    run: Run,
     raw: MongoRates,
     rows: Vec<Scaled>,
 }
 
 pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
-    let (kafka, database) = crate::run::service_settings()?;
-    let out = options.paths.out("scale");
+    let out = options.common.out("scale");
     let run_id = test_support::unique_name("scale");
-    log(&format!(
-        "raw MongoDB: find_one, then upsert, by _id, {} workers, {:?} each",
-        options.concurrency, options.phase
-    ));
-    let raw_database = DatabaseSettings {
+    let phases @ (concurrency, phase) = options.common.phases();
+    step!("raw MongoDB: find_one, then upsert, by _id, {concurrency} workers, {phase:?} each");
+    let raw_database = platform::settings::DatabaseSettings {
         name: format!("{run_id}-raw"),
-        ..database.clone()
+        ..service_settings()?.1
     };
     let document = mongodb::bson::to_document(&load::customer(0))?;
-    let raw = baseline::mongo(&raw_database, document, options.concurrency, options.phase).await;
-    remove_databases(&database, &[raw_database.name]).await;
-    let raw = raw?;
+    let raw = baseline::mongo(&raw_database, &document, phases).await?;
     let mut rows = Vec::new();
     for &instances in &options.instances {
-        let launcher = Launcher::for_run(
-            &options.paths.bin_dir,
-            &out,
-            &format!("{run_id}-x{instances}"),
-        )?;
-        rows.push(measure(&options, &kafka, &database, &launcher, instances).await?);
+        let run = format!("{run_id}-x{instances}");
+        let launcher = Launcher::for_run(&options.common.bin_dir, &out, &run, true, &[]).await?;
+        let mut services = Vec::new();
+        let measured = measure(&options, &launcher, &mut services, instances).await;
+        launcher.tear_down(services, &[]).await;
+        rows.push(measured?);
     }
     let report = ScaleReport {
-        run_id,
-        cores: std::thread::available_parallelism().map_or(0, usize::from),
-        concurrency: options.concurrency,
-        phase_seconds: options.phase.as_secs(),
+        run: Run::new(&run_id, &options.common),
         raw,
         rows,
     };
     crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Starts `instances` of each service on topics and databases of their own, loads them, and
-/// removes what it created.
+/// Starts `instances` of each service on the launcher's topics and databases, and loads them.
 async fn measure(
     options: &ScaleOptions,
-    kafka: &KafkaSettings,
-    database: &DatabaseSettings,
     launcher: &Launcher,
+    services: &mut Vec<Service>,
     instances: usize,
 ) -> anyhow::Result<Scaled> {
-    let topics = launcher.create_topics(kafka, PARTITIONS, true, &[]).await?;
-    let client = reqwest::Client::new();
-    let mut services = Vec::new();
-    let measured = async {
-        log(&format!("starting {instances} instance(s) of each service"));
-        for name in SERVICES {
-            for instance in 0..instances {
-                let settings = [
-                    (
-                        "APP_CONSUMER__GROUP_ID",
-                        format!("{}-{name}", launcher.run_id),
-                    ),
-                    ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
-                ];
-                let (service, _) = launcher.start(name, instance, &settings).await?;
-                services.push(service);
-            }
+    step!("starting {instances} instance(s) of each service");
+    for name in SERVICES {
+        for instance in 0..instances {
+            let settings = [
+                (
+                    "APP_CONSUMER__GROUP_ID",
+                    format!("{}-{name}", launcher.run_id),
+                ),
+                ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
+            ];
+            services.push(launcher.start(name, instance, &settings).await?.0);
         }
-        load(options, launcher, &services, &client, instances).await
     }
-    .await;
-    tear_down(services, launcher, (kafka, &topics), database).await;
-    measured
-}
-
-async fn load(
-    options: &ScaleOptions,
-    launcher: &Launcher,
-    services: &[Service],
-    client: &reqwest::Client,
-    instances: usize,
-) -> anyhow::Result<Scaled> {
+    let phases @ (concurrency, phase) = options.common.phases();
     let urls = Urls::of(services)?;
     let consumers: Vec<String> = urls
         .orders
@@ -161,74 +121,55 @@ async fn load(
         .iter()
         .map(Service::pid)
         .collect::<anyhow::Result<_>>()?;
-    let load = Load::new(client.clone(), urls.clone(), POLL);
-    let first = load.seed_customers(1, 1).await?;
-    load.await_in_orders(&first[0]).await?;
+    let load = Load::new(reqwest::Client::new(), urls, POLL);
+    load.await_orders().await?;
     let settled_at = settled(&load, &consumers).await?;
-    log(&format!("creating {SEED_CUSTOMERS} customers"));
-    let ids = Arc::new(
-        load.seed_customers(SEED_CUSTOMERS, options.concurrency)
-            .await?,
-    );
+    step!("creating {SEED_CUSTOMERS} customers");
+    let ids = Arc::new(load.seed_customers(SEED_CUSTOMERS, concurrency).await?);
 
-    log(&format!(
-        "measuring the idle instances' CPU for {IDLE_WINDOW:?}"
-    ));
+    step!("measuring the idle instances' CPU for {IDLE_WINDOW:?}");
     let before = cpu(&pids)?;
     tokio::time::sleep(IDLE_WINDOW).await;
     let idle_cpu = cpu(&pids)?.since(before).total() / IDLE_WINDOW.as_secs_f64();
 
-    log(&format!(
-        "reading customers by id over {instances} accounts instance(s), {} workers, {:?}",
-        options.concurrency, options.phase
-    ));
+    step!(
+        "reading customers by id over {instances} accounts instance(s), {concurrency} workers, \
+         {phase:?}"
+    );
     let (before, started) = (cpu(&pids)?, Instant::now());
-    let reads = load
-        .read_customers(Arc::clone(&ids), options.concurrency, options.phase)
-        .await;
+    let reads = load.read_customers(Arc::clone(&ids), phases).await;
     let (read_cpu, read_time) = (cpu(&pids)?.since(before), started.elapsed());
-    anyhow::ensure!(
-        reads.failures == 0,
-        "reads failed: {}",
-        reads.first_error.unwrap_or_default()
-    );
+    let reads = reads.succeeded("reads")?;
 
-    log(&format!(
-        "changing customers, {} workers, {:?}, until orders applied every change",
-        options.concurrency, options.phase
-    ));
-    let topic = &launcher.topics.customer_change;
-    let produced = load
-        .counter(&urls.accounts, PRODUCED, ("topic", topic))
-        .await?;
-    let (before, started) = (cpu(&pids)?, Instant::now());
-    let (changes, rates) = load
-        .change_customers(ids, options.concurrency, options.phase, topic)
-        .await?;
-    let (change_cpu, change_time) = (cpu(&pids)?.since(before), started.elapsed());
-    anyhow::ensure!(
-        changes.failures == 0,
-        "changes failed: {}",
-        changes.first_error.unwrap_or_default()
+    step!(
+        "changing customers, {concurrency} workers, {phase:?}, until orders applied every change"
     );
-    let records_published = load
-        .counter(&urls.accounts, PRODUCED, ("topic", topic))
-        .await?
-        - produced;
+    let changelog = launcher.changelog();
+    let published = async || {
+        let produced = load.metric(&load.urls.accounts, PRODUCED, ("topic", &changelog));
+        produced.await.map(|count| count as u64)
+    };
+    let produced = published().await?;
+    let (before, started) = (cpu(&pids)?, Instant::now());
+    let (changes, rates) = load.change_customers(ids, phases, &changelog).await?;
+    let (change_cpu, change_time) = (cpu(&pids)?.since(before), started.elapsed());
+    let changes = changes.succeeded("changes")?;
+    let records_published = published().await? - produced;
     let after = rebalances(&load, &consumers).await?;
-    let per_operation = |seconds: f64, count: u64| seconds * 1000.0 / count.max(1) as f64;
+    // Milliseconds of CPU per operation, of all the instances or net of their idle use.
+    let per = |seconds: f64, done: &Summary| micros_per(seconds, done.count as f64) / 1000.0;
     let net = |used: Cpu, took: Duration| (used.total() - idle_cpu * took.as_secs_f64()).max(0.0);
     Ok(Scaled {
         instances,
         idle_cpu,
-        reads_per_second: reads.summary.per_second,
-        cpu_ms_per_read: per_operation(read_cpu.total(), reads.summary.count),
-        net_cpu_ms_per_read: per_operation(net(read_cpu, read_time), reads.summary.count),
-        changes_acknowledged: changes.summary.count,
+        reads_per_second: reads.per_second,
+        cpu_ms_per_read: per(read_cpu.total(), &reads),
+        net_cpu_ms_per_read: per(net(read_cpu, read_time), &reads),
+        changes_acknowledged: changes.count,
         records_published,
         applied_per_second: rates.applied_per_second,
-        cpu_ms_per_change: per_operation(change_cpu.total(), changes.summary.count),
-        net_cpu_ms_per_change: per_operation(net(change_cpu, change_time), changes.summary.count),
+        cpu_ms_per_change: per(change_cpu.total(), &changes),
+        net_cpu_ms_per_change: per(net(change_cpu, change_time), &changes),
         kernel_share: (read_cpu.system + change_cpu.system)
             / (read_cpu.total() + change_cpu.total()).max(f64::MIN_POSITIVE),
         rebalances_under_load: after.saturating_sub(settled_at),
@@ -237,98 +178,94 @@ async fn load(
 
 /// Partitions assigned and revoked so far, over the consumer instances `consumers`.
 async fn rebalances(load: &Load, consumers: &[String]) -> anyhow::Result<u64> {
-    let assigned = load
-        .counter(consumers, REBALANCES, ("kind", "assigned"))
-        .await?;
-    let revoked = load
-        .counter(consumers, REBALANCES, ("kind", "revoked"))
-        .await?;
-    Ok(assigned + revoked)
+    let assigned = load.metric(consumers, REBALANCES, ("kind", "assigned"));
+    let revoked = load.metric(consumers, REBALANCES, ("kind", "revoked"));
+    Ok((assigned.await? + revoked.await?) as u64)
 }
 
 /// Waits until the consumer groups stopped moving partitions (the members that started last
 /// joined), and returns the rebalance count then.
 async fn settled(load: &Load, consumers: &[String]) -> anyhow::Result<u64> {
-    let started = Instant::now();
-    let mut last = (rebalances(load, consumers).await?, Instant::now());
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let last = std::cell::Cell::new((rebalances(load, consumers).await?, Instant::now()));
+    let still = || async {
         let count = rebalances(load, consumers).await?;
-        if count != last.0 {
-            last = (count, Instant::now());
-        } else if last.1.elapsed() >= SETTLED_FOR {
-            return Ok(count);
+        if count != last.get().0 {
+            last.set((count, Instant::now()));
         }
-        anyhow::ensure!(
-            started.elapsed() < SETTLE_DEADLINE,
-            "the consumer groups still rebalanced after {SETTLE_DEADLINE:?}"
-        );
-    }
+        Ok((last.get().1.elapsed() >= SETTLED_FOR).then_some(count))
+    };
+    let interval = Duration::from_millis(250);
+    within(
+        "the consumer groups to settle",
+        SETTLE_DEADLINE,
+        interval,
+        still,
+    )
+    .await
 }
 
 fn markdown(report: &ScaleReport) -> String {
     let (find_one, upsert) = (report.raw.find_one.per_second, report.raw.upsert.per_second);
-    let base = report.rows.first();
-    let rows: Vec<Vec<String>> = report
-        .rows
-        .iter()
-        .map(|row| {
-            let relative = |value: f64, first: Option<f64>| {
-                first.map_or_else(|| "-".to_owned(), |first| format!("{:.2}", value / first))
-            };
-            vec![
-                row.instances.to_string(),
-                format!("{:.1}", row.idle_cpu * 100.0),
-                format!("{:.0}", row.reads_per_second),
-                format!("{:.2}", row.reads_per_second / find_one),
+    let first = report.rows.first();
+    let relative = |value: f64, of_first: fn(&Scaled) -> f64| {
+        first.map_or("-".to_owned(), |first| {
+            format!("{:.2}", value / of_first(first))
+        })
+    };
+    let rows = table(
+        &report.rows,
+        &[
+            ("instances of each", &|row: &Scaled| {
+                row.instances.to_string()
+            }),
+            ("idle CPU, all (% of a core)", &|row| {
+                fixed(row.idle_cpu * 100.0, 1)
+            }),
+            ("GET by id /s", &|row| fixed(row.reads_per_second, 0)),
+            ("x raw find_one", &|row| {
+                format!("{:.2}", row.reads_per_second / find_one)
+            }),
+            ("CPU ms per GET (all / net of idle)", &|row| {
                 format!(
                     "{:.3} / {:.3}",
                     row.cpu_ms_per_read, row.net_cpu_ms_per_read
-                ),
-                relative(
-                    row.net_cpu_ms_per_read,
-                    base.map(|base| base.net_cpu_ms_per_read),
-                ),
-                format!("{:.0}", row.applied_per_second),
-                format!("{:.2}", row.applied_per_second / upsert),
-                format!(
-                    "{:.3}",
-                    row.records_published as f64 / row.changes_acknowledged.max(1) as f64
-                ),
+                )
+            }),
+            ("net vs 1 instance", &|row| {
+                relative(row.net_cpu_ms_per_read, |first| first.net_cpu_ms_per_read)
+            }),
+            ("changes applied /s", &|row| {
+                fixed(row.applied_per_second, 0)
+            }),
+            ("x raw upsert", &|row| {
+                format!("{:.2}", row.applied_per_second / upsert)
+            }),
+            ("records per change", &|row| {
+                let acknowledged = row.changes_acknowledged.max(1) as f64;
+                format!("{:.3}", row.records_published as f64 / acknowledged)
+            }),
+            ("CPU ms per change (all / net of idle)", &|row| {
                 format!(
                     "{:.2} / {:.2}",
                     row.cpu_ms_per_change, row.net_cpu_ms_per_change
-                ),
-                relative(
-                    row.net_cpu_ms_per_change,
-                    base.map(|base| base.net_cpu_ms_per_change),
-                ),
-                format!("{:.0}", row.kernel_share * 100.0),
-                row.rebalances_under_load.to_string(),
-            ]
-        })
-        .collect();
-    let mut text = format!(
-        "Raw MongoDB at {} workers: find_one {find_one:.0}/s, upsert {upsert:.0}/s; {} cores.\n\n",
-        report.concurrency, report.cores
-    );
-    text.push_str(&markdown_table(
-        &[
-            "instances of each",
-            "idle CPU, all (% of a core)",
-            "GET by id /s",
-            "x raw find_one",
-            "CPU ms per GET (all / net of idle)",
-            "net vs 1 instance",
-            "changes applied /s",
-            "x raw upsert",
-            "records per change",
-            "CPU ms per change (all / net of idle)",
-            "net vs 1 instance",
-            "kernel share of CPU under load (%)",
-            "rebalances under load",
+                )
+            }),
+            ("net vs 1 instance", &|row| {
+                relative(row.net_cpu_ms_per_change, |first| {
+                    first.net_cpu_ms_per_change
+                })
+            }),
+            ("kernel share of CPU under load (%)", &|row| {
+                fixed(row.kernel_share * 100.0, 0)
+            }),
+            ("rebalances under load", &|row| {
+                row.rebalances_under_load.to_string()
+            }),
         ],
-        &rows,
-    ));
-    text
+    );
+    format!(
+        "Raw MongoDB at {} workers: find_one {find_one:.0}/s, upsert {upsert:.0}/s; {} cores.\n\n\
+         {rows}",
+        report.run.concurrency, report.run.cores
+    )
 }

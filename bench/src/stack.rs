@@ -1,112 +1,118 @@
-//! The three services as child processes (`test_support::ServiceProcess`, which the
-//! system tests use too), on free ports with their own database names and topics, so that a
-//! benchmark never meets a development stack running beside it; the consumer groups are the
-//! services' own (`orders`, `fulfillment`) on the benchmark's own broker.
+//! What a run owns and removes again: its topics (named after the run, set on each service
+//! through `APP_TOPICS__*`), the databases of its services, and the services themselves, child
+//! processes of the one harness (`test_support::ServiceProcess`) on free ports, with the broker
+//! and database settings the services read.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use platform::settings::KafkaSettings;
+use platform::mongo::connect;
+use platform::settings::{DatabaseSettings, KafkaSettings};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use shared_events::topics;
 pub(crate) use test_support::ServiceProcess as Service;
 
 pub(crate) const SERVICES: [&str; 3] = ["accounts", "orders", "fulfillment"];
+/// The setting naming each of `shared_events::topics::ALL`, in that order.
+const TOPIC_SETTINGS: [&str; 3] = [
+    "APP_TOPICS__CUSTOMER_CHANGE",
+    "APP_TOPICS__ORDER_FULFILL",
+    "APP_TOPICS__ORDER_STATUS_CHANGE",
+];
+/// Partitions per topic, as `scripts/infra.sh` and the Kubernetes topics create them.
+const PARTITIONS: i32 = 3;
 
-/// The topic names of one run, set on each service through `APP_TOPICS__*`.
-#[derive(Debug, Clone)]
-pub(crate) struct Topics {
-    pub(crate) customer_change: String,
-    pub(crate) order_fulfill: String,
-    pub(crate) order_status_change: String,
+/// The broker and database settings exactly as the services load them: accounts' configuration
+/// files (the same in every service for these two sections), under the same `APP_` variables.
+/// Read through platform's loader, so the benchmark builds none of a service's code.
+pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSettings)> {
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        kafka: KafkaSettings,
+        database: DatabaseSettings,
+    }
+    let files = platform::settings::EmbeddedFiles {
+        base: include_str!("../../services/accounts/configuration/base.toml"),
+        local: include_str!("../../services/accounts/configuration/local.toml"),
+        production: include_str!("../../services/accounts/configuration/production.toml"),
+    };
+    let settings: Settings =
+        platform::settings::load(&files).context("loading the service settings")?;
+    Ok((settings.kafka, settings.database))
 }
 
-impl Topics {
-    pub(crate) fn of_run(run_id: &str) -> Self {
-        Topics {
-            customer_change: format!("{run_id}.accounts.customer.change"),
-            order_fulfill: format!("{run_id}.orders.order.fulfill"),
-            order_status_change: format!("{run_id}.fulfillment.order.change"),
-        }
-    }
-
-    /// Every topic of the run and its dead-letter topic.
-    pub(crate) fn with_dead_letters(&self) -> Vec<String> {
-        self.all()
-            .into_iter()
-            .flat_map(|topic| [topic.to_owned(), shared_events::topics::dead_letter(topic)])
-            .collect()
-    }
-
-    pub(crate) fn all(&self) -> [&str; 3] {
-        [
-            &self.customer_change,
-            &self.order_fulfill,
-            &self.order_status_change,
-        ]
-    }
-
-    fn environment(&self) -> [(&'static str, &str); 3] {
-        [
-            ("APP_TOPICS__CUSTOMER_CHANGE", &self.customer_change),
-            ("APP_TOPICS__ORDER_FULFILL", &self.order_fulfill),
-            ("APP_TOPICS__ORDER_STATUS_CHANGE", &self.order_status_change),
-        ]
-    }
-}
-
-/// Where the binaries are and how this run names what it owns.
-#[derive(Debug, Clone)]
+/// One run: where the binaries are, its name, its logs, and what it created.
 pub(crate) struct Launcher {
-    pub(crate) binaries: PathBuf,
+    pub(crate) kafka: KafkaSettings,
+    pub(crate) database: DatabaseSettings,
+    binaries: PathBuf,
     pub(crate) logs: PathBuf,
     pub(crate) run_id: String,
-    pub(crate) topics: Topics,
+    /// Every topic created for the run, dead-letter topics included.
+    created: Vec<String>,
 }
 
 impl Launcher {
-    /// The launcher of the run `run_id`: binaries from `binaries`, logs in a folder named after
-    /// the run beside the report `out`, created here.
-    pub(crate) fn for_run(binaries: &Path, out: &Path, run_id: &str) -> anyhow::Result<Self> {
-        let out_dir = out
-            .parent()
-            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-        let launcher = Launcher {
+    /// The run `run_id`: binaries from `binaries`, logs in a folder named after the run beside
+    /// the report `out`; creates the run's topics with their dead-letter topics, and `extra`,
+    /// the customer changelog compacted, as in every deployment, if `compact_changelog`.
+    pub(crate) async fn for_run(
+        binaries: &Path,
+        out: &Path,
+        run_id: &str,
+        compact_changelog: bool,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
+        let (kafka, database) = service_settings()?;
+        let mut launcher = Launcher {
+            kafka,
+            database,
             binaries: binaries.to_path_buf(),
-            logs: out_dir.join(run_id),
+            logs: out.parent().unwrap_or(Path::new(".")).join(run_id),
             run_id: run_id.to_owned(),
-            topics: Topics::of_run(run_id),
+            created: extra.to_vec(),
         };
         std::fs::create_dir_all(&launcher.logs)
             .with_context(|| format!("creating {}", launcher.logs.display()))?;
+        for topic in topics::ALL {
+            let topic = launcher.topic(topic);
+            launcher.created.push(topics::dead_letter(&topic));
+            launcher.created.push(topic);
+        }
+        let names: Vec<&str> = launcher.created.iter().map(String::as_str).collect();
+        let changelog = launcher.changelog();
+        let compacted: &[&str] = if compact_changelog {
+            &[&changelog]
+        } else {
+            &[]
+        };
+        platform::kafka::create_topics(&launcher.kafka, &names, PARTITIONS, compacted).await?;
+        step!("run {run_id}: logs in {}", launcher.logs.display());
         Ok(launcher)
     }
 
-    /// Creates the run's topics with their dead-letter topics, and `extra`, each with
-    /// `partitions`; the customer changelog compacted, as in every deployment, if
-    /// `compact_changelog`. Returns the names of all it created.
-    pub(crate) async fn create_topics(
-        &self,
-        kafka: &KafkaSettings,
-        partitions: i32,
-        compact_changelog: bool,
-        extra: &[String],
-    ) -> anyhow::Result<Vec<String>> {
-        let mut topics = self.topics.with_dead_letters();
-        topics.extend_from_slice(extra);
-        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let changelog = [self.topics.customer_change.as_str()];
-        let compacted: &[&str] = if compact_changelog { &changelog } else { &[] };
-        platform::kafka::create_topics(kafka, &names, partitions, compacted).await?;
-        Ok(topics)
+    /// The run's name for one of the contract's topics.
+    fn topic(&self, topic: &str) -> String {
+        format!("{}.{topic}", self.run_id)
+    }
+
+    /// The run's customer changelog.
+    pub(crate) fn changelog(&self) -> String {
+        self.topic(topics::CUSTOMER_CHANGE)
     }
 
     pub(crate) fn binary(&self, name: &str) -> PathBuf {
         self.binaries.join(name)
     }
 
-    /// The database each service of this run uses.
-    pub(crate) fn database_name(&self, service: &str) -> String {
-        format!("{}-{service}", self.run_id)
+    /// The settings of this run's database `name` (a service's, or another).
+    pub(crate) fn database(&self, name: &str) -> DatabaseSettings {
+        DatabaseSettings {
+            name: format!("{}-{name}", self.run_id),
+            ..self.database.clone()
+        }
     }
 
     /// Starts instance number `instance` of a service with more settings (`APP_...`
@@ -123,10 +129,43 @@ impl Launcher {
             0 => self.logs.join(format!("{name}.log")),
             n => self.logs.join(format!("{name}-{n}.log")),
         };
-        let database = self.database_name(name);
+        let database = self.database(name).name;
+        let topics = topics::ALL.map(|topic| self.topic(topic));
         let mut environment = vec![("APP_DATABASE__NAME", database.as_str())];
-        environment.extend(self.topics.environment());
+        environment.extend(
+            TOPIC_SETTINGS
+                .into_iter()
+                .zip(topics.iter().map(String::as_str)),
+        );
         environment.extend(settings.iter().map(|(name, value)| (*name, value.as_str())));
         Service::start(&self.binary(name), name, &environment, log).await
+    }
+
+    /// Stops `services`, then drops the services' databases and the `databases` named, and
+    /// deletes the run's topics.
+    pub(crate) async fn tear_down(&self, services: Vec<Service>, databases: &[&str]) {
+        step!("stopping the services and removing what the run created");
+        for mut service in services {
+            if let Err(error) = service.terminate().await {
+                eprintln!("stopping a service: {error:#}");
+            }
+        }
+        for name in SERVICES.iter().chain(databases) {
+            let settings = self.database(name);
+            let dropped = async { anyhow::Ok(connect(&settings).await?.drop().await?) };
+            if let Err(error) = dropped.await {
+                eprintln!("dropping database {}: {error:#}", settings.name);
+            }
+        }
+        let topics: Vec<&str> = self.created.iter().map(String::as_str).collect();
+        let removed = async {
+            let admin: AdminClient<DefaultClientContext> =
+                platform::kafka::client_config(&self.kafka).create()?;
+            admin.delete_topics(&topics, &AdminOptions::new()).await?;
+            Ok::<_, anyhow::Error>(())
+        };
+        if let Err(error) = removed.await {
+            eprintln!("deleting the run's topics: {error:#}");
+        }
     }
 }

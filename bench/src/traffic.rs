@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use crate::load::{Load, Urls};
 use crate::options::TrafficOptions;
 use crate::report::latency_table;
-use crate::report::log;
 
 /// In a run until stopped, the length of one round: a summary line after each.
 const ROUND: Duration = Duration::from_secs(10);
@@ -19,16 +18,18 @@ const ROUND: Duration = Duration::from_secs(10);
 pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
     let [accounts, orders, fulfillment] = options.urls().map_err(anyhow::Error::msg)?;
     let duration = options.duration();
+    let (accounts, orders, fulfillment) = (vec![accounts], vec![orders], vec![fulfillment]);
+    let log_line = format!("{}, {}, {}", accounts[0], orders[0], fulfillment[0]);
     let urls = Urls {
-        accounts: vec![accounts.clone()],
-        orders: vec![orders.clone()],
-        fulfillment: vec![fulfillment.clone()],
+        accounts,
+        orders,
+        fulfillment,
     };
     let load = Load::new(client()?, urls, options.poll);
     let stop = CancellationToken::new();
     tokio::spawn(platform::shutdown::cancel_on_signal(stop.clone()));
-    log(&format!(
-        "flows against {accounts}, {orders}, {fulfillment}: {} at once{}, {}",
+    step!(
+        "flows against {log_line}: {} at once{}, {}",
         options.concurrency,
         options
             .rate
@@ -37,7 +38,7 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
         duration
             .map(|duration| format!("for {duration:?}"))
             .unwrap_or_else(|| "until stopped".to_owned()),
-    ));
+    );
     let started = Instant::now();
     let (mut succeeded, mut failed, mut first_error) = (0, 0, None);
     while !stop.is_cancelled() {
@@ -46,16 +47,16 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
             break;
         }
         let round = left.min(ROUND);
-        let outcome = load.flows(options.concurrency, round, options.rate).await;
+        let outcome = load.flows((options.concurrency, round), options.rate).await;
         succeeded += outcome.summary.count;
         failed += outcome.failures;
         first_error = first_error.or(outcome.first_error);
-        log(&format!(
+        step!(
             "{:>5.0} s: {succeeded} flows, {failed} failed; last {round:?}: {:.1} flows per second, p99 {:.0} ms",
             started.elapsed().as_secs_f64(),
             outcome.summary.per_second,
             outcome.summary.p99_ms,
-        ));
+        );
     }
     let elapsed = started.elapsed();
     println!(
@@ -64,13 +65,10 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
         latency_table("effect or flow", &load.end_to_end.summaries(elapsed)),
     );
     anyhow::ensure!(succeeded > 0, "no flow completed");
-    match first_error {
-        Some(error) => anyhow::bail!(
-            "{failed} of {} flows failed; the first: {error}",
-            succeeded + failed
-        ),
-        None => Ok(()),
-    }
+    let all = succeeded + failed;
+    first_error.map_or(Ok(()), |error| {
+        anyhow::bail!("{failed} of {all} flows failed; the first: {error}")
+    })
 }
 
 /// The HTTP client, sending `STOREFRONT_TOKEN` as a bearer token when it is set (the gateway's

@@ -24,10 +24,10 @@ pub use kafka::PrivateKafka;
 pub use names::{
     free_port, shared_bootstrap_servers, shared_database_uri, shared_kafka, unique_name,
 };
-pub use processes::{npm_tools, proc_stat_fields, python_tool, send_signal};
+pub use processes::{npm_tools, python_tool, send_signal};
 pub use service::ServiceProcess;
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_compacting,
     create_topics_with_dead_letters, publish_raw, topic_config, try_committed_count, try_group_lag,
 };
-pub use waiting::{EVENT_DEADLINE, eventually};
+pub use waiting::{EVENT_DEADLINE, eventually, within};

@@ -10,7 +10,7 @@ pub(crate) fn dev_script(name: &str) -> PathBuf {
 
 /// The fields of a `/proc/PID/stat` line from the third, the state, on: the command name before
 /// them is in parentheses and may itself hold spaces and parentheses.
-pub fn proc_stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+pub(crate) fn proc_stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
     let (_, after_name) = stat.rsplit_once(')')?;
     Some(after_name.split_whitespace())
 }

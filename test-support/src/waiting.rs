@@ -16,15 +16,34 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
+    let waited = within(what, deadline, POLL_INTERVAL, || {
+        let checked = check();
+        async move { Ok(checked.await) }
+    });
+    waited.await.unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Polls `check` every `interval` until it yields a value; fails with `what` after `deadline`,
+/// or at once with the error of a check that failed.
+pub async fn within<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    interval: Duration,
+    mut check: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
     let started = Instant::now();
     loop {
-        if let Some(value) = check().await {
-            return value;
+        if let Some(value) = check().await? {
+            return Ok(value);
         }
-        assert!(
+        anyhow::ensure!(
             started.elapsed() < deadline,
             "timed out after {deadline:?} waiting for {what}"
         );
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(interval).await;
     }
 }
