@@ -57,6 +57,10 @@ listeners=http://127.0.0.1:$port
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$port
 plugin.path=$plugins
+# How long a sink task's poll waits when its topics are quiet, so how often the Iceberg sink
+# sees its control topic then: at the default (60 s) it answers the coordinator's call to
+# commit after the commit timeout (30 s) and the tables fall behind while the topics are idle.
+offset.flush.interval.ms=5000
 config.providers=env
 config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
 config.providers.env.param.allowlist.pattern=^LAKE_.*

@@ -16,7 +16,7 @@ makes (dev/lake.sh and the tests call it from there).
   lake.py expire-snapshots --older-than-hours N
                                  drops the snapshots older than that (keeping the current one)
   lake.py compact --table NAME --day YYYY-MM-DD
-                                 rewrites one closed day of a table into one file per partition
+                                 rewrites one day of a table (one partition) into one data file
 
 Where the lake is comes from --lake-dir (default $STOREFRONT_DATA_DIR/lake, else .data/lake):
 dev/lake.sh writes its settings there (settings.json: catalog, bucket endpoint and keys, Connect
@@ -338,6 +338,12 @@ def print_report(result):
         )
 
 
+def status_order():
+    """The order statuses in the contract's order, from CREATED on."""
+    contract = json.loads((SCHEMAS / "order-status-change-event.json").read_text())
+    return contract["$defs"]["OrderStatusType"]["enum"]
+
+
 def write_chart(result, path):
     import matplotlib
 
@@ -346,7 +352,8 @@ def write_chart(result, path):
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     days = sorted({row["day"] for row in result["status_transitions_per_day"]})
-    statuses = sorted({row["status"] for row in result["status_transitions_per_day"]})
+    seen = {row["status"] for row in result["status_transitions_per_day"]}
+    statuses = [status for status in status_order() if status in seen]
     counts = {(row["day"], row["status"]): row["changes"] for row in result["status_transitions_per_day"]}
     bottoms = [0] * len(days)
     for status in statuses:
@@ -412,9 +419,6 @@ def expire_snapshots(lake, hours):
 def compact(lake, table, day):
     start = datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
     end = start + datetime.timedelta(days=1)
-    closed = datetime.datetime.now(datetime.timezone.utc).date() > day
-    if not closed:
-        raise SystemExit(f"{day} is not over yet: the sink still writes to it")
     loaded = lake.catalog.load_table(table)
     within = And(
         GreaterThanOrEqual("kafka_timestamp", start.isoformat()),
@@ -422,11 +426,12 @@ def compact(lake, table, day):
     )
     files_before = len(list(loaded.scan(row_filter=within).plan_files()))
     rows = loaded.scan(row_filter=within).to_arrow()
-    # One commit that deletes the day's files and writes its rows anew; it fails, and changes
-    # nothing, if the sink committed to the table in the meantime.
+    # One commit that replaces the day's files with its rows written anew. It asserts the
+    # snapshot it read is still the table's current one: if the sink committed in the meantime,
+    # it fails and changes nothing, and can simply be run again.
     loaded.overwrite(rows, overwrite_filter=within)
     files_after = len(list(lake.catalog.load_table(table).scan(row_filter=within).plan_files()))
-    print(f"{table} {day}: {rows.num_rows} rows, {files_before} files, now {files_after}")
+    print(f"{table} {day}: {rows.num_rows} rows, {files_before} data files, now {files_after}")
 
 
 def main():
