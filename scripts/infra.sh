@@ -124,7 +124,7 @@ create_topics() {
 
 # The lake's settings for scripts/lake.py, with the object store's keys (made here once).
 write_lake_settings() {
-  local lake_dir=$1 name=$2 topics=$3 keys="$1/credentials"
+  local lake_dir=$1 name=$2 lake_topics=$3 keys="$1/credentials"
   umask 077
   if [[ ! -f "$keys" ]]; then
     python3 -c 'import secrets, string
@@ -139,7 +139,7 @@ print(secrets.token_urlsafe(30))' >"$keys"
   LAKE_CATALOG_URI="jdbc:sqlite:$lake_dir/catalog.db"
   python3 - "$lake_dir/settings.json" <<PYTHON
 import json, sys
-topics = "$topics".split(",")
+topics = "$lake_topics".split(",")
 contract = ["accounts.customer.change", "orders.order.fulfill", "fulfillment.order.change"]
 if len(topics) != 3:
     sys.exit("STOREFRONT_LAKE_TOPICS: three topics, comma-separated")
@@ -161,12 +161,12 @@ PYTHON
 
 start_lake() {
   local lake_dir="$DATA_DIR/lake" name="${STOREFRONT_LAKE_NAME:-storefront-lake}"
-  local topics="${STOREFRONT_LAKE_TOPICS:-$(IFS=,; echo "${TOPICS[*]}")}"
+  local lake_topics="${STOREFRONT_LAKE_TOPICS:-$(IFS=,; echo "${TOPICS[*]}")}"
   local lake_python="$LAKE_TOOLS_DIR/venv/bin/python" output
   [[ -x "$lake_python" ]] || abort "$lake_python missing: run scripts/setup.sh --lake"
   mkdir -p "$lake_dir"
   lake_dir=$(cd "$lake_dir" && pwd)
-  write_lake_settings "$lake_dir" "$name" "$topics"
+  write_lake_settings "$lake_dir" "$name" "$lake_topics"
   ROOT_ACCESS_KEY_ID=$LAKE_S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$LAKE_S3_SECRET_KEY \
     start_process lake-s3 "$LAKE_S3_PORT" "$REPO_ROOT/dev/lake.sh" s3 "$lake_dir/s3" "$LAKE_S3_PORT"
   "$lake_python" "$REPO_ROOT/scripts/lake.py" --lake-dir "$lake_dir" create-tables >&2 ||

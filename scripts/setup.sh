@@ -89,7 +89,9 @@ VERSITYGW_VERSION=v1.8.0
 
 build_lake() {
   local stamp="$REPO_ROOT/dev/lake/.inputs" inputs maven_log gateway="$LAKE_TOOLS_DIR/bin/versitygw"
-  command -v javac >/dev/null && command -v mvn >/dev/null || install_packages
+  if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
+    install_packages
+  fi
   inputs=$(cd "$REPO_ROOT/dev/lake" && find . -name pom.xml | sort | xargs sha256sum)
   if [[ -f "$stamp" && -f "$REPO_ROOT/dev/lake/connect/target/classpath" ]] &&
     [[ "$(cat "$stamp")" == "$inputs" ]]; then

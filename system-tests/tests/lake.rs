@@ -4,7 +4,7 @@
 //! as fulfillment stored them.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use system_tests::faults::{Rig, Stream, converge, create_customer};
@@ -120,6 +120,7 @@ async fn the_lake_holds_every_published_record_once_and_the_statuses_fulfillment
         tombstones += removals;
     }
     assert!(tombstones >= 1, "the removed customer's tombstone");
+    let waited = Instant::now();
     let counts = eventually("the tables to hold every record", LAKE_DEADLINE, || async {
         let counts = lake.query(&["counts"]).await;
         let found: BTreeMap<String, usize> = counts["tables"]
@@ -137,6 +138,10 @@ async fn the_lake_holds_every_published_record_once_and_the_statuses_fulfillment
         (found == expected).then_some(counts)
     })
     .await;
+    println!(
+        "the tables held the {expected:?} records {:.1} s after the services settled",
+        waited.elapsed().as_secs_f64()
+    );
     for (table, numbers) in counts["tables"].as_object().expect("tables") {
         assert_eq!(
             numbers["rows"], numbers["distinct_offsets"],
