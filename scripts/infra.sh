@@ -4,12 +4,21 @@
 #                            mongo-java-server (data in .data/mongodb.h2) on 27017, then every
 #                            topic with 3 partitions plus its dead-letter topic; the changelog
 #                            with STOREFRONT_CHANGELOG_CLEANUP_POLICY (compact by default)
-#   scripts/infra.sh stop [NAME]...      stops what start started (kafka, mongodb; both by default)
+#   scripts/infra.sh start-lake   the data lake (docs/lake.md) on the Kafka above: Versity S3
+#                            Gateway (data in .data/lake/s3) on 7070, the Iceberg tables (catalog
+#                            in .data/lake/catalog.db), a Kafka Connect worker on 8083, and the
+#                            Iceberg sink registered and running
+#   scripts/infra.sh stop [NAME]...      stops what start and start-lake started (lake-connect,
+#                            lake-s3, mongodb, kafka; all by default)
 #   scripts/infra.sh running NAME        whether start started NAME here and it still runs
 # Settings (scripts/lib.sh): STOREFRONT_CHANGELOG_CLEANUP_POLICY, STOREFRONT_KAFKA_PORT, STOREFRONT_DATABASE_PORT,
 # STOREFRONT_DATABASE_STORAGE (memory or a file), STOREFRONT_DATA_DIR; STOREFRONT_KAFKA_BOOTSTRAP
 # or STOREFRONT_MONGODB_URI point at a server of your own, and then none is started for it (the
-# topics are still created there).
+# topics are still created there). The lake's: STOREFRONT_LAKE_S3_PORT,
+# STOREFRONT_LAKE_CONNECT_PORT, STOREFRONT_LAKE_NAME (the Connect group, connector and the
+# prefix of their topics, default storefront-lake), STOREFRONT_LAKE_TOPICS (the three topics it
+# reads, comma-separated in the contract's order, default the contract's names) and
+# STOREFRONT_LAKE_COMMIT_INTERVAL_MS (how often the sink commits to the tables, default 60000).
 # A port taken by something else, a server that exits during start or does not answer in time:
 # one line says which, with its log, and whatever this run started is stopped again.
 set -euo pipefail
@@ -31,6 +40,8 @@ server_pid() {
   case "$1" in
     kafka) pattern='dev/kafka\.sh|kafka\.Kafka' ;;
     mongodb) pattern='dev/mongodb\.sh|storefront\.dev\.LocalMongoServer' ;;
+    lake-s3) pattern='dev/lake\.sh|versitygw' ;;
+    lake-connect) pattern='dev/lake\.sh|ConnectDistributed' ;;
     *) return 1 ;;
   esac
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq "$pattern" || return 1
@@ -112,7 +123,75 @@ create_topics() {
   log "topics on $KAFKA_BOOTSTRAP: $(tr '\n' ' ' <<<"$output")"
 }
 
+# The lake's settings for scripts/lake.py, with the object store's keys (made here once).
+write_lake_settings() {
+  local lake_dir=$1 name=$2 lake_topics=$3 keys="$1/credentials"
+  umask 077
+  if [[ ! -f "$keys" ]]; then
+    python3 -c 'import secrets, string
+alphabet = string.ascii_uppercase + string.digits
+print("".join(secrets.choice(alphabet) for _ in range(20)))
+print(secrets.token_urlsafe(30))' >"$keys"
+  fi
+  LAKE_S3_ACCESS_KEY=$(sed -n 1p "$keys")
+  LAKE_S3_SECRET_KEY=$(sed -n 2p "$keys")
+  LAKE_S3_ENDPOINT="http://127.0.0.1:$LAKE_S3_PORT"
+  LAKE_WAREHOUSE="s3://lake/warehouse"
+  LAKE_CATALOG_URI="jdbc:sqlite:$lake_dir/catalog.db"
+  python3 - "$lake_dir/settings.json" <<PYTHON
+import json, sys
+topics = "$lake_topics".split(",")
+contract = ["accounts.customer.change", "orders.order.fulfill", "fulfillment.order.change"]
+if len(topics) != 3:
+    sys.exit("STOREFRONT_LAKE_TOPICS: three topics, comma-separated")
+json.dump({
+    "name": "$name",
+    "topics": dict(zip(contract, topics)),
+    "control_topic": "$name.control",
+    "dead_letter_topic": "$name.DLT",
+    "commit_interval_ms": int("${STOREFRONT_LAKE_COMMIT_INTERVAL_MS:-60000}"),
+    "catalog_file": "$lake_dir/catalog.db",
+    "warehouse": "$LAKE_WAREHOUSE",
+    "connect_url": "http://127.0.0.1:$LAKE_CONNECT_PORT",
+    "s3": {"endpoint": "$LAKE_S3_ENDPOINT", "region": "us-east-1",
+           "access_key": "$LAKE_S3_ACCESS_KEY", "secret_key": "$LAKE_S3_SECRET_KEY"},
+}, open(sys.argv[1], "w"), indent=2)
+PYTHON
+  umask 022
+}
+
+start_lake() {
+  local lake_dir="$DATA_DIR/lake" name="${STOREFRONT_LAKE_NAME:-storefront-lake}"
+  local lake_topics="${STOREFRONT_LAKE_TOPICS:-$(IFS=,; echo "${TOPICS[*]}")}"
+  local lake_python="$LAKE_TOOLS_DIR/venv/bin/python" output
+  [[ -x "$lake_python" ]] || abort "$lake_python missing: run scripts/setup.sh --lake"
+  mkdir -p "$lake_dir"
+  lake_dir=$(cd "$lake_dir" && pwd)
+  write_lake_settings "$lake_dir" "$name" "$lake_topics"
+  ROOT_ACCESS_KEY_ID=$LAKE_S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$LAKE_S3_SECRET_KEY \
+    start_process lake-s3 "$LAKE_S3_PORT" "$REPO_ROOT/dev/lake.sh" s3 "$lake_dir/s3" "$LAKE_S3_PORT"
+  "$lake_python" "$REPO_ROOT/scripts/lake.py" --lake-dir "$lake_dir" create-tables >&2 ||
+    abort "creating the lake's tables failed"
+  # The sink's coordinator and workers talk over this topic; the broker creates no topic itself.
+  if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
+    "$KAFKA_BOOTSTRAP" 1 default "$name.control" 2>&1); then
+    abort "creating $name.control on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
+  fi
+  LAKE_CATALOG_URI=$LAKE_CATALOG_URI LAKE_WAREHOUSE=$LAKE_WAREHOUSE \
+    LAKE_S3_ENDPOINT=$LAKE_S3_ENDPOINT LAKE_S3_ACCESS_KEY=$LAKE_S3_ACCESS_KEY \
+    LAKE_S3_SECRET_KEY=$LAKE_S3_SECRET_KEY \
+    start_process lake-connect "$LAKE_CONNECT_PORT" "$REPO_ROOT/dev/lake.sh" connect \
+    "$lake_dir/connect" "$LAKE_CONNECT_PORT" "$KAFKA_BOOTSTRAP" "$name"
+  "$lake_python" "$REPO_ROOT/scripts/lake.py" --lake-dir "$lake_dir" register >&2 ||
+    abort "the lake's connector did not start (log: $DATA_DIR/lake-connect.log)"
+}
+
 case "${1:-}" in
+  start-lake)
+    trap 'abort "interrupted"' INT TERM
+    java_classpath >/dev/null
+    start_lake
+    ;;
   start)
     trap 'abort "interrupted"' INT TERM
     case "$CHANGELOG_CLEANUP_POLICY" in
@@ -139,7 +218,7 @@ case "${1:-}" in
     ;;
   stop)
     shift
-    (($#)) || set -- mongodb kafka
+    (($#)) || set -- lake-connect lake-s3 mongodb kafka
     for name in "$@"; do
       stop_process "$name"
     done
@@ -148,7 +227,7 @@ case "${1:-}" in
     server_pid "$2" >/dev/null
     ;;
   *)
-    echo "usage: $0 start | stop [kafka|mongodb]... | running kafka|mongodb" >&2
+    echo "usage: $0 start | start-lake | stop [lake-connect|lake-s3|mongodb|kafka]... | running NAME" >&2
     exit 2
     ;;
 esac

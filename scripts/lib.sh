@@ -6,6 +6,8 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 TOOLS_DIR="${STOREFRONT_TOOLS_DIR:-$HOME/.local/share/storefront}"
 VENV_DIR="$TOOLS_DIR/venv"
+# The data lake's own tools: versitygw (bin/) and the PyIceberg venv (venv/).
+LAKE_TOOLS_DIR="$TOOLS_DIR/lake"
 
 # Where the local servers keep their data and logs, where they listen, and which servers to use;
 # read again by use_private_servers.
@@ -20,6 +22,10 @@ read_server_settings() {
   # A Kafka or MongoDB of your own: set these and the scripts start nothing for that server.
   KAFKA_BOOTSTRAP="${STOREFRONT_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
   DATABASE_URI="${STOREFRONT_MONGODB_URI:-mongodb://127.0.0.1:$DATABASE_PORT}"
+  # The data lake (docs/lake.md), when started: its object store and its Connect worker's REST
+  # API listen here.
+  LAKE_S3_PORT="${STOREFRONT_LAKE_S3_PORT:-7070}"
+  LAKE_CONNECT_PORT="${STOREFRONT_LAKE_CONNECT_PORT:-8083}"
 }
 read_server_settings
 
@@ -60,8 +66,11 @@ use_private_servers() {
   STOREFRONT_KAFKA_CONTROLLER_PORT=$(free_port)
   STOREFRONT_DATABASE_PORT=$(free_port)
   STOREFRONT_DATABASE_STORAGE=memory
+  STOREFRONT_LAKE_S3_PORT=$(free_port)
+  STOREFRONT_LAKE_CONNECT_PORT=$(free_port)
   export STOREFRONT_DATA_DIR STOREFRONT_KAFKA_PORT STOREFRONT_KAFKA_CONTROLLER_PORT \
-    STOREFRONT_DATABASE_PORT STOREFRONT_DATABASE_STORAGE
+    STOREFRONT_DATABASE_PORT STOREFRONT_DATABASE_STORAGE STOREFRONT_LAKE_S3_PORT \
+    STOREFRONT_LAKE_CONNECT_PORT
   read_server_settings
   export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
 }

@@ -4,14 +4,33 @@
 # fulfillment (8095). Prints the URLs; Ctrl-C stops everything it started.
 # STOREFRONT_KAFKA_BOOTSTRAP or STOREFRONT_MONGODB_URI use a Kafka or MongoDB of your own instead
 # (scripts/lib.sh lists every setting).
+#   scripts/run-local.sh --lake   (or STOREFRONT_LAKE=1) also the data lake (docs/lake.md): Versity
+#                                 S3 Gateway (7070) and a Kafka Connect worker (8083) with the
+#                                 Iceberg sink copying the three topics into tables
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
+lake=false
+[[ "${STOREFRONT_LAKE:-0}" == 1 ]] && lake=true
+case "${1:-}" in
+  "") ;;
+  --lake) lake=true ;;
+  *)
+    log "unknown option $1; see the top of scripts/run-local.sh"
+    exit 2
+    ;;
+esac
+
 bash scripts/setup.sh --packages
 # Maven resolves the local servers while cargo builds: the one waits on the network, the other
 # on the CPU.
-bash scripts/setup.sh --servers &
+{
+  bash scripts/setup.sh --servers
+  if $lake; then
+    bash scripts/setup.sh --lake
+  fi
+} &
 servers_built=$!
 trap 'kill "$servers_built" 2>/dev/null || true' EXIT
 log "building the services (release)"
@@ -24,7 +43,10 @@ fi
 # Servers that were already running (an earlier scripts/infra.sh start) are left running; those
 # this run starts are stopped at the end, also when it is interrupted while they start.
 to_stop=()
-for name in kafka mongodb; do
+names=(kafka mongodb)
+# Stopped in this order: the lake's worker before the broker it reads.
+$lake && names=(lake-connect lake-s3 "${names[@]}")
+for name in "${names[@]}"; do
   bash scripts/infra.sh running "$name" || to_stop+=("$name")
 done
 pids=()
@@ -48,6 +70,9 @@ interrupted=false
 # Ctrl-C reaches the services too (same process group); the trap only notes that it was asked.
 trap 'interrupted=true' INT TERM
 bash scripts/infra.sh start
+if $lake; then
+  bash scripts/infra.sh start-lake
+fi
 export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
 
 mkdir -p "$DATA_DIR"
@@ -75,8 +100,17 @@ The storefront is running:
   Kafka        $KAFKA_BOOTSTRAP $kafka
   MongoDB      $database
 Load the sample data:  python3 scripts/refresh-sample-data.py
-Press Ctrl-C to stop everything.
 URLS
+if $lake; then
+  cat <<LAKE
+  The lake     Connect http://127.0.0.1:$LAKE_CONNECT_PORT/connectors, S3 http://127.0.0.1:$LAKE_S3_PORT
+               (data in $DATA_DIR/lake; the sink commits every minute)
+Query it:      $LAKE_TOOLS_DIR/venv/bin/python scripts/lake.py report --chart lake.svg
+LAKE
+fi
+cat <<END
+Press Ctrl-C to stop everything.
+END
 
 # Returns when a service exits on its own or Ctrl-C arrives.
 wait -n "${pids[@]}" || true

@@ -9,16 +9,21 @@
 #   scripts/setup.sh --packages  only the Debian packages (what the Rust build needs among them)
 #   scripts/setup.sh --servers   only the local servers, with Maven (run-local.sh runs this while
 #                                cargo builds: the one waits on the network, the other on the CPU)
+#   scripts/setup.sh --lake      only the data lake's parts (docs/lake.md): the Kafka Connect worker
+#                                and the Iceberg sink plugin (Maven, dev/lake/pom.xml), Versity S3
+#                                Gateway (built from the Go module proxy) and the PyIceberg venv;
+#                                --test installs them too, for the lake's system test
 # Everything already present is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-with_tests=false packages=true servers=true
+with_tests=false packages=true servers=true lake=false
 case "${1:-}" in
   "") ;;
-  --test) with_tests=true ;;
+  --test) with_tests=true lake=true ;;
   --packages) servers=false ;;
   --servers) packages=false ;;
+  --lake) packages=false servers=false lake=true ;;
   *)
     log "unknown option $1; see the top of scripts/setup.sh"
     exit 2
@@ -79,11 +84,61 @@ build_servers() {
   fi
 }
 
+# The lake's object store, built from the Go module proxy.
+VERSITYGW_VERSION=v1.8.0
+
+build_lake() {
+  local stamp="$REPO_ROOT/dev/lake/.inputs" inputs maven_log gateway="$LAKE_TOOLS_DIR/bin/versitygw"
+  if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
+    install_packages
+  fi
+  inputs=$(cd "$REPO_ROOT/dev/lake" && find . -name pom.xml | sort | xargs sha256sum)
+  if [[ -f "$stamp" && -f "$REPO_ROOT/dev/lake/connect/target/classpath" ]] &&
+    [[ "$(cat "$stamp")" == "$inputs" ]]; then
+    log "Kafka Connect and the Iceberg sink present"
+  else
+    log "resolving Kafka Connect and the Iceberg sink with Maven (once per change of dev/lake)"
+    maven_log="$REPO_ROOT/dev/lake/maven.log"
+    rm -rf "$REPO_ROOT/dev/lake/iceberg-sink/target/plugins"
+    if ! mvn -B -f "$REPO_ROOT/dev/lake/pom.xml" package >"$maven_log" 2>&1; then
+      log "Maven failed to assemble the lake's Connect worker; see $maven_log"
+      exit 1
+    fi
+    echo "$inputs" >"$stamp"
+  fi
+  if [[ -x "$gateway" && "$(cat "$gateway.version" 2>/dev/null)" == "$VERSITYGW_VERSION" ]]; then
+    log "Versity S3 Gateway present"
+  else
+    # The Go toolchain of this kind of machine; Debian's golang-go is too old for versitygw.
+    command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
+    command -v go >/dev/null || {
+      log "go not found: Versity S3 Gateway needs Go 1.24 or newer (the machine's toolchain)"
+      exit 1
+    }
+    log "building Versity S3 Gateway $VERSITYGW_VERSION (once per machine, a few minutes)"
+    mkdir -p "$LAKE_TOOLS_DIR/bin"
+    GOBIN="$LAKE_TOOLS_DIR/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+    echo "$VERSITYGW_VERSION" >"$gateway.version"
+  fi
+  local requirements="$REPO_ROOT/scripts/requirements-lake.txt" venv="$LAKE_TOOLS_DIR/venv"
+  if [[ "$(cat "$venv/.requirements" 2>/dev/null)" == "$(cat "$requirements")" ]]; then
+    log "the lake's Python tools present"
+  else
+    log "installing the lake's Python tools (PyIceberg, DuckDB, matplotlib) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cat "$requirements" >"$venv/.requirements"
+  fi
+}
+
 if $packages; then
   install_packages
 fi
 if $servers; then
   build_servers
+fi
+if $lake; then
+  build_lake
 fi
 $with_tests || exit 0
 

@@ -5,13 +5,15 @@
 //! the built binaries as child processes, for what needs separate processes: a metrics
 //! endpoint per service, and each service's own log output. [`faults`] drives a stream of
 //! changes through them while a fault is injected, and checks every change took effect once.
-//! [`schemas`] holds event payloads against the committed JSON Schemas. The Python tools the
+//! [`schemas`] holds event payloads against the committed JSON Schemas. [`lake::Lake`] runs the
+//! data lake on a storefront's topics. The Python tools the
 //! tests run are found by `test_support::python_tool`.
 
 #![forbid(unsafe_code)]
 
 pub mod faults;
 mod in_process;
+pub mod lake;
 pub mod processes;
 pub mod schemas;
 mod shape;

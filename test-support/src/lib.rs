@@ -24,7 +24,7 @@ pub use kafka::PrivateKafka;
 pub use names::{
     free_port, shared_bootstrap_servers, shared_database_uri, shared_kafka, unique_name,
 };
-pub use processes::{npm_tools, python_tool, send_signal};
+pub use processes::{lake_python, npm_tools, python_tool, send_signal};
 pub use service::ServiceProcess;
 pub use topics::{
     ConsumedRecord, TopicReader, committed_count, create_topics_compacting,

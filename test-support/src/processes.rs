@@ -41,6 +41,12 @@ pub fn python_tool(name: &str) -> String {
     format!("{}/venv/bin/{name}", tools_dir())
 }
 
+/// The Python of the data lake's own environment (`lake/venv`, PyIceberg), which runs
+/// `scripts/lake.py`.
+pub fn lake_python() -> String {
+    format!("{}/lake/venv/bin/python", tools_dir())
+}
+
 /// The folder of the npm test tools (`npm-tools`), for `node` to resolve them from.
 pub fn npm_tools() -> String {
     format!("{}/npm-tools", tools_dir())
