@@ -9,6 +9,10 @@
 # STOREFRONT_DATABASE_STORAGE (memory or a file), STOREFRONT_DATA_DIR; STOREFRONT_KAFKA_BOOTSTRAP
 # or STOREFRONT_MONGODB_URI point at a server of your own, and then none is started for it (the
 # topics are still created there).
+# STOREFRONT_KAFKA_SECURITY=sasl_ssl starts Kafka secured instead (dev/kafka.sh --secure, data in
+# .data/kafka-secured): SASL_SSL only, a user per service and `admin` with passwords generated
+# into .data/kafka-security/users on first start (never printed), the topics created as admin,
+# and the ACLs of deploy/kafka/grants.txt (generated from the event contract) created.
 # A port taken by something else, a server that exits during start or does not answer in time:
 # one line says which, with its log, and whatever this run started is stopped again.
 set -euo pipefail
@@ -93,6 +97,49 @@ stop_process() {
   rm -f "$(pid_file "$name")"
 }
 
+# The Admin client's settings: anonymous PLAINTEXT, or the super user admin over SASL_SSL.
+client_properties() {
+  local file="$DATA_DIR/kafka-admin.properties" password
+  (
+    umask 077
+    if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+      password=$(awk '$1 == "admin" { print $2 }' "$KAFKA_SECURITY_DIR/users")
+      printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$password\";" \
+        "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_SECURITY_DIR/ca.pem"
+    fi >"$file"
+  )
+  echo "$file"
+}
+
+# The users of the secured Kafka: admin and one per service, each with a password of its own,
+# made once (the broker writes their SCRAM credentials when it formats its folder).
+make_users() {
+  local users="$KAFKA_SECURITY_DIR/users" name
+  [[ -f $users ]] && return
+  mkdir -p "$KAFKA_SECURITY_DIR"
+  (
+    umask 077
+    for name in admin accounts orders fulfillment; do
+      printf '%s %s\n' "$name" "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    done >"$users"
+  )
+  log "Kafka users admin, accounts, orders and fulfillment: passwords in $users"
+}
+
+# The ACLs of deploy/kafka/grants.txt, as admin.
+create_acls() {
+  local grants=() line output
+  while IFS= read -r line; do
+    [[ -z $line || $line == \#* ]] || grants+=("$line")
+  done <"$REPO_ROOT/deploy/kafka/grants.txt"
+  if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateAcls \
+    "$KAFKA_BOOTSTRAP" "$(client_properties)" "${grants[@]}" 2>&1); then
+    abort "creating the ACLs on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
+  fi
+  log "ACLs on $KAFKA_BOOTSTRAP: ${#grants[@]} grants of deploy/kafka/grants.txt"
+}
+
 create_topics() {
   local topics=() topic output
   for topic in "${TOPICS[@]}"; do
@@ -105,7 +152,7 @@ create_topics() {
   done
   # The cluster's default replication factor: 1 on ours, whatever yours sets.
   if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
-    "$KAFKA_BOOTSTRAP" 3 default "${topics[@]}" 2>&1); then
+    "$KAFKA_BOOTSTRAP" "$(client_properties)" 3 default "${topics[@]}" 2>&1); then
     abort "creating the topics on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
   fi
   log "topics on $KAFKA_BOOTSTRAP: $(tr '\n' ' ' <<<"$output")"
@@ -118,11 +165,25 @@ case "${1:-}" in
     if compgen -G "$DATA_DIR/broker/*.db" >/dev/null; then
       log "note: $DATA_DIR/broker holds the earlier local broker's sqlite files, which nothing reads any more; delete that folder when you no longer need it"
     fi
+    case $KAFKA_SECURITY in
+      plaintext) kafka_dir="$DATA_DIR/kafka" secure=() ;;
+      sasl_ssl) kafka_dir="$DATA_DIR/kafka-secured" secure=(--secure "$KAFKA_SECURITY_DIR") ;;
+      *) abort "STOREFRONT_KAFKA_SECURITY=$KAFKA_SECURITY: plaintext or sasl_ssl" ;;
+    esac
     if [[ -n "${STOREFRONT_KAFKA_BOOTSTRAP:-}" ]]; then
+      [[ $KAFKA_SECURITY == plaintext ]] ||
+        abort "STOREFRONT_KAFKA_SECURITY=$KAFKA_SECURITY secures the Kafka this script starts, not one of your own (STOREFRONT_KAFKA_BOOTSTRAP)"
       log "using the Kafka at $KAFKA_BOOTSTRAP"
     else
-      start_process kafka "$KAFKA_PORT" "$REPO_ROOT/dev/kafka.sh" --dir "$DATA_DIR/kafka" \
-        --port "$KAFKA_PORT" --controller-port "$KAFKA_CONTROLLER_PORT"
+      # A broker of the other mode on this data folder would take the port.
+      if pid=$(server_pid kafka) && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$kafka_dir/"; then
+        abort "kafka: the running broker is not the $KAFKA_SECURITY one; stop it first (scripts/infra.sh stop kafka)"
+      fi
+      if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+        make_users
+      fi
+      start_process kafka "$KAFKA_PORT" "$REPO_ROOT/dev/kafka.sh" --dir "$kafka_dir" \
+        --port "$KAFKA_PORT" --controller-port "$KAFKA_CONTROLLER_PORT" "${secure[@]}"
     fi
     if [[ -n "${STOREFRONT_MONGODB_URI:-}" ]]; then
       log "using the MongoDB at its URI (STOREFRONT_MONGODB_URI)"
@@ -131,6 +192,9 @@ case "${1:-}" in
         "$DATABASE_STORAGE"
     fi
     create_topics
+    if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+      create_acls
+    fi
     ;;
   stop)
     shift

@@ -1,5 +1,8 @@
 package storefront.dev;
 
+import java.io.FileReader;
+import java.io.IOException;
+import java.io.Reader;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,8 +25,11 @@ import org.apache.kafka.common.errors.TopicExistsException;
 /**
  * Creates topics that do not exist yet, in one request; a topic that exists keeps its partitions.
  *
- * <pre>CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact]...</pre>
+ * <pre>CreateTopics BOOTSTRAP CLIENT_PROPERTIES PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact]...</pre>
  *
+ * CLIENT_PROPERTIES is a file of Admin client settings (security.protocol, sasl.*, ssl.*), empty
+ * for an anonymous PLAINTEXT client; on a secured cluster, of a principal allowed to create
+ * topics (a super user).
  * {@code default} leaves the replication factor to the cluster ({@code default.replication.factor}).
  * A topic named with {@code :compact} gets {@code cleanup.policy=compact}, also when it exists
  * already (made before it was declared a changelog).
@@ -35,17 +41,17 @@ public final class CreateTopics {
 
     private CreateTopics() {}
 
-    public static void main(String[] args) throws InterruptedException {
-        if (args.length < 4) {
-            System.err.println("usage: CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact]...");
+    public static void main(String[] args) throws InterruptedException, IOException {
+        if (args.length < 5) {
+            System.err.println("usage: CreateTopics BOOTSTRAP CLIENT_PROPERTIES PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact]...");
             System.exit(2);
         }
-        Optional<Integer> partitions = Optional.of(Integer.parseInt(args[1]));
+        Optional<Integer> partitions = Optional.of(Integer.parseInt(args[2]));
         Optional<Short> replicationFactor =
-                "default".equals(args[2]) ? Optional.empty() : Optional.of(Short.parseShort(args[2]));
+                "default".equals(args[3]) ? Optional.empty() : Optional.of(Short.parseShort(args[3]));
         List<NewTopic> topics = new ArrayList<>();
         Map<ConfigResource, Collection<AlterConfigOp>> compact = new HashMap<>();
-        for (int i = 3; i < args.length; i++) {
+        for (int i = 4; i < args.length; i++) {
             String name = args[i];
             NewTopic topic;
             if (name.endsWith(COMPACT)) {
@@ -61,6 +67,9 @@ public final class CreateTopics {
             topics.add(topic);
         }
         Properties config = new Properties();
+        try (Reader reader = new FileReader(args[1])) {
+            config.load(reader);
+        }
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         int failures = 0;
         try (Admin admin = Admin.create(config)) {
