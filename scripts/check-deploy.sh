@@ -134,13 +134,13 @@ run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
 
 # --- kustomize ---------------------------------------------------------------------------------
 
-# Rendered from a copy, where each overlay that reads an untracked secrets.env gets its
-# secrets.env.example instead: the check never reads (or prints) real credentials.
+# Rendered from a copy, where each overlay that reads untracked .env files (secrets.env, one per
+# service) gets their .env.example instead: the check never reads (or prints) real credentials.
 mkdir -p "$WORK/tree" "$WORK/rendered"
-tar --exclude=secrets.env -cf - k8s istio deploy | tar -xf - -C "$WORK/tree"
+tar --exclude='*.env' -cf - k8s istio deploy | tar -xf - -C "$WORK/tree"
 while IFS= read -r example; do
   cp "$example" "${example%.example}"
-done < <(find "$WORK/tree" -name secrets.env.example)
+done < <(find "$WORK/tree" -name '*.env.example')
 
 kustomizations=()
 while IFS= read -r file; do
@@ -215,10 +215,12 @@ strimzi_operator() {
 }
 run "the Strimzi operator install puts every namespaced object in kafka (as deploy-minikube.sh renders it)" strimzi_operator
 security() {
-  checks security deploy/kafka/grants.txt "$WORK/rendered/k8s_overlays_minikube.yaml" scripts/deploy-minikube.sh | sed 's/^/    /'
+  checks security deploy/kafka/grants.txt "$WORK/rendered/k8s_overlays_minikube.yaml" scripts/deploy-minikube.sh \
+    amazon-msk="$WORK/rendered/k8s_overlays_amazon-msk.yaml" \
+    confluent-cloud="$WORK/rendered/k8s_overlays_confluent-cloud.yaml" | sed 's/^/    /'
   return "${PIPESTATUS[0]}"
 }
-run "minikube: Kafka takes only TLS with SCRAM-SHA-512 and simple authorization, a KafkaUser per service with exactly the contract's grants (deploy/kafka/grants.txt), each service's password and CA from the operator's Secrets, each MongoDB user readWrite on its own database only" security
+run "minikube: Kafka takes only TLS with SCRAM-SHA-512 and simple authorization, a KafkaUser per service with exactly the contract's grants (deploy/kafka/grants.txt), each service's password and CA from the operator's Secrets, each MongoDB user readWrite on its own database only; the cloud overlays: credentials of its own for each service" security
 
 # --- the services' configuration and wiring ---------------------------------------------------
 

@@ -18,7 +18,9 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
   build-context DOCKERFILE DOCKERIGNORE WORK          the first COPYs hold a loadable workspace
   operator-namespace RENDERED.yaml NAMESPACE         the Strimzi operator lands in NAMESPACE
   jwt-policy RENDERED.yaml                           the JWT policies over every route served
-  security GRANTS.txt MINIKUBE.yaml DEPLOY_SCRIPT    Kafka users, ACLs, credentials (minikube)
+  security GRANTS.txt MINIKUBE.yaml DEPLOY_SCRIPT [NAME=CLOUD.yaml...]
+                                                     Kafka users, ACLs, credentials (minikube),
+                                                     a principal per service (cloud overlays)
   runtime-packages DOCKERFILE                        the Debian packages of the runtime image
   runtime-image DOCKERFILE DEBS ROOT BINARY...       the binaries in a folder of those packages
   runtime-trust DOCKERFILE DEBS ROOT SECURITY_DIR BINARY...  and with the image's CA bundle

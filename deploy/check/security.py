@@ -195,7 +195,30 @@ def check_mongodb(report, resources):
     report.check(not extra, "users.json holds no user but the services'", ", ".join(extra))
 
 
-def cmd_security(grants_file, minikube_file, deploy_script):
+# What each service needs of its own on a managed Kafka and MongoDB Atlas.
+OWN_CREDENTIALS = ("APP_KAFKA__SASL_USERNAME", "APP_KAFKA__SASL_PASSWORD", "APP_DATABASE__URI")
+
+
+def check_cloud(report, name, resources):
+    """A cloud overlay gives each service its own Kafka principal and database user: the
+    credentials come from a Secret that only that service reads."""
+    readers = {}
+    for _, service, container, _ in k8s_storefront_containers(resources):
+        refs = {
+            setting: ((env_entry(container, setting) or {}).get("valueFrom") or {}).get("secretKeyRef", {}).get("name")
+            for setting in OWN_CREDENTIALS
+        }
+        for secret in set(refs.values()) - {None}:
+            readers.setdefault(secret, set()).add(service)
+        missing = [setting for setting, secret in refs.items() if secret is None]
+        report.check(not missing and len(set(refs.values())) == 1,
+                     f"{name}: {service} reads {', '.join(OWN_CREDENTIALS)} from one Secret of its own",
+                     f"not from a Secret: {', '.join(missing)}" if missing else json.dumps(refs))
+    shared = {secret: sorted(services) for secret, services in readers.items() if len(services) > 1}
+    report.check(not shared, f"{name}: no two services read the same credentials", json.dumps(shared))
+
+
+def cmd_security(grants_file, minikube_file, deploy_script, *cloud_overlays):
     report = Report()
     grants = read_grants(grants_file)
     report.ok(f"{grants_file}: {len(grants)} grants of {len({g[0] for g in grants})} principals")
@@ -203,4 +226,7 @@ def cmd_security(grants_file, minikube_file, deploy_script):
     check_kafka(report, resources, grants, deploy_script)
     check_no_literal_passwords(report, resources)
     check_mongodb(report, resources)
+    for overlay in cloud_overlays:
+        name, _, path = overlay.partition("=")
+        check_cloud(report, name, load_all(path))
     report.exit()
