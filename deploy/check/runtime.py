@@ -67,7 +67,7 @@ def kafka_up(base):
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"{base}/actuator/health", timeout=5) as response:
+        with urllib.request.urlopen(f"{base}/actuator/health", timeout=10) as response:
             body = response.read()
     except urllib.error.HTTPError as error:
         # DOWN answers 503, with the components in the body.
@@ -78,10 +78,17 @@ def kafka_up(base):
     return kafka.get("status") == "UP", f"kafka {kafka.get('status')} {json.dumps(kafka.get('details'))}"
 
 
-def start_in_root(root, service, report, settings, until, deadline_seconds, what):
+def kafka_down(base):
+    """Whether the service's health reports its Kafka component DOWN."""
+    up, seen = kafka_up(base)
+    return not up and seen.startswith("kafka DOWN"), seen
+
+
+def start_in_root(root, service, report, settings, until, deadline_seconds, what, logged=None):
     """Starts the service installed in `root` as the image starts it (production settings, uid
     65532), listening on 127.0.0.1 with `settings` added; waits until `until(base_url)` holds,
-    then stops it in order with SIGTERM. The check passes when it held and the exit was 0."""
+    then stops it in order with SIGTERM. The check passes when it held, the exit was 0 and, if
+    `logged` is given, its log holds that text."""
     import os
     import shutil
     import signal
@@ -102,7 +109,8 @@ def start_in_root(root, service, report, settings, until, deadline_seconds, what
         command = [chroot, "--userspec=65532:65532", str(root), inside]
     else:
         command = [shutil.which("unshare") or "unshare", "--map-root-user", chroot, str(root), inside]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Its log (JSON lines on stdout in production) says why, when it fails.
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/{service}"
     held, seen = False, "no answer"
     deadline = time.monotonic() + deadline_seconds
@@ -114,14 +122,20 @@ def start_in_root(root, service, report, settings, until, deadline_seconds, what
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
-        _, errors = process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-        _, errors = process.communicate()
+        output, _ = process.communicate()
+    lines = output.strip().splitlines()
+    errors = next(
+        (found[-2:] for pattern in (r"(?i)certificate|handshake|ssl", r"(?i)error|fail") if (found := [line for line in lines if re.search(pattern, line)])),
+        lines[-3:],
+    )
+    held = held and (logged is None or logged in output)
     report.check(
         held and process.returncode == 0,
         f"{service} {what}: {seen}, exit {process.returncode} on SIGTERM",
-        " | ".join(errors.strip().splitlines()[-3:]),
+        " | ".join(line[:400] for line in errors),
     )
 
 
@@ -181,14 +195,18 @@ def cmd_runtime_image(dockerfile, debs, root, *binaries):
 CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 
 
-def install_ca_bundle(root, local_ca):
+def install_ca_bundle(root, local_ca=None):
     """Writes the bundle as update-ca-certificates does: every certificate the package ships
     (/usr/share/ca-certificates, as its postinst lists them in /etc/ca-certificates.conf, sorted),
     then the local ones (/usr/local/share/ca-certificates/*.crt, sorted), each ending in a newline.
-    `local_ca` is installed as a local certificate. Returns how many certificates it holds."""
+    `local_ca`, if given, is installed as a local certificate (else none is). Returns how many
+    certificates the bundle holds."""
     local = root / "usr/local/share/ca-certificates"
     local.mkdir(parents=True, exist_ok=True)
-    (local / "storefront-local-ca.crt").write_text(Path(local_ca).read_text())
+    for installed in local.glob("*.crt"):
+        installed.unlink()
+    if local_ca is not None:
+        (local / "storefront-local-ca.crt").write_text(Path(local_ca).read_text())
     shipped = root / "usr/share/ca-certificates"
     files = sorted(shipped.rglob("*.crt"), key=lambda path: str(path.relative_to(shipped))) + sorted(local.glob("*.crt"))
     bundle = root / CA_BUNDLE
@@ -211,14 +229,10 @@ def cmd_runtime_trust(dockerfile, debs, root, security_dir, *binaries):
     report = Report()
     _, root, _ = unpack_runtime_image(report, dockerfile, debs, root)
     security_dir = Path(security_dir)
-    count = install_ca_bundle(root, security_dir / "ca.pem")
-    report.ok(f"/{CA_BUNDLE}: {count} certificates, the local test CA last; /usr/lib/ssl (OpenSSL's default verify paths) "
-              f"{'is there' if (root / 'usr/lib/ssl').exists() else 'is absent, as in the image'}")
     passwords = dict(line.split() for line in (security_dir / "users").read_text().splitlines() if line.strip())
-    for binary in binaries:
-        service = Path(binary).name
-        install(root, binary)
-        settings = {
+
+    def settings(service):
+        return {
             "APP_DATABASE__URI": os.environ["APP_DATABASE__URI"],
             "APP_KAFKA__BOOTSTRAP_SERVERS": os.environ["APP_KAFKA__BOOTSTRAP_SERVERS"],
             "APP_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
@@ -226,6 +240,21 @@ def cmd_runtime_trust(dockerfile, debs, root, security_dir, *binaries):
             "APP_KAFKA__SASL_USERNAME": service,
             "APP_KAFKA__SASL_PASSWORD": passwords[service],
         }
-        start_in_root(root, service, report, settings, kafka_up, 60,
+
+    # The control: with the image's own bundle, which lacks the local CA, the handshake fails, so
+    # the runs below pass through that bundle and nothing else.
+    count = install_ca_bundle(root)
+    first = Path(binaries[0])
+    install(root, first)
+    start_in_root(root, first.name, report, settings(first.name), kafka_down, 60,
+                  f"with the image's own bundle ({count} certificates, not the local CA) is refused by TLS verification",
+                  logged="certificate verify failed")
+    count = install_ca_bundle(root, security_dir / "ca.pem")
+    report.ok(f"/{CA_BUNDLE}: {count} certificates, the local test CA last; /usr/lib/ssl (OpenSSL's default verify paths) "
+              f"{'is there' if (root / 'usr/lib/ssl').exists() else 'is absent, as in the image'}")
+    for binary in binaries:
+        service = Path(binary).name
+        install(root, binary)
+        start_in_root(root, service, report, settings(service), kafka_up, 60,
                       "with no APP_KAFKA__SSL_CA_LOCATION trusts the broker through the image's CA bundle")
     report.exit()
