@@ -214,6 +214,52 @@ mod tests {
         );
     }
 
+    /// The value of `key` in `section` of a TOML file (plain `key = "value"` lines).
+    fn toml_value(text: &str, section: &str, key: &str) -> Option<String> {
+        text.lines()
+            .skip_while(|line| line.trim() != format!("[{section}]"))
+            .skip(1)
+            .take_while(|line| !line.starts_with('['))
+            .find_map(|line| {
+                let (name, value) = line.split_once('=')?;
+                (name.trim() == key).then(|| value.trim().trim_matches('"').to_owned())
+            })
+    }
+
+    #[test]
+    fn the_default_services_are_the_services_default_configuration() {
+        for flow in default_services() {
+            let path = format!(
+                "{}/../services/{}/configuration/base.toml",
+                env!("CARGO_MANIFEST_DIR"),
+                flow.service
+            );
+            let text = std::fs::read_to_string(&path).expect("a service's base.toml");
+            assert_eq!(
+                toml_value(&text, "consumer", "group_id"),
+                flow.group,
+                "{path}"
+            );
+            // The services' `[topics]` keys, by contract topic.
+            let keys = [
+                (topics::CUSTOMER_CHANGE, "customer_change"),
+                (topics::ORDER_FULFILL, "order_fulfill"),
+                (topics::ORDER_STATUS_CHANGE, "order_status_change"),
+            ];
+            for (_, topic, _) in flow.messages() {
+                let (_, key) = keys
+                    .iter()
+                    .find(|(default, _)| *default == topic)
+                    .expect("a contract topic");
+                assert_eq!(
+                    toml_value(&text, "topics", key).as_deref(),
+                    Some(topic.as_str()),
+                    "{path}: {key}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_grant_prints_as_the_acl_helper_reads_it() {
         let grant = Grant {

@@ -148,7 +148,10 @@ async fn the_secured_mode_gives_each_service_a_user_with_only_its_grants() {
     let names: Vec<&str> = passwords.iter().map(|(user, _)| user.as_str()).collect();
     assert_eq!(names, ["admin", "accounts", "orders", "fulfillment"]);
     for (user, password) in &passwords {
-        assert!(!printed.contains(password.as_str()), "{user}'s password printed");
+        assert!(
+            !printed.contains(password.as_str()),
+            "{user}'s password printed"
+        );
     }
     let password = |name: &str| {
         passwords
