@@ -5,6 +5,11 @@
 #     kubernetes-validate --strict for Kubernetes 1.30; Istio, prometheus-operator and Strimzi
 #     resources pass their published models (npm), unknown fields included; the Strimzi resources
 #     also agree with each other (one KRaft cluster, replication that fits its brokers);
+#   - least privilege on minikube: Kafka's only listener is TLS with SCRAM-SHA-512, authorization
+#     simple, a KafkaUser per service with exactly the grants of deploy/kafka/grants.txt
+#     (generated from the event contract, kept so by a test), each service as its user with the
+#     password and CA from the Secrets the operator makes, no password in a manifest, and each
+#     service's MongoDB user readWrite on its own database only;
 #   - the services' environment in the Dockerfile, compose and every overlay: only variables of
 #     services/settings.toml, each for a service that reads it, every required setting
 #     set, values valid;
@@ -26,7 +31,8 @@
 #     hold is a workspace cargo can load;
 #   - the release binaries, in a folder of exactly the Debian packages of the runtime image,
 #     find every library they need and (with APP_DATABASE__URI and APP_KAFKA__BOOTSTRAP_SERVERS
-#     set) start and answer their liveness;
+#     set) start and answer their liveness; with that image's CA bundle holding the CA of a
+#     secured local Kafka, and no CA location set, they reach it over SASL_SSL;
 #   - shellcheck passes on the deployment scripts.
 # Installs what it needs once (docker-compose and promtool with apt, a Python environment and
 # npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
@@ -128,13 +134,13 @@ run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
 
 # --- kustomize ---------------------------------------------------------------------------------
 
-# Rendered from a copy, where each overlay that reads an untracked secrets.env gets its
-# secrets.env.example instead: the check never reads (or prints) real credentials.
+# Rendered from a copy, where each overlay that reads untracked .env files (secrets.env, one per
+# service) gets their .env.example instead: the check never reads (or prints) real credentials.
 mkdir -p "$WORK/tree" "$WORK/rendered"
-tar --exclude=secrets.env -cf - k8s istio deploy | tar -xf - -C "$WORK/tree"
+tar --exclude='*.env' -cf - k8s istio deploy | tar -xf - -C "$WORK/tree"
 while IFS= read -r example; do
   cp "$example" "${example%.example}"
-done < <(find "$WORK/tree" -name secrets.env.example)
+done < <(find "$WORK/tree" -name '*.env.example')
 
 kustomizations=()
 while IFS= read -r file; do
@@ -208,6 +214,13 @@ strimzi_operator() {
   return "${PIPESTATUS[0]}"
 }
 run "the Strimzi operator install puts every namespaced object in kafka (as deploy-minikube.sh renders it)" strimzi_operator
+security() {
+  checks security deploy/kafka/grants.txt "$WORK/rendered/k8s_overlays_minikube.yaml" scripts/deploy-minikube.sh \
+    amazon-msk="$WORK/rendered/k8s_overlays_amazon-msk.yaml" \
+    confluent-cloud="$WORK/rendered/k8s_overlays_confluent-cloud.yaml" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "minikube: Kafka takes only TLS with SCRAM-SHA-512 and simple authorization, a KafkaUser per service with exactly the contract's grants (deploy/kafka/grants.txt), each service's password and CA from the operator's Secrets, each MongoDB user readWrite on its own database only; the cloud overlays: credentials of its own for each service" security
 
 # --- the services' configuration and wiring ---------------------------------------------------
 
@@ -332,8 +345,32 @@ runtime_image() {
     "$TARGET_DIR"/release/{accounts,orders,fulfillment} | sed 's/^/    /'
   return "${PIPESTATUS[0]}"
 }
+# The runtime image's trust store, for a managed Kafka whose CA is a public one: the image's CA
+# bundle, built as its ca-certificates install builds it, holding the CA of a secured Kafka of
+# this check's own (scripts/infra.sh's secured mode, on free ports, stopped afterwards); each
+# binary, with no CA location set, must reach that broker as its own user.
+runtime_trust() {
+  (
+    export STOREFRONT_KAFKA_SECURITY=sasl_ssl
+    use_private_servers "$WORK/secured-servers" >/dev/null 2>&1
+    trap 'bash scripts/infra.sh stop >/dev/null 2>&1' EXIT
+    if ! bash scripts/infra.sh start >"$WORK/secured-servers.log" 2>&1; then
+      printf '    FAIL starting the secured Kafka: %s\n' "$(tail -n 1 "$WORK/secured-servers.log")"
+      exit 1
+    fi
+    checks runtime-trust Dockerfile "$RUNTIME_DEBS_DIR" "$WORK/trust-root" "$KAFKA_SECURITY_DIR" \
+      "$TARGET_DIR"/release/{accounts,orders,fulfillment} | sed 's/^/    /'
+    exit "${PIPESTATUS[0]}"
+  )
+}
 if [[ -x $TARGET_DIR/release/accounts && -x $TARGET_DIR/release/orders && -x $TARGET_DIR/release/fulfillment ]]; then
   run "the release binaries find every library in the runtime image's packages, and start there" runtime_image
+  if [[ -f dev/target/classpath ]]; then
+    run "the release binaries, with no CA location, trust a SASL_SSL broker whose CA is in the runtime image's CA bundle" runtime_trust
+  else
+    log "SKIPPED the runtime image's trust store: no local servers (scripts/setup.sh --servers)"
+    skipped=$((skipped + 1))
+  fi
 else
   log "SKIPPED the runtime image's libraries: no release binaries (cargo build --release -p accounts -p orders -p fulfillment)"
   skipped=$((skipped + 1))

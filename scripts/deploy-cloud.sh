@@ -2,7 +2,8 @@
 # Deploys the storefront to a cluster with Istio against a managed Kafka and MongoDB Atlas:
 #   scripts/deploy-cloud.sh confluent-cloud|amazon-msk
 # It first checks what only you can provide and stops with what to do when something is
-# missing: the overlay's secrets.env (bootstrap servers, credentials, Atlas URI), and images
+# missing: the overlay's secrets.env (bootstrap servers) and <service>.env files (each service's
+# own Kafka credentials and Atlas URI), and images
 # from your registry (the overlays name storefront/<service>:0.1.0, which no registry serves
 # until you build, push and set them in the overlay's kustomization.yaml under `images:`).
 # Then it applies the overlay and istio/ to kubectl's current context and waits for the
@@ -29,21 +30,27 @@ esac
 command -v kubectl >/dev/null || { log "kubectl is needed; install it first"; exit 1; }
 
 problems=()
-if [[ ! -f $OVERLAY_DIR/secrets.env ]]; then
-  problems+=("$OVERLAY_DIR/secrets.env is missing: cp $OVERLAY_DIR/secrets.env.example $OVERLAY_DIR/secrets.env and fill it in")
-fi
+secrets_there=true
+for file in secrets accounts orders fulfillment; do
+  if [[ ! -f $OVERLAY_DIR/$file.env ]]; then
+    problems+=("$OVERLAY_DIR/$file.env is missing: cp $OVERLAY_DIR/$file.env.example $OVERLAY_DIR/$file.env and fill it in")
+    secrets_there=false
+  fi
+done
 
 # The images the overlay would pull, rendered with the example secrets if the real ones are not
 # there yet (the images do not depend on them).
 rendered=$(mktemp)
 scratch=$(mktemp -d)
 trap 'rm -rf "$rendered" "$scratch"' EXIT
-if [[ -f $OVERLAY_DIR/secrets.env ]]; then
+if $secrets_there; then
   kubectl kustomize "$OVERLAY_DIR" >"$rendered"
 else
-  tar -C "$(dirname "$OVERLAY_DIR")/../.." --exclude=secrets.env -cf - k8s deploy | tar -C "$scratch" -xf -
+  tar -C "$(dirname "$OVERLAY_DIR")/../.." --exclude='*.env' -cf - k8s deploy | tar -C "$scratch" -xf -
   copy="$scratch/k8s/overlays/$(basename "$OVERLAY_DIR")"
-  cp "$copy/secrets.env.example" "$copy/secrets.env"
+  for example in "$copy"/*.env.example; do
+    cp "$example" "${example%.example}"
+  done
   kubectl kustomize "$copy" >"$rendered"
 fi
 unpublished=$(grep -oE 'image: *storefront/[a-z]+:[^ ]+' "$rendered" | sed 's/image: *//' | sort -u || true)
@@ -56,7 +63,7 @@ if ((${#problems[@]} > 0)); then
   printf '  - %s\n' "${problems[@]}" >&2
   exit 1
 fi
-log "$OVERLAY_NAME: secrets.env is there and every image comes from a registry"
+log "$OVERLAY_NAME: secrets.env and each service's .env are there, and every image comes from a registry"
 $check_only && exit 0
 
 log "applying $OVERLAY_DIR and istio/ to $(kubectl config current-context)"

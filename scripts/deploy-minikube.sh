@@ -6,7 +6,9 @@
 #   3. installs the Strimzi operator into the kafka namespace;
 #   4. builds the three images and the load generator's into minikube's Docker;
 #   5. applies k8s/overlays/minikube and istio/, and mounts the dashboard into Grafana;
-#   6. waits until MongoDB, Kafka, the topics, the services and the gateway are ready.
+#   6. waits until MongoDB, Kafka, the topics and the Kafka users are ready, copies each service's
+#      Kafka password (the Secret the Strimzi User Operator generated) and the cluster CA into
+#      dev, then waits for the services and the gateway.
 # Idempotent: rerun it after any change; what is already there is left or updated in place, and
 # the services restart only when their image changed.
 # Needs minikube, kubectl, curl and (for the image build) the docker CLI. Settings, by environment:
@@ -82,7 +84,8 @@ k create namespace kafka --dry-run=client -o yaml | k apply -f - >/dev/null
 bash deploy/strimzi/render-operator.sh "$strimzi_manifest" kafka |
   k apply --server-side --force-conflicts -f - >/dev/null
 k wait --for condition=established --timeout=120s \
-  crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io >/dev/null
+  crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io \
+  crd/kafkausers.kafka.strimzi.io >/dev/null
 k -n kafka rollout status deployment/strimzi-cluster-operator --timeout=300s
 
 # --- 4. images ------------------------------------------------------------------------------
@@ -135,6 +138,22 @@ log "waiting for the Kafka cluster (a few minutes on first start)"
 k -n kafka wait kafka/storefront --for=condition=Ready --timeout=900s
 log "waiting for the topics"
 k -n kafka wait kafkatopic --all --for=condition=Ready --timeout=300s
+log "waiting for the Kafka users"
+k -n kafka wait kafkauser --all --for=condition=Ready --timeout=300s
+# copy_secret NAME KEY: Secret NAME's KEY from kafka into dev, where the services read it (a pod
+# reads Secrets of its own namespace only). The value goes through a pipe, never a command line.
+copy_secret() {
+  local value
+  value=$(k -n kafka get secret "$1" -o "jsonpath={.data.${2//./\\.}}")
+  [[ -n $value ]] || { log "Secret kafka/$1 has no $2"; exit 1; }
+  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: dev\ndata:\n  %s: %s\n' "$1" "$2" "$value" |
+    k apply -f - >/dev/null
+}
+log "copying each service's Kafka password and the cluster CA into dev"
+for user in $(k -n kafka get kafkauser -o jsonpath='{.items[*].metadata.name}'); do
+  copy_secret "$user" password
+done
+copy_secret storefront-cluster-ca-cert ca.crt
 for service in "${SERVICES[@]}"; do
   log "waiting for $service"
   k -n dev rollout status "deployment/$service" --timeout=300s

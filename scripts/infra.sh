@@ -19,6 +19,10 @@
 # prefix of their topics, default storefront-lake), STOREFRONT_LAKE_TOPICS (the three topics it
 # reads, comma-separated in the contract's order, default the contract's names) and
 # STOREFRONT_LAKE_COMMIT_INTERVAL_MS (how often the sink commits to the tables, default 60000).
+# STOREFRONT_KAFKA_SECURITY=sasl_ssl starts Kafka secured instead (dev/kafka.sh --secure, data in
+# .data/kafka-secured): SASL_SSL only, a user per service and `admin` with passwords generated
+# into .data/kafka-security/users on first start (never printed), the topics created as admin,
+# and the ACLs of deploy/kafka/grants.txt (generated from the event contract) created.
 # A port taken by something else, a server that exits during start or does not answer in time:
 # one line says which, with its log, and whatever this run started is stopped again.
 set -euo pipefail
@@ -105,6 +109,49 @@ stop_process() {
   rm -f "$(pid_file "$name")"
 }
 
+# The Admin client's settings: anonymous PLAINTEXT, or the super user admin over SASL_SSL.
+client_properties() {
+  local file="$DATA_DIR/kafka-admin.properties" password
+  (
+    umask 077
+    if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+      password=$(awk '$1 == "admin" { print $2 }' "$KAFKA_SECURITY_DIR/users")
+      printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$password\";" \
+        "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_SECURITY_DIR/ca.pem"
+    fi >"$file"
+  )
+  echo "$file"
+}
+
+# The users of the secured Kafka: admin and one per service, each with a password of its own,
+# made once (the broker writes their SCRAM credentials when it formats its folder).
+make_users() {
+  local users="$KAFKA_SECURITY_DIR/users" name
+  [[ -f $users ]] && return
+  mkdir -p "$KAFKA_SECURITY_DIR"
+  (
+    umask 077
+    for name in admin accounts orders fulfillment; do
+      printf '%s %s\n' "$name" "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    done >"$users"
+  )
+  log "Kafka users admin, accounts, orders and fulfillment: passwords in $users"
+}
+
+# The ACLs of deploy/kafka/grants.txt, as admin.
+create_acls() {
+  local grants=() line output
+  while IFS= read -r line; do
+    [[ -z $line || $line == \#* ]] || grants+=("$line")
+  done <"$REPO_ROOT/deploy/kafka/grants.txt"
+  if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateAcls \
+    "$KAFKA_BOOTSTRAP" "$(client_properties)" "${grants[@]}" 2>&1); then
+    abort "creating the ACLs on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
+  fi
+  log "ACLs on $KAFKA_BOOTSTRAP: ${#grants[@]} grants of deploy/kafka/grants.txt"
+}
+
 create_topics() {
   local topics=() topic output
   for topic in "${TOPICS[@]}"; do
@@ -117,7 +164,7 @@ create_topics() {
   done
   # The cluster's default replication factor: 1 on ours, whatever yours sets.
   if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
-    "$KAFKA_BOOTSTRAP" 3 default "${topics[@]}" 2>&1); then
+    "$KAFKA_BOOTSTRAP" "$(client_properties)" 3 default "${topics[@]}" 2>&1); then
     abort "creating the topics on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
   fi
   log "topics on $KAFKA_BOOTSTRAP: $(tr '\n' ' ' <<<"$output")"
@@ -165,6 +212,9 @@ start_lake() {
   local lake_topics="${STOREFRONT_LAKE_TOPICS:-$(IFS=,; echo "${TOPICS[*]}")}"
   local lake_python="$LAKE_TOOLS_DIR/venv/bin/python" output
   [[ -x "$lake_python" ]] || abort "$lake_python missing: run scripts/setup.sh --lake"
+  # The Connect worker has no Kafka user of its own yet: it reads as an anonymous client.
+  [[ $KAFKA_SECURITY == plaintext ]] ||
+    abort "the lake runs on the plaintext Kafka only (STOREFRONT_KAFKA_SECURITY=$KAFKA_SECURITY)"
   mkdir -p "$lake_dir"
   lake_dir=$(cd "$lake_dir" && pwd)
   write_lake_settings "$lake_dir" "$name" "$lake_topics"
@@ -174,7 +224,7 @@ start_lake() {
     abort "creating the lake's tables failed"
   # The sink's coordinator and workers talk over this topic; the broker creates no topic itself.
   if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
-    "$KAFKA_BOOTSTRAP" 1 default "$name.control" 2>&1); then
+    "$KAFKA_BOOTSTRAP" "$(client_properties)" 1 default "$name.control" 2>&1); then
     abort "creating $name.control on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
   fi
   LAKE_CATALOG_URI=$LAKE_CATALOG_URI LAKE_WAREHOUSE=$LAKE_WAREHOUSE \
@@ -202,11 +252,25 @@ case "${1:-}" in
     if compgen -G "$DATA_DIR/broker/*.db" >/dev/null; then
       log "note: $DATA_DIR/broker holds the earlier local broker's sqlite files, which nothing reads any more; delete that folder when you no longer need it"
     fi
+    case $KAFKA_SECURITY in
+      plaintext) kafka_dir="$DATA_DIR/kafka" secure=() ;;
+      sasl_ssl) kafka_dir="$DATA_DIR/kafka-secured" secure=(--secure "$KAFKA_SECURITY_DIR") ;;
+      *) abort "STOREFRONT_KAFKA_SECURITY=$KAFKA_SECURITY: plaintext or sasl_ssl" ;;
+    esac
     if [[ -n "${STOREFRONT_KAFKA_BOOTSTRAP:-}" ]]; then
+      [[ $KAFKA_SECURITY == plaintext ]] ||
+        abort "STOREFRONT_KAFKA_SECURITY=$KAFKA_SECURITY secures the Kafka this script starts, not one of your own (STOREFRONT_KAFKA_BOOTSTRAP)"
       log "using the Kafka at $KAFKA_BOOTSTRAP"
     else
-      start_process kafka "$KAFKA_PORT" "$REPO_ROOT/dev/kafka.sh" --dir "$DATA_DIR/kafka" \
-        --port "$KAFKA_PORT" --controller-port "$KAFKA_CONTROLLER_PORT"
+      # A broker of the other mode on this data folder would take the port.
+      if pid=$(server_pid kafka) && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$kafka_dir/"; then
+        abort "kafka: the running broker is not the $KAFKA_SECURITY one; stop it first (scripts/infra.sh stop kafka)"
+      fi
+      if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+        make_users
+      fi
+      start_process kafka "$KAFKA_PORT" "$REPO_ROOT/dev/kafka.sh" --dir "$kafka_dir" \
+        --port "$KAFKA_PORT" --controller-port "$KAFKA_CONTROLLER_PORT" "${secure[@]}"
     fi
     if [[ -n "${STOREFRONT_MONGODB_URI:-}" ]]; then
       log "using the MongoDB at its URI (STOREFRONT_MONGODB_URI)"
@@ -215,6 +279,9 @@ case "${1:-}" in
         "$DATABASE_STORAGE"
     fi
     create_topics
+    if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+      create_acls
+    fi
     ;;
   stop)
     shift

@@ -26,6 +26,12 @@ read_server_settings() {
   # API listen here.
   LAKE_S3_PORT="${STOREFRONT_LAKE_S3_PORT:-7070}"
   LAKE_CONNECT_PORT="${STOREFRONT_LAKE_CONNECT_PORT:-8083}"
+  # `plaintext` (the default): anyone on 127.0.0.1 may read and write every topic. `sasl_ssl`:
+  # the local Kafka takes SASL_SSL only (SCRAM-SHA-512, a local CA), one user per service with
+  # a generated password, and the ACLs of deploy/kafka/grants.txt; its users, passwords, CA and
+  # the admin client's settings are in KAFKA_SECURITY_DIR, its data in a folder of its own.
+  KAFKA_SECURITY="${STOREFRONT_KAFKA_SECURITY:-plaintext}"
+  KAFKA_SECURITY_DIR="$DATA_DIR/kafka-security"
 }
 read_server_settings
 
@@ -73,6 +79,22 @@ use_private_servers() {
     STOREFRONT_LAKE_CONNECT_PORT
   read_server_settings
   export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
+}
+
+# kafka_settings_of SERVICE: in the secured mode, exports the APP_KAFKA__ settings with which
+# SERVICE connects as its own user (password from KAFKA_SECURITY_DIR/users, the local CA); in
+# the plain mode, nothing. Run it in the subshell that starts the service.
+kafka_settings_of() {
+  [[ $KAFKA_SECURITY == sasl_ssl ]] || return 0
+  local password
+  password=$(awk -v user="$1" '$1 == user { print $2 }' "$KAFKA_SECURITY_DIR/users" 2>/dev/null)
+  if [[ -z $password ]]; then
+    log "no Kafka user $1 in $KAFKA_SECURITY_DIR/users: start the secured Kafka first (scripts/infra.sh start)"
+    return 1
+  fi
+  export APP_KAFKA__SECURITY_PROTOCOL=SASL_SSL APP_KAFKA__SASL_MECHANISM=SCRAM-SHA-512 \
+    APP_KAFKA__SASL_USERNAME="$1" APP_KAFKA__SASL_PASSWORD="$password" \
+    APP_KAFKA__SSL_CA_LOCATION="$KAFKA_SECURITY_DIR/ca.pem"
 }
 
 # wait_http URL SECONDS: wait until URL answers 2xx.

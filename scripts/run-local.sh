@@ -3,10 +3,13 @@
 # (27017) on 127.0.0.1 with their data in .data/, then accounts (8085), orders (8090) and
 # fulfillment (8095). Prints the URLs; Ctrl-C stops everything it started.
 # STOREFRONT_KAFKA_BOOTSTRAP or STOREFRONT_MONGODB_URI use a Kafka or MongoDB of your own instead
-# (scripts/lib.sh lists every setting).
+# (scripts/lib.sh lists every setting). STOREFRONT_KAFKA_SECURITY=sasl_ssl runs Kafka secured
+# (scripts/infra.sh): each service then connects over SASL_SSL as its own user, with its own
+# password, trusting the local CA, and may do only what its grants allow.
 #   scripts/run-local.sh --lake   (or STOREFRONT_LAKE=1) also the data lake (docs/lake.md): Versity
 #                                 S3 Gateway (7070) and a Kafka Connect worker (8083) with the
-#                                 Iceberg sink copying the three topics into tables
+#                                 Iceberg sink copying the three topics into tables; on the
+#                                 plaintext Kafka only, for now
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -79,7 +82,8 @@ mkdir -p "$DATA_DIR"
 declare -A ports=([accounts]=8085 [orders]=8090 [fulfillment]=8095)
 for service in accounts orders fulfillment; do
   log "starting $service (log: $DATA_DIR/$service.log)"
-  "$TARGET_DIR/release/$service" >"$DATA_DIR/$service.log" 2>&1 &
+  # In a subshell: each service's Kafka user and password are in its environment only.
+  (kafka_settings_of "$service" && exec "$TARGET_DIR/release/$service") >"$DATA_DIR/$service.log" 2>&1 &
   pids+=($!)
 done
 for service in accounts orders fulfillment; do
@@ -87,6 +91,7 @@ for service in accounts orders fulfillment; do
 done
 
 kafka="(Apache Kafka, KRaft)"
+[[ $KAFKA_SECURITY == sasl_ssl ]] && kafka="(Apache Kafka, KRaft; SASL_SSL, a user per service: $KAFKA_SECURITY_DIR)"
 [[ -n "${STOREFRONT_KAFKA_BOOTSTRAP:-}" ]] && kafka="(yours)"
 database="$DATABASE_URI (mongo-java-server)"
 # A URI of your own may hold credentials: not printed.

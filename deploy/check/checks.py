@@ -18,8 +18,13 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
   build-context DOCKERFILE DOCKERIGNORE WORK          the first COPYs hold a loadable workspace
   operator-namespace RENDERED.yaml NAMESPACE         the Strimzi operator lands in NAMESPACE
   jwt-policy RENDERED.yaml                           the JWT policies over every route served
+  security GRANTS.txt MINIKUBE.yaml DEPLOY_SCRIPT [NAME=CLOUD.yaml...]
+                                                     Kafka users, ACLs, credentials (minikube),
+                                                     a principal per service (cloud overlays)
   runtime-packages DOCKERFILE                        the Debian packages of the runtime image
   runtime-image DOCKERFILE DEBS ROOT BINARY...       the binaries in a folder of those packages
+  runtime-trust DOCKERFILE DEBS ROOT SECURITY_DIR BINARY...  and with the image's CA bundle
+                                                     holding a secured local broker's CA
 """
 
 import sys
@@ -29,7 +34,8 @@ from dashboard import cmd_dashboard
 from environment import cmd_env
 from jwt_policy import cmd_jwt_policy
 from loadgen import cmd_loadgen
-from runtime import cmd_runtime_image, cmd_runtime_packages
+from security import cmd_security
+from runtime import cmd_runtime_image, cmd_runtime_packages, cmd_runtime_trust
 from strimzi import cmd_operator_namespace, cmd_split, cmd_strimzi
 from topics import cmd_topics
 from tracing import cmd_tracing
@@ -62,12 +68,16 @@ def main(argv):
         cmd_build_context(*args)
     elif command == "operator-namespace":
         cmd_operator_namespace(*args)
+    elif command == "security":
+        cmd_security(*args)
     elif command == "jwt-policy":
         cmd_jwt_policy(*args)
     elif command == "runtime-packages":
         cmd_runtime_packages(*args)
     elif command == "runtime-image":
         cmd_runtime_image(*args)
+    elif command == "runtime-trust":
+        cmd_runtime_trust(*args)
     else:
         raise SystemExit(__doc__)
 

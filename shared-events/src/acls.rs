@@ -7,6 +7,8 @@
 //! no grant is cluster-wide. An idempotent producer needs none: since Kafka 2.8 (KIP-679),
 //! `Write` on a topic allows the `InitProducerId` the idempotent producer sends.
 
+pub mod render;
+
 use std::fmt;
 
 use crate::asyncapi::{Direction, EventFlow};
@@ -50,6 +52,17 @@ impl fmt::Display for Grant {
     }
 }
 
+/// The three services as they are configured by default: each one's name is its Kafka user,
+/// each consumer's group is named as the service, every topic has its contract name. What the
+/// deployments' users and ACLs are generated from ([`render`]).
+pub fn default_services() -> Vec<EventFlow> {
+    vec![
+        EventFlow::with_default_topics("accounts", None),
+        EventFlow::with_default_topics("orders", Some("orders")),
+        EventFlow::with_default_topics("fulfillment", Some("fulfillment")),
+    ]
+}
+
 /// Every grant the services of `flows` need, sorted and without repeats: `Write` and
 /// `Describe` on each topic a service sends to and on the dead-letter topic of each topic it
 /// receives; `Read` and `Describe` on each topic it receives, and `Read` on its group.
@@ -90,14 +103,6 @@ mod tests {
     use super::*;
     use crate::asyncapi::document;
 
-    fn services() -> Vec<EventFlow> {
-        vec![
-            EventFlow::with_default_topics("accounts", None),
-            EventFlow::with_default_topics("orders", Some("orders")),
-            EventFlow::with_default_topics("fulfillment", Some("fulfillment")),
-        ]
-    }
-
     fn of(grants: &[Grant], principal: &str) -> BTreeSet<String> {
         grants
             .iter()
@@ -117,7 +122,7 @@ mod tests {
 
     #[test]
     fn each_service_gets_exactly_what_it_sends_and_receives() {
-        let grants = grants(&services());
+        let grants = grants(&default_services());
         assert_eq!(
             of(&grants, "accounts"),
             set(&[
@@ -158,7 +163,7 @@ mod tests {
 
     #[test]
     fn grants_match_each_services_asyncapi_document_and_nothing_else() {
-        for flow in services() {
+        for flow in default_services() {
             let grants = grants(std::slice::from_ref(&flow));
             let document = document(&flow, "t", "d");
             let mut expected = BTreeSet::new();
@@ -207,6 +212,52 @@ mod tests {
                 "test.status"
             ])
         );
+    }
+
+    /// The value of `key` in `section` of a TOML file (plain `key = "value"` lines).
+    fn toml_value(text: &str, section: &str, key: &str) -> Option<String> {
+        text.lines()
+            .skip_while(|line| line.trim() != format!("[{section}]"))
+            .skip(1)
+            .take_while(|line| !line.starts_with('['))
+            .find_map(|line| {
+                let (name, value) = line.split_once('=')?;
+                (name.trim() == key).then(|| value.trim().trim_matches('"').to_owned())
+            })
+    }
+
+    #[test]
+    fn the_default_services_are_the_services_default_configuration() {
+        for flow in default_services() {
+            let path = format!(
+                "{}/../services/{}/configuration/base.toml",
+                env!("CARGO_MANIFEST_DIR"),
+                flow.service
+            );
+            let text = std::fs::read_to_string(&path).expect("a service's base.toml");
+            assert_eq!(
+                toml_value(&text, "consumer", "group_id"),
+                flow.group,
+                "{path}"
+            );
+            // The services' `[topics]` keys, by contract topic.
+            let keys = [
+                (topics::CUSTOMER_CHANGE, "customer_change"),
+                (topics::ORDER_FULFILL, "order_fulfill"),
+                (topics::ORDER_STATUS_CHANGE, "order_status_change"),
+            ];
+            for (_, topic, _) in flow.messages() {
+                let (_, key) = keys
+                    .iter()
+                    .find(|(default, _)| *default == topic)
+                    .expect("a contract topic");
+                assert_eq!(
+                    toml_value(&text, "topics", key).as_deref(),
+                    Some(topic.as_str()),
+                    "{path}: {key}"
+                );
+            }
+        }
     }
 
     #[test]

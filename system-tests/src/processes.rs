@@ -1,8 +1,12 @@
 //! The three services as child processes of the test, started from the built binaries.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use platform::kafka::Producer;
 use platform::settings::KafkaSettings;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureRecord;
 use serde_json::Value;
 use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
@@ -10,6 +14,8 @@ use test_support::{
     PrivateKafka, ServiceProcess, create_topics_compacting, create_topics_with_dead_letters,
     unique_name,
 };
+
+use crate::Topics;
 
 /// The three services' names, which are their Kafka users on a secured broker.
 const SERVICES: [&str; 3] = ["accounts", "orders", "fulfillment"];
@@ -28,7 +34,19 @@ pub fn secured_broker() -> (PrivateKafka, Vec<(&'static str, String)>) {
     (PrivateKafka::start_secured(&users), passwords)
 }
 
-use crate::Topics;
+/// Writes one small record to `topic` as `producer`'s principal, with the broker's answer
+/// (an authorization error when its grants do not reach the topic).
+pub async fn write_probe(producer: &Producer, topic: &str) -> Result<(), KafkaError> {
+    producer
+        .client()
+        .send(
+            FutureRecord::to(topic).key("k").payload("{}"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|(error, _)| error)
+}
 
 /// One running service binary: the harness the benchmark uses too.
 pub type Service = ServiceProcess;

@@ -1,18 +1,29 @@
 //! The local servers' script, `scripts/infra.sh`, when a start cannot go ahead: one line says
-//! why and where to look, nothing it started is left running, and nothing is wiped. And the
+//! why and where to look, nothing it started is left running, and nothing is wiped; and its
+//! secured mode, which gives each service a user of its own with only its grants. And the
 //! benchmark's script, asked for its options.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
+use platform::settings::KafkaSettings;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use system_tests::processes::write_probe;
 use test_support::{EVENT_DEADLINE, eventually, free_port, unique_name};
 
 /// `scripts/infra.sh start` with its data in `data` and these ports.
 fn infra_start(data: &Path, kafka: u16, database: u16) -> Output {
+    infra_start_with(data, kafka, database, "plaintext")
+}
+
+/// `scripts/infra.sh start` as above, with `STOREFRONT_KAFKA_SECURITY=security`.
+fn infra_start_with(data: &Path, kafka: u16, database: u16, security: &str) -> Output {
     Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/infra.sh"))
         .arg("start")
+        .env("STOREFRONT_KAFKA_SECURITY", security)
         .env("STOREFRONT_DATA_DIR", data)
         .env("STOREFRONT_KAFKA_PORT", kafka.to_string())
         .env("STOREFRONT_KAFKA_CONTROLLER_PORT", free_port().to_string())
@@ -84,6 +95,88 @@ fn data_of_the_earlier_broker_is_explained_and_kept() {
         b"records"
     );
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Stops what `scripts/infra.sh start` started in a data folder, when dropped.
+struct Started(PathBuf);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/infra.sh"))
+            .arg("stop")
+            .env("STOREFRONT_DATA_DIR", &self.0)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `STOREFRONT_KAFKA_SECURITY=sasl_ssl`: the broker takes SASL_SSL only; a service's user, with
+/// the password the script generated and the script's CA, may write its own topic and not
+/// another's; no password appears in what the script prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secured_mode_gives_each_service_a_user_with_only_its_grants() {
+    let data = data_folder();
+    let started = Started(data.clone());
+    let kafka = free_port();
+    let output = infra_start_with(&data, kafka, free_port(), "sasl_ssl");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("ACLs on"), "{printed}");
+    let security = data.join("kafka-security");
+    let users = std::fs::read_to_string(security.join("users")).expect("the users file");
+    let passwords: Vec<(String, String)> = users
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(user, password)| (user.to_owned(), password.to_owned()))
+        .collect();
+    let names: Vec<&str> = passwords.iter().map(|(user, _)| user.as_str()).collect();
+    assert_eq!(names, ["admin", "accounts", "orders", "fulfillment"]);
+    for (user, password) in &passwords {
+        assert!(
+            !printed.contains(password.as_str()),
+            "{user}'s password printed"
+        );
+    }
+    let password = |name: &str| {
+        passwords
+            .iter()
+            .find(|(user, _)| user == name)
+            .map(|(_, password)| password.clone())
+            .expect("a password")
+    };
+    let orders = platform::kafka::producer(&KafkaSettings {
+        bootstrap_servers: format!("127.0.0.1:{kafka}"),
+        security_protocol: "SASL_SSL".into(),
+        sasl_mechanism: Some("SCRAM-SHA-512".into()),
+        sasl_username: Some("orders".into()),
+        sasl_password: Some(password("orders").into()),
+        ssl_ca_location: Some(security.join("ca.pem").display().to_string()),
+        delivery_timeout: Duration::from_secs(10),
+        ..test_support::shared_kafka()
+    })
+    .expect("orders' producer");
+    eventually("orders writing its own topic", EVENT_DEADLINE, || async {
+        write_probe(&orders, shared_events::topics::ORDER_FULFILL)
+            .await
+            .ok()
+    })
+    .await;
+    let refused = write_probe(&orders, shared_events::topics::CUSTOMER_CHANGE).await;
+    assert!(
+        matches!(
+            refused,
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            ))
+        ),
+        "orders writing accounts' topic: {refused:?}"
+    );
+    drop(started);
 }
 
 /// The topics `scripts/infra.sh start` made for this run (`scripts/test.sh` starts the shared

@@ -16,7 +16,7 @@ use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
 use shared_events::topics;
 use system_tests::faults::{count_log_lines, create_customer, customer, pending_outbox_events};
-use system_tests::processes;
+use system_tests::processes::{self, write_probe};
 use test_support::{
     EVENT_DEADLINE, PrivateDatabase, PrivateKafka, eventually, summed, unique_name,
 };
@@ -58,18 +58,6 @@ fn impatient(settings: KafkaSettings) -> KafkaSettings {
     }
 }
 
-async fn produce(producer: &platform::kafka::Producer, topic: &str) -> Result<(), KafkaError> {
-    producer
-        .client()
-        .send(
-            FutureRecord::to(topic).key("k").payload("{}"),
-            Duration::from_secs(10),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|(error, _)| error)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contract_grants() {
     let (kafka, passwords) = secured_storefront_broker().await;
@@ -82,11 +70,11 @@ async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contr
     eventually(
         "accounts allowed to write its changelog",
         EVENT_DEADLINE,
-        || async { produce(&accounts, topics::CUSTOMER_CHANGE).await.ok() },
+        || async { write_probe(&accounts, topics::CUSTOMER_CHANGE).await.ok() },
     )
     .await;
 
-    let refused = produce(&accounts, topics::ORDER_FULFILL).await;
+    let refused = write_probe(&accounts, topics::ORDER_FULFILL).await;
     assert!(
         matches!(
             refused,
@@ -105,11 +93,11 @@ async fn services_authenticate_with_scram_over_tls_and_reach_only_what_the_contr
         topics::ORDER_FULFILL.to_owned(),
         topics::dead_letter(topics::CUSTOMER_CHANGE),
     ] {
-        produce(&orders, &topic)
+        write_probe(&orders, &topic)
             .await
             .unwrap_or_else(|error| panic!("orders writing {topic}: {error}"));
     }
-    let refused = produce(&orders, topics::CUSTOMER_CHANGE).await;
+    let refused = write_probe(&orders, topics::CUSTOMER_CHANGE).await;
     assert!(
         matches!(
             refused,

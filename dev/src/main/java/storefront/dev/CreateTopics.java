@@ -1,5 +1,8 @@
 package storefront.dev;
 
+import java.io.FileReader;
+import java.io.IOException;
+import java.io.Reader;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,8 +25,11 @@ import org.apache.kafka.common.errors.TopicExistsException;
 /**
  * Creates topics that do not exist yet, in one request; a topic that exists keeps its partitions.
  *
- * <pre>CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact|:delete]...</pre>
+ * <pre>CreateTopics BOOTSTRAP CLIENT_PROPERTIES PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact|:delete]...</pre>
  *
+ * CLIENT_PROPERTIES is a file of Admin client settings (security.protocol, sasl.*, ssl.*), empty
+ * for an anonymous PLAINTEXT client; on a secured cluster, of a principal allowed to create
+ * topics (a super user).
  * {@code default} leaves the replication factor to the cluster ({@code default.replication.factor}).
  * A topic named with {@code :compact} or {@code :delete} gets that {@code cleanup.policy}, also
  * when it exists already: a changelog is switched between the two (delete while an upstream
@@ -37,17 +43,17 @@ public final class CreateTopics {
 
     private CreateTopics() {}
 
-    public static void main(String[] args) throws InterruptedException {
-        if (args.length < 4) {
-            System.err.println("usage: CreateTopics BOOTSTRAP PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact|:delete]...");
+    public static void main(String[] args) throws InterruptedException, IOException {
+        if (args.length < 5) {
+            System.err.println("usage: CreateTopics BOOTSTRAP CLIENT_PROPERTIES PARTITIONS REPLICATION_FACTOR|default TOPIC[:compact|:delete]...");
             System.exit(2);
         }
-        Optional<Integer> partitions = Optional.of(Integer.parseInt(args[1]));
+        Optional<Integer> partitions = Optional.of(Integer.parseInt(args[2]));
         Optional<Short> replicationFactor =
-                "default".equals(args[2]) ? Optional.empty() : Optional.of(Short.parseShort(args[2]));
+                "default".equals(args[3]) ? Optional.empty() : Optional.of(Short.parseShort(args[3]));
         List<NewTopic> topics = new ArrayList<>();
         Map<ConfigResource, Collection<AlterConfigOp>> policies = new HashMap<>();
-        for (int i = 3; i < args.length; i++) {
+        for (int i = 4; i < args.length; i++) {
             String name = args[i];
             NewTopic topic;
             int colon = name.lastIndexOf(':');
@@ -68,6 +74,9 @@ public final class CreateTopics {
             topics.add(topic);
         }
         Properties config = new Properties();
+        try (Reader reader = new FileReader(args[1])) {
+            config.load(reader);
+        }
         config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         int failures = 0;
         try (Admin admin = Admin.create(config)) {
