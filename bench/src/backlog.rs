@@ -11,7 +11,7 @@ use serde::Serialize;
 use shared_events::headers;
 use test_support::within;
 
-use crate::baseline::{KeyedRecord, event_headers, produce_all};
+use crate::baseline::{KeyedRecord, Publisher, event_headers};
 use crate::footprint::PeakSampler;
 use crate::latency::rate;
 use crate::load::customer_event;
@@ -55,10 +55,10 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
             "producing a backlog of {} customer changes on {topic}",
             options.records
         );
-        let producer = platform::kafka::producer(&launcher.kafka)?;
         let customers = options.records.div_ceil(CHANGES_PER_CUSTOMER);
         let change = |n| change(&run_id, n, customers);
-        produce_all(&producer, &topic, options.records, change).await?;
+        let publisher = Publisher::new(&launcher.kafka, &topic)?;
+        publisher.send_all(options.records, change).await?;
         let mut drained = Vec::new();
         for (&prefetch, database) in options.prefetch_kbytes.iter().zip(&databases) {
             drained.push(drain(&launcher, (prefetch, database), options.records).await?);

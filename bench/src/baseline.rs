@@ -70,25 +70,53 @@ pub(crate) fn event_headers() -> Headers {
     .collect()
 }
 
-/// Publishes one keyed record and waits for the broker's acknowledgement.
-pub(crate) async fn send(
-    producer: &Producer,
-    topic: &str,
-    key: &str,
-    payload: &[u8],
-    headers: &[(String, Vec<u8>)],
-) -> anyhow::Result<()> {
-    let (key, payload) = (Some(key.as_bytes()), Some(payload));
-    publish(
-        producer,
-        &Record {
+/// A producer with the services' settings and the topic it publishes to.
+pub(crate) struct Publisher {
+    producer: Producer,
+    topic: String,
+}
+
+impl Publisher {
+    pub(crate) fn new(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<Self> {
+        let (producer, topic) = (platform::kafka::producer(kafka)?, topic.to_owned());
+        Ok(Publisher { producer, topic })
+    }
+
+    /// Publishes one keyed record and waits for the broker's acknowledgement.
+    pub(crate) async fn send(
+        &self,
+        key: &str,
+        payload: &[u8],
+        headers: &[(String, Vec<u8>)],
+    ) -> anyhow::Result<()> {
+        let (topic, key, payload) = (&self.topic, Some(key.as_bytes()), Some(payload));
+        let record = Record {
             topic,
             key,
             payload,
             headers,
-        },
-    )
-    .await
+        };
+        publish(&self.producer, &record).await
+    }
+
+    /// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
+    /// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
+    pub(crate) async fn send_all(
+        &self,
+        count: usize,
+        record: impl Fn(usize) -> KeyedRecord,
+    ) -> anyhow::Result<()> {
+        let mut sends = futures_util::stream::iter(0..count)
+            .map(|n| {
+                let (key, payload, headers) = record(n);
+                async move { self.send(&key, &payload, &headers).await }
+            })
+            .buffer_unordered(BULK_IN_FLIGHT);
+        while let Some(sent) = sends.next().await {
+            sent?;
+        }
+        Ok(())
+    }
 }
 
 /// A consumer configured as the services' consumer loop configures theirs, but for
@@ -248,8 +276,7 @@ async fn kafka_round_trip(
         }
     });
     let round_trip = Arc::new(RoundTrip {
-        producer: platform::kafka::producer(kafka)?,
-        topic: topic.to_owned(),
+        publisher: Publisher::new(kafka, topic)?,
         payload: payload.to_vec(),
         headers: event_headers(),
         waiting,
@@ -270,8 +297,7 @@ async fn kafka_round_trip(
 }
 
 struct RoundTrip {
-    producer: Producer,
-    topic: String,
+    publisher: Publisher,
     payload: Vec<u8>,
     headers: Headers,
     waiting: Waiting,
@@ -285,14 +311,9 @@ impl RoundTrip {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(number, sender);
         let key = number.to_string();
-        send(
-            &self.producer,
-            &self.topic,
-            &key,
-            &self.payload,
-            &self.headers,
-        )
-        .await?;
+        self.publisher
+            .send(&key, &self.payload, &self.headers)
+            .await?;
         tokio::time::timeout(deadline, arrived)
             .await
             .with_context(|| format!("record {number} did not come back within {deadline:?}"))?
@@ -308,13 +329,12 @@ async fn kafka_bulk(
     payload: &[u8],
     count: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    let producer = platform::kafka::producer(kafka)?;
     let headers = event_headers();
     let started = Instant::now();
-    produce_all(&producer, topic, count, |n| {
-        (n.to_string(), payload.to_vec(), headers.clone())
-    })
-    .await?;
+    let record = |n: usize| (n.to_string(), payload.to_vec(), headers.clone());
+    Publisher::new(kafka, topic)?
+        .send_all(count, record)
+        .await?;
     let produced = rate(count as u64, started.elapsed());
     let consumer = consumer(kafka, group, topic, None)?;
     let (mut first, mut consuming) = (None, Duration::ZERO);
@@ -330,26 +350,6 @@ async fn kafka_bulk(
         consumer.store_offset_from_message(&message)?;
     }
     Ok((produced, rate(count.saturating_sub(1) as u64, consuming)))
-}
-
-/// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
-/// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
-pub(crate) async fn produce_all(
-    producer: &Producer,
-    topic: &str,
-    count: usize,
-    record: impl Fn(usize) -> KeyedRecord,
-) -> anyhow::Result<()> {
-    let mut sends = futures_util::stream::iter(0..count)
-        .map(|n| {
-            let (key, payload, headers) = record(n);
-            async move { send(producer, topic, &key, &payload, &headers).await }
-        })
-        .buffer_unordered(BULK_IN_FLIGHT);
-    while let Some(sent) = sends.next().await {
-        sent?;
-    }
-    Ok(())
 }
 
 /// Inserts a copy of `template` under each of `ids`.
@@ -482,7 +482,7 @@ async fn pipeline(
 ) -> anyhow::Result<(Summary, f64)> {
     document.insert("version", 0_i64);
     let consumer = consumer(kafka, group, topic, None)?;
-    let producer = platform::kafka::producer(kafka)?;
+    let publisher = Publisher::new(kafka, topic)?;
     on_copies(database, ("accounts", &document), async |database, ids| {
         let applied = Applied::default();
         let stop = CancellationToken::new();
@@ -495,12 +495,7 @@ async fn pipeline(
         ));
         let (events, relayed) = mpsc::unbounded_channel();
         let accounts = database.collection("accounts");
-        let relay = tokio::spawn(relay_all(
-            producer,
-            accounts.clone(),
-            topic.to_owned(),
-            relayed,
-        ));
+        let relay = tokio::spawn(relay_all(publisher, accounts.clone(), relayed));
         let written = Arc::new(AtomicU64::new(0));
         let change = Arc::new(Change {
             accounts,
@@ -604,17 +599,16 @@ impl Change {
 
 /// The relay's side: publishes each event and pulls it from its document's outbox.
 async fn relay_all(
-    producer: Producer,
+    publisher: Publisher,
     accounts: Collection<Document>,
-    topic: String,
     mut events: mpsc::UnboundedReceiver<Event>,
 ) {
     let headers = event_headers();
     futures_util::stream::poll_fn(|context| events.poll_recv(context))
         .map(|(id, event_id, payload)| {
-            let (producer, accounts, topic, headers) = (&producer, &accounts, &topic, &headers);
+            let (publisher, accounts, headers) = (&publisher, &accounts, &headers);
             async move {
-                send(producer, topic, &id.to_hex(), &payload, headers).await?;
+                publisher.send(&id.to_hex(), &payload, headers).await?;
                 let pull = doc! { "$pull": { "outbox": { "_id": &event_id } } };
                 accounts.update_one(doc! { "_id": id }, pull).await?;
                 Ok::<_, anyhow::Error>(())

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::baseline::{Baselines, raw_topics, send};
+use crate::baseline::{Baselines, Publisher, raw_topics};
 use crate::footprint::{Footprint, PeakSampler, StartTimes, cpu, memory, micros_per};
 use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
@@ -85,8 +85,8 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         // waits for its producer id ("coordinator load in progress"), which would be timed as
         // the first service's start-up.
         step!("warming the broker up: one record through an idempotent producer");
-        let producer = platform::kafka::producer(&launcher.kafka)?;
-        let warm_up = send(&producer, &raw[0], "warm-up", b"{}", &[]).await;
+        let producer = Publisher::new(&launcher.kafka, &raw[0])?;
+        let warm_up = producer.send("warm-up", b"{}", &[]).await;
         warm_up.context("warming the broker up")?;
         let footprint = start_services(&options, &launcher, &mut services).await?;
         let baselines = Baselines::measure(&options, &launcher).await?;
