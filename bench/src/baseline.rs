@@ -41,9 +41,7 @@ const DOCUMENTS: usize = 1000;
 /// default of 500 ms, which the services keep.
 const SHORT_FETCH_WAIT: Duration = Duration::from_millis(10);
 
-/// A record's headers, name and value.
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
-/// A record as produced: key, value and headers.
 pub(crate) type KeyedRecord = (String, Vec<u8>, Headers);
 
 /// The topics of the raw Kafka baselines, in the run `run_id`: round trips, round trips with
@@ -70,7 +68,6 @@ pub(crate) fn event_headers() -> Headers {
     .collect()
 }
 
-/// A producer with the services' settings and the topic it publishes to.
 pub(crate) struct Publisher {
     producer: Producer,
     topic: String,
@@ -143,7 +140,6 @@ fn consumer(
     Ok(consumer)
 }
 
-/// The raw figures of this machine, measured in the same run.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Baselines {
     pub(crate) kafka_round_trip: Summary,
@@ -218,7 +214,6 @@ impl Baselines {
         })
     }
 
-    /// The latency rows of the report.
     pub(crate) fn rows(&self) -> Vec<Named> {
         [
             (
@@ -352,7 +347,6 @@ async fn kafka_bulk(
     Ok((produced, rate(count.saturating_sub(1) as u64, consuming)))
 }
 
-/// Inserts a copy of `template` under each of `ids`.
 pub(crate) async fn insert_copies(
     collection: &Collection<Document>,
     template: &Document,
@@ -546,15 +540,12 @@ async fn pipeline(
     .await
 }
 
-/// An event accounts' side wrote: the document, the event's id, and its value.
 type Event = (ObjectId, String, Vec<u8>);
 
-/// Accounts' side of the raw changes.
 struct Change {
     accounts: Collection<Document>,
     ids: Vec<ObjectId>,
     events: mpsc::UnboundedSender<Event>,
-    /// Changes written (and handed to the relay).
     written: Arc<AtomicU64>,
 }
 

@@ -27,7 +27,6 @@ const END_TO_END_RATIO: f64 = 3.0;
 const CPU_RATIO: f64 = 3.0;
 const START_TO_READY_MS: f64 = 100.0;
 const IDLE_RSS_MIB: f64 = 15.0;
-/// The read phase's row in the HTTP table.
 const READ_PHASE: &str = "GET accounts customers/{id} (read phase)";
 /// The hops whose p99 is held against the raw broker round trip.
 const HOPS: [&str; 3] = [
@@ -39,17 +38,14 @@ const HOPS: [&str; 3] = [
 /// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
 #[derive(Debug, Clone, Serialize)]
 struct CpuPerOperation {
-    /// The constant actix-web handler, per request.
     constant_us: f64,
     /// Accounts, per GET customers/{id} of the read phase.
     read_us: f64,
     /// Orders, per customer change it applied in the change phase.
     applied_change_us: f64,
-    /// The constant handler's own throughput and latency.
     constant: Summary,
 }
 
-/// Everything one run measured, as written to JSON.
 #[derive(Debug, Clone, Serialize)]
 struct Report {
     #[serde(flatten)]
@@ -227,7 +223,6 @@ async fn measure_services(
     })
 }
 
-/// The verdicts of a run.
 fn checks(report: &Report) -> Vec<Check> {
     let (raw, cpu) = (&report.baselines, &report.cpu_per_operation);
     let reads = report.http.iter().find(|named| named.name == READ_PHASE);
