@@ -16,7 +16,6 @@ use platform::kafka::{Record, publish};
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::OwnedMessage;
 use serde::Serialize;
 use test_support::within;
 use tokio::sync::{mpsc, oneshot};
@@ -498,17 +497,14 @@ async fn pipeline(
             written: Arc::clone(&written),
         });
         let count = || applied.lock().unwrap_or_else(PoisonError::into_inner).0;
+        let applied_all = async |what: &str, changes: u64| {
+            let done = || async { Ok((count() >= changes).then_some(())) };
+            within(what, JOIN_DEADLINE, Duration::from_millis(1), done).await
+        };
         let measured = async {
             // The first change waits for the consumer to join its group; it is not measured.
             change.write(u64::MAX).await?;
-            let joined = || async { Ok((count() > 0).then_some(())) };
-            within(
-                "the pipeline's consumer to join",
-                JOIN_DEADLINE,
-                Duration::from_millis(10),
-                joined,
-            )
-            .await?;
+            applied_all("the pipeline's consumer to join", 1).await?;
             let (before, started) = (count(), Instant::now());
             let change = Arc::clone(&change);
             let outcome = closed_loop(
@@ -518,14 +514,7 @@ async fn pipeline(
             );
             let outcome = outcome.await;
             let written = written.load(Ordering::Relaxed);
-            let caught_up = || async { Ok((count() >= written).then_some(())) };
-            within(
-                "orders' side to apply every change",
-                JOIN_DEADLINE,
-                Duration::from_millis(1),
-                caught_up,
-            )
-            .await?;
+            applied_all("orders' side to apply every change", written).await?;
             let (count, last) = *applied.lock().unwrap_or_else(PoisonError::into_inner);
             let applied = rate(count - before, last.unwrap_or(started) - started);
             Ok((outcome.succeeded("raw changes")?, applied))
@@ -628,7 +617,27 @@ async fn apply_all(
         let (consumer, orders, applied) =
             (Arc::clone(&consumer), orders.clone(), Arc::clone(&applied));
         tokio::spawn(async move {
-            match apply_copy(&orders, &message).await {
+            // Read the copy, write it if the record is newer.
+            let applied_copy = async {
+                let event: serde_json::Value =
+                    serde_json::from_slice(message.payload().unwrap_or_default())?;
+                let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
+                let version = event["version"]
+                    .as_i64()
+                    .context("no version in the event")?;
+                let mut event = mongodb::bson::to_document(&event)?;
+                event.insert("_id", id);
+                event.insert("version", version);
+                let copy = orders.find_one(doc! { "_id": id }).await?;
+                let up_to_date =
+                    |copy: Document| copy.get_i64("version").is_ok_and(|held| held >= version);
+                if !copy.is_some_and(up_to_date) {
+                    let replace = orders.replace_one(doc! { "_id": id }, event).upsert(true);
+                    replace.await?;
+                }
+                anyhow::Ok(())
+            };
+            match applied_copy.await {
                 Ok(()) => {
                     let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
                     *applied = (applied.0 + 1, Some(Instant::now()));
@@ -638,25 +647,4 @@ async fn apply_all(
             let _ = consumer.store_offset(message.topic(), message.partition(), message.offset());
         });
     }
-}
-
-/// Orders' side of one raw change: read the copy, write it if the record is newer.
-async fn apply_copy(orders: &Collection<Document>, message: &OwnedMessage) -> anyhow::Result<()> {
-    let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
-    let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
-    let version = event["version"]
-        .as_i64()
-        .context("no version in the event")?;
-    let mut event = mongodb::bson::to_document(&event)?;
-    event.insert("_id", id);
-    event.insert("version", version);
-    let copy = orders.find_one(doc! { "_id": id }).await?;
-    if copy.is_some_and(|copy| copy.get_i64("version").is_ok_and(|held| held >= version)) {
-        return Ok(());
-    }
-    orders
-        .replace_one(doc! { "_id": id }, event)
-        .upsert(true)
-        .await?;
-    Ok(())
 }
