@@ -21,7 +21,7 @@ use test_support::within;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::footprint::{cpu, micros_per};
+use crate::footprint::{metered, micros_per};
 use crate::latency::{Named, Outcome, Phase, Summary, closed_loop, nth, rate};
 use crate::load;
 use crate::options::Options;
@@ -402,9 +402,8 @@ pub(crate) async fn mongo(
 ) -> anyhow::Result<MongoRates> {
     on_copies(database, ("customers", document), async |database, ids| {
         let (collection, ids) = (database.collection("customers"), Arc::new(ids));
-        let before = cpu(&[std::process::id()])?;
-        let find_one = find_by_id(&collection, Arc::clone(&ids), phase).await;
-        let find_cpu = cpu(&[std::process::id()])?.since(before);
+        let find_one = find_by_id(&collection, Arc::clone(&ids), phase);
+        let (find_one, find_cpu, _) = metered(&[std::process::id()], find_one).await?;
         let find_one = find_one.succeeded("raw find_one")?;
         let upsert = update_by_id(&collection, ids, doc! {}, true, phase);
         Ok(MongoRates {

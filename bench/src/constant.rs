@@ -12,7 +12,7 @@ use anyhow::Context;
 use test_support::within;
 use tokio::process::Command;
 
-use crate::footprint::{Cpu, cpu};
+use crate::footprint::{Cpu, metered};
 use crate::latency::{Outcome, Phase, closed_loop};
 use crate::load::{customer, read};
 
@@ -64,13 +64,11 @@ pub(crate) async fn measure(
         answers,
     );
     ready.await?;
-    let before = cpu(&[pid])?;
     let state = (client.clone(), url);
     let outcome = closed_loop(phase, state, |(client, url), n| {
         read(client.get(format!("{url}/{n}")), "GET constant")
-    })
-    .await;
-    let used = cpu(&[pid])?.since(before);
+    });
+    let (outcome, used, _) = metered(&[pid], outcome).await?;
     let _ = process.kill().await;
     Ok((outcome, used))
 }

@@ -3,7 +3,7 @@
 //! times.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use procfs::process::Process;
@@ -90,7 +90,7 @@ impl Cpu {
     }
 }
 
-pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
+fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
     let ticks = procfs::ticks_per_second() as f64;
     pids.iter().try_fold(Cpu::default(), |sum, &pid| {
         let stat = process(pid)?.stat()?;
@@ -99,6 +99,17 @@ pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
             system: sum.system + stat.stime as f64 / ticks,
         })
     })
+}
+
+/// Runs `work`, and returns what it gave with the CPU the processes `pids` used meanwhile and
+/// how long it ran.
+pub(crate) async fn metered<T>(
+    pids: &[u32],
+    work: impl Future<Output = T>,
+) -> anyhow::Result<(T, Cpu, Duration)> {
+    let (before, began) = (cpu(pids)?, Instant::now());
+    let done = work.await;
+    Ok((done, cpu(pids)?.since(before), began.elapsed()))
 }
 
 pub(crate) fn micros_per(seconds: f64, operations: f64) -> f64 {

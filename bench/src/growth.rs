@@ -18,7 +18,7 @@ use test_support::within;
 
 use crate::baseline::{find_by_id, insert_copies, update_by_id};
 use crate::chart::{Panel, YAxis};
-use crate::footprint::cpu;
+use crate::footprint::metered;
 use crate::load::Load;
 use crate::options::GrowthOptions;
 use crate::report::{Row, Run, rows_table};
@@ -132,14 +132,12 @@ async fn measure(
         // collect, are not an idle pass's cost: one pass of each relay goes by first.
         idle_passes(&load, &stored, 1.0).await?;
         let database = options.database_pid;
-        let before = database.map(|pid| cpu(&[pid])).transpose()?;
-        let began = Instant::now();
-        let idle = idle_passes(&load, &stored, IDLE_PASSES).await?;
-        let database_idle_cores = match (database, before) {
-            (Some(pid), Some(before)) => {
-                cpu(&[pid])?.since(before).total() / began.elapsed().as_secs_f64()
-            }
-            _ => f64::NAN,
+        let idle = idle_passes(&load, &stored, IDLE_PASSES);
+        let (idle, used, took) = metered(database.as_slice(), idle).await?;
+        let idle = idle?;
+        let database_idle_cores = match database {
+            Some(_) => used.total() / took.as_secs_f64(),
+            None => f64::NAN,
         };
 
         let sample = Arc::new(spread(&ids, SAMPLE));

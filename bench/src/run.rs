@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::baseline::{Baselines, Publisher, raw_topics};
-use crate::footprint::{Footprint, PeakSampler, StartTimes, cpu, memory, micros_per};
+use crate::footprint::{Footprint, PeakSampler, StartTimes, memory, metered, micros_per};
 use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
@@ -160,16 +160,13 @@ async fn measure_services(
     step!("creating {seeds} customers");
     let ids = Arc::new(load.seed_customers(seeds, concurrency).await?);
     step!("reading customers by id, {concurrency} workers, {phase:?}");
-    let before = cpu(&[accounts])?;
     let reads = load.read_customers(Arc::clone(&ids), phases);
-    let reads = reads.await;
-    let read_cpu = cpu(&[accounts])?.since(before);
+    let (reads, read_cpu, _) = metered(&[accounts], reads).await?;
     step!("changing customers, {concurrency} workers, {phase:?}, until orders applied each");
-    let before = cpu(&[orders])?;
     let changelog = launcher.changelog();
     let changes = load.change_customers(ids, phases, &changelog);
-    let (changes, rates) = changes.await?;
-    let change_cpu = cpu(&[orders])?.since(before);
+    let (changes, change_cpu, _) = metered(&[orders], changes).await?;
+    let (changes, rates) = changes?;
     step!(
         "realistic flows, {concurrency} workers, {:?}",
         options.flows

@@ -11,7 +11,7 @@ use serde::Serialize;
 use test_support::within;
 
 use crate::baseline::{self, MongoRates};
-use crate::footprint::{Cpu, cpu, micros_per};
+use crate::footprint::{Cpu, metered, micros_per};
 use crate::latency::Summary;
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
@@ -113,17 +113,15 @@ async fn measure(
     let ids = Arc::new(load.seed_customers(SEED_CUSTOMERS, concurrency).await?);
 
     step!("measuring the idle instances' CPU for {IDLE_WINDOW:?}");
-    let before = cpu(&pids)?;
-    tokio::time::sleep(IDLE_WINDOW).await;
-    let idle_cpu = cpu(&pids)?.since(before).total() / IDLE_WINDOW.as_secs_f64();
+    let (_, idle, _) = metered(&pids, tokio::time::sleep(IDLE_WINDOW)).await?;
+    let idle_cpu = idle.total() / IDLE_WINDOW.as_secs_f64();
 
     step!(
         "reading customers by id over {instances} accounts instance(s), {concurrency} workers, \
          {phase:?}"
     );
-    let (before, started) = (cpu(&pids)?, Instant::now());
-    let reads = load.read_customers(Arc::clone(&ids), phases).await;
-    let (read_cpu, read_time) = (cpu(&pids)?.since(before), started.elapsed());
+    let reads = load.read_customers(Arc::clone(&ids), phases);
+    let (reads, read_cpu, read_time) = metered(&pids, reads).await?;
     let reads = reads.succeeded("reads")?;
 
     step!(
@@ -135,9 +133,9 @@ async fn measure(
         produced.await.map(|count| count as u64)
     };
     let produced = published().await?;
-    let (before, started) = (cpu(&pids)?, Instant::now());
-    let (changes, rates) = load.change_customers(ids, phases, &changelog).await?;
-    let (change_cpu, change_time) = (cpu(&pids)?.since(before), started.elapsed());
+    let changes = load.change_customers(ids, phases, &changelog);
+    let (changes, change_cpu, change_time) = metered(&pids, changes).await?;
+    let (changes, rates) = changes?;
     let changes = changes.succeeded("changes")?;
     let records_published = published().await? - produced;
     let after = rebalances(&load, &consumers).await?;
