@@ -39,15 +39,12 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
         .map(|prefetch| format!("orders-{prefetch}"))
         .collect();
     let measured = async {
-        let topic = launcher.changelog();
-        step!(
-            "producing a backlog of {} customer changes on {topic}",
-            options.records
-        );
-        let customers = options.records.div_ceil(CHANGES_PER_CUSTOMER);
+        let (topic, records) = (launcher.changelog(), options.records);
+        step!("producing a backlog of {records} customer changes on {topic}");
+        let customers = records.div_ceil(CHANGES_PER_CUSTOMER);
         let change = |n| change(&run_id, n, customers);
         let publisher = Publisher::new(&launcher.kafka, &topic)?;
-        publisher.send_all(options.records, change).await?;
+        publisher.send_all(records, change).await?;
         let mut drained = Vec::new();
         for (&prefetch, database) in options.prefetch_kbytes.iter().zip(&databases) {
             drained.push(drain(&launcher, (prefetch, database), options.records).await?);

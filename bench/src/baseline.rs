@@ -178,13 +178,9 @@ impl Baselines {
             measure,
         );
         let short = short.await?;
-        step!(
-            "raw Kafka: {} records produced, then consumed",
-            options.bulk_messages
-        );
-        let group = format!("{run_id}-bulk");
-        let (produced, consumed) =
-            kafka_bulk(kafka, (&bulk, &group), &payload, options.bulk_messages).await?;
+        let (count, group) = (options.bulk_messages, format!("{run_id}-bulk"));
+        step!("raw Kafka: {count} records produced, then consumed");
+        let (produced, consumed) = kafka_bulk(kafka, (&bulk, &group), &payload, count).await?;
         step!("raw MongoDB: find_one, then upsert, by _id, {concurrency} workers, {phase:?} each");
         let document = mongodb::bson::to_document(&load::customer(0))?;
         let mongo = mongo(&launcher.database("raw"), &document, phases).await?;

@@ -57,13 +57,8 @@ pub(crate) async fn measure(
     let pid = process.id().context("the constant server ended at once")?;
     let url = format!("http://127.0.0.1:{port}/constant");
     let answers = || async { Ok(read(client.get(format!("{url}/0")), "").await.ok()) };
-    let ready = within(
-        "the constant server",
-        Duration::from_secs(10),
-        Duration::from_millis(5),
-        answers,
-    );
-    ready.await?;
+    let (deadline, interval) = (Duration::from_secs(10), Duration::from_millis(5));
+    within("the constant server", deadline, interval, answers).await?;
     let state = (client.clone(), url);
     let outcome = closed_loop(phase, state, |(client, url), n| {
         read(client.get(format!("{url}/{n}")), "GET constant")

@@ -274,14 +274,11 @@ async fn idle_passes(load: &Load, stored: &[Stored], passes: f64) -> anyhow::Res
         }
         Ok(Some(means))
     };
-    let interval = Duration::from_millis(250);
-    within(
+    let (what, interval) = (
         "idle passes of the outbox relays",
-        IDLE_DEADLINE,
-        interval,
-        means,
-    )
-    .await
+        Duration::from_millis(250),
+    );
+    within(what, IDLE_DEADLINE, interval, means).await
 }
 
 /// Up to `count` of `ids`, spread evenly over all of them: every `step`th id, `step` coprime

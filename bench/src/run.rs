@@ -167,12 +167,10 @@ async fn measure_services(
     let changes = load.change_customers(ids, phases, &changelog);
     let (changes, change_cpu, _) = metered(&[orders], changes).await?;
     let (changes, rates) = changes?;
-    step!(
-        "realistic flows, {concurrency} workers, {:?}",
-        options.flows
-    );
+    let flow_time = options.flows;
+    step!("realistic flows, {concurrency} workers, {flow_time:?}");
     let flow_load = load.measuring_afresh();
-    let flows = flow_load.flows((concurrency, options.flows), options.rate);
+    let flows = flow_load.flows((concurrency, flow_time), options.rate);
     let flows = flows.await;
     let peaks = sampler.finish().await;
     for (footprint, pid) in footprint.iter_mut().zip(&pids) {

@@ -224,14 +224,8 @@ async fn settled(load: &Load, consumers: &[String]) -> anyhow::Result<u64> {
         }
         Ok((last.get().1.elapsed() >= SETTLED_FOR).then_some(count))
     };
-    let interval = Duration::from_millis(250);
-    within(
-        "the consumer groups to settle",
-        SETTLE_DEADLINE,
-        interval,
-        still,
-    )
-    .await
+    let (what, interval) = ("the consumer groups to settle", Duration::from_millis(250));
+    within(what, SETTLE_DEADLINE, interval, still).await
 }
 
 fn markdown(report: &ScaleReport) -> String {
