@@ -7,16 +7,15 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use shared_events::headers;
 use test_support::within;
 
-use crate::baseline::{KeyedRecord, event_headers, produce_all};
+use crate::baseline::{KeyedRecord, Publisher, event_headers};
 use crate::footprint::PeakSampler;
 use crate::latency::rate;
 use crate::load::customer_event;
 use crate::options::BacklogOptions;
-use crate::report::{fixed, mebibytes, table};
+use crate::report::{Row, mebibytes, rows_table};
 use crate::stack::Launcher;
 
 /// Changes per customer: the backlog holds `records / CHANGES_PER_CUSTOMER` customers. Few
@@ -30,16 +29,6 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(1800);
 /// How often the committed offsets are read while orders works.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
-/// One pass of orders through the backlog.
-#[derive(Debug, Clone, Serialize)]
-struct Drained {
-    prefetch_kbytes: u32,
-    records: usize,
-    seconds: f64,
-    records_per_second: f64,
-    peak_rss_bytes: u64,
-}
-
 pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     let out = options.common.out("backlog");
     let run_id = test_support::unique_name("backlog");
@@ -50,15 +39,12 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
         .map(|prefetch| format!("orders-{prefetch}"))
         .collect();
     let measured = async {
-        let topic = launcher.changelog();
-        step!(
-            "producing a backlog of {} customer changes on {topic}",
-            options.records
-        );
-        let producer = platform::kafka::producer(&launcher.kafka)?;
-        let customers = options.records.div_ceil(CHANGES_PER_CUSTOMER);
+        let (topic, records) = (launcher.changelog(), options.records);
+        step!("producing a backlog of {records} customer changes on {topic}");
+        let customers = records.div_ceil(CHANGES_PER_CUSTOMER);
         let change = |n| change(&run_id, n, customers);
-        produce_all(&producer, &topic, options.records, change).await?;
+        let publisher = Publisher::new(&launcher.kafka, &topic)?;
+        publisher.send_all(records, change).await?;
         let mut drained = Vec::new();
         for (&prefetch, database) in options.prefetch_kbytes.iter().zip(&databases) {
             drained.push(drain(&launcher, (prefetch, database), options.records).await?);
@@ -69,23 +55,7 @@ pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
     let databases: Vec<&str> = databases.iter().map(String::as_str).collect();
     launcher.tear_down(Vec::new(), &databases).await;
     let drained = measured?;
-    let markdown = table(
-        &drained,
-        &[
-            ("prefetch bound (KiB)", &|run: &Drained| {
-                run.prefetch_kbytes.to_string()
-            }),
-            ("records", &|run| run.records.to_string()),
-            ("worked through in (s)", &|run| fixed(run.seconds, 1)),
-            ("records/s", &|run| fixed(run.records_per_second, 0)),
-            ("peak RSS (MiB)", &|run| {
-                format!("{:.1}", mebibytes(run.peak_rss_bytes))
-            }),
-            ("container limit (MiB)", &|_| {
-                format!("{CONTAINER_LIMIT_MIB:.0}")
-            }),
-        ],
-    );
+    let markdown = rows_table(&drained);
     crate::report::write(&out, &drained, &markdown)
 }
 
@@ -116,7 +86,7 @@ async fn drain(
     launcher: &Launcher,
     (prefetch, database): (u32, &str),
     records: usize,
-) -> anyhow::Result<Drained> {
+) -> anyhow::Result<Row> {
     let group = format!("{}-orders-{prefetch}", launcher.run_id);
     step!("orders works through the backlog, prefetch bound {prefetch} KiB");
     let started = Instant::now();
@@ -140,14 +110,19 @@ async fn drain(
     let drained = within(&what, DRAIN_DEADLINE, PROGRESS_INTERVAL, committed).await;
     let peaks = sampler.finish().await;
     service.terminate().await?;
-    let took = drained?;
-    Ok(Drained {
-        prefetch_kbytes: prefetch,
-        records,
-        seconds: took.as_secs_f64(),
-        records_per_second: rate(records as u64, took),
-        peak_rss_bytes: peaks.get(&pid).copied().unwrap_or(0),
-    })
+    let (took, peak) = (drained?, peaks.get(&pid).copied().unwrap_or(0));
+    Ok(Row::default()
+        .count(("prefetch_kbytes", "prefetch bound (KiB)"), prefetch.into())
+        .count(("records", "records"), records as u64)
+        .figure(("seconds", "worked through in (s)"), took.as_secs_f64(), 1)
+        .figure(
+            ("records_per_second", "records/s"),
+            rate(records as u64, took),
+            0,
+        )
+        .keep("peak_rss_bytes", peak)
+        .show("peak RSS (MiB)", format!("{:.1}", mebibytes(peak)))
+        .show("container limit (MiB)", format!("{CONTAINER_LIMIT_MIB:.0}")))
 }
 
 #[cfg(test)]

@@ -16,13 +16,12 @@ use platform::kafka::{Record, publish};
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::OwnedMessage;
 use serde::Serialize;
 use test_support::within;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::footprint::{cpu, micros_per};
+use crate::footprint::{metered, micros_per};
 use crate::latency::{Named, Outcome, Phase, Summary, closed_loop, nth, rate};
 use crate::load;
 use crate::options::Options;
@@ -41,9 +40,7 @@ const DOCUMENTS: usize = 1000;
 /// default of 500 ms, which the services keep.
 const SHORT_FETCH_WAIT: Duration = Duration::from_millis(10);
 
-/// A record's headers, name and value.
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
-/// A record as produced: key, value and headers.
 pub(crate) type KeyedRecord = (String, Vec<u8>, Headers);
 
 /// The topics of the raw Kafka baselines, in the run `run_id`: round trips, round trips with
@@ -70,25 +67,52 @@ pub(crate) fn event_headers() -> Headers {
     .collect()
 }
 
-/// Publishes one keyed record and waits for the broker's acknowledgement.
-pub(crate) async fn send(
-    producer: &Producer,
-    topic: &str,
-    key: &str,
-    payload: &[u8],
-    headers: &[(String, Vec<u8>)],
-) -> anyhow::Result<()> {
-    let (key, payload) = (Some(key.as_bytes()), Some(payload));
-    publish(
-        producer,
-        &Record {
+pub(crate) struct Publisher {
+    producer: Producer,
+    topic: String,
+}
+
+impl Publisher {
+    pub(crate) fn new(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<Self> {
+        let (producer, topic) = (platform::kafka::producer(kafka)?, topic.to_owned());
+        Ok(Publisher { producer, topic })
+    }
+
+    /// Publishes one keyed record and waits for the broker's acknowledgement.
+    pub(crate) async fn send(
+        &self,
+        key: &str,
+        payload: &[u8],
+        headers: &[(String, Vec<u8>)],
+    ) -> anyhow::Result<()> {
+        let (topic, key, payload) = (&self.topic, Some(key.as_bytes()), Some(payload));
+        let record = Record {
             topic,
             key,
             payload,
             headers,
-        },
-    )
-    .await
+        };
+        publish(&self.producer, &record).await
+    }
+
+    /// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
+    /// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
+    pub(crate) async fn send_all(
+        &self,
+        count: usize,
+        record: impl Fn(usize) -> KeyedRecord,
+    ) -> anyhow::Result<()> {
+        let mut sends = futures_util::stream::iter(0..count)
+            .map(|n| {
+                let (key, payload, headers) = record(n);
+                async move { self.send(&key, &payload, &headers).await }
+            })
+            .buffer_unordered(BULK_IN_FLIGHT);
+        while let Some(sent) = sends.next().await {
+            sent?;
+        }
+        Ok(())
+    }
 }
 
 /// A consumer configured as the services' consumer loop configures theirs, but for
@@ -115,7 +139,6 @@ fn consumer(
     Ok(consumer)
 }
 
-/// The raw figures of this machine, measured in the same run.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Baselines {
     pub(crate) kafka_round_trip: Summary,
@@ -155,13 +178,9 @@ impl Baselines {
             measure,
         );
         let short = short.await?;
-        step!(
-            "raw Kafka: {} records produced, then consumed",
-            options.bulk_messages
-        );
-        let group = format!("{run_id}-bulk");
-        let (produced, consumed) =
-            kafka_bulk(kafka, (&bulk, &group), &payload, options.bulk_messages).await?;
+        let (count, group) = (options.bulk_messages, format!("{run_id}-bulk"));
+        step!("raw Kafka: {count} records produced, then consumed");
+        let (produced, consumed) = kafka_bulk(kafka, (&bulk, &group), &payload, count).await?;
         step!("raw MongoDB: find_one, then upsert, by _id, {concurrency} workers, {phase:?} each");
         let document = mongodb::bson::to_document(&load::customer(0))?;
         let mongo = mongo(&launcher.database("raw"), &document, phases).await?;
@@ -190,7 +209,6 @@ impl Baselines {
         })
     }
 
-    /// The latency rows of the report.
     pub(crate) fn rows(&self) -> Vec<Named> {
         [
             (
@@ -248,8 +266,7 @@ async fn kafka_round_trip(
         }
     });
     let round_trip = Arc::new(RoundTrip {
-        producer: platform::kafka::producer(kafka)?,
-        topic: topic.to_owned(),
+        publisher: Publisher::new(kafka, topic)?,
         payload: payload.to_vec(),
         headers: event_headers(),
         waiting,
@@ -270,8 +287,7 @@ async fn kafka_round_trip(
 }
 
 struct RoundTrip {
-    producer: Producer,
-    topic: String,
+    publisher: Publisher,
     payload: Vec<u8>,
     headers: Headers,
     waiting: Waiting,
@@ -285,14 +301,9 @@ impl RoundTrip {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(number, sender);
         let key = number.to_string();
-        send(
-            &self.producer,
-            &self.topic,
-            &key,
-            &self.payload,
-            &self.headers,
-        )
-        .await?;
+        self.publisher
+            .send(&key, &self.payload, &self.headers)
+            .await?;
         tokio::time::timeout(deadline, arrived)
             .await
             .with_context(|| format!("record {number} did not come back within {deadline:?}"))?
@@ -308,13 +319,12 @@ async fn kafka_bulk(
     payload: &[u8],
     count: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    let producer = platform::kafka::producer(kafka)?;
     let headers = event_headers();
     let started = Instant::now();
-    produce_all(&producer, topic, count, |n| {
-        (n.to_string(), payload.to_vec(), headers.clone())
-    })
-    .await?;
+    let record = |n: usize| (n.to_string(), payload.to_vec(), headers.clone());
+    Publisher::new(kafka, topic)?
+        .send_all(count, record)
+        .await?;
     let produced = rate(count as u64, started.elapsed());
     let consumer = consumer(kafka, group, topic, None)?;
     let (mut first, mut consuming) = (None, Duration::ZERO);
@@ -332,27 +342,6 @@ async fn kafka_bulk(
     Ok((produced, rate(count.saturating_sub(1) as u64, consuming)))
 }
 
-/// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
-/// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
-pub(crate) async fn produce_all(
-    producer: &Producer,
-    topic: &str,
-    count: usize,
-    record: impl Fn(usize) -> KeyedRecord,
-) -> anyhow::Result<()> {
-    let mut sends = futures_util::stream::iter(0..count)
-        .map(|n| {
-            let (key, payload, headers) = record(n);
-            async move { send(producer, topic, &key, &payload, &headers).await }
-        })
-        .buffer_unordered(BULK_IN_FLIGHT);
-    while let Some(sent) = sends.next().await {
-        sent?;
-    }
-    Ok(())
-}
-
-/// Inserts a copy of `template` under each of `ids`.
 pub(crate) async fn insert_copies(
     collection: &Collection<Document>,
     template: &Document,
@@ -409,9 +398,8 @@ pub(crate) async fn mongo(
 ) -> anyhow::Result<MongoRates> {
     on_copies(database, ("customers", document), async |database, ids| {
         let (collection, ids) = (database.collection("customers"), Arc::new(ids));
-        let before = cpu(&[std::process::id()])?;
-        let find_one = find_by_id(&collection, Arc::clone(&ids), phase).await;
-        let find_cpu = cpu(&[std::process::id()])?.since(before);
+        let find_one = find_by_id(&collection, Arc::clone(&ids), phase);
+        let (find_one, find_cpu, _) = metered(&[std::process::id()], find_one).await?;
         let find_one = find_one.succeeded("raw find_one")?;
         let upsert = update_by_id(&collection, ids, doc! {}, true, phase);
         Ok(MongoRates {
@@ -482,7 +470,7 @@ async fn pipeline(
 ) -> anyhow::Result<(Summary, f64)> {
     document.insert("version", 0_i64);
     let consumer = consumer(kafka, group, topic, None)?;
-    let producer = platform::kafka::producer(kafka)?;
+    let publisher = Publisher::new(kafka, topic)?;
     on_copies(database, ("accounts", &document), async |database, ids| {
         let applied = Applied::default();
         let stop = CancellationToken::new();
@@ -495,12 +483,7 @@ async fn pipeline(
         ));
         let (events, relayed) = mpsc::unbounded_channel();
         let accounts = database.collection("accounts");
-        let relay = tokio::spawn(relay_all(
-            producer,
-            accounts.clone(),
-            topic.to_owned(),
-            relayed,
-        ));
+        let relay = tokio::spawn(relay_all(publisher, accounts.clone(), relayed));
         let written = Arc::new(AtomicU64::new(0));
         let change = Arc::new(Change {
             accounts,
@@ -509,17 +492,14 @@ async fn pipeline(
             written: Arc::clone(&written),
         });
         let count = || applied.lock().unwrap_or_else(PoisonError::into_inner).0;
+        let applied_all = async |what: &str, changes: u64| {
+            let done = || async { Ok((count() >= changes).then_some(())) };
+            within(what, JOIN_DEADLINE, Duration::from_millis(1), done).await
+        };
         let measured = async {
             // The first change waits for the consumer to join its group; it is not measured.
             change.write(u64::MAX).await?;
-            let joined = || async { Ok((count() > 0).then_some(())) };
-            within(
-                "the pipeline's consumer to join",
-                JOIN_DEADLINE,
-                Duration::from_millis(10),
-                joined,
-            )
-            .await?;
+            applied_all("the pipeline's consumer to join", 1).await?;
             let (before, started) = (count(), Instant::now());
             let change = Arc::clone(&change);
             let outcome = closed_loop(
@@ -529,14 +509,7 @@ async fn pipeline(
             );
             let outcome = outcome.await;
             let written = written.load(Ordering::Relaxed);
-            let caught_up = || async { Ok((count() >= written).then_some(())) };
-            within(
-                "orders' side to apply every change",
-                JOIN_DEADLINE,
-                Duration::from_millis(1),
-                caught_up,
-            )
-            .await?;
+            applied_all("orders' side to apply every change", written).await?;
             let (count, last) = *applied.lock().unwrap_or_else(PoisonError::into_inner);
             let applied = rate(count - before, last.unwrap_or(started) - started);
             Ok((outcome.succeeded("raw changes")?, applied))
@@ -551,15 +524,12 @@ async fn pipeline(
     .await
 }
 
-/// An event accounts' side wrote: the document, the event's id, and its value.
 type Event = (ObjectId, String, Vec<u8>);
 
-/// Accounts' side of the raw changes.
 struct Change {
     accounts: Collection<Document>,
     ids: Vec<ObjectId>,
     events: mpsc::UnboundedSender<Event>,
-    /// Changes written (and handed to the relay).
     written: Arc<AtomicU64>,
 }
 
@@ -604,17 +574,16 @@ impl Change {
 
 /// The relay's side: publishes each event and pulls it from its document's outbox.
 async fn relay_all(
-    producer: Producer,
+    publisher: Publisher,
     accounts: Collection<Document>,
-    topic: String,
     mut events: mpsc::UnboundedReceiver<Event>,
 ) {
     let headers = event_headers();
     futures_util::stream::poll_fn(|context| events.poll_recv(context))
         .map(|(id, event_id, payload)| {
-            let (producer, accounts, topic, headers) = (&producer, &accounts, &topic, &headers);
+            let (publisher, accounts, headers) = (&publisher, &accounts, &headers);
             async move {
-                send(producer, topic, &id.to_hex(), &payload, headers).await?;
+                publisher.send(&id.to_hex(), &payload, headers).await?;
                 let pull = doc! { "$pull": { "outbox": { "_id": &event_id } } };
                 accounts.update_one(doc! { "_id": id }, pull).await?;
                 Ok::<_, anyhow::Error>(())
@@ -643,7 +612,27 @@ async fn apply_all(
         let (consumer, orders, applied) =
             (Arc::clone(&consumer), orders.clone(), Arc::clone(&applied));
         tokio::spawn(async move {
-            match apply_copy(&orders, &message).await {
+            // Read the copy, write it if the record is newer.
+            let applied_copy = async {
+                let event: serde_json::Value =
+                    serde_json::from_slice(message.payload().unwrap_or_default())?;
+                let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
+                let version = event["version"]
+                    .as_i64()
+                    .context("no version in the event")?;
+                let mut event = mongodb::bson::to_document(&event)?;
+                event.insert("_id", id);
+                event.insert("version", version);
+                let copy = orders.find_one(doc! { "_id": id }).await?;
+                let up_to_date =
+                    |copy: Document| copy.get_i64("version").is_ok_and(|held| held >= version);
+                if !copy.is_some_and(up_to_date) {
+                    let replace = orders.replace_one(doc! { "_id": id }, event).upsert(true);
+                    replace.await?;
+                }
+                anyhow::Ok(())
+            };
+            match applied_copy.await {
                 Ok(()) => {
                     let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
                     *applied = (applied.0 + 1, Some(Instant::now()));
@@ -653,25 +642,4 @@ async fn apply_all(
             let _ = consumer.store_offset(message.topic(), message.partition(), message.offset());
         });
     }
-}
-
-/// Orders' side of one raw change: read the copy, write it if the record is newer.
-async fn apply_copy(orders: &Collection<Document>, message: &OwnedMessage) -> anyhow::Result<()> {
-    let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
-    let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
-    let version = event["version"]
-        .as_i64()
-        .context("no version in the event")?;
-    let mut event = mongodb::bson::to_document(&event)?;
-    event.insert("_id", id);
-    event.insert("version", version);
-    let copy = orders.find_one(doc! { "_id": id }).await?;
-    if copy.is_some_and(|copy| copy.get_i64("version").is_ok_and(|held| held >= version)) {
-        return Ok(());
-    }
-    orders
-        .replace_one(doc! { "_id": id }, event)
-        .upsert(true)
-        .await?;
-    Ok(())
 }

@@ -34,7 +34,6 @@ pub(crate) enum YAxis {
 #[derive(Debug, Clone)]
 pub(crate) struct Panel {
     pub(crate) title: String,
-    /// The y axis's unit, its label.
     pub(crate) unit: String,
     pub(crate) y_axis: YAxis,
     /// The lines, each a name and a value per point of the x axis; a value that is not finite

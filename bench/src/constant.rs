@@ -12,7 +12,7 @@ use anyhow::Context;
 use test_support::within;
 use tokio::process::Command;
 
-use crate::footprint::{Cpu, cpu};
+use crate::footprint::{Cpu, metered};
 use crate::latency::{Outcome, Phase, closed_loop};
 use crate::load::{customer, read};
 
@@ -57,20 +57,13 @@ pub(crate) async fn measure(
     let pid = process.id().context("the constant server ended at once")?;
     let url = format!("http://127.0.0.1:{port}/constant");
     let answers = || async { Ok(read(client.get(format!("{url}/0")), "").await.ok()) };
-    let ready = within(
-        "the constant server",
-        Duration::from_secs(10),
-        Duration::from_millis(5),
-        answers,
-    );
-    ready.await?;
-    let before = cpu(&[pid])?;
+    let (deadline, interval) = (Duration::from_secs(10), Duration::from_millis(5));
+    within("the constant server", deadline, interval, answers).await?;
     let state = (client.clone(), url);
     let outcome = closed_loop(phase, state, |(client, url), n| {
         read(client.get(format!("{url}/{n}")), "GET constant")
-    })
-    .await;
-    let used = cpu(&[pid])?.since(before);
+    });
+    let (outcome, used, _) = metered(&[pid], outcome).await?;
     let _ = process.kill().await;
     Ok((outcome, used))
 }

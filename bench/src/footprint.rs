@@ -3,7 +3,7 @@
 //! times.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use procfs::process::Process;
@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::latency::median;
 
-/// How often memory is sampled under load.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,7 +59,6 @@ fn process(pid: u32) -> anyhow::Result<Process> {
     Process::new(i32::try_from(pid)?).with_context(|| format!("no process {pid}"))
 }
 
-/// The memory of a running process.
 pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
     let status = process(pid)?.status()?;
     let bytes = |kib: Option<u64>| kib.unwrap_or(0) * 1024;
@@ -84,7 +82,6 @@ impl Cpu {
         self.user + self.system
     }
 
-    /// What was used between `earlier` and this reading.
     pub(crate) fn since(self, earlier: Cpu) -> Cpu {
         Cpu {
             user: self.user - earlier.user,
@@ -93,8 +90,7 @@ impl Cpu {
     }
 }
 
-/// The CPU time the processes `pids` used so far, together.
-pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
+fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
     let ticks = procfs::ticks_per_second() as f64;
     pids.iter().try_fold(Cpu::default(), |sum, &pid| {
         let stat = process(pid)?.stat()?;
@@ -105,7 +101,17 @@ pub(crate) fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
     })
 }
 
-/// `seconds` of CPU per operation, in microseconds.
+/// Runs `work`, and returns what it gave with the CPU the processes `pids` used meanwhile and
+/// how long it ran.
+pub(crate) async fn metered<T>(
+    pids: &[u32],
+    work: impl Future<Output = T>,
+) -> anyhow::Result<(T, Cpu, Duration)> {
+    let (before, began) = (cpu(pids)?, Instant::now());
+    let done = work.await;
+    Ok((done, cpu(pids)?.since(before), began.elapsed()))
+}
+
 pub(crate) fn micros_per(seconds: f64, operations: f64) -> f64 {
     seconds * 1e6 / operations.max(1.0)
 }
@@ -135,7 +141,6 @@ impl PeakSampler {
         PeakSampler { stop, task }
     }
 
-    /// Stops sampling and returns each process's peak, in bytes.
     pub(crate) async fn finish(self) -> HashMap<u32, u64> {
         self.stop.cancel();
         self.task.await.unwrap_or_default()

@@ -18,10 +18,10 @@ use test_support::within;
 
 use crate::baseline::{find_by_id, insert_copies, update_by_id};
 use crate::chart::{Panel, YAxis};
-use crate::footprint::cpu;
+use crate::footprint::metered;
 use crate::load::Load;
 use crate::options::GrowthOptions;
-use crate::report::{Run, fixed, table};
+use crate::report::{Row, Run, rows_table};
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// How often a worker looks for an effect in the other service.
@@ -35,33 +35,6 @@ const IDLE_PASSES: f64 = 3.0;
 /// How long the idle passes may take to come.
 const IDLE_DEADLINE: Duration = Duration::from_secs(300);
 const RELAY_PASS: &str = "outbox_relay_pass_duration_seconds";
-
-/// One size's figures; latencies in milliseconds.
-#[derive(Debug, Clone, Serialize)]
-struct Row {
-    customers: usize,
-    /// How long copying the customers added at this size took, both collections.
-    load_seconds: f64,
-    raw_find_one_per_second: f64,
-    raw_find_one_p99_ms: f64,
-    reads_per_second: f64,
-    read_p50_ms: f64,
-    read_p99_ms: f64,
-    /// `update_one` by `_id` alone, and by `_id` with the liveness condition.
-    raw_update_per_second: f64,
-    raw_conditional_update_per_second: f64,
-    changes_acknowledged_per_second: f64,
-    /// Changes that failed, with the first failure: where a write takes longer than the
-    /// services' request deadline, they time out rather than stop the measurement.
-    changes_failed: u64,
-    first_failure: Option<String>,
-    applied_per_second: f64,
-    /// The mean pass of accounts' and orders' relays while nothing was written.
-    accounts_idle_pass_ms: f64,
-    orders_idle_pass_ms: f64,
-    /// The database server's CPU over those idle passes, in cores (NaN when not measured).
-    database_idle_cores: f64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 struct GrowthReport {
@@ -159,14 +132,12 @@ async fn measure(
         // collect, are not an idle pass's cost: one pass of each relay goes by first.
         idle_passes(&load, &stored, 1.0).await?;
         let database = options.database_pid;
-        let before = database.map(|pid| cpu(&[pid])).transpose()?;
-        let began = Instant::now();
-        let idle = idle_passes(&load, &stored, IDLE_PASSES).await?;
-        let database_idle_cores = match (database, before) {
-            (Some(pid), Some(before)) => {
-                cpu(&[pid])?.since(before).total() / began.elapsed().as_secs_f64()
-            }
-            _ => f64::NAN,
+        let idle = idle_passes(&load, &stored, IDLE_PASSES);
+        let (idle, used, took) = metered(database.as_slice(), idle).await?;
+        let idle = idle?;
+        let database_idle_cores = match database {
+            Some(_) => used.total() / took.as_secs_f64(),
+            None => f64::NAN,
         };
 
         let sample = Arc::new(spread(&ids, SAMPLE));
@@ -187,24 +158,66 @@ async fn measure(
         step!("{size} customers: changing customers until orders applied every change");
         let changes = load.change_customers(sample_text, phases, &changelog);
         let (changes, rates) = changes.await?;
-        rows.push(Row {
-            customers: size,
-            load_seconds,
-            raw_find_one_per_second: raw.per_second,
-            raw_find_one_p99_ms: raw.p99_ms,
-            reads_per_second: reads.per_second,
-            read_p50_ms: reads.p50_ms,
-            read_p99_ms: reads.p99_ms,
-            raw_update_per_second: raw_updates[0],
-            raw_conditional_update_per_second: raw_updates[1],
-            changes_acknowledged_per_second: rates.acknowledged_per_second,
-            changes_failed: changes.failures,
-            first_failure: changes.first_error,
-            applied_per_second: rates.applied_per_second,
-            accounts_idle_pass_ms: idle[0],
-            orders_idle_pass_ms: idle[1],
-            database_idle_cores,
-        });
+        let cores = database_idle_cores * 100.0;
+        let x_raw = reads.per_second / raw.per_second.max(f64::MIN_POSITIVE);
+        let (p50, p99) = (reads.p50_ms, reads.p99_ms);
+        // Changes that failed, with the first failure: where a write takes longer than the
+        // services' request deadline, they time out rather than stop the measurement.
+        let row = Row::default()
+            .count(("customers", "customers"), size as u64)
+            .figure(("load_seconds", "copied in (s)"), load_seconds, 0)
+            .figure(
+                ("raw_find_one_per_second", "raw find_one /s"),
+                raw.per_second,
+                0,
+            )
+            .keep("raw_find_one_p99_ms", raw.p99_ms)
+            .figure(("reads_per_second", "GET by id /s"), reads.per_second, 0)
+            .show("x raw", format!("{x_raw:.2}"))
+            .keep("read_p50_ms", p50)
+            .keep("read_p99_ms", p99)
+            .show("GET by id p50 / p99 (ms)", format!("{p50:.2} / {p99:.2}"))
+            .figure(
+                ("raw_update_per_second", "raw update by _id /s"),
+                raw_updates[0],
+                0,
+            )
+            .figure(
+                (
+                    "raw_conditional_update_per_second",
+                    "raw update by _id + condition /s",
+                ),
+                raw_updates[1],
+                0,
+            )
+            .figure(
+                ("changes_acknowledged_per_second", "changes acknowledged /s"),
+                rates.acknowledged_per_second,
+                0,
+            )
+            .count(("changes_failed", "changes failed"), changes.failures)
+            .keep("first_failure", changes.first_error)
+            .figure(
+                ("applied_per_second", "changes applied in orders /s"),
+                rates.applied_per_second,
+                0,
+            )
+            .keep("accounts_idle_pass_ms", idle[0])
+            .keep("orders_idle_pass_ms", idle[1])
+            .show(
+                "idle relay pass, accounts / orders (ms)",
+                format!("{:.1} / {:.1}", idle[0], idle[1]),
+            )
+            .keep("database_idle_cores", database_idle_cores)
+            .show(
+                "database CPU meanwhile (% of a core)",
+                if cores.is_finite() {
+                    format!("{cores:.0}")
+                } else {
+                    "-".to_owned()
+                },
+            );
+        rows.push(row);
     }
     Ok((document_bytes, rows))
 }
@@ -261,14 +274,11 @@ async fn idle_passes(load: &Load, stored: &[Stored], passes: f64) -> anyhow::Res
         }
         Ok(Some(means))
     };
-    let interval = Duration::from_millis(250);
-    within(
+    let (what, interval) = (
         "idle passes of the outbox relays",
-        IDLE_DEADLINE,
-        interval,
-        means,
-    )
-    .await
+        Duration::from_millis(250),
+    );
+    within(what, IDLE_DEADLINE, interval, means).await
 }
 
 /// Up to `count` of `ids`, spread evenly over all of them: every `step`th id, `step` coprime
@@ -292,51 +302,7 @@ fn spread(ids: &[ObjectId], count: usize) -> Vec<ObjectId> {
 }
 
 fn markdown(report: &GrowthReport) -> String {
-    let rows = table(
-        &report.rows,
-        &[
-            ("customers", &|row: &Row| row.customers.to_string()),
-            ("copied in (s)", &|row| fixed(row.load_seconds, 0)),
-            ("raw find_one /s", &|row| {
-                fixed(row.raw_find_one_per_second, 0)
-            }),
-            ("GET by id /s", &|row| fixed(row.reads_per_second, 0)),
-            ("x raw", &|row| {
-                let raw = row.raw_find_one_per_second.max(f64::MIN_POSITIVE);
-                format!("{:.2}", row.reads_per_second / raw)
-            }),
-            ("GET by id p50 / p99 (ms)", &|row| {
-                format!("{:.2} / {:.2}", row.read_p50_ms, row.read_p99_ms)
-            }),
-            ("raw update by _id /s", &|row| {
-                fixed(row.raw_update_per_second, 0)
-            }),
-            ("raw update by _id + condition /s", &|row| {
-                fixed(row.raw_conditional_update_per_second, 0)
-            }),
-            ("changes acknowledged /s", &|row| {
-                fixed(row.changes_acknowledged_per_second, 0)
-            }),
-            ("changes failed", &|row| row.changes_failed.to_string()),
-            ("changes applied in orders /s", &|row| {
-                fixed(row.applied_per_second, 0)
-            }),
-            ("idle relay pass, accounts / orders (ms)", &|row| {
-                format!(
-                    "{:.1} / {:.1}",
-                    row.accounts_idle_pass_ms, row.orders_idle_pass_ms
-                )
-            }),
-            ("database CPU meanwhile (% of a core)", &|row| {
-                let cores = row.database_idle_cores;
-                if cores.is_finite() {
-                    format!("{:.0}", cores * 100.0)
-                } else {
-                    "-".to_owned()
-                }
-            }),
-        ],
-    );
+    let rows = rows_table(&report.rows);
     let (accounts, orders) = report.document_bytes;
     let mut text = format!(
         "{} workers, {} s per phase, {} cores; a customer is {accounts} bytes in accounts and \
@@ -344,10 +310,10 @@ fn markdown(report: &GrowthReport) -> String {
         report.run.concurrency, report.run.phase_seconds, report.run.cores
     );
     for row in &report.rows {
-        if let Some(failure) = &row.first_failure {
-            let customers = row.customers;
+        if let Some(failure) = row.text("first_failure") {
+            let customers = row.get("customers");
             text.push_str(&format!(
-                "\nAt {customers} customers, the first failed change: {failure}\n"
+                "\nAt {customers:.0} customers, the first failed change: {failure}\n"
             ));
         }
     }
@@ -355,18 +321,23 @@ fn markdown(report: &GrowthReport) -> String {
 }
 
 /// A line of the chart: its name and the figure it draws.
-type Line = (&'static str, fn(&Row) -> f64);
+type Line = (&'static str, &'static str);
 
 /// Four panels: GET by id's latency, the reads, the writes, the relays' idle passes.
 fn chart(rows: &[Row]) -> anyhow::Result<String> {
-    let xs: Vec<f64> = rows.iter().map(|row| row.customers as f64).collect();
+    let xs: Vec<f64> = rows.iter().map(|row| row.get("customers")).collect();
     let panel = |title: &str, unit: &str, y_axis, series: &[Line]| Panel {
         title: title.to_owned(),
         unit: unit.to_owned(),
         y_axis,
         series: series
             .iter()
-            .map(|(name, value)| ((*name).to_owned(), rows.iter().map(value).collect()))
+            .map(|(name, key)| {
+                (
+                    (*name).to_owned(),
+                    rows.iter().map(|row| row.get(key)).collect(),
+                )
+            })
             .collect(),
     };
     let panels = [
@@ -375,9 +346,9 @@ fn chart(rows: &[Row]) -> anyhow::Result<String> {
             "ms",
             YAxis::Linear,
             &[
-                ("p50", |row| row.read_p50_ms),
-                ("p99", |row| row.read_p99_ms),
-                ("raw find_one p99", |row| row.raw_find_one_p99_ms),
+                ("p50", "read_p50_ms"),
+                ("p99", "read_p99_ms"),
+                ("raw find_one p99", "raw_find_one_p99_ms"),
             ],
         ),
         panel(
@@ -385,8 +356,8 @@ fn chart(rows: &[Row]) -> anyhow::Result<String> {
             "per second",
             YAxis::Linear,
             &[
-                ("raw find_one", |row| row.raw_find_one_per_second),
-                ("GET customers/{id}", |row| row.reads_per_second),
+                ("raw find_one", "raw_find_one_per_second"),
+                ("GET customers/{id}", "reads_per_second"),
             ],
         ),
         panel(
@@ -394,11 +365,12 @@ fn chart(rows: &[Row]) -> anyhow::Result<String> {
             "per second",
             YAxis::Logarithmic,
             &[
-                ("raw update by _id", |row| row.raw_update_per_second),
-                ("raw update by _id + condition", |row| {
-                    row.raw_conditional_update_per_second
-                }),
-                ("changes applied in orders", |row| row.applied_per_second),
+                ("raw update by _id", "raw_update_per_second"),
+                (
+                    "raw update by _id + condition",
+                    "raw_conditional_update_per_second",
+                ),
+                ("changes applied in orders", "applied_per_second"),
             ],
         ),
         panel(
@@ -406,8 +378,8 @@ fn chart(rows: &[Row]) -> anyhow::Result<String> {
             "ms",
             YAxis::Linear,
             &[
-                ("accounts", |row| row.accounts_idle_pass_ms),
-                ("orders", |row| row.orders_idle_pass_ms),
+                ("accounts", "accounts_idle_pass_ms"),
+                ("orders", "orders_idle_pass_ms"),
             ],
         ),
     ];

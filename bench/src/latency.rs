@@ -48,7 +48,6 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    /// Summarises a histogram of microseconds filled during `elapsed`.
     fn of(histogram: &Histogram<u64>, elapsed: Duration) -> Self {
         let millis = |quantile| histogram.value_at_quantile(quantile) as f64 / 1000.0;
         Summary {
@@ -63,7 +62,6 @@ impl Summary {
     }
 }
 
-/// The summary of one named operation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Named {
     pub(crate) name: String,
@@ -91,7 +89,6 @@ impl Recorders {
         self.with(name, |(_, failures)| *failures += 1);
     }
 
-    /// Every operation recorded or failed, by name, as measured over `elapsed`.
     pub(crate) fn summaries(&self, elapsed: Duration) -> Vec<Named> {
         let operations = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         operations
@@ -117,18 +114,15 @@ pub(crate) fn median(samples: &[Duration]) -> Option<Duration> {
     }
 }
 
-/// What a closed loop measured.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
     /// The successful operations only.
     pub(crate) summary: Summary,
     pub(crate) failures: u64,
-    /// The first failure, to show why.
     pub(crate) first_error: Option<String>,
 }
 
 impl Outcome {
-    /// The summary, or an error naming `what` failed and why if anything did.
     pub(crate) fn succeeded(self, what: &str) -> anyhow::Result<Summary> {
         match self.first_error {
             None => Ok(self.summary),
@@ -137,7 +131,6 @@ impl Outcome {
     }
 }
 
-/// The workers of a closed loop and how long it runs.
 pub(crate) type Phase = (usize, Duration);
 
 /// Runs `operation(state.clone(), n)` for n = 0, 1, 2, ... on the phase's workers (tasks of

@@ -48,7 +48,6 @@ const JOURNEY: [(&str, Option<&str>); 4] = [
     ("RECEIVED", None),
 ];
 
-/// A name for a customer, distinct per `n`.
 fn name(n: u64, first_name: &str) -> Value {
     json!({ "title": "Ms.", "firstName": first_name, "lastName": format!("Bench{n}") })
 }
@@ -94,7 +93,6 @@ pub(crate) async fn read(request: RequestBuilder, what: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// Whether an order resource's history holds `status`.
 fn has_status(order: &Value, status: &str) -> bool {
     order["orderStatusEvents"].as_array().is_some_and(|events| {
         events
@@ -124,7 +122,6 @@ pub(crate) struct Urls {
 }
 
 impl Urls {
-    /// The URLs of the running `services`, each service at least once.
     pub(crate) fn of(services: &[Service]) -> anyhow::Result<Self> {
         let urls = |name: &str| {
             let urls: Vec<String> = services
@@ -208,7 +205,6 @@ impl Load {
         }
     }
 
-    /// One call that must succeed: its body and when it arrived.
     async fn call(
         &self,
         endpoint: &'static str,
@@ -257,7 +253,6 @@ impl Load {
         Ok(changed)
     }
 
-    /// Creates `count` customers, `concurrency` at a time, and returns their ids.
     pub(crate) async fn seed_customers(
         &self,
         count: usize,
@@ -285,7 +280,6 @@ impl Load {
         Ok(id)
     }
 
-    /// Reads of customers by id over `phase`.
     pub(crate) async fn read_customers(&self, ids: Arc<Vec<String>>, phase: Phase) -> Outcome {
         let state = (self.client.clone(), Arc::clone(&self.urls), ids);
         closed_loop(phase, state, |(client, urls, ids), n| {
@@ -349,8 +343,6 @@ impl Load {
         }
     }
 
-    /// A metric's sum over every instance of a service, for one label's value (see
-    /// [`summed`]).
     pub(crate) async fn metric(
         &self,
         instances: &[String],
@@ -390,7 +382,6 @@ impl Load {
         .await
     }
 
-    /// One customer's journey through the three services.
     async fn flow(&self) -> anyhow::Result<()> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let urls = &self.urls;

@@ -126,23 +126,85 @@ pub(crate) type Column<'a, T> = (&'a str, &'a dyn Fn(&T) -> String);
 
 /// A Markdown table of `rows`, one cell per column; a `|` inside a cell is escaped.
 pub(crate) fn table<T>(rows: &[T], columns: &[Column<'_, T>]) -> String {
+    let headers = columns.iter().map(|(header, _)| (*header).to_owned());
+    let cells = rows
+        .iter()
+        .map(|row| columns.iter().map(|(_, cell)| cell(row)).collect());
+    grid(headers.collect(), cells)
+}
+
+fn grid(headers: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> String {
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-    let mut text = line(
-        columns
-            .iter()
-            .map(|(header, _)| (*header).to_owned())
-            .collect(),
-    );
-    text.push_str(&line(columns.iter().map(|_| "---".to_owned()).collect()));
-    for row in rows {
+    let mut text = line(headers.iter().map(|_| "---".to_owned()).collect());
+    text.insert_str(0, &line(headers));
+    for cells in rows {
         text.push_str(&line(
-            columns
-                .iter()
-                .map(|(_, cell)| cell(row).replace('|', "\\|"))
-                .collect(),
+            cells.iter().map(|cell| cell.replace('|', "\\|")).collect(),
         ));
     }
     text
+}
+
+/// One row of a report's table, written once: its JSON fields and its Markdown cells, each in
+/// order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Row {
+    #[serde(flatten)]
+    json: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip)]
+    cells: Vec<(&'static str, String)>,
+}
+
+impl Row {
+    /// `value` under `key` in the JSON row, not shown.
+    pub(crate) fn keep(mut self, key: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or_default();
+        self.json.insert(key.to_owned(), value);
+        self
+    }
+
+    /// A cell under `header` in the Markdown, not in the JSON row.
+    pub(crate) fn show(mut self, header: &'static str, cell: impl Into<String>) -> Self {
+        self.cells.push((header, cell.into()));
+        self
+    }
+
+    /// `value` under `key`, shown with `decimals` under `header`.
+    pub(crate) fn figure(
+        self,
+        (key, header): (&str, &'static str),
+        value: f64,
+        decimals: usize,
+    ) -> Self {
+        self.keep(key, value).show(header, fixed(value, decimals))
+    }
+
+    /// A count under `key`, shown under `header`.
+    pub(crate) fn count(self, (key, header): (&str, &'static str), count: u64) -> Self {
+        self.keep(key, count).show(header, count.to_string())
+    }
+
+    /// The number under `key`; NaN when absent or not a number.
+    pub(crate) fn get(&self, key: &str) -> f64 {
+        self.json
+            .get(key)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(f64::NAN)
+    }
+
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
+        self.json.get(key)?.as_str()
+    }
+}
+
+/// The Markdown table of `rows`, its headers those of the first row.
+pub(crate) fn rows_table(rows: &[Row]) -> String {
+    let headers = rows.first().map(|row| &row.cells[..]).unwrap_or_default();
+    let headers = headers.iter().map(|(header, _)| (*header).to_owned());
+    let cells = rows
+        .iter()
+        .map(|row| row.cells.iter().map(|(_, cell)| cell.clone()).collect());
+    grid(headers.collect(), cells)
 }
 
 pub(crate) fn checks_table(checks: &[Check]) -> String {

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::baseline::{Baselines, raw_topics, send};
-use crate::footprint::{Footprint, PeakSampler, StartTimes, cpu, memory, micros_per};
+use crate::baseline::{Baselines, Publisher, raw_topics};
+use crate::footprint::{Footprint, PeakSampler, StartTimes, memory, metered, micros_per};
 use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
@@ -27,7 +27,6 @@ const END_TO_END_RATIO: f64 = 3.0;
 const CPU_RATIO: f64 = 3.0;
 const START_TO_READY_MS: f64 = 100.0;
 const IDLE_RSS_MIB: f64 = 15.0;
-/// The read phase's row in the HTTP table.
 const READ_PHASE: &str = "GET accounts customers/{id} (read phase)";
 /// The hops whose p99 is held against the raw broker round trip.
 const HOPS: [&str; 3] = [
@@ -39,17 +38,14 @@ const HOPS: [&str; 3] = [
 /// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
 #[derive(Debug, Clone, Serialize)]
 struct CpuPerOperation {
-    /// The constant actix-web handler, per request.
     constant_us: f64,
     /// Accounts, per GET customers/{id} of the read phase.
     read_us: f64,
     /// Orders, per customer change it applied in the change phase.
     applied_change_us: f64,
-    /// The constant handler's own throughput and latency.
     constant: Summary,
 }
 
-/// Everything one run measured, as written to JSON.
 #[derive(Debug, Clone, Serialize)]
 struct Report {
     #[serde(flatten)]
@@ -85,8 +81,8 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         // waits for its producer id ("coordinator load in progress"), which would be timed as
         // the first service's start-up.
         step!("warming the broker up: one record through an idempotent producer");
-        let producer = platform::kafka::producer(&launcher.kafka)?;
-        let warm_up = send(&producer, &raw[0], "warm-up", b"{}", &[]).await;
+        let producer = Publisher::new(&launcher.kafka, &raw[0])?;
+        let warm_up = producer.send("warm-up", b"{}", &[]).await;
         warm_up.context("warming the broker up")?;
         let footprint = start_services(&options, &launcher, &mut services).await?;
         let baselines = Baselines::measure(&options, &launcher).await?;
@@ -164,22 +160,17 @@ async fn measure_services(
     step!("creating {seeds} customers");
     let ids = Arc::new(load.seed_customers(seeds, concurrency).await?);
     step!("reading customers by id, {concurrency} workers, {phase:?}");
-    let before = cpu(&[accounts])?;
     let reads = load.read_customers(Arc::clone(&ids), phases);
-    let reads = reads.await;
-    let read_cpu = cpu(&[accounts])?.since(before);
+    let (reads, read_cpu, _) = metered(&[accounts], reads).await?;
     step!("changing customers, {concurrency} workers, {phase:?}, until orders applied each");
-    let before = cpu(&[orders])?;
     let changelog = launcher.changelog();
     let changes = load.change_customers(ids, phases, &changelog);
-    let (changes, rates) = changes.await?;
-    let change_cpu = cpu(&[orders])?.since(before);
-    step!(
-        "realistic flows, {concurrency} workers, {:?}",
-        options.flows
-    );
+    let (changes, change_cpu, _) = metered(&[orders], changes).await?;
+    let (changes, rates) = changes?;
+    let flow_time = options.flows;
+    step!("realistic flows, {concurrency} workers, {flow_time:?}");
     let flow_load = load.measuring_afresh();
-    let flows = flow_load.flows((concurrency, options.flows), options.rate);
+    let flows = flow_load.flows((concurrency, flow_time), options.rate);
     let flows = flows.await;
     let peaks = sampler.finish().await;
     for (footprint, pid) in footprint.iter_mut().zip(&pids) {
@@ -227,7 +218,6 @@ async fn measure_services(
     })
 }
 
-/// The verdicts of a run.
 fn checks(report: &Report) -> Vec<Check> {
     let (raw, cpu) = (&report.baselines, &report.cpu_per_operation);
     let reads = report.http.iter().find(|named| named.name == READ_PHASE);

@@ -11,11 +11,11 @@ use serde::Serialize;
 use test_support::within;
 
 use crate::baseline::{self, MongoRates};
-use crate::footprint::{Cpu, cpu, micros_per};
+use crate::footprint::{Cpu, metered, micros_per};
 use crate::latency::Summary;
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
-use crate::report::{Run, fixed, table};
+use crate::report::{Row, Run, fixed, rows_table};
 use crate::stack::{Launcher, SERVICES, Service, service_settings};
 
 /// Customers created for the read and change phases.
@@ -31,34 +31,12 @@ const SETTLE_DEADLINE: Duration = Duration::from_secs(120);
 const IDLE_WINDOW: Duration = Duration::from_secs(10);
 const REBALANCES: &str = "kafka_consumer_rebalances_total";
 
-/// One instance count's figures.
-#[derive(Debug, Clone, Serialize)]
-struct Scaled {
-    instances: usize,
-    /// CPU every instance used together while idle, in seconds per second (1.0: one core).
-    idle_cpu: f64,
-    reads_per_second: f64,
-    cpu_ms_per_read: f64,
-    /// The same, less what the instances use idle over the phase.
-    net_cpu_ms_per_read: f64,
-    changes_acknowledged: u64,
-    records_published: u64,
-    applied_per_second: f64,
-    cpu_ms_per_change: f64,
-    net_cpu_ms_per_change: f64,
-    /// The kernel's part of the CPU the instances used under load (system over user and
-    /// system): scheduling, the network stack, waking threads.
-    kernel_share: f64,
-    /// Partitions assigned or revoked, over every consumer instance, while the load ran.
-    rebalances_under_load: u64,
-}
-
 #[derive(Debug, Clone, Serialize)]
 struct ScaleReport {
     #[serde(flatten)]
     run: Run,
     raw: MongoRates,
-    rows: Vec<Scaled>,
+    rows: Vec<Row>,
 }
 
 pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
@@ -77,7 +55,13 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
         let run = format!("{run_id}-x{instances}");
         let launcher = Launcher::for_run(&options.common.bin_dir, &out, &run, true, &[]).await?;
         let mut services = Vec::new();
-        let measured = measure(&options, &launcher, &mut services, instances).await;
+        let measured = measure(
+            &options,
+            (&launcher, &mut services),
+            instances,
+            (&raw, rows.first()),
+        );
+        let measured = measured.await;
         launcher.tear_down(services, &[]).await;
         rows.push(measured?);
     }
@@ -89,13 +73,14 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
     crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Starts `instances` of each service on the launcher's topics and databases, and loads them.
+/// Starts `instances` of each service on the launcher's topics and databases, and loads them;
+/// the row is shown against the raw MongoDB figures and the `first` instance count's.
 async fn measure(
     options: &ScaleOptions,
-    launcher: &Launcher,
-    services: &mut Vec<Service>,
+    (launcher, services): (&Launcher, &mut Vec<Service>),
     instances: usize,
-) -> anyhow::Result<Scaled> {
+    (raw, first): (&MongoRates, Option<&Row>),
+) -> anyhow::Result<Row> {
     step!("starting {instances} instance(s) of each service");
     for name in SERVICES {
         for instance in 0..instances {
@@ -128,17 +113,15 @@ async fn measure(
     let ids = Arc::new(load.seed_customers(SEED_CUSTOMERS, concurrency).await?);
 
     step!("measuring the idle instances' CPU for {IDLE_WINDOW:?}");
-    let before = cpu(&pids)?;
-    tokio::time::sleep(IDLE_WINDOW).await;
-    let idle_cpu = cpu(&pids)?.since(before).total() / IDLE_WINDOW.as_secs_f64();
+    let (_, idle, _) = metered(&pids, tokio::time::sleep(IDLE_WINDOW)).await?;
+    let idle_cpu = idle.total() / IDLE_WINDOW.as_secs_f64();
 
     step!(
         "reading customers by id over {instances} accounts instance(s), {concurrency} workers, \
          {phase:?}"
     );
-    let (before, started) = (cpu(&pids)?, Instant::now());
-    let reads = load.read_customers(Arc::clone(&ids), phases).await;
-    let (read_cpu, read_time) = (cpu(&pids)?.since(before), started.elapsed());
+    let reads = load.read_customers(Arc::clone(&ids), phases);
+    let (reads, read_cpu, read_time) = metered(&pids, reads).await?;
     let reads = reads.succeeded("reads")?;
 
     step!(
@@ -150,30 +133,77 @@ async fn measure(
         produced.await.map(|count| count as u64)
     };
     let produced = published().await?;
-    let (before, started) = (cpu(&pids)?, Instant::now());
-    let (changes, rates) = load.change_customers(ids, phases, &changelog).await?;
-    let (change_cpu, change_time) = (cpu(&pids)?.since(before), started.elapsed());
+    let changes = load.change_customers(ids, phases, &changelog);
+    let (changes, change_cpu, change_time) = metered(&pids, changes).await?;
+    let (changes, rates) = changes?;
     let changes = changes.succeeded("changes")?;
     let records_published = published().await? - produced;
     let after = rebalances(&load, &consumers).await?;
     // Milliseconds of CPU per operation, of all the instances or net of their idle use.
     let per = |seconds: f64, done: &Summary| micros_per(seconds, done.count as f64) / 1000.0;
     let net = |used: Cpu, took: Duration| (used.total() - idle_cpu * took.as_secs_f64()).max(0.0);
-    Ok(Scaled {
-        instances,
-        idle_cpu,
-        reads_per_second: reads.per_second,
-        cpu_ms_per_read: per(read_cpu.total(), &reads),
-        net_cpu_ms_per_read: per(net(read_cpu, read_time), &reads),
-        changes_acknowledged: changes.count,
-        records_published,
-        applied_per_second: rates.applied_per_second,
-        cpu_ms_per_change: per(change_cpu.total(), &changes),
-        net_cpu_ms_per_change: per(net(change_cpu, change_time), &changes),
-        kernel_share: (read_cpu.system + change_cpu.system)
-            / (read_cpu.total() + change_cpu.total()).max(f64::MIN_POSITIVE),
-        rebalances_under_load: after.saturating_sub(settled_at),
-    })
+    let (read_all, read_net) = (
+        per(read_cpu.total(), &reads),
+        per(net(read_cpu, read_time), &reads),
+    );
+    let (change_all, change_net) = (
+        per(change_cpu.total(), &changes),
+        per(net(change_cpu, change_time), &changes),
+    );
+    let relative =
+        |value: f64, key| format!("{:.2}", value / first.map_or(value, |first| first.get(key)));
+    let applied = rates.applied_per_second;
+    let per_change = records_published as f64 / changes.count.max(1) as f64;
+    // The kernel's part of the CPU the instances used under load (system over user and
+    // system): scheduling, the network stack, waking threads.
+    let kernel_share = (read_cpu.system + change_cpu.system)
+        / (read_cpu.total() + change_cpu.total()).max(f64::MIN_POSITIVE);
+    Ok(Row::default()
+        .count(("instances", "instances of each"), instances as u64)
+        .keep("idle_cpu", idle_cpu)
+        .show("idle CPU, all (% of a core)", fixed(idle_cpu * 100.0, 1))
+        .figure(("reads_per_second", "GET by id /s"), reads.per_second, 0)
+        .show(
+            "x raw find_one",
+            format!("{:.2}", reads.per_second / raw.find_one.per_second),
+        )
+        .keep("cpu_ms_per_read", read_all)
+        .keep("net_cpu_ms_per_read", read_net)
+        .show(
+            "CPU ms per GET (all / net of idle)",
+            format!("{read_all:.3} / {read_net:.3}"),
+        )
+        .show(
+            "net vs 1 instance",
+            relative(read_net, "net_cpu_ms_per_read"),
+        )
+        .keep("changes_acknowledged", changes.count)
+        .keep("records_published", records_published)
+        .figure(("applied_per_second", "changes applied /s"), applied, 0)
+        .show(
+            "x raw upsert",
+            format!("{:.2}", applied / raw.upsert.per_second),
+        )
+        .show("records per change", format!("{per_change:.3}"))
+        .keep("cpu_ms_per_change", change_all)
+        .keep("net_cpu_ms_per_change", change_net)
+        .show(
+            "CPU ms per change (all / net of idle)",
+            format!("{change_all:.2} / {change_net:.2}"),
+        )
+        .show(
+            "net vs 1 instance",
+            relative(change_net, "net_cpu_ms_per_change"),
+        )
+        .keep("kernel_share", kernel_share)
+        .show(
+            "kernel share of CPU under load (%)",
+            fixed(kernel_share * 100.0, 0),
+        )
+        .count(
+            ("rebalances_under_load", "rebalances under load"),
+            after.saturating_sub(settled_at),
+        ))
 }
 
 /// Partitions assigned and revoked so far, over the consumer instances `consumers`.
@@ -194,75 +224,13 @@ async fn settled(load: &Load, consumers: &[String]) -> anyhow::Result<u64> {
         }
         Ok((last.get().1.elapsed() >= SETTLED_FOR).then_some(count))
     };
-    let interval = Duration::from_millis(250);
-    within(
-        "the consumer groups to settle",
-        SETTLE_DEADLINE,
-        interval,
-        still,
-    )
-    .await
+    let (what, interval) = ("the consumer groups to settle", Duration::from_millis(250));
+    within(what, SETTLE_DEADLINE, interval, still).await
 }
 
 fn markdown(report: &ScaleReport) -> String {
     let (find_one, upsert) = (report.raw.find_one.per_second, report.raw.upsert.per_second);
-    let first = report.rows.first();
-    let relative = |value: f64, of_first: fn(&Scaled) -> f64| {
-        first.map_or("-".to_owned(), |first| {
-            format!("{:.2}", value / of_first(first))
-        })
-    };
-    let rows = table(
-        &report.rows,
-        &[
-            ("instances of each", &|row: &Scaled| {
-                row.instances.to_string()
-            }),
-            ("idle CPU, all (% of a core)", &|row| {
-                fixed(row.idle_cpu * 100.0, 1)
-            }),
-            ("GET by id /s", &|row| fixed(row.reads_per_second, 0)),
-            ("x raw find_one", &|row| {
-                format!("{:.2}", row.reads_per_second / find_one)
-            }),
-            ("CPU ms per GET (all / net of idle)", &|row| {
-                format!(
-                    "{:.3} / {:.3}",
-                    row.cpu_ms_per_read, row.net_cpu_ms_per_read
-                )
-            }),
-            ("net vs 1 instance", &|row| {
-                relative(row.net_cpu_ms_per_read, |first| first.net_cpu_ms_per_read)
-            }),
-            ("changes applied /s", &|row| {
-                fixed(row.applied_per_second, 0)
-            }),
-            ("x raw upsert", &|row| {
-                format!("{:.2}", row.applied_per_second / upsert)
-            }),
-            ("records per change", &|row| {
-                let acknowledged = row.changes_acknowledged.max(1) as f64;
-                format!("{:.3}", row.records_published as f64 / acknowledged)
-            }),
-            ("CPU ms per change (all / net of idle)", &|row| {
-                format!(
-                    "{:.2} / {:.2}",
-                    row.cpu_ms_per_change, row.net_cpu_ms_per_change
-                )
-            }),
-            ("net vs 1 instance", &|row| {
-                relative(row.net_cpu_ms_per_change, |first| {
-                    first.net_cpu_ms_per_change
-                })
-            }),
-            ("kernel share of CPU under load (%)", &|row| {
-                fixed(row.kernel_share * 100.0, 0)
-            }),
-            ("rebalances under load", &|row| {
-                row.rebalances_under_load.to_string()
-            }),
-        ],
-    );
+    let rows = rows_table(&report.rows);
     format!(
         "Raw MongoDB at {} workers: find_one {find_one:.0}/s, upsert {upsert:.0}/s; {} cores.\n\n\
          {rows}",

@@ -43,7 +43,6 @@ pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSetti
     Ok((settings.kafka, settings.database))
 }
 
-/// One run: where the binaries are, its name, its logs, and what it created.
 pub(crate) struct Launcher {
     pub(crate) kafka: KafkaSettings,
     pub(crate) database: DatabaseSettings,
@@ -93,12 +92,10 @@ impl Launcher {
         Ok(launcher)
     }
 
-    /// The run's name for one of the contract's topics.
     fn topic(&self, topic: &str) -> String {
         format!("{}.{topic}", self.run_id)
     }
 
-    /// The run's customer changelog.
     pub(crate) fn changelog(&self) -> String {
         self.topic(topics::CUSTOMER_CHANGE)
     }
@@ -107,7 +104,6 @@ impl Launcher {
         self.binaries.join(name)
     }
 
-    /// The settings of this run's database `name` (a service's, or another).
     pub(crate) fn database(&self, name: &str) -> DatabaseSettings {
         DatabaseSettings {
             name: format!("{}-{name}", self.run_id),
