@@ -27,6 +27,7 @@ pub enum Operation {
     Read,
     Write,
     Describe,
+    DescribeConfigs,
 }
 
 /// One allowed operation of one principal on one named resource.
@@ -65,7 +66,9 @@ pub fn default_services() -> Vec<EventFlow> {
 
 /// Every grant the services of `flows` need, sorted and without repeats: `Write` and
 /// `Describe` on each topic a service sends to and on the dead-letter topic of each topic it
-/// receives; `Read` and `Describe` on each topic it receives, and `Read` on its group.
+/// receives; `Read` and `Describe` on each topic it receives, and `Read` on its group; and
+/// `DescribeConfigs` on each compacted topic it sends to or receives, whose `cleanup.policy`
+/// the service reads at start-up (`platform::kafka::spawn_changelog_policy_report`).
 pub fn grants(flows: &[EventFlow]) -> Vec<Grant> {
     let mut grants = Vec::new();
     for flow in flows {
@@ -75,7 +78,14 @@ pub fn grants(flows: &[EventFlow]) -> Vec<Grant> {
             name: name.to_owned(),
             operation,
         };
-        for (_, topic, direction) in flow.messages() {
+        for (contract, topic, direction) in flow.messages() {
+            if topics::COMPACTED.contains(&contract.topic) {
+                grants.push(grant(
+                    ResourceType::Topic,
+                    &topic,
+                    Operation::DescribeConfigs,
+                ));
+            }
             let written = match direction {
                 Direction::Sends => topic,
                 Direction::Receives => {
@@ -99,6 +109,8 @@ pub fn grants(flows: &[EventFlow]) -> Vec<Grant> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+
+    use serde_json::json;
 
     use super::*;
     use crate::asyncapi::document;
@@ -128,6 +140,7 @@ mod tests {
             set(&[
                 "Topic accounts.customer.change Write",
                 "Topic accounts.customer.change Describe",
+                "Topic accounts.customer.change DescribeConfigs",
             ])
         );
         assert_eq!(
@@ -136,6 +149,7 @@ mod tests {
                 "Group orders Read",
                 "Topic accounts.customer.change Read",
                 "Topic accounts.customer.change Describe",
+                "Topic accounts.customer.change DescribeConfigs",
                 "Topic accounts.customer.change.DLT Write",
                 "Topic accounts.customer.change.DLT Describe",
                 "Topic fulfillment.order.change Read",
@@ -158,7 +172,7 @@ mod tests {
                 "Topic fulfillment.order.change Describe",
             ])
         );
-        assert_eq!(grants.len(), 2 + 11 + 7, "no repeats, no other principal");
+        assert_eq!(grants.len(), 3 + 12 + 7, "no repeats, no other principal");
     }
 
     #[test]
@@ -182,6 +196,10 @@ mod tests {
                 };
                 for name in operations {
                     expected.insert(format!("Topic {topic} {name}"));
+                }
+                let bindings = &document["channels"][channel]["bindings"]["kafka"];
+                if bindings["topicConfiguration"]["cleanup.policy"] == json!(["compact"]) {
+                    expected.insert(format!("Topic {topic} DescribeConfigs"));
                 }
             }
             assert_eq!(of(&grants, flow.service), expected, "{}", flow.service);

@@ -10,10 +10,7 @@ use rdkafka::producer::FutureRecord;
 use serde_json::Value;
 use shared_events::acls::grants;
 use shared_events::asyncapi::EventFlow;
-use test_support::{
-    PrivateKafka, ServiceProcess, create_topics_compacting, create_topics_with_dead_letters,
-    unique_name,
-};
+use test_support::{PrivateKafka, ServiceProcess, create_topics_compacting, unique_name};
 
 use crate::Topics;
 
@@ -149,8 +146,9 @@ impl Storefront {
             ],
             dead_letter_headers: &[],
         });
+        // The changelog compacted, as the deployments create it.
         let admin = broker.admin_settings();
-        create_topics_with_dead_letters(&admin, &topics.all()).await;
+        create_topics_compacting(&admin, &topics.all(), &[&topics.customer_change]).await;
         let grants: Vec<String> = grants(&flows).iter().map(ToString::to_string).collect();
         broker.allow(&grants);
         let user = |name: &str| {

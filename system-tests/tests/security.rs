@@ -197,7 +197,7 @@ async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the
     let (kafka, passwords) = processes::secured_broker();
     let database = PrivateDatabase::start();
     let uri = database.uri();
-    let store =
+    let mut store =
         processes::Storefront::start_secured(&kafka, &passwords, &[("APP_DATABASE__URI", &uri)])
             .await;
 
@@ -272,32 +272,31 @@ async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the
             .expect("asking for readiness");
         assert_eq!(ready.status(), 200, "{} ready", service.name);
     }
-    // The contract grants no DescribeConfigs: the changelog's policy is reported unreadable,
-    // with the broker's reason, and the services run on (docs/upstream-fleet.md).
+    // The contract grants DescribeConfigs on the changelog to the two services that read its
+    // policy at start-up: each reports it (docs/upstream-fleet.md).
     for service in [&store.accounts, &store.orders] {
-        let reported = eventually(
-            &format!("{}'s changelog policy line", service.name),
-            EVENT_DEADLINE,
-            || async {
-                processes::log_lines(service).into_iter().find(|line| {
-                    line["fields"]["topic"] == store.topics.customer_change.as_str()
-                        && line["fields"]["cleanup_policy"].is_string()
-                })
-            },
-        )
-        .await;
-        assert_eq!(reported["level"], "WARN", "{reported}");
-        assert_eq!(
-            reported["fields"]["cleanup_policy"], "unknown",
-            "{reported}"
-        );
-        assert!(
-            reported["fields"]["reason"]
-                .as_str()
-                .is_some_and(|reason| reason.contains("may not DescribeConfigs")),
-            "{reported}"
-        );
+        let reported = policy_line(service, &store.topics.customer_change, "compact").await;
+        assert_eq!(reported["level"], "INFO", "{}: {reported}", service.name);
     }
+    // Without the grant the policy is reported unreadable, with the broker's reason, and the
+    // service runs on.
+    kafka.revoke(&[format!(
+        "accounts,Topic,{},DescribeConfigs",
+        store.topics.customer_change
+    )]);
+    store
+        .accounts
+        .replace(&[])
+        .await
+        .expect("accounts restarted without DescribeConfigs, ready");
+    let reported = policy_line(&store.accounts, &store.topics.customer_change, "unknown").await;
+    assert_eq!(reported["level"], "WARN", "{reported}");
+    assert!(
+        reported["fields"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("may not DescribeConfigs")),
+        "{reported}"
+    );
 }
 
 /// The reason the readiness of `service` gives once it answers 503 with one in its kafka
@@ -698,4 +697,18 @@ fn password(passwords: &[(&'static str, String)], service: &str) -> String {
         .find(|(name, _)| *name == service)
         .map(|(_, password)| password.clone())
         .expect("a service's password")
+}
+
+/// The line where `service` reported the changelog `topic`'s cleanup policy as `policy`.
+async fn policy_line(service: &processes::Service, topic: &str, policy: &str) -> Value {
+    eventually(
+        &format!("{} reporting the changelog policy `{policy}`", service.name),
+        EVENT_DEADLINE,
+        || async {
+            processes::log_lines(service).into_iter().find(|line| {
+                line["fields"]["topic"] == topic && line["fields"]["cleanup_policy"] == policy
+            })
+        },
+    )
+    .await
 }

@@ -107,8 +107,16 @@ fn same(name: String) -> String {
     name
 }
 
-fn lower(name: String) -> String {
-    name.to_lowercase()
+/// `DescribeConfigs` as Confluent's CLI spells it: `describe-configs`.
+fn kebab(name: String) -> String {
+    let mut kebab = String::with_capacity(name.len() + 2);
+    for (index, letter) in name.chars().enumerate() {
+        if letter.is_uppercase() && index > 0 {
+            kebab.push('-');
+        }
+        kebab.push(letter.to_ascii_lowercase());
+    }
+    kebab
 }
 
 /// One grant a line, as `CreateAcls` reads them, after a comment saying where they come from.
@@ -152,7 +160,7 @@ fn strimzi_users(grants: &[Grant]) -> String {
                 text,
                 "      - resource:\n          type: {}\n          name: {name}\n          \
                  patternType: literal\n        operations: [{}]\n        host: \"*\"\n",
-                lower(format!("{resource_type:?}")),
+                format!("{resource_type:?}").to_lowercase(),
                 join(&operations, ", ", same),
             );
         }
@@ -168,7 +176,7 @@ fn table(grants: &[Grant]) -> String {
             let _ = writeln!(
                 text,
                 "| `{principal}` | {} `{name}` | {} |",
-                lower(format!("{resource_type:?}")),
+                format!("{resource_type:?}").to_lowercase(),
                 join(&operations, ", ", same)
             );
         }
@@ -190,7 +198,7 @@ fn kafka_acls_commands(grants: &[Grant]) -> String {
                 "kafka-acls.sh --bootstrap-server \"$BOOTSTRAP\" --command-config admin.properties \
                  --add --allow-principal User:{principal}{operations} --{} {name} \
                  --resource-pattern-type literal",
-                lower(format!("{resource_type:?}"))
+                format!("{resource_type:?}").to_lowercase()
             );
         }
     }
@@ -211,7 +219,7 @@ fn confluent_commands(grants: &[Grant]) -> String {
                 text,
                 "confluent kafka acl create --allow --service-account \"${}_SA\" --operations {} --{resource} {name}",
                 principal.to_uppercase(),
-                join(&operations, ",", lower),
+                join(&operations, ",", kebab),
             );
         }
     }
@@ -311,7 +319,7 @@ mod tests {
                 "          type: topic",
                 "          name: accounts.customer.change",
                 "          patternType: literal",
-                "        operations: [Write, Describe]",
+                "        operations: [Write, Describe, DescribeConfigs]",
                 "        host: \"*\"",
             ]
         );

@@ -6,7 +6,6 @@ import java.io.Reader;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 
@@ -81,8 +80,12 @@ public final class CreateAcls {
             default -> throw new IllegalArgumentException("resource type Topic or Group, not " + parts[1]);
         };
         AclOperation operation = switch (parts[3]) {
-            case "Read", "Write", "Describe" -> AclOperation.valueOf(parts[3].toUpperCase(Locale.ROOT));
-            default -> throw new IllegalArgumentException("operation Read, Write or Describe, not " + parts[3]);
+            case "Read" -> AclOperation.READ;
+            case "Write" -> AclOperation.WRITE;
+            case "Describe" -> AclOperation.DESCRIBE;
+            case "DescribeConfigs" -> AclOperation.DESCRIBE_CONFIGS;
+            default -> throw new IllegalArgumentException(
+                    "operation Read, Write, Describe or DescribeConfigs, not " + parts[3]);
         };
         return new AclBinding(
                 new ResourcePattern(type, parts[2], PatternType.LITERAL),
