@@ -192,14 +192,38 @@ async fn a_wrong_password_is_refused_as_an_authentication_failure() {
     assert!(undelivered.is_err(), "{undelivered:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the_flow() {
+/// A secured broker with a user per service (and their passwords), a database of the test's
+/// own, and the three services on them, each as its own user, with `settings` besides.
+async fn secured_storefront(settings: &[(&str, &str)]) -> SecuredStorefront {
     let (kafka, passwords) = processes::secured_broker();
     let database = PrivateDatabase::start();
     let uri = database.uri();
-    let mut store =
-        processes::Storefront::start_secured(&kafka, &passwords, &[("APP_DATABASE__URI", &uri)])
-            .await;
+    let mut all = vec![("APP_DATABASE__URI", uri.as_str())];
+    all.extend_from_slice(settings);
+    let store = processes::Storefront::start_secured(&kafka, &passwords, &all).await;
+    SecuredStorefront {
+        kafka,
+        passwords,
+        database,
+        store,
+    }
+}
+
+struct SecuredStorefront {
+    kafka: PrivateKafka,
+    passwords: Vec<(&'static str, String)>,
+    database: PrivateDatabase,
+    store: processes::Storefront,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the_flow() {
+    let SecuredStorefront {
+        kafka,
+        database: _database,
+        mut store,
+        ..
+    } = secured_storefront(&[]).await;
 
     let client = reqwest::Client::new();
     let id = create_customer(&client, &store.accounts.url, "ada@example.com").await;
@@ -434,12 +458,13 @@ const TLS_FAILED: &str = "Kafka TLS verification failed: check APP_KAFKA__SSL_CA
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_keeps_the_events() {
-    let (kafka, passwords) = processes::secured_broker();
-    let database = PrivateDatabase::start();
+    let SecuredStorefront {
+        kafka,
+        passwords,
+        database,
+        mut store,
+    } = secured_storefront(&[]).await;
     let uri = database.uri();
-    let mut store =
-        processes::Storefront::start_secured(&kafka, &passwords, &[("APP_DATABASE__URI", &uri)])
-            .await;
     let client = reqwest::Client::new();
     let mongo = mongodb::Client::with_uri_str(&uri)
         .await
@@ -588,19 +613,14 @@ async fn a_refused_login_or_certificate_is_the_readiness_reason_and_the_outbox_k
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_plain_over_tls_a_revoked_write_or_group_is_reported_and_nothing_is_lost() {
-    let (kafka, passwords) = processes::secured_broker();
-    let database = PrivateDatabase::start();
-    let uri = database.uri();
     // Confluent Cloud's shape: SASL PLAIN over TLS.
-    let mut store = processes::Storefront::start_secured(
-        &kafka,
-        &passwords,
-        &[
-            ("APP_DATABASE__URI", &uri),
-            ("APP_KAFKA__SASL_MECHANISM", "PLAIN"),
-        ],
-    )
-    .await;
+    let SecuredStorefront {
+        kafka,
+        passwords,
+        database,
+        mut store,
+    } = secured_storefront(&[("APP_KAFKA__SASL_MECHANISM", "PLAIN")]).await;
+    let uri = database.uri();
     let client = reqwest::Client::new();
     let mongo = mongodb::Client::with_uri_str(&uri)
         .await

@@ -71,12 +71,7 @@ impl PrivateKafka {
                 .collect();
             std::fs::write(folder.join("users"), listed).expect("writing the users");
             // Made now rather than by the broker's start: a client reads the CA when created.
-            let status = Command::new("bash")
-                .arg(dev_script("certs.sh"))
-                .arg(&folder)
-                .status()
-                .expect("running dev/certs.sh");
-            assert!(status.success(), "dev/certs.sh failed");
+            make_certificates(&folder);
             Security {
                 folder,
                 admin_password,
@@ -143,12 +138,7 @@ impl PrivateKafka {
     /// a client trusting only it refuses the broker's certificate.
     pub fn unrelated_ca(&self) -> PathBuf {
         let folder = self.data.join("unrelated-ca");
-        let status = Command::new("bash")
-            .arg(dev_script("certs.sh"))
-            .arg(&folder)
-            .status()
-            .expect("running dev/certs.sh");
-        assert!(status.success(), "dev/certs.sh failed");
+        make_certificates(&folder);
         folder.join("ca.pem")
     }
 
@@ -446,4 +436,14 @@ impl Drop for PrivateKafka {
             let _ = std::fs::remove_dir_all(&self.data);
         }
     }
+}
+
+/// A CA and a broker certificate it signed, in `folder` (`dev/certs.sh`).
+fn make_certificates(folder: &Path) {
+    let status = Command::new("bash")
+        .arg(dev_script("certs.sh"))
+        .arg(folder)
+        .status()
+        .expect("running dev/certs.sh");
+    assert!(status.success(), "dev/certs.sh failed");
 }
