@@ -1,8 +1,8 @@
 //! The grants in the forms that create or document ACLs outside Rust: the list the local
 //! scripts feed to `CreateAcls`, Strimzi `KafkaUser` resources, and the tables and commands of
-//! docs/security.md. Each is a committed file (or a marked block of one) that a test renders
-//! again and compares, so that a topic or group added to the contract cannot ship without its
-//! grant everywhere.
+//! docs/security.md (the table also in the README). Each is a committed file (or a marked block
+//! of one) that a test renders again and compares, so that a topic or group added to the
+//! contract cannot ship without its grant everywhere.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -60,6 +60,11 @@ pub fn generated(grants: &[Grant]) -> Vec<Generated> {
             path: "k8s/infra/kafka/users.yaml",
             block: None,
             text: strimzi_users(grants),
+        },
+        Generated {
+            path: "README.md",
+            block: Some("grants table"),
+            text: table(grants),
         },
         Generated {
             path: "docs/security.md",
