@@ -135,16 +135,7 @@ impl Storefront {
     pub async fn wait_for_fifth_orders(&self, customers: usize, status: &str) -> Value {
         let url = format!("{}/customers/summary", self.orders);
         self.wait_for(&url, |summary| {
-            let Some(copies) = summary["customers"].as_array() else {
-                return false;
-            };
-            copies.len() == customers
-                && copies.iter().all(|copy| {
-                    copy["orders"][4]["orderStatusEvents"]
-                        .as_array()
-                        .and_then(|events| events.last())
-                        .is_some_and(|last| last["orderStatusType"] == status)
-                })
+            crate::sample::fifth_orders_in(summary, customers, status)
         })
         .await
     }

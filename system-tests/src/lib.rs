@@ -15,6 +15,7 @@ pub mod faults;
 mod in_process;
 pub mod lake;
 pub mod processes;
+pub mod sample;
 pub mod schemas;
 mod shape;
 

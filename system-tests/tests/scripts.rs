@@ -218,12 +218,13 @@ fn an_unknown_changelog_policy_stops_the_start_with_one_line() {
 /// What `scripts/infra.sh start` runs to make the topics, with the changelog's policy as
 /// `STOREFRONT_CHANGELOG_CLEANUP_POLICY` names it: `TOPIC:POLICY`.
 fn create_topics(bootstrap: &str, topic: &str) -> Output {
+    // An anonymous PLAINTEXT client: no client properties (/dev/null).
     Command::new("bash")
         .arg("-c")
         .arg(concat!(
             "source ",
             env!("CARGO_MANIFEST_DIR"),
-            "/../dev/java.sh && java -cp \"$(java_classpath)\" storefront.dev.CreateTopics \"$1\" 3 default \"$2\""
+            "/../dev/java.sh && java -cp \"$(java_classpath)\" storefront.dev.CreateTopics \"$1\" /dev/null 3 default \"$2\""
         ))
         .args(["create-topics", bootstrap, topic])
         .output()

@@ -17,6 +17,7 @@ use shared_events::asyncapi::EventFlow;
 use shared_events::topics;
 use system_tests::faults::{count_log_lines, create_customer, customer, pending_outbox_events};
 use system_tests::processes::{self, write_probe};
+use system_tests::sample::{fifth_orders_in, refresh_sample_data};
 use test_support::{
     EVENT_DEADLINE, PrivateDatabase, PrivateKafka, eventually, summed, unique_name,
 };
@@ -284,6 +285,24 @@ async fn the_three_services_run_each_as_its_own_user_and_an_order_goes_round_the
             let held: Value = client.get(&order).send().await.ok()?.json().await.ok()?;
             let last = held["orderStatusEvents"].as_array()?.last()?.clone();
             (last["orderStatusType"] == "PROCESSING").then_some(())
+        },
+    )
+    .await;
+
+    // The upstream demo's seven sample calls, as users make them, through the three principals.
+    refresh_sample_data(
+        &store.accounts.url,
+        &store.orders.url,
+        &store.fulfillment.url,
+    )
+    .await;
+    let summary = format!("{}/customers/summary", store.orders.url);
+    eventually(
+        "every sample customer's fifth order received, in orders",
+        EVENT_DEADLINE,
+        || async {
+            let held: Value = client.get(&summary).send().await.ok()?.json().await.ok()?;
+            fifth_orders_in(&held, 3, "RECEIVED").then_some(())
         },
     )
     .await;

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use shared_events::headers;
 use system_tests::faults::create_customer;
+use system_tests::sample::refresh_sample_data;
 use system_tests::schemas::{self, Case};
 use system_tests::{Storefront, same_shape};
 use test_support::{EVENT_DEADLINE, TopicReader, committed_count, eventually};
@@ -292,30 +293,7 @@ async fn a_customer_change_in_accounts_reaches_orders_and_a_delete_removes_the_c
 #[tokio::test]
 async fn the_sample_data_script_loads_the_sample_data() {
     let store = Storefront::start().await;
-    let root = |url: &str, path: &str| url.trim_end_matches(path).to_owned();
-    let script = format!(
-        "{}/../scripts/refresh-sample-data.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let output = tokio::process::Command::new("python3")
-        .arg(script)
-        .args(["--accounts", &root(&store.accounts, "/accounts")])
-        .args(["--orders", &root(&store.orders, "/orders")])
-        .args(["--fulfillment", &root(&store.fulfillment, "/fulfillment")])
-        .output()
-        .await
-        .expect("running the script");
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        printed.contains("201 Sample customer accounts created"),
-        "{printed}"
-    );
-    assert!(printed.ends_with("Sample data loaded.\n"), "{printed}");
+    refresh_sample_data(&store.accounts, &store.orders, &store.fulfillment).await;
     store.wait_for_fifth_orders(3, "RECEIVED").await;
 }
 
