@@ -153,9 +153,7 @@ pub async fn create_topics(
     partitions: i32,
     compacted: &[&str],
 ) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = client_config(settings)
-        .create()
-        .context("creating the Kafka admin client")?;
+    let admin = admin_client(settings)?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         // -1: the cluster's `default.replication.factor`.
@@ -190,9 +188,21 @@ pub async fn topic_config(
     topic: &str,
     name: &str,
 ) -> anyhow::Result<Option<String>> {
-    let admin: AdminClient<DefaultClientContext> = client_config(settings)
+    described_config(&admin_client(settings)?, topic, name).await
+}
+
+fn admin_client(settings: &KafkaSettings) -> anyhow::Result<AdminClient<DefaultClientContext>> {
+    client_config(settings)
         .create()
-        .context("creating the Kafka admin client")?;
+        .context("creating the Kafka admin client")
+}
+
+/// [`topic_config`] through a client of the caller's.
+async fn described_config(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
     let options = AdminOptions::new().request_timeout(Some(CONFIG_REQUEST_TIMEOUT));
     let described = admin
         .describe_configs(&[ResourceSpecifier::Topic(topic)], &options)
@@ -290,10 +300,14 @@ const POLICY_ATTEMPTS: usize = 7;
 /// created, a broker still starting, or a client without the grant, which Kafka does not tell
 /// apart), at once unknown when the broker says the client is not allowed.
 async fn read_cleanup_policy(settings: &KafkaSettings, topic: &str) -> CleanupPolicy {
+    let admin = match admin_client(settings) {
+        Ok(admin) => admin,
+        Err(error) => return CleanupPolicy::Unknown(format!("{error:#}")),
+    };
     let mut delays = crate::retry::delays();
     let mut attempt = 1;
     loop {
-        let policy = match topic_config(settings, topic, "cleanup.policy").await {
+        let policy = match described_config(&admin, topic, "cleanup.policy").await {
             Ok(value) => CleanupPolicy::of(value.as_deref()),
             Err(error) if not_allowed(&error) => {
                 return CleanupPolicy::Unknown(format!("{error:#}"));
