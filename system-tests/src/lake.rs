@@ -20,15 +20,13 @@ pub struct Lake {
     folder: PathBuf,
 }
 
-fn repository() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
 impl Lake {
     /// Starts the lake on the broker at `bootstrap_servers`, reading `topics`; returns once
     /// the connector and its task run.
     pub fn start(bootstrap_servers: &str, topics: &Topics) -> Self {
-        let folder = repository().join("target/lake").join(unique_name("lake"));
+        let folder = crate::repository()
+            .join("target/lake")
+            .join(unique_name("lake"));
         let lake = Lake { folder };
         let output = lake
             .infra(&["start-lake"])
@@ -51,7 +49,7 @@ impl Lake {
     fn infra(&self, arguments: &[&str]) -> Command {
         let mut command = Command::new("bash");
         command
-            .arg(repository().join("scripts/infra.sh"))
+            .arg(crate::repository().join("scripts/infra.sh"))
             .args(arguments)
             .env("STOREFRONT_DATA_DIR", &self.folder);
         command
@@ -60,7 +58,7 @@ impl Lake {
     /// Runs `scripts/lake.py` with these arguments and returns what it printed, as JSON.
     pub async fn query(&self, arguments: &[&str]) -> Value {
         let output = tokio::process::Command::new(lake_python())
-            .arg(repository().join("scripts/lake.py"))
+            .arg(crate::repository().join("scripts/lake.py"))
             .arg("--lake-dir")
             .arg(self.folder.join("lake"))
             .args(arguments)

@@ -21,3 +21,8 @@ mod shape;
 
 pub use in_process::{Storefront, Topics};
 pub use shape::same_shape;
+
+/// The repository's root, where the scripts and the schemas are.
+fn repository() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}

@@ -1,8 +1,6 @@
 //! Event payloads held against the committed JSON Schemas (`shared-events/schemas/`) by a
 //! validator that is not ours: Python's `jsonschema`, through `scripts/validate-events.py`.
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use test_support::{python_tool, unique_name};
 
@@ -15,10 +13,6 @@ pub struct Case {
     pub instance: Value,
 }
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Validates every case; returns the failures, one line each (empty when all pass).
 pub async fn failures(cases: &[Case]) -> Vec<String> {
     let list: Vec<Value> = cases
@@ -28,8 +22,8 @@ pub async fn failures(cases: &[Case]) -> Vec<String> {
     let file = std::env::temp_dir().join(format!("{}.json", unique_name("event-cases")));
     std::fs::write(&file, Value::Array(list).to_string()).expect("writing the cases");
     let output = tokio::process::Command::new(python_tool("python"))
-        .arg(repository().join("scripts/validate-events.py"))
-        .arg(repository().join("shared-events/schemas"))
+        .arg(crate::repository().join("scripts/validate-events.py"))
+        .arg(crate::repository().join("shared-events/schemas"))
         .arg(&file)
         .output()
         .await
