@@ -85,6 +85,7 @@ mod tests {
                 order_status_type: OrderStatusType::Shipped,
                 note: None,
             },
+            shipping_method: None,
         }
     }
 

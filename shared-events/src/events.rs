@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::uuid_text;
-use crate::{Address, Contact, Name, Order, OrderStatusEvent, topics};
+use crate::{Address, Contact, Name, Order, OrderStatusEvent, ShippingMethod, topics};
 
 /// What every event type tells the code that publishes it.
 pub trait Event: Serialize + DeserializeOwned {
@@ -70,6 +70,10 @@ pub struct OrderStatusChangeEvent {
     #[schema(value_type = String, format = Uuid)]
     pub guid: Uuid,
     pub order_status_event: OrderStatusEvent,
+    /// How the order ships, once fulfillment has chosen (from SHIPPED on); absent before, and
+    /// in what upstream wrote. Not in upstream's event: its consumers ignore unknown fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<ShippingMethod>,
 }
 
 impl Event for OrderStatusChangeEvent {

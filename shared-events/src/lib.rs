@@ -24,6 +24,9 @@ pub mod topics;
 
 pub use envelope::{Envelope, Origin};
 pub use events::{CustomerChangeEvent, Event, FulfillmentRequestEvent, OrderStatusChangeEvent};
-pub use model::{Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, Product};
+pub use model::{
+    Address, AddressType, Contact, Name, Order, OrderItem, OrderStatusEvent, Product,
+    ShippingMethod,
+};
 pub use money::{Money, MoneyError};
 pub use status::{OrderStatusType, TransitionError};

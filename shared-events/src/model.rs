@@ -61,6 +61,28 @@ pub struct OrderStatusEvent {
     pub note: Option<String>,
 }
 
+/// How fulfillment ships an order; written in exactly upstream's mixed case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ShippingMethod {
+    #[serde(rename = "USPS")]
+    Usps,
+    FedEx,
+    #[serde(rename = "UPS")]
+    Ups,
+    Uber,
+    Drone,
+}
+
+impl ShippingMethod {
+    pub const ALL: [ShippingMethod; 5] = [
+        ShippingMethod::Usps,
+        ShippingMethod::FedEx,
+        ShippingMethod::Ups,
+        ShippingMethod::Uber,
+        ShippingMethod::Drone,
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = crate::examples::product)]
@@ -127,6 +149,15 @@ pub(crate) mod uuid_text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shipping_methods_use_upstreams_spelling() {
+        let written: Vec<String> = ShippingMethod::ALL
+            .iter()
+            .map(|method| serde_json::to_string(method).unwrap())
+            .collect();
+        assert_eq!(written.join(","), r#""USPS","FedEx","UPS","Uber","Drone""#);
+    }
 
     #[test]
     fn a_quantity_of_zero_is_an_error() {

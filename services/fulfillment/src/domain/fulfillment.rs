@@ -1,40 +1,10 @@
 //! One fulfillment per approved order, and the moves it makes through the state machine.
 
 use mongodb::bson::oid::ObjectId;
-use rand::Rng;
-use rand::seq::IndexedRandom;
-use serde::{Deserialize, Serialize};
 use shared_events::{
     Address, Contact, FulfillmentRequestEvent, Name, Order, OrderStatusChangeEvent,
-    OrderStatusEvent, OrderStatusType, TransitionError,
+    OrderStatusEvent, OrderStatusType, ShippingMethod, TransitionError,
 };
-use utoipa::ToSchema;
-
-/// How an order is shipped; written in exactly upstream's mixed case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum ShippingMethod {
-    #[serde(rename = "USPS")]
-    Usps,
-    FedEx,
-    #[serde(rename = "UPS")]
-    Ups,
-    Uber,
-    Drone,
-}
-
-impl ShippingMethod {
-    pub const ALL: [ShippingMethod; 5] = [
-        ShippingMethod::Usps,
-        ShippingMethod::FedEx,
-        ShippingMethod::Ups,
-        ShippingMethod::Uber,
-        ShippingMethod::Drone,
-    ];
-
-    pub fn random(rng: &mut impl Rng) -> Self {
-        *Self::ALL.choose(rng).expect("there are shipping methods")
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fulfillment {
@@ -88,6 +58,7 @@ impl Fulfillment {
         Ok(OrderStatusChangeEvent {
             guid: self.order.guid,
             order_status_event: event,
+            shipping_method: self.shipping_method,
         })
     }
 }
@@ -100,15 +71,6 @@ mod tests {
         let fixture =
             include_str!("../../../../shared-events/fixtures/fulfillment-request-event.json");
         Fulfillment::from_request(serde_json::from_str(fixture).unwrap(), String::new())
-    }
-
-    #[test]
-    fn shipping_methods_use_upstreams_spelling() {
-        let written: Vec<String> = ShippingMethod::ALL
-            .iter()
-            .map(|method| serde_json::to_string(method).unwrap())
-            .collect();
-        assert_eq!(written.join(","), r#""USPS","FedEx","UPS","Uber","Drone""#);
     }
 
     #[test]

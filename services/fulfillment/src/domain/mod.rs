@@ -2,4 +2,4 @@
 
 mod fulfillment;
 
-pub use fulfillment::{Fulfillment, ShippingMethod};
+pub use fulfillment::Fulfillment;

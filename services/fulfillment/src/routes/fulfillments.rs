@@ -11,12 +11,12 @@ use platform::http::hal::{Hal, HalPage, SelfLinks, base_url};
 use platform::http::routes::RouteConfig;
 use platform::paging::{PageQuery, PageRequest};
 use serde::{Deserialize, Serialize};
-use shared_events::{Address, Contact, Name, Order, OrderStatusType};
+use shared_events::{Address, Contact, Name, Order, OrderStatusType, ShippingMethod};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::moved;
-use crate::domain::{Fulfillment, ShippingMethod};
+use crate::domain::Fulfillment;
 use crate::state::AppState;
 use crate::storage::SORTABLE;
 

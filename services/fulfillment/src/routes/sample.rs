@@ -7,12 +7,12 @@ use actix_web::{HttpResponse, get, post, web};
 use platform::documents::Decision;
 use platform::http::errors::{ApiResult, DatabaseUnavailable, ErrorBody};
 use platform::http::routes::RouteConfig;
+use rand::seq::IndexedRandom;
 use serde::Deserialize;
-use shared_events::OrderStatusType;
+use shared_events::{OrderStatusType, ShippingMethod};
 use utoipa::ToSchema;
 
 use super::moved;
-use crate::domain::ShippingMethod;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut RouteConfig<'_, '_>) {
@@ -133,7 +133,8 @@ async fn advance(step: Step, state: &AppState) -> ApiResult<HttpResponse> {
                     return Ok(Decision::Keep(fulfillment));
                 }
                 if to == OrderStatusType::Shipped {
-                    fulfillment.shipping_method = Some(ShippingMethod::random(&mut rand::rng()));
+                    fulfillment.shipping_method =
+                        ShippingMethod::ALL.choose(&mut rand::rng()).copied();
                 }
                 moved(fulfillment, to, None, next, state)
             })

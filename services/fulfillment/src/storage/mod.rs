@@ -10,10 +10,10 @@ use platform::outbox::{Outbox, OutboxMessage};
 use platform::paging::PageRequest;
 use platform::settings::DocumentLimits;
 use serde::{Deserialize, Serialize};
-use shared_events::{Address, Contact, Name, Order, OrderStatusType};
+use shared_events::{Address, Contact, Name, Order, OrderStatusType, ShippingMethod};
 use uuid::Uuid;
 
-use crate::domain::{Fulfillment, ShippingMethod};
+use crate::domain::Fulfillment;
 
 pub(crate) const COLLECTION: &str = "fulfillment.requests";
 

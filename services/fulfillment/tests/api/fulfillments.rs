@@ -78,7 +78,7 @@ async fn the_sample_steps_move_approved_orders_to_received_and_publish_each_step
 
     let mut reader = app.reader(&app.settings.topics.order_status_change);
     let records = reader.read_at_least(4, EVENT_DEADLINE).await.to_vec();
-    let statuses: Vec<OrderStatusType> = records
+    let (statuses, methods): (Vec<OrderStatusType>, Vec<Option<Value>>) = records
         .iter()
         .map(|record| {
             assert_eq!(record.key.as_deref(), Some(guid.as_str()));
@@ -86,18 +86,21 @@ async fn the_sample_steps_move_approved_orders_to_received_and_publish_each_step
                 record.headers[headers::EVENT_TYPE],
                 "OrderStatusChangeEvent"
             );
-            let event: OrderStatusChangeEvent = serde_json::from_str(record.text()).unwrap();
-            event.order_status_event.order_status_type
+            let event: Value = serde_json::from_str(record.text()).unwrap();
+            let method = event.get("shippingMethod").cloned();
+            let event: OrderStatusChangeEvent = serde_json::from_value(event).unwrap();
+            (event.order_status_event.order_status_type, method)
         })
-        .collect();
+        .unzip();
     use OrderStatusType::*;
     assert_eq!(statuses, [Processing, Shipped, InTransit, Received]);
 
     let fulfillment = &app.wait_for_fulfillments(1).await[0];
-    assert!(
-        ["USPS", "FedEx", "UPS", "Uber", "Drone"]
-            .contains(&fulfillment["shippingMethod"].as_str().unwrap())
-    );
+    let method = &fulfillment["shippingMethod"];
+    assert!(["USPS", "FedEx", "UPS", "Uber", "Drone"].contains(&method.as_str().unwrap()));
+    // Chosen at SHIPPED, carried from then on, and absent (not null) before.
+    let carried = Some(method.clone());
+    assert_eq!(methods, [None, carried.clone(), carried.clone(), carried]);
     let last = fulfillment["order"]["orderStatusEvents"]
         .as_array()
         .unwrap()
