@@ -67,6 +67,8 @@ TOPIC_SCHEMAS = {
 # Money, the contract's only fractional number: exact, at most 15 significant digits; nine
 # decimals keep any such amount of a currency unit's fractions, 38 digits the largest sums.
 MONEY = DecimalType(38, 9)
+# The shipping method of an order received before the contract carried it.
+NOT_RECORDED = "not recorded"
 # What the connector's transforms add to every row (dev/lake/iceberg-sink.json).
 METADATA_COLUMNS = [
     ("kafka_topic", StringType()),
@@ -90,6 +92,11 @@ class FieldIds:
 def iceberg_type(node, defs, ids):
     """The Iceberg type of a JSON Schema node of the contract's subset (object, array, string,
     integer, number, nullable unions, $ref into $defs)."""
+    if "oneOf" in node:
+        branches = [branch for branch in node["oneOf"] if branch.get("type") != "null"]
+        if len(branches) != 1:
+            raise SystemExit(f"a union of {len(branches)} schemas has no Iceberg type")
+        return iceberg_type(branches[0], defs, ids)
     if "$ref" in node:
         return iceberg_type(defs[node["$ref"].rsplit("/", 1)[1]], defs, ids)
     kinds = node.get("type")
@@ -194,7 +201,17 @@ class Lake:
                 self.catalog.create_table(table, schema=schema, partition_spec=day)
                 print(f"created {table} for {topic}")
             except TableAlreadyExistsError:
-                print(f"{table} for {topic} already there")
+                self.evolve(table, schema)
+
+    def evolve(self, table, schema):
+        """Adds to a table the columns a new version of the contract added (all optional, so
+        the rows already written read them as null); never drops or retypes one."""
+        existing = self.catalog.load_table(table)
+        before = set(existing.schema().column_names)
+        with existing.update_schema() as update:
+            update.union_by_name(schema)
+        added = sorted(set(existing.schema().column_names) - before)
+        print(f"{table}: added {', '.join(added)}" if added else f"{table} already there")
 
     def scan(self, table):
         return self.catalog.load_table(table).scan().to_arrow()
@@ -260,13 +277,15 @@ def status_changes(lake, con):
     """View `changes`: the order status changes, one row per event. The relays publish at least
     once, and the event id travels in a header, which no stock transform copies into a schemaless
     value; an order's status change is told apart by the order, the status and its time, which
-    a republished event repeats exactly."""
+    a republished event repeats exactly. `shipping_method` is set from SHIPPED on, and null in
+    rows written before the contract carried it."""
     con.register("status_changes", lake.scan(f"{NAMESPACE}.order_status_changes"))
     con.sql(
         """
         SELECT DISTINCT guid,
                orderStatusEvent.orderStatusType AS status,
-               epoch_ms(orderStatusEvent.timestamp) AS changed_at
+               epoch_ms(orderStatusEvent.timestamp) AS changed_at,
+               shippingMethod AS shipping_method
         FROM status_changes
         """
     ).create_view("changes")
@@ -296,15 +315,16 @@ def report(lake):
         "FROM changes GROUP BY ALL ORDER BY day, status"
     ).fetchall()
     received = con.sql(
-        """
-        SELECT CAST(a.approved_at AS DATE) AS day, count(*) AS orders,
+        f"""
+        SELECT CAST(a.approved_at AS DATE) AS day,
+               coalesce(r.shipping_method, '{NOT_RECORDED}') AS shipping_method, count(*) AS orders,
                median(epoch(r.received_at) - epoch(a.approved_at)) AS median_seconds,
                max(epoch(r.received_at) - epoch(a.approved_at)) AS max_seconds
         FROM approved a
-        JOIN (SELECT guid, min(changed_at) AS received_at FROM changes
-              WHERE status = 'RECEIVED' GROUP BY guid) r
+        JOIN (SELECT guid, min(changed_at) AS received_at, any_value(shipping_method) AS shipping_method
+              FROM changes WHERE status = 'RECEIVED' GROUP BY guid) r
           USING (guid)
-        GROUP BY ALL ORDER BY day
+        GROUP BY ALL ORDER BY day, shipping_method
         """
     ).fetchall()
     return {
@@ -312,14 +332,15 @@ def report(lake):
             {"day": day.isoformat(), "status": status, "changes": count}
             for day, status, count in transitions
         ],
-        "approval_to_received_per_day": [
+        "approval_to_received": [
             {
                 "day": day.isoformat(),
+                "shipping_method": method,
                 "orders": orders,
                 "median_seconds": float(median),
                 "max_seconds": float(longest),
             }
-            for day, orders, median, longest in received
+            for day, method, orders, median, longest in received
         ],
     }
 
@@ -330,11 +351,12 @@ def print_report(result):
     for row in result["status_transitions_per_day"]:
         print(f"{row['day']:<12} {row['status']:<12} {row['changes']:>8}")
     print()
-    print("Approval to received, by day of approval")
-    print(f"{'day':<12} {'orders':>7} {'median s':>10} {'max s':>10}")
-    for row in result["approval_to_received_per_day"]:
+    print("Approval to received, by day of approval and shipping method")
+    print(f"{'day':<12} {'shipping':<12} {'orders':>7} {'median s':>10} {'max s':>10}")
+    for row in result["approval_to_received"]:
         print(
-            f"{row['day']:<12} {row['orders']:>7} {row['median_seconds']:>10.1f} {row['max_seconds']:>10.1f}"
+            f"{row['day']:<12} {row['shipping_method']:<12} {row['orders']:>7} "
+            f"{row['median_seconds']:>10.1f} {row['max_seconds']:>10.1f}"
         )
 
 
@@ -363,25 +385,19 @@ def write_chart(result, path):
     left.set_title("Order status transitions per day")
     left.set_ylabel("status changes")
     left.legend(fontsize="small")
-    received = result["approval_to_received_per_day"]
-    right.bar(
-        [row["day"] for row in received],
-        [row["median_seconds"] for row in received],
-        color="tab:green",
-        label="median",
-    )
-    right.scatter(
-        [row["day"] for row in received],
-        [row["max_seconds"] for row in received],
-        color="black",
-        marker="_",
-        s=400,
-        label="max",
-        zorder=3,
-    )
-    right.set_title("Approval to received, by day of approval")
+    received = result["approval_to_received"]
+    received_days = sorted({row["day"] for row in received})
+    methods = sorted({row["shipping_method"] for row in received})
+    width = 0.8 / max(len(methods), 1)
+    for index, method in enumerate(methods):
+        rows = [row for row in received if row["shipping_method"] == method]
+        places = [received_days.index(row["day"]) + (index - (len(methods) - 1) / 2) * width for row in rows]
+        right.bar(places, [row["median_seconds"] for row in rows], width=width, label=method)
+        right.scatter(places, [row["max_seconds"] for row in rows], color="black", marker="_", zorder=3)
+    right.set_xticks(range(len(received_days)), received_days)
+    right.set_title("Approval to received: median (bar) and max (dash)")
     right.set_ylabel("seconds")
-    right.legend(fontsize="small")
+    right.legend(fontsize="small", title="shipping")
     figure.tight_layout()
     figure.savefig(path)
     print(f"chart: {path}", file=sys.stderr)
