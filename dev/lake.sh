@@ -5,8 +5,9 @@
 #   dev/lake.sh s3 DIR PORT         Versity S3 Gateway, its posix backend in DIR (a bucket is a
 #                                   folder there); the root user's keys from ROOT_ACCESS_KEY_ID
 #                                   and ROOT_SECRET_ACCESS_KEY
-#   dev/lake.sh connect DIR PORT BOOTSTRAP NAME
+#   dev/lake.sh connect DIR PORT BOOTSTRAP NAME METRICS_PORT
 #                                   a Kafka Connect worker in distributed mode, REST on PORT,
+#                                   Prometheus metrics on METRICS_PORT (dev/lake/connect-metrics.yml),
 #                                   group NAME with its internal topics NAME.configs, .offsets,
 #                                   .status on BOOTSTRAP, the Iceberg sink in its plugin path;
 #                                   the connector configuration reads LAKE_CATALOG_URI,
@@ -14,7 +15,7 @@
 #                                   LAKE_S3_SECRET_KEY from its environment (EnvVarConfigProvider),
 #                                   so no key is stored in Connect's topics
 # Needs what scripts/setup.sh --lake installs: versitygw in $LAKE_TOOLS_DIR/bin, the worker's
-# classpath and the plugin folder that Maven assembles from dev/lake/pom.xml.
+# classpath, its metrics agent and the plugin folder that Maven assembles from dev/lake/pom.xml.
 set -euo pipefail
 DEV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$DEV_DIR/java.sh"
@@ -31,11 +32,12 @@ case "${1:-}" in
     exec "$gateway" --port "127.0.0.1:$3" --quiet posix "$2"
     ;;
   connect)
-    (($# == 5)) || fail "usage: lake.sh connect DIR PORT BOOTSTRAP NAME"
-    dir=$2 port=$3 bootstrap=$4 name=$5
+    (($# == 6)) || fail "usage: lake.sh connect DIR PORT BOOTSTRAP NAME METRICS_PORT"
+    dir=$2 port=$3 bootstrap=$4 name=$5 metrics_port=$6
     classpath_file="$DEV_DIR/lake/connect/target/classpath"
     plugins="$DEV_DIR/lake/iceberg-sink/target/plugins"
-    [[ -f "$classpath_file" && -d "$plugins/iceberg-sink" ]] ||
+    agent="$DEV_DIR/lake/connect/target/agent/jmx_prometheus_javaagent.jar"
+    [[ -f "$classpath_file" && -d "$plugins/iceberg-sink" && -f "$agent" ]] ||
       fail "the Connect worker or its Iceberg plugin is missing: run scripts/setup.sh --lake"
     command -v java >/dev/null || fail "java not found: install a Java 17 runtime"
     mkdir -p "$dir"
@@ -67,11 +69,12 @@ config.providers.env.param.allowlist.pattern=^LAKE_.*
 PROPERTIES
     exec java -Xms64m "-Xmx${STOREFRONT_LAKE_CONNECT_HEAP:-768m}" -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true \
+      "-javaagent:$agent=127.0.0.1:$metrics_port:$DEV_DIR/lake/connect-metrics.yml" \
       "-Dlog4j2.configurationFile=$DEV_DIR/lake/connect-log4j2.properties" \
       -cp "$(cat "$classpath_file")" org.apache.kafka.connect.cli.ConnectDistributed \
       "$dir/worker.properties"
     ;;
   *)
-    fail "usage: lake.sh s3 DIR PORT | connect DIR PORT BOOTSTRAP NAME"
+    fail "usage: lake.sh s3 DIR PORT | connect DIR PORT BOOTSTRAP NAME METRICS_PORT"
     ;;
 esac

@@ -15,7 +15,7 @@
 # STOREFRONT_DATABASE_STORAGE (memory or a file), STOREFRONT_DATA_DIR; STOREFRONT_KAFKA_BOOTSTRAP
 # or STOREFRONT_MONGODB_URI point at a server of your own, and then none is started for it (the
 # topics are still created there). The lake's: STOREFRONT_LAKE_S3_PORT,
-# STOREFRONT_LAKE_CONNECT_PORT, STOREFRONT_LAKE_NAME (the Connect group, connector and the
+# STOREFRONT_LAKE_CONNECT_PORT, STOREFRONT_LAKE_METRICS_PORT, STOREFRONT_LAKE_NAME (the Connect group, connector and the
 # prefix of their topics, default storefront-lake), STOREFRONT_LAKE_TOPICS (the three topics it
 # reads, comma-separated in the contract's order, default the contract's names) and
 # STOREFRONT_LAKE_COMMIT_INTERVAL_MS (how often the sink commits to the tables, default 60000).
@@ -200,6 +200,7 @@ json.dump({
     "catalog_file": "$lake_dir/catalog.db",
     "warehouse": "$LAKE_WAREHOUSE",
     "connect_url": "http://127.0.0.1:$LAKE_CONNECT_PORT",
+    "metrics_url": "http://127.0.0.1:$LAKE_METRICS_PORT/metrics",
     "s3": {"endpoint": "$LAKE_S3_ENDPOINT", "region": "us-east-1",
            "access_key": "$LAKE_S3_ACCESS_KEY", "secret_key": "$LAKE_S3_SECRET_KEY"},
 }, open(sys.argv[1], "w"), indent=2)
@@ -231,7 +232,7 @@ start_lake() {
     LAKE_S3_ENDPOINT=$LAKE_S3_ENDPOINT LAKE_S3_ACCESS_KEY=$LAKE_S3_ACCESS_KEY \
     LAKE_S3_SECRET_KEY=$LAKE_S3_SECRET_KEY \
     start_process lake-connect "$LAKE_CONNECT_PORT" "$REPO_ROOT/dev/lake.sh" connect \
-    "$lake_dir/connect" "$LAKE_CONNECT_PORT" "$KAFKA_BOOTSTRAP" "$name"
+    "$lake_dir/connect" "$LAKE_CONNECT_PORT" "$KAFKA_BOOTSTRAP" "$name" "$LAKE_METRICS_PORT"
   "$lake_python" "$REPO_ROOT/scripts/lake.py" --lake-dir "$lake_dir" register >&2 ||
     abort "the lake's connector did not start (log: $DATA_DIR/lake-connect.log)"
 }

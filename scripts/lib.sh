@@ -22,10 +22,11 @@ read_server_settings() {
   # A Kafka or MongoDB of your own: set these and the scripts start nothing for that server.
   KAFKA_BOOTSTRAP="${STOREFRONT_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
   DATABASE_URI="${STOREFRONT_MONGODB_URI:-mongodb://127.0.0.1:$DATABASE_PORT}"
-  # The data lake (docs/lake.md), when started: its object store and its Connect worker's REST
-  # API listen here.
+  # The data lake (docs/lake.md), when started: its object store, its Connect worker's REST
+  # API and the worker's Prometheus metrics listen here.
   LAKE_S3_PORT="${STOREFRONT_LAKE_S3_PORT:-7070}"
   LAKE_CONNECT_PORT="${STOREFRONT_LAKE_CONNECT_PORT:-8083}"
+  LAKE_METRICS_PORT="${STOREFRONT_LAKE_METRICS_PORT:-9404}"
   # `plaintext` (the default): anyone on 127.0.0.1 may read and write every topic. `sasl_ssl`:
   # the local Kafka takes SASL_SSL only (SCRAM-SHA-512, a local CA), one user per service with
   # a generated password, and the ACLs of deploy/kafka/grants.txt; its users, passwords, CA and
@@ -74,9 +75,10 @@ use_private_servers() {
   STOREFRONT_DATABASE_STORAGE=memory
   STOREFRONT_LAKE_S3_PORT=$(free_port)
   STOREFRONT_LAKE_CONNECT_PORT=$(free_port)
+  STOREFRONT_LAKE_METRICS_PORT=$(free_port)
   export STOREFRONT_DATA_DIR STOREFRONT_KAFKA_PORT STOREFRONT_KAFKA_CONTROLLER_PORT \
     STOREFRONT_DATABASE_PORT STOREFRONT_DATABASE_STORAGE STOREFRONT_LAKE_S3_PORT \
-    STOREFRONT_LAKE_CONNECT_PORT
+    STOREFRONT_LAKE_CONNECT_PORT STOREFRONT_LAKE_METRICS_PORT
   read_server_settings
   export APP_KAFKA__BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP" APP_DATABASE__URI="$DATABASE_URI"
 }

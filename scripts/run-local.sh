@@ -109,6 +109,7 @@ URLS
 if $lake; then
   cat <<LAKE
   The lake     Connect http://127.0.0.1:$LAKE_CONNECT_PORT/connectors, S3 http://127.0.0.1:$LAKE_S3_PORT
+               metrics http://127.0.0.1:$LAKE_METRICS_PORT/metrics
                (data in $DATA_DIR/lake; the sink commits every minute)
 Query it:      $LAKE_TOOLS_DIR/venv/bin/python scripts/lake.py report --chart lake.svg
 LAKE

@@ -33,6 +33,7 @@ impl Lake {
             .env("STOREFRONT_KAFKA_BOOTSTRAP", bootstrap_servers)
             .env("STOREFRONT_LAKE_S3_PORT", free_port().to_string())
             .env("STOREFRONT_LAKE_CONNECT_PORT", free_port().to_string())
+            .env("STOREFRONT_LAKE_METRICS_PORT", free_port().to_string())
             .env("STOREFRONT_LAKE_NAME", unique_name("lake"))
             .env("STOREFRONT_LAKE_TOPICS", topics.all().join(","))
             .env("STOREFRONT_LAKE_COMMIT_INTERVAL_MS", COMMIT_INTERVAL_MS)
@@ -71,6 +72,18 @@ impl Lake {
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_slice(&output.stdout).expect("scripts/lake.py printed JSON")
+    }
+
+    /// What the Connect worker's metrics endpoint serves (dev/lake/connect-metrics.yml), a
+    /// Prometheus text exposition.
+    pub async fn metrics(&self) -> String {
+        let settings = std::fs::read(self.folder.join("lake/settings.json"))
+            .expect("the lake's settings.json");
+        let settings: Value = serde_json::from_slice(&settings).expect("settings.json is JSON");
+        let url = settings["metrics_url"].as_str().expect("metrics_url");
+        let response = reqwest::get(url).await.expect("GET the worker's metrics");
+        assert!(response.status().is_success(), "GET {url}");
+        response.text().await.expect("the exposition")
     }
 
     /// The folder the lake keeps its data and logs in.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use system_tests::faults::{Rig, Stream, converge, create_customer};
 use system_tests::lake::Lake;
-use test_support::{EVENT_DEADLINE, TopicReader, eventually};
+use test_support::{EVENT_DEADLINE, TopicReader, eventually, summed};
 
 /// Changes the stream drives through the services; `STOREFRONT_LAKE_STREAM` sets another size.
 fn stream_size() -> usize {
@@ -148,6 +148,24 @@ async fn the_lake_holds_every_published_record_once_and_the_statuses_fulfillment
             "{table}: a record became two rows"
         );
     }
+
+    // Connect's metrics tell the same: the connector and its task run, and the task read
+    // every record (a record read again after a rebalance counts again).
+    let metrics = lake.metrics().await;
+    let running = ("status", "running");
+    for state in [
+        "kafka_connect_connector_status",
+        "kafka_connect_task_status",
+    ] {
+        assert_eq!(summed(&metrics, state, running), 1.0, "{state}\n{metrics}");
+    }
+    let read = summed(
+        &metrics,
+        "kafka_connect_sink_task_sink_record_read_total",
+        ("task", "0"),
+    );
+    let records = expected.values().sum::<usize>() + tombstones;
+    assert!(read >= records as f64, "{read} of {records} records read");
 
     // Each status change fulfillment stored is one event in the lake, counted once by its id.
     let fulfillments = summary(
