@@ -221,6 +221,7 @@ class Lake:
         name = self.settings["name"]
         config["iceberg.control.topic"] = self.settings["control_topic"]
         config["iceberg.control.group-id-prefix"] = f"{name}-control"
+        config["iceberg.coordinator.transactional.prefix"] = f"{name}-"
         config["iceberg.control.commit.interval-ms"] = str(self.settings["commit_interval_ms"])
         return config
 
