@@ -128,6 +128,7 @@ run "docker-compose accepts docker-compose.yml (docker-compose config -q)" \
   docker-compose -f docker-compose.yml config -q
 docker-compose -f docker-compose.yml config >"$WORK/compose.yaml" 2>/dev/null || : >"$WORK/compose.yaml"
 docker-compose -f docker-compose.yml --profile loadgen config >"$WORK/compose-loadgen.yaml" 2>/dev/null || : >"$WORK/compose-loadgen.yaml"
+docker-compose -f docker-compose.yml --profile lake config >"$WORK/compose-lake.yaml" 2>/dev/null || : >"$WORK/compose-lake.yaml"
 
 promtool_config() { promtool check config deploy/prometheus/prometheus.yml; }
 run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
@@ -221,6 +222,18 @@ security() {
   return "${PIPESTATUS[0]}"
 }
 run "minikube: Kafka takes only TLS with SCRAM-SHA-512 and simple authorization, a KafkaUser per service with exactly the contract's grants (deploy/kafka/grants.txt), each service's password and CA from the operator's Secrets, each MongoDB user readWrite on its own database only; the cloud overlays: credentials of its own for each service" security
+
+lake() {
+  local renderings=() dir
+  for dir in "${kustomizations[@]}"; do
+    # Each deployable lake kustomization (the base is in each of them).
+    [[ $dir == k8s/lake/* && $dir != k8s/lake/base ]] && renderings+=("$dir=$WORK/rendered/${dir//\//_}.yaml")
+  done
+  checks lake deploy/kafka/grants.txt "$WORK/compose-lake.yaml" "$WORK/rendered/k8s_overlays_minikube.yaml" \
+    "${renderings[@]}" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "the lake (compose profile lake, k8s/lake): the connector's configuration, the plugin's Maven coordinates, the worker's settings and versions are the local run's; metrics, topics and the Connect worker's grants" lake
 
 # --- the services' configuration and wiring ---------------------------------------------------
 
