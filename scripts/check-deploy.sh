@@ -33,6 +33,13 @@
 #     find every library they need and (with APP_DATABASE__URI and APP_KAFKA__BOOTSTRAP_SERVERS
 #     set) start and answer their liveness; with that image's CA bundle holding the CA of a
 #     secured local Kafka, and no CA location set, they reach it over SASL_SSL;
+#   - the data lake (compose's profile lake, k8s/lake): the connector's configuration is
+#     dev/lake/iceberg-sink.json's (the catalog's settings apart on AWS), the Strimzi build's
+#     artifacts are dev/lake/iceberg-sink/pom.xml's coordinates (and the jars of the local plugin
+#     folder, with their SHA-512, when it is there), the worker settings those of dev/lake.sh, the
+#     versions those of the broker and scripts/setup.sh, the metrics rules export the task state
+#     and both Prometheus setups scrape them, the topics exist, and every group, topic and
+#     transactional id is granted to lake-connect in deploy/kafka/grants.txt;
 #   - shellcheck passes on the deployment scripts.
 # Installs what it needs once (docker-compose and promtool with apt, a Python environment and
 # npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
@@ -230,7 +237,7 @@ lake() {
     [[ $dir == k8s/lake/* && $dir != k8s/lake/base ]] && renderings+=("$dir=$WORK/rendered/${dir//\//_}.yaml")
   done
   checks lake deploy/kafka/grants.txt "$WORK/compose-lake.yaml" "$WORK/rendered/k8s_overlays_minikube.yaml" \
-    "${renderings[@]}" | sed 's/^/    /'
+    "$WORK/rendered/k8s_monitoring_prometheus-operator.yaml" "${renderings[@]}" | sed 's/^/    /'
   return "${PIPESTATUS[0]}"
 }
 run "the lake (compose profile lake, k8s/lake): the connector's configuration, the plugin's Maven coordinates, the worker's settings and versions are the local run's; metrics, topics and the Connect worker's grants" lake

@@ -18,7 +18,7 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
   build-context DOCKERFILE DOCKERIGNORE WORK          the first COPYs hold a loadable workspace
   operator-namespace RENDERED.yaml NAMESPACE         the Strimzi operator lands in NAMESPACE
   jwt-policy RENDERED.yaml                           the JWT policies over every route served
-  lake GRANTS.txt COMPOSE.yaml MINIKUBE.yaml [NAME=LAKE.yaml...]
+  lake GRANTS.txt COMPOSE.yaml MINIKUBE.yaml MONITORING.yaml [NAME=LAKE.yaml...]
                                                      the lake's compose profile and KafkaConnects
                                                      agree with its local run and grants
   security GRANTS.txt MINIKUBE.yaml DEPLOY_SCRIPT [NAME=CLOUD.yaml...]

@@ -211,17 +211,34 @@ def check_compose(report, compose_file, sink):
                  "docker-compose.yml: the object store healthy, then the tables, then the worker healthy, then the registration")
 
 
-def cmd_lake(grants_file, compose_file, minikube_file, *renderings):
+def check_scrapes(report, where, connect, monitors):
+    """Istio's Prometheus (pod annotations) and prometheus-operator (the PodMonitor) scrape the
+    port where Strimzi serves the JMX exporter: 9404, named tcp-prometheus."""
+    annotations = connect["spec"].get("template", {}).get("pod", {}).get("metadata", {}).get("annotations", {})
+    report.check(annotations.get("prometheus.io/scrape") == "true" and annotations.get("prometheus.io/port") == "9404"
+                 and annotations.get("prometheus.io/path") == "/metrics",
+                 f"{where}: the Connect pods ask Istio's Prometheus to scrape :9404/metrics", json.dumps(annotations))
+    name, namespace = connect["metadata"]["name"], connect["metadata"]["namespace"]
+    found = [m for m in monitors if m["spec"]["selector"].get("matchLabels", {}).get("strimzi.io/cluster") == name
+             and m["spec"]["selector"]["matchLabels"].get("strimzi.io/kind") == "KafkaConnect"
+             and namespace in m["spec"].get("namespaceSelector", {}).get("matchNames", [])
+             and any(e.get("port") == "tcp-prometheus" for e in m["spec"].get("podMetricsEndpoints", []))]
+    report.check(bool(found), f"{where}: a PodMonitor of k8s/monitoring/prometheus-operator scrapes its pods' tcp-prometheus port")
+
+
+def cmd_lake(grants_file, compose_file, minikube_file, monitoring_file, *renderings):
     report = Report()
     sink = json.loads(Path(SINK_JSON).read_text())
     lines = [line for line in Path(grants_file).read_text().splitlines() if line and not line.startswith("#")]
     grants = {tuple(line.split(",")) for line in lines}
     check_compose(report, compose_file, sink)
     kafka_resources = load_all(minikube_file)
+    monitors = [r for r in load_all(monitoring_file) if r.get("kind") == "PodMonitor"]
     for rendering in renderings:
         where, _, path = rendering.partition("=")
         resources = load_all(path)
         checked = check_connect(report, where, resources, sink, grants)
         if checked:
             check_topics(report, where, resources, *checked, kafka_resources)
+            check_scrapes(report, where, checked[0], monitors)
     report.exit()
