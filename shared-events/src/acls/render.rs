@@ -61,10 +61,11 @@ pub fn generated(grants: &[Grant]) -> Vec<Generated> {
             block: None,
             text: strimzi_users(grants),
         },
+        // The README's front page lists the services; the lake's worker is in docs/security.md.
         Generated {
             path: "README.md",
             block: Some("grants table"),
-            text: table(grants),
+            text: table(&services_only(grants)),
         },
         Generated {
             path: "docs/security.md",
@@ -86,6 +87,14 @@ pub fn generated(grants: &[Grant]) -> Vec<Generated> {
 
 /// One resource pattern: its type, its name or prefix, and which of the two.
 type Resource<'a> = (ResourceType, &'a str, Pattern);
+
+fn services_only(grants: &[Grant]) -> Vec<Grant> {
+    grants
+        .iter()
+        .filter(|grant| grant.principal != super::LAKE_PRINCIPAL)
+        .cloned()
+        .collect()
+}
 
 /// The grants of each principal, by resource, with their operations.
 type ByResource<'a> = BTreeMap<&'a str, BTreeMap<Resource<'a>, Vec<Operation>>>;
