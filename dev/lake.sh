@@ -13,7 +13,9 @@
 #                                   the connector configuration reads LAKE_CATALOG_URI,
 #                                   LAKE_WAREHOUSE, LAKE_S3_ENDPOINT, LAKE_S3_ACCESS_KEY and
 #                                   LAKE_S3_SECRET_KEY from its environment (EnvVarConfigProvider),
-#                                   so no key is stored in Connect's topics
+#                                   so no key is stored in Connect's topics; on a secured
+#                                   Kafka, LAKE_CONNECT_KAFKA_PROPERTIES names a file of client
+#                                   settings appended to the worker's
 # Needs what scripts/setup.sh --lake installs: versitygw in $LAKE_TOOLS_DIR/bin, the worker's
 # classpath, its metrics agent and the plugin folder that Maven assembles from dev/lake/pom.xml.
 set -euo pipefail
@@ -67,6 +69,11 @@ config.providers=env
 config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
 config.providers.env.param.allowlist.pattern=^LAKE_.*
 PROPERTIES
+    # A secured Kafka: the client settings of the worker's user (scripts/infra.sh writes them for
+    # the worker and, prefixed, its producers, consumers and admin clients).
+    if [[ -n ${LAKE_CONNECT_KAFKA_PROPERTIES:-} ]]; then
+      cat "$LAKE_CONNECT_KAFKA_PROPERTIES" >>"$dir/worker.properties"
+    fi
     exec java -Xms64m "-Xmx${STOREFRONT_LAKE_CONNECT_HEAP:-768m}" -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true \
       "-javaagent:$agent=127.0.0.1:$metrics_port:$DEV_DIR/lake/connect-metrics.yml" \

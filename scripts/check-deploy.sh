@@ -33,6 +33,13 @@
 #     find every library they need and (with APP_DATABASE__URI and APP_KAFKA__BOOTSTRAP_SERVERS
 #     set) start and answer their liveness; with that image's CA bundle holding the CA of a
 #     secured local Kafka, and no CA location set, they reach it over SASL_SSL;
+#   - the data lake (compose's profile lake, k8s/lake): the connector's configuration is
+#     dev/lake/iceberg-sink.json's (the catalog's settings apart on AWS), the Strimzi build's
+#     artifacts are dev/lake/iceberg-sink/pom.xml's coordinates (and the jars of the local plugin
+#     folder, with their SHA-512, when it is there), the worker settings those of dev/lake.sh, the
+#     versions those of the broker and scripts/setup.sh, the metrics rules export the task state
+#     and both Prometheus setups scrape them, the topics exist, and every group, topic and
+#     transactional id is granted to lake-connect in deploy/kafka/grants.txt;
 #   - shellcheck passes on the deployment scripts.
 # Installs what it needs once (docker-compose and promtool with apt, a Python environment and
 # npm packages under STOREFRONT_TOOLS_DIR) and skips what is there. Prints each check; exits 1 if
@@ -128,6 +135,7 @@ run "docker-compose accepts docker-compose.yml (docker-compose config -q)" \
   docker-compose -f docker-compose.yml config -q
 docker-compose -f docker-compose.yml config >"$WORK/compose.yaml" 2>/dev/null || : >"$WORK/compose.yaml"
 docker-compose -f docker-compose.yml --profile loadgen config >"$WORK/compose-loadgen.yaml" 2>/dev/null || : >"$WORK/compose-loadgen.yaml"
+docker-compose -f docker-compose.yml --profile lake config >"$WORK/compose-lake.yaml" 2>/dev/null || : >"$WORK/compose-lake.yaml"
 
 promtool_config() { promtool check config deploy/prometheus/prometheus.yml; }
 run "promtool accepts deploy/prometheus/prometheus.yml" promtool_config
@@ -221,6 +229,18 @@ security() {
   return "${PIPESTATUS[0]}"
 }
 run "minikube: Kafka takes only TLS with SCRAM-SHA-512 and simple authorization, a KafkaUser per service with exactly the contract's grants (deploy/kafka/grants.txt), each service's password and CA from the operator's Secrets, each MongoDB user readWrite on its own database only; the cloud overlays: credentials of its own for each service" security
+
+lake() {
+  local renderings=() dir
+  for dir in "${kustomizations[@]}"; do
+    # Each deployable lake kustomization (the base is in each of them).
+    [[ $dir == k8s/lake/* && $dir != k8s/lake/base ]] && renderings+=("$dir=$WORK/rendered/${dir//\//_}.yaml")
+  done
+  checks lake deploy/kafka/grants.txt "$WORK/compose-lake.yaml" "$WORK/rendered/k8s_overlays_minikube.yaml" \
+    "$WORK/rendered/k8s_monitoring_prometheus-operator.yaml" "${renderings[@]}" | sed 's/^/    /'
+  return "${PIPESTATUS[0]}"
+}
+run "the lake (compose profile lake, k8s/lake): the connector's configuration, the plugin's Maven coordinates, the worker's settings and versions are the local run's; metrics, topics and the Connect worker's grants" lake
 
 # --- the services' configuration and wiring ---------------------------------------------------
 

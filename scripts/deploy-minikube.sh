@@ -9,6 +9,10 @@
 #   6. waits until MongoDB, Kafka, the topics and the Kafka users are ready, copies each service's
 #      Kafka password (the Secret the Strimzi User Operator generated) and the cluster CA into
 #      dev, then waits for the services and the gateway.
+#   7. with --lake (or STOREFRONT_LAKE=1): the data lake of k8s/lake/minikube (docs/lake.md): the
+#      object store's and the lake tools' images, minikube's registry add-on (the Strimzi operator
+#      builds the Connect image and pushes it there), the tables, the Connect cluster and the
+#      sink, waiting until the connector runs.
 # Idempotent: rerun it after any change; what is already there is left or updated in place, and
 # the services restart only when their image changed.
 # Needs minikube, kubectl, curl and (for the image build) the docker CLI. Settings, by environment:
@@ -30,6 +34,13 @@ ISTIO_DIR="$TOOLS_DIR/istio-$ISTIO_VERSION"
 
 k() { kubectl --context "$PROFILE" "$@"; }
 
+lake=${STOREFRONT_LAKE:-0}
+case "${1:-}" in
+  "") ;;
+  --lake) lake=1 ;;
+  *) log "usage: scripts/deploy-minikube.sh [--lake]"; exit 2 ;;
+esac
+
 for tool in minikube kubectl curl; do
   command -v "$tool" >/dev/null || { log "$tool is needed; install it first"; exit 1; }
 done
@@ -40,8 +51,10 @@ if [[ "$(minikube -p "$PROFILE" status --format '{{.Host}} {{.APIServer}}' 2>/de
 else
   # Istio's control plane and gateway, a Kafka node and MongoDB need about 6 GB together.
   log "starting minikube profile $PROFILE (${MINIKUBE_CPUS:-4} CPUs, ${MINIKUBE_MEMORY:-8192} MB)"
+  # The registry add-on serves plain HTTP on a cluster IP of the service range: the nodes' Docker
+  # pulls the lake's Connect image from it (--lake).
   args=(--cpus "${MINIKUBE_CPUS:-4}" --memory "${MINIKUBE_MEMORY:-8192}" --disk-size "${MINIKUBE_DISK_SIZE:-30g}"
-    --container-runtime docker)
+    --container-runtime docker --insecure-registry 10.96.0.0/12)
   [[ -n ${MINIKUBE_DRIVER:-} ]] && args+=(--driver "$MINIKUBE_DRIVER")
   [[ -n ${MINIKUBE_KUBERNETES_VERSION:-} ]] && args+=(--kubernetes-version "$MINIKUBE_KUBERNETES_VERSION")
   minikube start -p "$PROFILE" "${args[@]}"
@@ -85,7 +98,7 @@ bash deploy/strimzi/render-operator.sh "$strimzi_manifest" kafka |
   k apply --server-side --force-conflicts -f - >/dev/null
 k wait --for condition=established --timeout=120s \
   crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io \
-  crd/kafkausers.kafka.strimzi.io >/dev/null
+  crd/kafkausers.kafka.strimzi.io crd/kafkaconnects.kafka.strimzi.io crd/kafkaconnectors.kafka.strimzi.io >/dev/null
 k -n kafka rollout status deployment/strimzi-cluster-operator --timeout=300s
 
 # --- 4. images ------------------------------------------------------------------------------
@@ -107,6 +120,12 @@ if command -v docker >/dev/null && docker_env=$(minikube -p "$PROFILE" docker-en
   done
   log "building image storefront/loadgen:$IMAGE_TAG (the load generator of k8s/loadgen)"
   DOCKER_BUILDKIT=1 docker build --target loadgen -t "storefront/loadgen:$IMAGE_TAG" .
+  if ((lake)); then
+    for part in s3 tools; do
+      log "building image storefront/lake-$part:$IMAGE_TAG (dev/lake/Dockerfile)"
+      DOCKER_BUILDKIT=1 docker build -f dev/lake/Dockerfile --target "$part" -t "storefront/lake-$part:$IMAGE_TAG" .
+    done
+  fi
 else
   for service in "${SERVICES[@]}"; do
     log "building image storefront/$service:$IMAGE_TAG inside minikube (no docker CLI, or not the docker runtime)"
@@ -116,6 +135,13 @@ else
   done
   log "building image storefront/loadgen:$IMAGE_TAG inside minikube (the load generator of k8s/loadgen)"
   minikube -p "$PROFILE" image build -t "storefront/loadgen:$IMAGE_TAG" --build-opt "target=loadgen" .
+  if ((lake)); then
+    for part in s3 tools; do
+      log "building image storefront/lake-$part:$IMAGE_TAG inside minikube (dev/lake/Dockerfile)"
+      minikube -p "$PROFILE" image build -t "storefront/lake-$part:$IMAGE_TAG" -f dev/lake/Dockerfile \
+        --build-opt "target=$part" .
+    done
+  fi
 fi
 
 # --- 5. the storefront ----------------------------------------------------------------------
@@ -151,6 +177,8 @@ copy_secret() {
 }
 log "copying each service's Kafka password and the cluster CA into dev"
 for user in $(k -n kafka get kafkauser -o jsonpath='{.items[*].metadata.name}'); do
+  # The lake's Connect worker runs in kafka and reads its password there.
+  [[ $user == lake-connect ]] && continue
   copy_secret "$user" password
 done
 copy_secret storefront-cluster-ca-cert ca.crt
@@ -159,6 +187,22 @@ for service in "${SERVICES[@]}"; do
   k -n dev rollout status "deployment/$service" --timeout=300s
 done
 k -n istio-system rollout status deployment/istio-ingressgateway --timeout=300s
+
+# --- 7. the lake ----------------------------------------------------------------------------
+if ((lake)); then
+  log "enabling the registry add-on (the operator pushes the lake's Connect image there)"
+  minikube -p "$PROFILE" addons enable registry >/dev/null
+  registry=$(k -n kube-system get service registry -o jsonpath='{.spec.clusterIP}')
+  [[ -n $registry ]] || { log "the registry add-on has no Service"; exit 1; }
+  printf 'CONNECT_IMAGE=%s/storefront/lake-connect:%s\n' "$registry" "$IMAGE_TAG" >k8s/lake/minikube/registry.env
+  log "applying k8s/lake/minikube (object store, tables, the lake's topics, Connect and the Iceberg sink)"
+  k apply -k k8s/lake/minikube >/dev/null
+  k -n kafka rollout status deployment/lake-s3 --timeout=300s
+  k -n kafka wait job/lake-tables --for=condition=complete --timeout=600s
+  log "waiting for the Connect cluster (the operator builds its image first: several minutes)"
+  k -n kafka wait kafkaconnect/storefront-lake --for=condition=Ready --timeout=1800s
+  k -n kafka wait kafkaconnector/storefront-lake --for=condition=Ready --timeout=600s
+fi
 k -n istio-system rollout status deployment/grafana --timeout=300s
 
 # The ingress gateway's Service is a LoadBalancer, which minikube serves through a node port.
@@ -188,3 +232,9 @@ Load through the gateway (5 minutes):  kubectl --context $PROFILE apply -k k8s/l
 Require a JWT for writes:  edit istio/jwt/request-authentication.yaml, then kubectl --context $PROFILE apply -k istio/jwt
 Remove it all:  scripts/teardown-minikube.sh  (--all also deletes the minikube profile)
 DONE
+if ((lake)); then
+  cat <<LAKE
+The lake (docs/lake.md):  kubectl --context $PROFILE -n kafka get kafkaconnector storefront-lake -o jsonpath='{.status.connectorStatus}'
+  Connect's REST API:  kubectl --context $PROFILE -n kafka port-forward svc/storefront-lake-connect-api 8083
+LAKE
+fi

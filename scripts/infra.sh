@@ -20,9 +20,10 @@
 # reads, comma-separated in the contract's order, default the contract's names) and
 # STOREFRONT_LAKE_COMMIT_INTERVAL_MS (how often the sink commits to the tables, default 60000).
 # STOREFRONT_KAFKA_SECURITY=sasl_ssl starts Kafka secured instead (dev/kafka.sh --secure, data in
-# .data/kafka-secured): SASL_SSL only, a user per service and `admin` with passwords generated
-# into .data/kafka-security/users on first start (never printed), the topics created as admin,
-# and the ACLs of deploy/kafka/grants.txt (generated from the event contract) created.
+# .data/kafka-secured): SASL_SSL only, a user per service, `lake-connect` for the lake's Connect
+# worker and `admin` with passwords generated into .data/kafka-security/users on first start
+# (never printed), the topics created as admin, and the ACLs of deploy/kafka/grants.txt
+# (generated from the event contract) created; start-lake then runs Connect as lake-connect.
 # A port taken by something else, a server that exits during start or does not answer in time:
 # one line says which, with its log, and whatever this run started is stopped again.
 set -euo pipefail
@@ -109,34 +110,42 @@ stop_process() {
   rm -f "$(pid_file "$name")"
 }
 
+# client_settings USER [PREFIX]: a Java client's settings as USER over SASL_SSL (its password
+# from the users file, the local CA), each key after PREFIX.
+client_settings() {
+  local password
+  password=$(awk -v user="$1" '$1 == user { print $2 }' "$KAFKA_SECURITY_DIR/users")
+  printf "${2:-}%s\\n" "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
+    "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"$1\" password=\"$password\";" \
+    "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_SECURITY_DIR/ca.pem"
+}
+
 # The Admin client's settings: anonymous PLAINTEXT, or the super user admin over SASL_SSL.
 client_properties() {
-  local file="$DATA_DIR/kafka-admin.properties" password
+  local file="$DATA_DIR/kafka-admin.properties"
   (
     umask 077
     if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
-      password=$(awk '$1 == "admin" { print $2 }' "$KAFKA_SECURITY_DIR/users")
-      printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
-        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$password\";" \
-        "ssl.truststore.type=PEM" "ssl.truststore.location=$KAFKA_SECURITY_DIR/ca.pem"
+      client_settings admin
     fi >"$file"
   )
   echo "$file"
 }
 
-# The users of the secured Kafka: admin and one per service, each with a password of its own,
-# made once (the broker writes their SCRAM credentials when it formats its folder).
+# The users of the secured Kafka: admin, one per service and the lake's Connect worker
+# (lake-connect), each with a password of its own, made once (the broker writes their SCRAM
+# credentials when it formats its folder).
 make_users() {
   local users="$KAFKA_SECURITY_DIR/users" name
   [[ -f $users ]] && return
   mkdir -p "$KAFKA_SECURITY_DIR"
   (
     umask 077
-    for name in admin accounts orders fulfillment; do
+    for name in admin accounts orders fulfillment lake-connect; do
       printf '%s %s\n' "$name" "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
     done >"$users"
   )
-  log "Kafka users admin, accounts, orders and fulfillment: passwords in $users"
+  log "Kafka users admin, accounts, orders, fulfillment and lake-connect: passwords in $users"
 }
 
 # The ACLs of deploy/kafka/grants.txt, as admin.
@@ -213,24 +222,45 @@ start_lake() {
   local lake_topics="${STOREFRONT_LAKE_TOPICS:-$(IFS=,; echo "${TOPICS[*]}")}"
   local lake_python="$LAKE_TOOLS_DIR/venv/bin/python" output
   [[ -x "$lake_python" ]] || abort "$lake_python missing: run scripts/setup.sh --lake"
-  # The Connect worker has no Kafka user of its own yet: it reads as an anonymous client.
-  [[ $KAFKA_SECURITY == plaintext ]] ||
-    abort "the lake runs on the plaintext Kafka only (STOREFRONT_KAFKA_SECURITY=$KAFKA_SECURITY)"
   mkdir -p "$lake_dir"
   lake_dir=$(cd "$lake_dir" && pwd)
+  # On the secured Kafka the worker, its connectors' clients and the sink's own clients (which
+  # read the worker's file) log in as lake-connect, allowed what deploy/kafka/grants.txt grants it.
+  local kafka_settings=""
+  if [[ $KAFKA_SECURITY == sasl_ssl ]]; then
+    grep -q '^lake-connect ' "$KAFKA_SECURITY_DIR/users" ||
+      abort "the secured Kafka in $DATA_DIR was made before the lake's user lake-connect: stop it and remove $DATA_DIR/kafka-secured and $KAFKA_SECURITY_DIR, then start again"
+    kafka_settings="$lake_dir/connect-kafka.properties"
+    (
+      umask 077
+      for prefix in "" producer. consumer. admin.; do
+        client_settings lake-connect "$prefix"
+      done >"$kafka_settings"
+    )
+  fi
   write_lake_settings "$lake_dir" "$name" "$lake_topics"
   ROOT_ACCESS_KEY_ID=$LAKE_S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$LAKE_S3_SECRET_KEY \
     start_process lake-s3 "$LAKE_S3_PORT" "$REPO_ROOT/dev/lake.sh" s3 "$lake_dir/s3" "$LAKE_S3_PORT"
   "$lake_python" "$REPO_ROOT/scripts/lake.py" --lake-dir "$lake_dir" create-tables >&2 ||
     abort "creating the lake's tables failed"
-  # The sink's coordinator and workers talk over this topic; the broker creates no topic itself.
-  if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
-    "$KAFKA_BOOTSTRAP" "$(client_properties)" 1 default "$name.control" 2>&1); then
-    abort "creating $name.control on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
-  fi
+  # The broker creates no topic itself, and lake-connect may not create any: the sink's control
+  # topic (its coordinator and workers talk over it), the worker's configuration (one partition),
+  # offset and status topics (compacted, as Connect requires) and the dead-letter topic, as admin.
+  local partitions topics
+  for partitions in 1 3; do
+    if ((partitions == 1)); then
+      topics=("$name.control" "$name.configs:compact")
+    else
+      topics=("$name.offsets:compact" "$name.status:compact" "$name$DEAD_LETTER_SUFFIX")
+    fi
+    if ! output=$(java -Dstorefront.log.level=warn -cp "$(java_classpath)" storefront.dev.CreateTopics \
+      "$KAFKA_BOOTSTRAP" "$(client_properties)" "$partitions" default "${topics[@]}" 2>&1); then
+      abort "creating the lake's topics on $KAFKA_BOOTSTRAP failed: $(tail -n 3 <<<"$output")"
+    fi
+  done
   LAKE_CATALOG_URI=$LAKE_CATALOG_URI LAKE_WAREHOUSE=$LAKE_WAREHOUSE \
     LAKE_S3_ENDPOINT=$LAKE_S3_ENDPOINT LAKE_S3_ACCESS_KEY=$LAKE_S3_ACCESS_KEY \
-    LAKE_S3_SECRET_KEY=$LAKE_S3_SECRET_KEY \
+    LAKE_S3_SECRET_KEY=$LAKE_S3_SECRET_KEY LAKE_CONNECT_KAFKA_PROPERTIES=$kafka_settings \
     start_process lake-connect "$LAKE_CONNECT_PORT" "$REPO_ROOT/dev/lake.sh" connect \
     "$lake_dir/connect" "$LAKE_CONNECT_PORT" "$KAFKA_BOOTSTRAP" "$name" "$LAKE_METRICS_PORT"
   "$lake_python" "$REPO_ROOT/scripts/lake.py" --lake-dir "$lake_dir" register >&2 ||

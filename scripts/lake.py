@@ -20,7 +20,11 @@ makes (dev/lake.sh and the tests call it from there).
 
 Where the lake is comes from --lake-dir (default $STOREFRONT_DATA_DIR/lake, else .data/lake):
 dev/lake.sh writes its settings there (settings.json: catalog, bucket endpoint and keys, Connect
-URL, topics).
+URL, topics). In a container (docker-compose.yml's lake profile, the Kubernetes Job of
+k8s/lake/minikube) --from-environment takes them from the variables the connector reads too:
+LAKE_CATALOG_URI (jdbc:sqlite:FILE), LAKE_WAREHOUSE, LAKE_S3_ENDPOINT, LAKE_S3_ACCESS_KEY,
+LAKE_S3_SECRET_KEY, LAKE_S3_REGION (us-east-1), LAKE_CONNECT_URL, LAKE_NAME (storefront-lake)
+and LAKE_COMMIT_INTERVAL_MS (60000); the topics are the contract's.
 """
 
 import argparse
@@ -136,12 +140,39 @@ def table_schema(schema_file):
     return Schema(*fields)
 
 
+def environment_settings():
+    """settings.json's content from the LAKE_ variables (see the top of this file)."""
+    env = os.environ
+    missing = [name for name in ("LAKE_CATALOG_URI", "LAKE_WAREHOUSE", "LAKE_S3_ENDPOINT", "LAKE_S3_ACCESS_KEY",
+                                 "LAKE_S3_SECRET_KEY") if not env.get(name)]
+    if missing:
+        raise SystemExit(f"--from-environment: set {', '.join(missing)}")
+    if not env["LAKE_CATALOG_URI"].startswith("jdbc:sqlite:"):
+        raise SystemExit(f"LAKE_CATALOG_URI={env['LAKE_CATALOG_URI']}: a jdbc:sqlite: catalog, the one lake.py reads")
+    name = env.get("LAKE_NAME", "storefront-lake")
+    return {
+        "name": name,
+        "topics": {topic: topic for topic in TOPIC_SCHEMAS},
+        "control_topic": f"{name}.control",
+        "dead_letter_topic": f"{name}.DLT",
+        "commit_interval_ms": int(env.get("LAKE_COMMIT_INTERVAL_MS", "60000")),
+        "catalog_file": env["LAKE_CATALOG_URI"].removeprefix("jdbc:sqlite:"),
+        "warehouse": env["LAKE_WAREHOUSE"],
+        "connect_url": env.get("LAKE_CONNECT_URL", ""),
+        "s3": {"endpoint": env["LAKE_S3_ENDPOINT"], "region": env.get("LAKE_S3_REGION", "us-east-1"),
+               "access_key": env["LAKE_S3_ACCESS_KEY"], "secret_key": env["LAKE_S3_SECRET_KEY"]},
+    }
+
+
 class Lake:
-    def __init__(self, lake_dir):
-        settings_file = Path(lake_dir) / "settings.json"
-        if not settings_file.exists():
-            raise SystemExit(f"{settings_file} missing: start the lake with dev/lake.sh start")
-        self.settings = json.loads(settings_file.read_text())
+    def __init__(self, lake_dir, from_environment=False):
+        if from_environment:
+            self.settings = environment_settings()
+        else:
+            settings_file = Path(lake_dir) / "settings.json"
+            if not settings_file.exists():
+                raise SystemExit(f"{settings_file} missing: start the lake with dev/lake.sh start")
+            self.settings = json.loads(settings_file.read_text())
         s3 = self.settings["s3"]
         self.s3_properties = {
             "s3.endpoint": s3["endpoint"],
@@ -238,6 +269,7 @@ class Lake:
         name = self.settings["name"]
         config["iceberg.control.topic"] = self.settings["control_topic"]
         config["iceberg.control.group-id-prefix"] = f"{name}-control"
+        config["iceberg.coordinator.transactional.prefix"] = f"{name}-"
         config["iceberg.control.commit.interval-ms"] = str(self.settings["commit_interval_ms"])
         return config
 
@@ -454,6 +486,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_dir = Path(os.environ.get("STOREFRONT_DATA_DIR", REPO_ROOT / ".data")) / "lake"
     parser.add_argument("--lake-dir", default=default_dir)
+    parser.add_argument("--from-environment", action="store_true",
+                        help="the lake's settings from the LAKE_ variables instead of --lake-dir")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-tables")
     register = commands.add_parser("register")
@@ -470,7 +504,7 @@ def main():
     compact_parser.add_argument("--day", type=datetime.date.fromisoformat, required=True)
     args = parser.parse_args()
 
-    lake = Lake(args.lake_dir)
+    lake = Lake(args.lake_dir, args.from_environment)
     if args.command == "create-tables":
         lake.create_tables()
     elif args.command == "register":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Removes what scripts/deploy-minikube.sh deployed: the namespaces dev, mongo and kafka, with the
-# services, MongoDB and its data, Kafka and its topics, and the Istio routes. Keeps minikube,
+# services, MongoDB and its data, Kafka and its topics, the lake (k8s/lake/minikube: Connect, the
+# object store and the catalog with their volumes), and the Istio routes. Keeps minikube,
 # Istio with its add-ons (and the storefront dashboard ConfigMaps its Grafana mounts), the Strimzi
 # CRDs and the built images, so that a new deployment is quick.
 #   scripts/teardown-minikube.sh          the storefront only
@@ -32,7 +33,9 @@ k delete -k istio --ignore-not-found >/dev/null
 if k get namespace kafka >/dev/null 2>&1; then
   # While the operators still run: they remove the finalizers of the topics and the cluster, which
   # would otherwise hold the namespace in Terminating.
-  log "deleting the Kafka topics and cluster"
+  log "deleting the lake's connector and Connect cluster, the Kafka topics and cluster"
+  k -n kafka delete kafkaconnector --all --timeout=120s >/dev/null || true
+  k -n kafka delete kafkaconnect --all --timeout=300s >/dev/null || true
   k -n kafka delete kafkatopic --all --timeout=120s >/dev/null || true
   k -n kafka delete kafka --all --timeout=300s >/dev/null || true
   k -n kafka delete kafkanodepool --all --timeout=120s >/dev/null || true

@@ -18,6 +18,9 @@ failed. The script runs them in its Python environment (PyYAML, dockerfile).
   build-context DOCKERFILE DOCKERIGNORE WORK          the first COPYs hold a loadable workspace
   operator-namespace RENDERED.yaml NAMESPACE         the Strimzi operator lands in NAMESPACE
   jwt-policy RENDERED.yaml                           the JWT policies over every route served
+  lake GRANTS.txt COMPOSE.yaml MINIKUBE.yaml MONITORING.yaml [NAME=LAKE.yaml...]
+                                                     the lake's compose profile and KafkaConnects
+                                                     agree with its local run and grants
   security GRANTS.txt MINIKUBE.yaml DEPLOY_SCRIPT [NAME=CLOUD.yaml...]
                                                      Kafka users, ACLs, credentials (minikube),
                                                      a principal per service (cloud overlays)
@@ -33,6 +36,7 @@ from build import cmd_build_command, cmd_build_context
 from dashboard import cmd_dashboard
 from environment import cmd_env
 from jwt_policy import cmd_jwt_policy
+from lake import cmd_lake
 from loadgen import cmd_loadgen
 from security import cmd_security
 from runtime import cmd_runtime_image, cmd_runtime_packages, cmd_runtime_trust
@@ -68,6 +72,8 @@ def main(argv):
         cmd_build_context(*args)
     elif command == "operator-namespace":
         cmd_operator_namespace(*args)
+    elif command == "lake":
+        cmd_lake(*args)
     elif command == "security":
         cmd_security(*args)
     elif command == "jwt-policy":

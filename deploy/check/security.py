@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlparse
 from common import SERVICES, Report, k8s_storefront_containers, label, load_all
 
 # The generated list of grants (shared-events' test keeps it equal to what
-# shared_events::acls::grants derives from the event contract): PRINCIPAL,TYPE,NAME,OPERATION.
+# shared_events::acls::all_grants derives from the event contract and the lake's Connect worker):
+# PRINCIPAL,TYPE,NAME,OPERATION, a NAME ending with `*` a prefix.
 GRANTS = "deploy/kafka/grants.txt"
 
 
@@ -19,20 +20,27 @@ def read_grants(path):
     return {tuple(line.split(",")) for line in lines}
 
 
+# Strimzi's resource types and pattern types as grants.txt writes them.
+RESOURCE_TYPES = {"topic": "Topic", "group": "Group", "transactionalId": "TransactionalId"}
+
+
 def acl_grants(user):
-    """The grants a KafkaUser's ACLs allow, as (principal, Type, name, Operation); and what in
-    them is more than a literal allow on a named topic or group."""
+    """The grants a KafkaUser's ACLs allow, as (principal, Type, name, Operation), a prefix as
+    its name followed by `*` (as grants.txt writes it); and what in them is more than an allow
+    on a named topic, group or transactional id, or on a prefix of one."""
     grants, problems = set(), []
     principal = user["metadata"]["name"]
     for acl in user["spec"].get("authorization", {}).get("acls", []):
         resource = acl["resource"]
         kind = resource["type"]
-        if acl.get("type", "allow") != "allow" or resource.get("patternType", "literal") != "literal" \
-                or kind not in ("topic", "group") or resource.get("name", "*") == "*" or acl.get("host", "*") != "*":
-            problems.append(f"{label(user)} has an ACL that is not an allow on one named topic or group: {json.dumps(acl)}")
+        pattern = resource.get("patternType", "literal")
+        if acl.get("type", "allow") != "allow" or pattern not in ("literal", "prefix") \
+                or kind not in RESOURCE_TYPES or resource.get("name", "*") in ("*", "") or acl.get("host", "*") != "*":
+            problems.append(f"{label(user)} has an ACL that is not an allow on one named resource or prefix: {json.dumps(acl)}")
             continue
+        name = resource["name"] + ("*" if pattern == "prefix" else "")
         operations = acl.get("operations") or [acl.get("operation")]
-        grants |= {(principal, kind.capitalize(), resource["name"], operation) for operation in operations}
+        grants |= {(principal, RESOURCE_TYPES[kind], name, operation) for operation in operations}
     return grants, problems
 
 
@@ -99,7 +107,7 @@ def check_kafka(report, resources, grants, deploy_script):
         expected = {grant for grant in grants if grant[0] == user["metadata"]["name"]}
         if allowed != expected:
             problems.append(f"ACLs differ from the contract's grants: extra {sorted(allowed - expected)}, missing {sorted(expected - allowed)}")
-        report.group(f"{label(user)}: SCRAM-SHA-512, exactly the {len(expected)} grants of {GRANTS}, each a literal allow", problems)
+        report.group(f"{label(user)}: SCRAM-SHA-512, exactly the {len(expected)} grants of {GRANTS}, each an allow on a name or prefix", problems)
 
     tls = next((listener for listener in listeners if listener.get("tls")), None)
     bootstrap = f"{name}-kafka-bootstrap.{namespace}.svc.cluster.local:{tls['port'] if tls else '?'}"

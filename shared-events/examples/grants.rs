@@ -1,16 +1,17 @@
 //! The Kafka grants of the three services (`shared_events::acls::grants` of their default
-//! configuration), one `PRINCIPAL,TYPE,NAME,OPERATION` a line; with `--write`, rewrites every
+//! configuration) and of the lake's Connect worker (`shared_events::acls::all_grants`), one
+//! `PRINCIPAL,TYPE,NAME,OPERATION` a line; with `--write`, rewrites every
 //! file generated from them instead (`shared_events::acls::render`), from the repository's root.
 //!   cargo run -q -p shared-events --example grants [-- --write]
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use shared_events::acls::all_grants;
 use shared_events::acls::render::generated;
-use shared_events::acls::{default_services, grants};
 
 fn main() -> ExitCode {
-    let grants = grants(&default_services());
+    let grants = all_grants();
     match std::env::args().nth(1).as_deref() {
         None => {
             for grant in &grants {

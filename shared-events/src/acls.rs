@@ -3,9 +3,14 @@
 //! Plain data, so that whatever creates ACLs (a broker's Admin API, an operator's custom
 //! resources) turns them into its own form; nothing here talks to a broker.
 //!
-//! Least privilege: a grant names one topic or one group exactly (no wildcard, no prefix), and
-//! no grant is cluster-wide. An idempotent producer needs none: since Kafka 2.8 (KIP-679),
-//! `Write` on a topic allows the `InitProducerId` the idempotent producer sends.
+//! Least privilege: a service's grant names one topic or one group exactly (no wildcard, no
+//! prefix), and no grant is cluster-wide. An idempotent producer needs none: since Kafka 2.8
+//! (KIP-679), `Write` on a topic allows the `InitProducerId` the idempotent producer sends.
+//!
+//! The data lake's Kafka Connect worker ([`lake_connect`], docs/lake.md) is a principal too: it
+//! reads the three topics into the lake, and besides its own group and topics needs two
+//! prefixes, for the names Apache Iceberg's sink makes up with a random UUID (its control
+//! groups and its transactional ids).
 
 pub mod render;
 
@@ -19,6 +24,14 @@ use crate::topics;
 pub enum ResourceType {
     Topic,
     Group,
+    TransactionalId,
+}
+
+/// How a grant's name matches: exactly, or every name that starts with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Pattern {
+    Literal,
+    Prefixed,
 }
 
 /// What a grant allows on its resource.
@@ -36,20 +49,46 @@ pub struct Grant {
     /// The service's name, which is its Kafka user name (`User:<principal>`).
     pub principal: String,
     pub resource_type: ResourceType,
-    /// The exact name of the topic or group (a literal pattern).
+    /// The name of the topic, group or transactional id, or its prefix.
     pub name: String,
+    pub pattern: Pattern,
     pub operation: Operation,
 }
 
 impl fmt::Display for Grant {
-    /// `principal,ResourceType,name,Operation`: the form dev/.../CreateAcls.java reads (topic
-    /// and group names hold no commas).
+    /// `principal,ResourceType,name,Operation`: the form dev/.../CreateAcls.java reads (names
+    /// hold no commas); a prefix ends with `*` (`name*`), which no topic or group name of ours
+    /// holds.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{},{:?},{},{:?}",
-            self.principal, self.resource_type, self.name, self.operation
+            "{},{:?},{}{},{:?}",
+            self.principal,
+            self.resource_type,
+            self.name,
+            self.pattern_suffix(),
+            self.operation
         )
+    }
+}
+
+impl Grant {
+    fn new(principal: &str, resource_type: ResourceType, name: &str, operation: Operation) -> Self {
+        Grant {
+            principal: principal.to_owned(),
+            resource_type,
+            name: name.to_owned(),
+            pattern: Pattern::Literal,
+            operation,
+        }
+    }
+
+    /// `*` after a prefix, nothing after a literal name.
+    pub fn pattern_suffix(&self) -> &'static str {
+        match self.pattern {
+            Pattern::Literal => "",
+            Pattern::Prefixed => "*",
+        }
     }
 }
 
@@ -72,11 +111,8 @@ pub fn default_services() -> Vec<EventFlow> {
 pub fn grants(flows: &[EventFlow]) -> Vec<Grant> {
     let mut grants = Vec::new();
     for flow in flows {
-        let grant = |resource_type, name: &str, operation| Grant {
-            principal: flow.service.to_owned(),
-            resource_type,
-            name: name.to_owned(),
-            operation,
+        let grant = |resource_type, name: &str, operation| {
+            Grant::new(flow.service, resource_type, name, operation)
         };
         for (contract, topic, direction) in flow.messages() {
             if topics::COMPACTED.contains(&contract.topic) {
@@ -104,6 +140,74 @@ pub fn grants(flows: &[EventFlow]) -> Vec<Grant> {
     grants.sort();
     grants.dedup();
     grants
+}
+
+/// The Kafka user of the lake's Connect worker.
+pub const LAKE_PRINCIPAL: &str = "lake-connect";
+/// The lake's name (`STOREFRONT_LAKE_NAME`, the connector's and the KafkaConnect's name), which
+/// every name below derives from: the worker's group, its configuration, offset and status
+/// topics `<name>.configs`, `.offsets` and `.status`, the sink's control topic `<name>.control`
+/// and dead-letter topic `<name>.DLT`, and the prefixes of the sink's control groups
+/// (`<name>-control`) and transactional ids (`<name>-`), as dev/lake/iceberg-sink.json sets them.
+pub const LAKE_NAME: &str = "storefront-lake";
+
+/// What the lake's Connect worker needs, as Kafka Connect 4.0 and Apache Iceberg's sink use
+/// the broker: `Read` and `Describe` on each topic it copies (the contract's topics); `Read` on
+/// the worker's group, on the sink's consumer group `connect-<name>` (whose offsets the sink
+/// commits inside its transactions) and on the coordinator's `connect-<name>-coord`, and on
+/// the prefix of the control groups (`<prefix><UUID>`, one per task); `Read`, `Write`,
+/// `Describe` and `DescribeConfigs` (the worker checks that they are compacted) on its three
+/// internal topics; `Read`, `Write` and `Describe` on the control topic; `Write` and `Describe`
+/// on the dead-letter topic; `Write` and `Describe` on the prefix of the transactional ids of
+/// the sink's producers (`<prefix>worker-txn-<UUID>-<task>`, `<prefix>coordinator-…`). No
+/// `Create`: every topic is made beforehand, and the worker goes on without creating them.
+pub fn lake_connect(name: &str) -> Vec<Grant> {
+    use Operation::{Describe, DescribeConfigs, Read, Write};
+    use ResourceType::{Group, Topic, TransactionalId};
+    let grant = |resource_type, name: &str, operation| {
+        Grant::new(LAKE_PRINCIPAL, resource_type, name, operation)
+    };
+    let prefix = |resource_type, name: &str, operation| Grant {
+        pattern: Pattern::Prefixed,
+        ..grant(resource_type, name, operation)
+    };
+    let mut grants = Vec::new();
+    for topic in topics::ALL {
+        grants.extend([grant(Topic, topic, Read), grant(Topic, topic, Describe)]);
+    }
+    for internal in ["configs", "offsets", "status"] {
+        let topic = format!("{name}.{internal}");
+        grants.extend(
+            [Read, Write, Describe, DescribeConfigs]
+                .map(|operation| grant(Topic, &topic, operation)),
+        );
+    }
+    let control = format!("{name}.control");
+    grants.extend([Read, Write, Describe].map(|operation| grant(Topic, &control, operation)));
+    let dead_letter = topics::dead_letter(name);
+    grants.extend([Write, Describe].map(|operation| grant(Topic, &dead_letter, operation)));
+    for group in [
+        name.to_owned(),
+        format!("connect-{name}"),
+        format!("connect-{name}-coord"),
+    ] {
+        grants.push(grant(Group, &group, Read));
+    }
+    grants.push(prefix(Group, &format!("{name}-control"), Read));
+    let transactional = format!("{name}-");
+    grants.extend(
+        [Write, Describe].map(|operation| prefix(TransactionalId, &transactional, operation)),
+    );
+    grants.sort();
+    grants
+}
+
+/// Every grant of the deployments: the three services' and the lake's Connect worker's.
+pub fn all_grants() -> Vec<Grant> {
+    let mut all = grants(&default_services());
+    all.extend(lake_connect(LAKE_NAME));
+    all.sort();
+    all
 }
 
 #[cfg(test)]
@@ -280,12 +384,66 @@ mod tests {
 
     #[test]
     fn a_grant_prints_as_the_acl_helper_reads_it() {
-        let grant = Grant {
-            principal: "orders".to_owned(),
-            resource_type: ResourceType::Group,
-            name: "orders".to_owned(),
-            operation: Operation::Read,
-        };
+        let grant = Grant::new("orders", ResourceType::Group, "orders", Operation::Read);
         assert_eq!(grant.to_string(), "orders,Group,orders,Read");
+        let prefix = Grant {
+            pattern: Pattern::Prefixed,
+            ..Grant::new(
+                "lake-connect",
+                ResourceType::TransactionalId,
+                "lake-",
+                Operation::Write,
+            )
+        };
+        assert_eq!(
+            prefix.to_string(),
+            "lake-connect,TransactionalId,lake-*,Write"
+        );
+    }
+
+    #[test]
+    fn the_lake_connect_grants_name_what_the_sink_configuration_uses() {
+        let path = format!(
+            "{}/../dev/lake/iceberg-sink.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("the sink's config"))
+                .expect("JSON");
+        let setting = |key: &str| config[key].as_str().expect(key).to_owned();
+        let grants = lake_connect(LAKE_NAME);
+        let has = |resource_type, name: &str, pattern, operation| {
+            grants.iter().any(|grant| {
+                grant.resource_type == resource_type
+                    && grant.name == name
+                    && grant.pattern == pattern
+                    && grant.operation == operation
+            })
+        };
+        use Operation::{Read, Write};
+        use Pattern::{Literal, Prefixed};
+        use ResourceType::{Group, Topic, TransactionalId};
+        for topic in setting("topics").split(',') {
+            assert!(has(Topic, topic, Literal, Read), "{topic}");
+        }
+        let control = setting("iceberg.control.topic");
+        assert!(has(Topic, &control, Literal, Read) && has(Topic, &control, Literal, Write));
+        let dead_letter = setting("errors.deadletterqueue.topic.name");
+        assert!(has(Topic, &dead_letter, Literal, Write));
+        assert!(has(
+            Group,
+            &setting("iceberg.control.group-id-prefix"),
+            Prefixed,
+            Read
+        ));
+        let transactional = setting("iceberg.coordinator.transactional.prefix");
+        assert!(has(TransactionalId, &transactional, Prefixed, Write));
+        assert!(grants.iter().all(|grant| grant.principal == LAKE_PRINCIPAL));
+        assert!(
+            grants
+                .iter()
+                .all(|grant| grant.operation != Write || grant.resource_type != Group),
+            "{grants:?}"
+        );
     }
 }

@@ -135,7 +135,10 @@ async fn the_secured_mode_gives_each_service_a_user_with_only_its_grants() {
         .map(|(user, password)| (user.to_owned(), password.to_owned()))
         .collect();
     let names: Vec<&str> = passwords.iter().map(|(user, _)| user.as_str()).collect();
-    assert_eq!(names, ["admin", "accounts", "orders", "fulfillment"]);
+    assert_eq!(
+        names,
+        ["admin", "accounts", "orders", "fulfillment", "lake-connect"]
+    );
     for (user, password) in &passwords {
         assert!(
             !printed.contains(password.as_str()),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Grant, Operation, ResourceType};
+use super::{Grant, Operation, Pattern, ResourceType};
 
 /// The command that rewrites every generated file.
 pub const REGENERATE: &str = "cargo run -q -p shared-events --example grants -- --write";
@@ -61,10 +61,11 @@ pub fn generated(grants: &[Grant]) -> Vec<Generated> {
             block: None,
             text: strimzi_users(grants),
         },
+        // The README's front page lists the services; the lake's worker is in docs/security.md.
         Generated {
             path: "README.md",
             block: Some("grants table"),
-            text: table(grants),
+            text: table(&services_only(grants)),
         },
         Generated {
             path: "docs/security.md",
@@ -84,8 +85,19 @@ pub fn generated(grants: &[Grant]) -> Vec<Generated> {
     ]
 }
 
+/// One resource pattern: its type, its name or prefix, and which of the two.
+type Resource<'a> = (ResourceType, &'a str, Pattern);
+
+fn services_only(grants: &[Grant]) -> Vec<Grant> {
+    grants
+        .iter()
+        .filter(|grant| grant.principal != super::LAKE_PRINCIPAL)
+        .cloned()
+        .collect()
+}
+
 /// The grants of each principal, by resource, with their operations.
-type ByResource<'a> = BTreeMap<&'a str, BTreeMap<(ResourceType, &'a str), Vec<Operation>>>;
+type ByResource<'a> = BTreeMap<&'a str, BTreeMap<Resource<'a>, Vec<Operation>>>;
 
 fn by_resource(grants: &[Grant]) -> ByResource<'_> {
     let mut principals = ByResource::new();
@@ -93,11 +105,21 @@ fn by_resource(grants: &[Grant]) -> ByResource<'_> {
         principals
             .entry(grant.principal.as_str())
             .or_default()
-            .entry((grant.resource_type, grant.name.as_str()))
+            .entry((grant.resource_type, grant.name.as_str(), grant.pattern))
             .or_default()
             .push(grant.operation);
     }
     principals
+}
+
+/// The resource type as Kafka's tools spell it in options: `topic`, `group`,
+/// `transactional-id`.
+fn option(resource_type: ResourceType) -> &'static str {
+    match resource_type {
+        ResourceType::Topic => "topic",
+        ResourceType::Group => "group",
+        ResourceType::TransactionalId => "transactional-id",
+    }
 }
 
 fn join(operations: &[Operation], separator: &str, case: fn(String) -> String) -> String {
@@ -127,8 +149,10 @@ fn kebab(name: String) -> String {
 /// One grant a line, as `CreateAcls` reads them, after a comment saying where they come from.
 fn grant_lines(grants: &[Grant]) -> String {
     let mut text = format!(
-        "# The Kafka ACLs of the services, one PRINCIPAL,TYPE,NAME,OPERATION a line (literal names),\n\
-         # as storefront.dev.CreateAcls reads them: generated from shared_events::acls::grants by\n\
+        "# The Kafka ACLs of the services and of the lake's Connect worker, one\n\
+         # PRINCIPAL,TYPE,NAME,OPERATION a line (a NAME ending with * is a prefix, any other a\n\
+         # literal name), as storefront.dev.CreateAcls reads them: generated from\n\
+         # shared_events::acls::all_grants by\n\
          # `{REGENERATE}`;\n\
          # a test fails when this file is out of date.\n"
     );
@@ -141,9 +165,10 @@ fn grant_lines(grants: &[Grant]) -> String {
 /// A `KafkaUser` per principal: SCRAM-SHA-512, and exactly its grants as simple ACLs.
 fn strimzi_users(grants: &[Grant]) -> String {
     let mut text = format!(
-        "# One Strimzi KafkaUser per service: a SCRAM-SHA-512 user named as the service, whose password\n\
-         # the User Operator generates into a Secret of the same name (key `password`), allowed exactly\n\
-         # what the event contract grants it. Generated from shared_events::acls::grants by\n\
+        "# One Strimzi KafkaUser per service and one for the lake's Connect worker: a SCRAM-SHA-512\n\
+         # user named as the service, whose password the User Operator generates into a Secret of the\n\
+         # same name (key `password`), allowed exactly what the event contract grants it. Generated\n\
+         # from shared_events::acls::all_grants by\n\
          # `{REGENERATE}`;\n\
          # a test fails when this file is out of date.\n"
     );
@@ -160,12 +185,20 @@ fn strimzi_users(grants: &[Grant]) -> String {
              spec:\n  authentication:\n    type: scram-sha-512\n  authorization:\n    \
              type: simple\n    acls:\n"
         );
-        for ((resource_type, name), operations) in resources {
+        for ((resource_type, name, pattern), operations) in resources {
+            let kind = match resource_type {
+                ResourceType::Topic => "topic",
+                ResourceType::Group => "group",
+                ResourceType::TransactionalId => "transactionalId",
+            };
+            let pattern = match pattern {
+                Pattern::Literal => "literal",
+                Pattern::Prefixed => "prefix",
+            };
             let _ = write!(
                 text,
-                "      - resource:\n          type: {}\n          name: {name}\n          \
-                 patternType: literal\n        operations: [{}]\n        host: \"*\"\n",
-                format!("{resource_type:?}").to_lowercase(),
+                "      - resource:\n          type: {kind}\n          name: {name}\n          \
+                 patternType: {pattern}\n        operations: [{}]\n        host: \"*\"\n",
                 join(&operations, ", ", same),
             );
         }
@@ -173,15 +206,19 @@ fn strimzi_users(grants: &[Grant]) -> String {
     text
 }
 
-/// A Markdown table: principal, resource, operations.
+/// A Markdown table: principal, resource (a prefix ends with `*`), operations.
 fn table(grants: &[Grant]) -> String {
     let mut text = String::from("| Principal | Resource | Operations |\n|---|---|---|\n");
     for (principal, resources) in by_resource(grants) {
-        for ((resource_type, name), operations) in resources {
+        for ((resource_type, name, pattern), operations) in resources {
+            let (star, kind) = match pattern {
+                Pattern::Literal => ("", ""),
+                Pattern::Prefixed => ("*", " prefix"),
+            };
             let _ = writeln!(
                 text,
-                "| `{principal}` | {} `{name}` | {} |",
-                format!("{resource_type:?}").to_lowercase(),
+                "| `{principal}` | {}{kind} `{name}{star}` | {} |",
+                option(resource_type).replace('-', " "),
                 join(&operations, ", ", same)
             );
         }
@@ -193,7 +230,7 @@ fn table(grants: &[Grant]) -> String {
 fn kafka_acls_commands(grants: &[Grant]) -> String {
     let mut text = String::from("```sh\n");
     for (principal, resources) in by_resource(grants) {
-        for ((resource_type, name), operations) in resources {
+        for ((resource_type, name, pattern), operations) in resources {
             let operations: String = operations
                 .iter()
                 .map(|operation| format!(" --operation {operation:?}"))
@@ -202,8 +239,9 @@ fn kafka_acls_commands(grants: &[Grant]) -> String {
                 text,
                 "kafka-acls.sh --bootstrap-server \"$BOOTSTRAP\" --command-config admin.properties \
                  --add --allow-principal User:{principal}{operations} --{} {name} \
-                 --resource-pattern-type literal",
-                format!("{resource_type:?}").to_lowercase()
+                 --resource-pattern-type {}",
+                option(resource_type),
+                format!("{pattern:?}").to_lowercase()
             );
         }
     }
@@ -215,15 +253,19 @@ fn kafka_acls_commands(grants: &[Grant]) -> String {
 fn confluent_commands(grants: &[Grant]) -> String {
     let mut text = String::from("```sh\n");
     for (principal, resources) in by_resource(grants) {
-        for ((resource_type, name), operations) in resources {
+        for ((resource_type, name, pattern), operations) in resources {
             let resource = match resource_type {
-                ResourceType::Topic => "topic",
                 ResourceType::Group => "consumer-group",
+                other => option(other),
+            };
+            let prefix = match pattern {
+                Pattern::Literal => "",
+                Pattern::Prefixed => " --prefix",
             };
             let _ = writeln!(
                 text,
-                "confluent kafka acl create --allow --service-account \"${}_SA\" --operations {} --{resource} {name}",
-                principal.to_uppercase(),
+                "confluent kafka acl create --allow --service-account \"${}_SA\" --operations {} --{resource} {name}{prefix}",
+                principal.to_uppercase().replace('-', "_"),
                 join(&operations, ",", kebab),
             );
         }
@@ -237,7 +279,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::acls::{default_services, grants};
+    use crate::acls::{all_grants, default_services, grants};
 
     fn repository_file(path: &str) -> String {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
@@ -247,7 +289,7 @@ mod tests {
 
     #[test]
     fn every_generated_file_is_up_to_date() {
-        for generated in generated(&grants(&default_services())) {
+        for generated in generated(&all_grants()) {
             let existing = repository_file(generated.path);
             let name = generated
                 .block

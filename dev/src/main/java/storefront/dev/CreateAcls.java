@@ -30,8 +30,9 @@ import org.apache.kafka.common.resource.ResourceType;
  * CLIENT_PROPERTIES is a file of Admin client settings (security.protocol, sasl.*, ssl.*) for a
  * principal allowed to alter ACLs (a super user). A GRANT is {@code PRINCIPAL,TYPE,NAME,OPERATION}
  * as shared_events::acls::Grant prints it, e.g. {@code orders,Topic,orders.order.fulfill,Write}:
- * it allows {@code User:PRINCIPAL} the operation on the topic or group named exactly NAME (a
- * literal pattern, never a prefix or a wildcard), from any host.
+ * it allows {@code User:PRINCIPAL} the operation on the topic, group or transactional id named
+ * exactly NAME (a literal pattern), or, when NAME ends with {@code *}, on every one whose name
+ * starts with what comes before it (a prefixed pattern); never a wildcard; from any host.
  * Prints {@code allowed GRANT} (or {@code removed GRANT}) per grant; exits 1 on any error.
  */
 public final class CreateAcls {
@@ -41,7 +42,7 @@ public final class CreateAcls {
         boolean delete = arguments.length > 0 && arguments[0].equals("--delete");
         String[] args = delete ? Arrays.copyOfRange(arguments, 1, arguments.length) : arguments;
         if (args.length < 3) {
-            System.err.println("usage: CreateAcls [--delete] BOOTSTRAP CLIENT_PROPERTIES PRINCIPAL,Topic|Group,NAME,Read|Write|Describe...");
+            System.err.println("usage: CreateAcls [--delete] BOOTSTRAP CLIENT_PROPERTIES PRINCIPAL,Topic|Group|TransactionalId,NAME[*],Read|Write|Describe|DescribeConfigs...");
             System.exit(2);
         }
         List<AclBinding> bindings = new ArrayList<>();
@@ -77,7 +78,9 @@ public final class CreateAcls {
         ResourceType type = switch (parts[1]) {
             case "Topic" -> ResourceType.TOPIC;
             case "Group" -> ResourceType.GROUP;
-            default -> throw new IllegalArgumentException("resource type Topic or Group, not " + parts[1]);
+            case "TransactionalId" -> ResourceType.TRANSACTIONAL_ID;
+            default -> throw new IllegalArgumentException(
+                    "resource type Topic, Group or TransactionalId, not " + parts[1]);
         };
         AclOperation operation = switch (parts[3]) {
             case "Read" -> AclOperation.READ;
@@ -87,8 +90,13 @@ public final class CreateAcls {
             default -> throw new IllegalArgumentException(
                     "operation Read, Write, Describe or DescribeConfigs, not " + parts[3]);
         };
+        boolean prefixed = parts[2].length() > 1 && parts[2].endsWith("*");
+        String name = prefixed ? parts[2].substring(0, parts[2].length() - 1) : parts[2];
+        if (name.contains("*")) {
+            throw new IllegalArgumentException("a NAME is a name or a prefix followed by *, not " + parts[2]);
+        }
         return new AclBinding(
-                new ResourcePattern(type, parts[2], PatternType.LITERAL),
+                new ResourcePattern(type, name, prefixed ? PatternType.PREFIXED : PatternType.LITERAL),
                 new AccessControlEntry("User:" + parts[0], "*", operation, AclPermissionType.ALLOW));
     }
 }
