@@ -7,7 +7,8 @@
 #                                   and ROOT_SECRET_ACCESS_KEY
 #   dev/lake.sh connect DIR PORT BOOTSTRAP NAME METRICS_PORT
 #                                   a Kafka Connect worker in distributed mode, REST on PORT,
-#                                   Prometheus metrics on METRICS_PORT (dev/lake/connect-metrics.yml),
+#                                   Prometheus metrics on METRICS_PORT (the rules Strimzi gets too:
+#                                   k8s/lake/base/connect-metrics.yaml),
 #                                   group NAME with its internal topics NAME.configs, .offsets,
 #                                   .status on BOOTSTRAP, the Iceberg sink in its plugin path;
 #                                   the connector configuration reads LAKE_CATALOG_URI,
@@ -76,7 +77,7 @@ PROPERTIES
     fi
     exec java -Xms64m "-Xmx${STOREFRONT_LAKE_CONNECT_HEAP:-768m}" -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true \
-      "-javaagent:$agent=127.0.0.1:$metrics_port:$DEV_DIR/lake/connect-metrics.yml" \
+      "-javaagent:$agent=127.0.0.1:$metrics_port:$DEV_DIR/../k8s/lake/base/connect-metrics.yaml" \
       "-Dlog4j2.configurationFile=$DEV_DIR/lake/connect-log4j2.properties" \
       -cp "$(cat "$classpath_file")" org.apache.kafka.connect.cli.ConnectDistributed \
       "$dir/worker.properties"

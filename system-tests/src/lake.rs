@@ -74,7 +74,7 @@ impl Lake {
         serde_json::from_slice(&output.stdout).expect("scripts/lake.py printed JSON")
     }
 
-    /// What the Connect worker's metrics endpoint serves (dev/lake/connect-metrics.yml), a
+    /// What the Connect worker's metrics endpoint serves (k8s/lake/base/connect-metrics.yaml), a
     /// Prometheus text exposition.
     pub async fn metrics(&self) -> String {
         let settings = std::fs::read(self.folder.join("lake/settings.json"))

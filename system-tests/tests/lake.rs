@@ -155,7 +155,7 @@ async fn the_lake_holds_every_published_record_once_and_the_statuses_fulfillment
     let running = ("status", "running");
     for state in [
         "kafka_connect_connector_status",
-        "kafka_connect_task_status",
+        "kafka_connect_connector_task_status",
     ] {
         assert_eq!(summed(&metrics, state, running), 1.0, "{state}\n{metrics}");
     }
