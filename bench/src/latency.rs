@@ -70,6 +70,17 @@ pub(crate) struct Named {
     pub(crate) summary: Summary,
 }
 
+impl Named {
+    pub(crate) fn new(name: &str, failures: u64, summary: Summary) -> Self {
+        let name = name.to_owned();
+        Named {
+            name,
+            failures,
+            summary,
+        }
+    }
+}
+
 /// One histogram and a count of failures per named operation, e.g. per endpoint, shared by
 /// concurrent workers.
 #[derive(Debug, Default)]

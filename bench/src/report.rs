@@ -1,10 +1,10 @@
-//! How results are shown: the verdicts (each check a measured value, its baseline, the ratio of
-//! the two, the target and pass or miss), Markdown tables, and the report files.
+//! How results are shown: the checks, Markdown tables, and the report files.
 
 use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
+use serde_json::json;
 
 use crate::latency::Named;
 use crate::options::Common;
@@ -30,7 +30,7 @@ impl Run {
 }
 
 /// What a check requires.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Target {
     /// measured / baseline at least this (throughput: higher is better).
@@ -41,65 +41,51 @@ pub(crate) enum Target {
     Below(f64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Verdict {
-    Pass,
-    Miss,
-}
-
-/// The limit of this machine a service figure is compared with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Baseline {
-    pub(crate) name: String,
-    pub(crate) value: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Check {
-    pub(crate) name: String,
-    pub(crate) unit: &'static str,
-    pub(crate) measured: f64,
-    pub(crate) baseline: Option<Baseline>,
-    /// measured / baseline; absent without a baseline, or when the baseline is zero.
-    pub(crate) ratio: Option<f64>,
-    pub(crate) target: Target,
-    pub(crate) verdict: Verdict,
-}
-
-impl Check {
-    /// A figure against the raw figure of the same operation on this machine (`baseline`, as
-    /// name and value) for a ratio target, or against an absolute limit for [`Target::Below`].
-    pub(crate) fn new(
-        name: impl Into<String>,
-        (measured, unit): (f64, &'static str),
-        baseline: Option<(&str, f64)>,
-        target: Target,
-    ) -> Self {
-        let baseline = baseline.map(|(name, value)| Baseline {
-            name: name.to_owned(),
-            value,
-        });
-        let ratio = baseline
-            .as_ref()
-            .filter(|baseline| baseline.value > 0.0 && baseline.value.is_finite())
-            .map(|baseline| measured / baseline.value);
-        let passed = match (target, ratio) {
-            (Target::RatioAtLeast(limit), Some(ratio)) => ratio >= limit,
-            (Target::RatioAtMost(limit), Some(ratio)) => ratio <= limit,
-            (Target::Below(limit), _) => measured < limit,
-            _ => false,
-        };
-        Check {
-            name: name.into(),
-            unit,
-            measured,
-            baseline,
-            ratio,
-            target,
-            verdict: if passed { Verdict::Pass } else { Verdict::Miss },
-        }
-    }
+/// A check's row: a figure against the raw figure of the same operation on this machine
+/// (`baseline`, as name and value) for a ratio target, or against an absolute limit for
+/// [`Target::Below`]; with the ratio (none without a baseline or for a zero one) and the verdict.
+pub(crate) fn check(
+    name: String,
+    (measured, unit): (f64, &str),
+    baseline: Option<(&str, f64)>,
+    target: Target,
+) -> Row {
+    let with_unit = |value: f64| format!("{} {unit}", number(value));
+    let ratio = baseline
+        .filter(|(_, value)| *value > 0.0 && value.is_finite())
+        .map(|(_, value)| measured / value);
+    let passed = match (target, ratio) {
+        (Target::RatioAtLeast(limit), Some(ratio)) => ratio >= limit,
+        (Target::RatioAtMost(limit), Some(ratio)) => ratio <= limit,
+        (Target::Below(limit), _) => measured < limit,
+        _ => false,
+    };
+    let shown_baseline = baseline.map(|(name, value)| format!("{} ({name})", with_unit(value)));
+    let shown_target = match target {
+        Target::RatioAtLeast(limit) => format!(">= {limit} x"),
+        Target::RatioAtMost(limit) => format!("<= {limit} x"),
+        Target::Below(limit) => format!("< {}", with_unit(limit)),
+    };
+    Row::default()
+        .keep("name", &name)
+        .show("check", name)
+        .keep("unit", unit)
+        .keep("measured", measured)
+        .show("measured", with_unit(measured))
+        .keep(
+            "baseline",
+            baseline.map(|(name, value)| json!({ "name": name, "value": value })),
+        )
+        .show(
+            "baseline (limit here)",
+            shown_baseline.unwrap_or_else(|| "-".to_owned()),
+        )
+        .keep("ratio", ratio)
+        .show("ratio", ratio.map_or_else(|| "-".to_owned(), number))
+        .keep("target", target)
+        .show("target", shown_target)
+        .keep("verdict", if passed { "pass" } else { "miss" })
+        .show("result", if passed { "pass" } else { "**miss**" })
 }
 
 /// A number for a table: whole above 100, one decimal above 10, two below.
@@ -121,19 +107,8 @@ pub(crate) fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-/// A column of a table: its header and how a row shows in it.
-pub(crate) type Column<'a, T> = (&'a str, &'a dyn Fn(&T) -> String);
-
-/// A Markdown table of `rows`, one cell per column; a `|` inside a cell is escaped.
-pub(crate) fn table<T>(rows: &[T], columns: &[Column<'_, T>]) -> String {
-    let headers = columns.iter().map(|(header, _)| (*header).to_owned());
-    let cells = rows
-        .iter()
-        .map(|row| columns.iter().map(|(_, cell)| cell(row)).collect());
-    grid(headers.collect(), cells)
-}
-
-fn grid(headers: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> String {
+/// A Markdown table; a `|` inside a cell is escaped.
+pub(crate) fn grid(headers: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> String {
     let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
     let mut text = line(headers.iter().map(|_| "---".to_owned()).collect());
     text.insert_str(0, &line(headers));
@@ -207,50 +182,26 @@ pub(crate) fn rows_table(rows: &[Row]) -> String {
     grid(headers.collect(), cells)
 }
 
-pub(crate) fn checks_table(checks: &[Check]) -> String {
-    let with_unit = |value: f64, unit: &str| format!("{} {unit}", number(value));
-    table(
-        checks,
-        &[
-            ("check", &|check| check.name.clone()),
-            ("measured", &|check| with_unit(check.measured, check.unit)),
-            ("baseline (limit here)", &|check| {
-                check.baseline.as_ref().map_or("-".to_owned(), |baseline| {
-                    format!(
-                        "{} ({})",
-                        with_unit(baseline.value, check.unit),
-                        baseline.name
-                    )
-                })
-            }),
-            ("ratio", &|check| check.ratio.map_or("-".to_owned(), number)),
-            ("target", &|check| match check.target {
-                Target::RatioAtLeast(limit) => format!(">= {limit} x"),
-                Target::RatioAtMost(limit) => format!("<= {limit} x"),
-                Target::Below(limit) => format!("< {}", with_unit(limit, check.unit)),
-            }),
-            ("result", &|check| match check.verdict {
-                Verdict::Pass => "pass".to_owned(),
-                Verdict::Miss => "**miss**".to_owned(),
-            }),
-        ],
-    )
-}
-
+/// The latency table of `operations`, named under `first_column`.
 pub(crate) fn latency_table(first_column: &str, operations: &[Named]) -> String {
-    table(
-        operations,
-        &[
-            (first_column, &|named| named.name.clone()),
-            ("count", &|named| named.summary.count.to_string()),
-            ("failed", &|named| named.failures.to_string()),
-            ("per s", &|named| number(named.summary.per_second)),
-            ("p50 ms", &|named| number(named.summary.p50_ms)),
-            ("p90 ms", &|named| number(named.summary.p90_ms)),
-            ("p99 ms", &|named| number(named.summary.p99_ms)),
-            ("max ms", &|named| number(named.summary.max_ms)),
-        ],
-    )
+    let headers = [
+        "count", "failed", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+    ];
+    let headers = std::iter::once(first_column)
+        .chain(headers)
+        .map(str::to_owned);
+    let rows = operations.iter().map(
+        |Named {
+             name,
+             failures,
+             summary: s,
+         }| {
+            let figures = [s.per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms].map(number);
+            let counts = [name.clone(), s.count.to_string(), failures.to_string()];
+            counts.into_iter().chain(figures).collect()
+        },
+    );
+    grid(headers.collect(), rows)
 }
 
 /// Prints the Markdown and writes it beside the JSON report at `out` (`.md` for `.json`).
@@ -271,41 +222,39 @@ pub(crate) fn write(out: &Path, report: &impl Serialize, markdown: &str) -> anyh
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_ratio_check_passes_at_its_target_and_misses_past_it_or_without_a_baseline() {
-        let verdict = |measured, baseline, target| {
-            let check = Check::new("c", (measured, "ms"), Some(("raw", baseline)), target);
-            (check.ratio, check.verdict)
-        };
-        let at_least = Target::RatioAtLeast(0.8);
-        assert_eq!(verdict(80.0, 100.0, at_least), (Some(0.8), Verdict::Pass));
-        assert_eq!(verdict(79.0, 100.0, at_least).1, Verdict::Miss);
-        let at_most = Target::RatioAtMost(3.0);
-        assert_eq!(verdict(30.0, 10.0, at_most), (Some(3.0), Verdict::Pass));
-        assert_eq!(verdict(31.0, 10.0, at_most).1, Verdict::Miss);
-        assert_eq!(verdict(1.0, 0.0, at_most), (None, Verdict::Miss));
+    fn verdict(measured: f64, baseline: f64, target: Target) -> String {
+        let row = check(
+            "c".to_owned(),
+            (measured, "ms"),
+            Some(("raw", baseline)),
+            target,
+        );
+        row.text("verdict").unwrap_or_default().to_owned()
     }
 
     #[test]
-    fn the_checks_table_shows_value_baseline_ratio_target_and_result() {
+    fn a_check_passes_at_its_target_and_misses_past_it_or_without_a_baseline() {
+        let (at_least, at_most) = (Target::RatioAtLeast(0.8), Target::RatioAtMost(3.0));
+        assert_eq!(verdict(80.0, 100.0, at_least), "pass");
+        assert_eq!(verdict(79.0, 100.0, at_least), "miss");
+        assert_eq!(verdict(30.0, 10.0, at_most), "pass");
+        assert_eq!(verdict(31.0, 10.0, at_most), "miss");
+        assert_eq!(verdict(1.0, 0.0, at_most), "miss");
         let checks = [
-            Check::new(
-                "GET customers/{id}",
+            check(
+                "GET customers/{id}".to_owned(),
                 (400.0, "req/s"),
                 Some(("raw find_one", 1000.0)),
-                Target::RatioAtLeast(0.8),
+                at_least,
             ),
-            Check::new("ready", (42.0, "ms"), None, Target::Below(100.0)),
-            Check::new("a|b", (100.0, "ms"), None, Target::Below(100.0)),
+            check("a|b".to_owned(), (42.0, "ms"), None, Target::Below(100.0)),
         ];
         assert_eq!(
-            checks_table(&checks),
+            rows_table(&checks),
             "| check | measured | baseline (limit here) | ratio | target | result |\n\
              | --- | --- | --- | --- | --- | --- |\n\
              | GET customers/{id} | 400 req/s | 1000 req/s (raw find_one) | 0.40 | >= 0.8 x | **miss** |\n\
-             | ready | 42.0 ms | - | - | < 100 ms | pass |\n\
-             | a\\|b | 100 ms | - | - | < 100 ms | **miss** |\n"
+             | a\\|b | 42.0 ms | - | - | < 100 ms | pass |\n"
         );
-        assert_eq!(number(0.8049), "0.80");
     }
 }

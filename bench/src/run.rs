@@ -13,7 +13,7 @@ use crate::footprint::{Footprint, PeakSampler, StartTimes, memory, metered, micr
 use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
-use crate::report::{Check, Run, Target, checks_table, latency_table, mebibytes, number, table};
+use crate::report::{Row, Run, Target, check, grid, latency_table, mebibytes, number, rows_table};
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// Pause between the last service becoming ready and reading idle memory.
@@ -54,7 +54,7 @@ struct Report {
     started_at: u64,
     flow_seconds: u64,
     poll_interval_ms: u128,
-    checks: Vec<Check>,
+    checks: Vec<Row>,
     changes: ChangeRates,
     cpu_per_operation: CpuPerOperation,
     baselines: Baselines,
@@ -186,11 +186,8 @@ async fn measure_services(
             ));
         }
     }
-    let named = |name: &str, outcome: &Outcome| Named {
-        name: name.to_owned(),
-        failures: outcome.failures,
-        summary: outcome.summary.clone(),
-    };
+    let named =
+        |name, outcome: &Outcome| Named::new(name, outcome.failures, outcome.summary.clone());
     let mut http = vec![
         named(READ_PHASE, &reads),
         named("PATCH accounts customers/{id} (change phase)", &changes),
@@ -218,63 +215,63 @@ async fn measure_services(
     })
 }
 
-fn checks(report: &Report) -> Vec<Check> {
+fn checks(report: &Report) -> Vec<Row> {
     let (raw, cpu) = (&report.baselines, &report.cpu_per_operation);
-    let reads = report.http.iter().find(|named| named.name == READ_PHASE);
+    let find = |rows: &[Named], name: &str| {
+        let found = rows.iter().find(|named| named.name == name);
+        found.map(|named| named.summary.clone())
+    };
+    let reads = find(&report.http, READ_PHASE)
+        .unwrap_or_default()
+        .per_second;
     let constant = Some(("constant actix-web handler, per request", cpu.constant_us));
     let mut checks = vec![
-        Check::new(
-            "GET accounts customers/{id} throughput",
-            (reads.map_or(0.0, |reads| reads.summary.per_second), "req/s"),
+        check(
+            "GET accounts customers/{id} throughput".to_owned(),
+            (reads, "req/s"),
             Some(("raw find_one", raw.mongo_find_one.per_second)),
             Target::RatioAtLeast(READ_RATIO),
         ),
-        Check::new(
-            "customer changes applied in orders",
+        check(
+            "customer changes applied in orders".to_owned(),
             (report.changes.applied_per_second, "/s"),
             Some(("raw change pipeline", raw.raw_pipeline_applied_per_second)),
             Target::RatioAtLeast(APPLY_RATIO),
         ),
-        Check::new(
-            "CPU per GET accounts customers/{id}",
+        check(
+            "CPU per GET accounts customers/{id}".to_owned(),
             (cpu.read_us, "us"),
             constant,
             Target::RatioAtMost(CPU_RATIO),
         ),
-        Check::new(
-            "CPU per customer change applied in orders",
+        check(
+            "CPU per customer change applied in orders".to_owned(),
             (cpu.applied_change_us, "us"),
             constant,
             Target::RatioAtMost(CPU_RATIO),
         ),
     ];
     for hop in HOPS {
-        let p99 = report.end_to_end.iter().find(|named| named.name == hop);
-        checks.push(Check::new(
-            format!("p99 {hop}"),
-            (
-                p99.map_or(f64::INFINITY, |named| named.summary.p99_ms),
-                "ms",
-            ),
-            Some(("raw round trip p99", raw.kafka_round_trip.p99_ms)),
-            Target::RatioAtMost(END_TO_END_RATIO),
-        ));
+        let p99 = find(&report.end_to_end, hop).map_or(f64::INFINITY, |hop| hop.p99_ms);
+        let raw = Some(("raw round trip p99", raw.kafka_round_trip.p99_ms));
+        let target = Target::RatioAtMost(END_TO_END_RATIO);
+        checks.push(check(format!("p99 {hop}"), (p99, "ms"), raw, target));
     }
-    let footprint = &report.footprint;
-    checks.extend(footprint.iter().map(|footprint| {
-        Check::new(
+    let below = |name: String, measured, limit| check(name, measured, None, Target::Below(limit));
+    checks.extend(report.footprint.iter().map(|footprint| {
+        let start = (footprint.start_to_ready_ms.median, "ms");
+        below(
             format!("{} start to ready (median)", footprint.service),
-            (footprint.start_to_ready_ms.median, "ms"),
-            None,
-            Target::Below(START_TO_READY_MS),
+            start,
+            START_TO_READY_MS,
         )
     }));
-    checks.extend(footprint.iter().map(|footprint| {
-        Check::new(
+    checks.extend(report.footprint.iter().map(|footprint| {
+        let idle = (mebibytes(footprint.idle.rss_bytes), "MiB");
+        below(
             format!("{} idle RSS", footprint.service),
-            (mebibytes(footprint.idle.rss_bytes), "MiB"),
-            None,
-            Target::Below(IDLE_RSS_MIB),
+            idle,
+            IDLE_RSS_MIB,
         )
     }));
     checks
@@ -309,29 +306,35 @@ fn notes(options: &Options) -> Vec<String> {
 fn markdown(report: &Report) -> String {
     let (cpu, baselines) = (&report.cpu_per_operation, &report.baselines);
     let changes = &report.changes;
-    let footprint = table(
-        &report.footprint,
-        &[
-            ("service", &|f: &Footprint| f.service.to_owned()),
-            ("start to ready ms: median", &|f| {
-                let times = &f.start_to_ready_ms;
-                let (median, min, max) =
-                    (number(times.median), number(times.min), number(times.max));
-                format!("{median} (min {min}, max {max}, n={})", times.samples)
-            }),
-            ("idle RSS MiB", &|f| {
-                let [rss, anonymous, file] =
-                    [f.idle.rss_bytes, f.idle.anonymous_bytes, f.idle.file_bytes]
-                        .map(|bytes| number(mebibytes(bytes)));
-                format!("{rss} ({anonymous} anon + {file} file)")
-            }),
-            ("threads", &|f| f.idle.threads.to_string()),
-            ("peak RSS under load MiB", &|f| {
-                number(mebibytes(f.load_rss_bytes))
-            }),
-            ("binary MiB", &|f| number(mebibytes(f.binary_bytes))),
-        ],
-    );
+    let headers = [
+        "service",
+        "start to ready ms: median",
+        "idle RSS MiB",
+        "threads",
+        "peak RSS under load MiB",
+        "binary MiB",
+    ];
+    let footprint = report.footprint.iter().map(|footprint| {
+        let (times, idle) = (&footprint.start_to_ready_ms, &footprint.idle);
+        let [median, min, max] = [times.median, times.min, times.max].map(number);
+        let [rss, anonymous, file, load, binary] = [
+            idle.rss_bytes,
+            idle.anonymous_bytes,
+            idle.file_bytes,
+            footprint.load_rss_bytes,
+            footprint.binary_bytes,
+        ]
+        .map(|bytes| number(mebibytes(bytes)));
+        vec![
+            footprint.service.to_owned(),
+            format!("{median} (min {min}, max {max}, n={})", times.samples),
+            format!("{rss} ({anonymous} anon + {file} file)"),
+            idle.threads.to_string(),
+            load,
+            binary,
+        ]
+    });
+    let footprint = grid(headers.map(str::to_owned).into(), footprint);
     let mut text = format!(
         "## Storefront benchmark `{}`\n\n{} cores; concurrency {}; {} s per throughput phase, {} \
          s of flows; visibility polled every {} ms.\n\n### Targets\n\n{}\nCustomer changes per \
@@ -351,7 +354,7 @@ fn markdown(report: &Report) -> String {
         report.run.phase_seconds,
         report.flow_seconds,
         report.poll_interval_ms,
-        checks_table(&report.checks),
+        rows_table(&report.checks),
         number(changes.acknowledged_per_second),
         number(changes.published_per_second),
         number(changes.applied_per_second),
