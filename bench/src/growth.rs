@@ -88,7 +88,7 @@ async fn measure(
     let phases @ (concurrency, phase) = options.common.phases();
     let load = Load::new(
         reqwest::Client::new(),
-        crate::load::Urls::of(services)?,
+        crate::load::Urls::of(services),
         POLL,
     );
     step!("creating the template customer and waiting for it in orders");

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use test_support::{summed, within};
 
 use crate::latency::{Outcome, Phase, Recorders, closed_loop, nth, rate};
-use crate::stack::Service;
+use crate::stack::{SERVICES, Service};
 
 /// How long an effect may take to show up across the broker before the flow counts as failed.
 const VISIBLE_DEADLINE: Duration = Duration::from_secs(60);
@@ -93,14 +93,6 @@ pub(crate) async fn read(request: RequestBuilder, what: &str) -> anyhow::Result<
     Ok(())
 }
 
-fn has_status(order: &Value, status: &str) -> bool {
-    order["orderStatusEvents"].as_array().is_some_and(|events| {
-        events
-            .iter()
-            .any(|event| event["orderStatusType"] == status)
-    })
-}
-
 /// The customer changes phase, as rates over the time from its start.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct ChangeRates {
@@ -122,23 +114,26 @@ pub(crate) struct Urls {
 }
 
 impl Urls {
-    pub(crate) fn of(services: &[Service]) -> anyhow::Result<Self> {
-        let urls = |name: &str| {
-            let urls: Vec<String> = services
+    pub(crate) fn of(services: &[Service]) -> Self {
+        let urls = |name| {
+            services
                 .iter()
-                .filter(|service| service.name == name)
-                .map(|service| service.url.clone())
-                .collect();
-            anyhow::ensure!(!urls.is_empty(), "{name} is not running");
-            Ok(urls)
+                .filter(move |s| s.name == name)
+                .map(|s| s.url.clone())
         };
-        Ok(Urls {
-            accounts: urls("accounts")?,
-            orders: urls("orders")?,
-            fulfillment: urls("fulfillment")?,
-        })
+        let [accounts, orders, fulfillment] = SERVICES.map(|name| urls(name).collect());
+        Urls {
+            accounts,
+            orders,
+            fulfillment,
+        }
     }
 }
+
+type Label<'a> = (&'a str, &'a str);
+
+/// What an answer showed, and when it arrived.
+type Answer<T> = anyhow::Result<(T, Instant)>;
 
 /// Drives the services. Clones share the client, the histograms and the counters.
 #[derive(Clone)]
@@ -205,11 +200,7 @@ impl Load {
         }
     }
 
-    async fn call(
-        &self,
-        endpoint: &'static str,
-        request: RequestBuilder,
-    ) -> anyhow::Result<(Value, Instant)> {
+    async fn call(&self, endpoint: &'static str, request: RequestBuilder) -> Answer<Value> {
         let (_, body, arrived) = self.exchange(endpoint, request, false).await?;
         Ok((body, arrived))
     }
@@ -221,7 +212,7 @@ impl Load {
         endpoint: &'static str,
         url: &str,
         shows: impl Fn(&Value) -> Option<T>,
-    ) -> anyhow::Result<(T, Instant)> {
+    ) -> Answer<T> {
         let what = format!("{url} to show the change");
         within(&what, VISIBLE_DEADLINE, self.poll, || async {
             let answer = self.exchange(endpoint, self.client.get(url), true).await;
@@ -233,7 +224,7 @@ impl Load {
         .await
     }
 
-    async fn create_customer(&self, n: u64) -> anyhow::Result<(String, Instant)> {
+    async fn create_customer(&self, n: u64) -> Answer<String> {
         let url = format!("{}/customers", nth(&self.urls.accounts, n));
         let request = self.client.post(url).json(&customer(n));
         let (body, created) = self.call("POST accounts customers", request).await?;
@@ -343,11 +334,12 @@ impl Load {
         }
     }
 
+    /// `metric` with `label`, summed over `instances`.
     pub(crate) async fn metric(
         &self,
         instances: &[String],
         metric: &str,
-        label: (&str, &str),
+        label: Label<'_>,
     ) -> anyhow::Result<f64> {
         let mut sum = 0.0;
         for instance in instances {
@@ -439,30 +431,19 @@ impl Load {
             let (_, changed) = self
                 .call("POST fulfillment fulfillments/{id}/status", request)
                 .await?;
+            let shown = |order: &Value| {
+                let events = order["orderStatusEvents"].as_array();
+                let mut events = events.into_iter().flatten();
+                events
+                    .any(|event| event["orderStatusType"] == status)
+                    .then_some(())
+            };
             ((), received) = self
-                .visible("GET orders orders/{guid}", &order_url, |order| {
-                    has_status(order, status).then_some(())
-                })
+                .visible("GET orders orders/{guid}", &order_url, shown)
                 .await?;
             hop("status changed -> in orders", changed, received);
         }
         hop("order approved -> RECEIVED in orders", approved, received);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_order_has_a_status_when_its_history_lists_it() {
-        let order = json!({ "orderStatusEvents": [
-            { "orderStatusType": "CREATED", "timestamp": 1 },
-            { "orderStatusType": "APPROVED", "timestamp": 2 }
-        ] });
-        assert!(has_status(&order, "APPROVED"));
-        assert!(!has_status(&order, "PROCESSING"));
-        assert!(!has_status(&Value::Null, "CREATED"));
     }
 }

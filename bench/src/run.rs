@@ -144,7 +144,7 @@ async fn measure_services(
 ) -> anyhow::Result<Report> {
     let phases @ (concurrency, phase) = options.common.phases();
     let client = reqwest::Client::new();
-    let load = Load::new(client.clone(), Urls::of(services)?, options.poll);
+    let load = Load::new(client.clone(), Urls::of(services), options.poll);
     step!("waiting for orders to join its consumer group");
     load.await_orders().await?;
     let pids: Vec<u32> = services

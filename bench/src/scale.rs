@@ -95,7 +95,7 @@ async fn measure(
         }
     }
     let phases @ (concurrency, phase) = options.common.phases();
-    let urls = Urls::of(services)?;
+    let urls = Urls::of(services);
     let consumers: Vec<String> = urls
         .orders
         .iter()
