@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use shared_events::headers;
 use test_support::within;
 
@@ -111,18 +112,23 @@ async fn drain(
     let peaks = sampler.finish().await;
     service.terminate().await?;
     let (took, peak) = (drained?, peaks.get(&pid).copied().unwrap_or(0));
-    Ok(Row::default()
-        .count(("prefetch_kbytes", "prefetch bound (KiB)"), prefetch.into())
-        .count(("records", "records"), records as u64)
-        .figure(("seconds", "worked through in (s)"), took.as_secs_f64(), 1)
-        .figure(
-            ("records_per_second", "records/s"),
-            rate(records as u64, took),
-            0,
-        )
-        .keep("peak_rss_bytes", peak)
-        .show("peak RSS (MiB)", format!("{:.1}", mebibytes(peak)))
-        .show("container limit (MiB)", format!("{CONTAINER_LIMIT_MIB:.0}")))
+    let (seconds, per_second) = (took.as_secs_f64(), rate(records as u64, took));
+    let fields = [
+        ("prefetch_kbytes", json!(prefetch)),
+        ("records", json!(records)),
+        ("seconds", json!(seconds)),
+        ("records_per_second", json!(per_second)),
+        ("peak_rss_bytes", json!(peak)),
+    ];
+    let cells = [
+        ("prefetch bound (KiB)", prefetch.to_string()),
+        ("records", records.to_string()),
+        ("worked through in (s)", format!("{seconds:.1}")),
+        ("records/s", format!("{per_second:.0}")),
+        ("peak RSS (MiB)", format!("{:.1}", mebibytes(peak))),
+        ("container limit (MiB)", format!("{CONTAINER_LIMIT_MIB:.0}")),
+    ];
+    Ok(Row::new(fields, cells))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use mongodb::bson::{Document, doc};
 use mongodb::{Collection, Database};
 use platform::outbox::PENDING_REMOVAL;
 use serde::Serialize;
+use serde_json::json;
 use test_support::within;
 
 use crate::baseline::{find_by_id, insert_copies, update_by_id};
@@ -21,7 +22,7 @@ use crate::chart::{Panel, YAxis};
 use crate::footprint::metered;
 use crate::load::Load;
 use crate::options::GrowthOptions;
-use crate::report::{Row, Run, rows_table};
+use crate::report::{Row, Run, fixed, rows_table};
 use crate::stack::{Launcher, SERVICES, Service};
 
 /// How often a worker looks for an effect in the other service.
@@ -158,65 +159,52 @@ async fn measure(
         step!("{size} customers: changing customers until orders applied every change");
         let changes = load.change_customers(sample_text, phases, &changelog);
         let (changes, rates) = changes.await?;
-        let cores = database_idle_cores * 100.0;
+        let (acknowledged, applied) = (rates.acknowledged_per_second, rates.applied_per_second);
+        let ([update, conditional], failed) = ([raw_updates[0], raw_updates[1]], changes.failures);
         let x_raw = reads.per_second / raw.per_second.max(f64::MIN_POSITIVE);
-        let (p50, p99) = (reads.p50_ms, reads.p99_ms);
+        let (p50, p99, cores) = (reads.p50_ms, reads.p99_ms, database_idle_cores * 100.0);
+        let passes = format!("{:.1} / {:.1}", idle[0], idle[1]);
+        let cpu = if cores.is_finite() {
+            fixed(cores, 0)
+        } else {
+            "-".to_owned()
+        };
         // Changes that failed, with the first failure: where a write takes longer than the
         // services' request deadline, they time out rather than stop the measurement.
-        let row = Row::default()
-            .count(("customers", "customers"), size as u64)
-            .figure(("load_seconds", "copied in (s)"), load_seconds, 0)
-            .figure(
-                ("raw_find_one_per_second", "raw find_one /s"),
-                raw.per_second,
-                0,
-            )
-            .keep("raw_find_one_p99_ms", raw.p99_ms)
-            .figure(("reads_per_second", "GET by id /s"), reads.per_second, 0)
-            .show("x raw", format!("{x_raw:.2}"))
-            .keep("read_p50_ms", p50)
-            .keep("read_p99_ms", p99)
-            .show("GET by id p50 / p99 (ms)", format!("{p50:.2} / {p99:.2}"))
-            .figure(
-                ("raw_update_per_second", "raw update by _id /s"),
-                raw_updates[0],
-                0,
-            )
-            .figure(
-                (
-                    "raw_conditional_update_per_second",
-                    "raw update by _id + condition /s",
-                ),
-                raw_updates[1],
-                0,
-            )
-            .figure(
-                ("changes_acknowledged_per_second", "changes acknowledged /s"),
-                rates.acknowledged_per_second,
-                0,
-            )
-            .count(("changes_failed", "changes failed"), changes.failures)
-            .keep("first_failure", changes.first_error)
-            .figure(
-                ("applied_per_second", "changes applied in orders /s"),
-                rates.applied_per_second,
-                0,
-            )
-            .keep("accounts_idle_pass_ms", idle[0])
-            .keep("orders_idle_pass_ms", idle[1])
-            .show(
-                "idle relay pass, accounts / orders (ms)",
-                format!("{:.1} / {:.1}", idle[0], idle[1]),
-            )
-            .keep("database_idle_cores", database_idle_cores)
-            .show(
-                "database CPU meanwhile (% of a core)",
-                if cores.is_finite() {
-                    format!("{cores:.0}")
-                } else {
-                    "-".to_owned()
-                },
-            );
+        let fields = [
+            ("customers", json!(size)),
+            ("load_seconds", json!(load_seconds)),
+            ("raw_find_one_per_second", json!(raw.per_second)),
+            ("raw_find_one_p99_ms", json!(raw.p99_ms)),
+            ("reads_per_second", json!(reads.per_second)),
+            ("read_p50_ms", json!(p50)),
+            ("read_p99_ms", json!(p99)),
+            ("raw_update_per_second", json!(update)),
+            ("raw_conditional_update_per_second", json!(conditional)),
+            ("changes_acknowledged_per_second", json!(acknowledged)),
+            ("changes_failed", json!(failed)),
+            ("first_failure", json!(changes.first_error)),
+            ("applied_per_second", json!(applied)),
+            ("accounts_idle_pass_ms", json!(idle[0])),
+            ("orders_idle_pass_ms", json!(idle[1])),
+            ("database_idle_cores", json!(database_idle_cores)),
+        ];
+        let cells = [
+            ("customers", size.to_string()),
+            ("copied in (s)", fixed(load_seconds, 0)),
+            ("raw find_one /s", fixed(raw.per_second, 0)),
+            ("GET by id /s", fixed(reads.per_second, 0)),
+            ("x raw", fixed(x_raw, 2)),
+            ("GET by id p50 / p99 (ms)", format!("{p50:.2} / {p99:.2}")),
+            ("raw update by _id /s", fixed(update, 0)),
+            ("raw update by _id + condition /s", fixed(conditional, 0)),
+            ("changes acknowledged /s", fixed(acknowledged, 0)),
+            ("changes failed", failed.to_string()),
+            ("changes applied in orders /s", fixed(applied, 0)),
+            ("idle relay pass, accounts / orders (ms)", passes),
+            ("database CPU meanwhile (% of a core)", cpu),
+        ];
+        let row = Row::new(fields, cells);
         rows.push(row);
     }
     Ok((document_bytes, rows))

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::latency::Named;
 use crate::options::Common;
@@ -66,26 +66,35 @@ pub(crate) fn check(
         Target::RatioAtMost(limit) => format!("<= {limit} x"),
         Target::Below(limit) => format!("< {}", with_unit(limit)),
     };
-    Row::default()
-        .keep("name", &name)
-        .show("check", name)
-        .keep("unit", unit)
-        .keep("measured", measured)
-        .show("measured", with_unit(measured))
-        .keep(
+    let verdict = if passed {
+        ("pass", "pass")
+    } else {
+        ("miss", "**miss**")
+    };
+    let fields = [
+        ("name", json!(name)),
+        ("unit", json!(unit)),
+        ("measured", json!(measured)),
+        (
             "baseline",
-            baseline.map(|(name, value)| json!({ "name": name, "value": value })),
-        )
-        .show(
+            json!(baseline.map(|(name, value)| json!({ "name": name, "value": value }))),
+        ),
+        ("ratio", json!(ratio)),
+        ("target", json!(target)),
+        ("verdict", json!(verdict.0)),
+    ];
+    let cells = [
+        ("check", name),
+        ("measured", with_unit(measured)),
+        (
             "baseline (limit here)",
             shown_baseline.unwrap_or_else(|| "-".to_owned()),
-        )
-        .keep("ratio", ratio)
-        .show("ratio", ratio.map_or_else(|| "-".to_owned(), number))
-        .keep("target", target)
-        .show("target", shown_target)
-        .keep("verdict", if passed { "pass" } else { "miss" })
-        .show("result", if passed { "pass" } else { "**miss**" })
+        ),
+        ("ratio", ratio.map_or_else(|| "-".to_owned(), number)),
+        ("target", shown_target),
+        ("result", verdict.1.to_owned()),
+    ];
+    Row::new(fields, cells)
 }
 
 /// A number for a table: whole above 100, one decimal above 10, two below.
@@ -97,7 +106,6 @@ pub(crate) fn number(value: f64) -> String {
     }
 }
 
-/// `value` with `decimals` decimals.
 pub(crate) fn fixed(value: f64, decimals: usize) -> String {
     format!("{value:.decimals$}")
 }
@@ -120,50 +128,33 @@ pub(crate) fn grid(headers: Vec<String>, rows: impl Iterator<Item = Vec<String>>
     text
 }
 
-/// One row of a report's table, written once: its JSON fields and its Markdown cells, each in
-/// order.
+/// One row of a report's table: its JSON fields and its Markdown cells, each in order.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct Row {
     #[serde(flatten)]
-    json: serde_json::Map<String, serde_json::Value>,
+    json: serde_json::Map<String, Value>,
     #[serde(skip)]
     cells: Vec<(&'static str, String)>,
 }
 
 impl Row {
-    /// `value` under `key` in the JSON row, not shown.
-    pub(crate) fn keep(mut self, key: &str, value: impl Serialize) -> Self {
-        let value = serde_json::to_value(value).unwrap_or_default();
-        self.json.insert(key.to_owned(), value);
-        self
-    }
-
-    /// A cell under `header` in the Markdown, not in the JSON row.
-    pub(crate) fn show(mut self, header: &'static str, cell: impl Into<String>) -> Self {
-        self.cells.push((header, cell.into()));
-        self
-    }
-
-    /// `value` under `key`, shown with `decimals` under `header`.
-    pub(crate) fn figure(
-        self,
-        (key, header): (&str, &'static str),
-        value: f64,
-        decimals: usize,
+    pub(crate) fn new<const F: usize, const C: usize>(
+        fields: [(&str, Value); F],
+        cells: [(&'static str, String); C],
     ) -> Self {
-        self.keep(key, value).show(header, fixed(value, decimals))
-    }
-
-    /// A count under `key`, shown under `header`.
-    pub(crate) fn count(self, (key, header): (&str, &'static str), count: u64) -> Self {
-        self.keep(key, count).show(header, count.to_string())
+        let json = fields.map(|(key, value)| (key.to_owned(), value));
+        let cells = cells.into();
+        Row {
+            json: json.into_iter().collect(),
+            cells,
+        }
     }
 
     /// The number under `key`; NaN when absent or not a number.
     pub(crate) fn get(&self, key: &str) -> f64 {
         self.json
             .get(key)
-            .and_then(serde_json::Value::as_f64)
+            .and_then(Value::as_f64)
             .unwrap_or(f64::NAN)
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde_json::json;
 use test_support::within;
 
 use crate::baseline::{self, MongoRates};
@@ -158,52 +159,57 @@ async fn measure(
     // system): scheduling, the network stack, waking threads.
     let kernel_share = (read_cpu.system + change_cpu.system)
         / (read_cpu.total() + change_cpu.total()).max(f64::MIN_POSITIVE);
-    Ok(Row::default()
-        .count(("instances", "instances of each"), instances as u64)
-        .keep("idle_cpu", idle_cpu)
-        .show("idle CPU, all (% of a core)", fixed(idle_cpu * 100.0, 1))
-        .figure(("reads_per_second", "GET by id /s"), reads.per_second, 0)
-        .show(
-            "x raw find_one",
-            format!("{:.2}", reads.per_second / raw.find_one.per_second),
-        )
-        .keep("cpu_ms_per_read", read_all)
-        .keep("net_cpu_ms_per_read", read_net)
-        .show(
+    let rebalanced = after.saturating_sub(settled_at);
+    let fields = [
+        ("instances", json!(instances)),
+        ("idle_cpu", json!(idle_cpu)),
+        ("reads_per_second", json!(reads.per_second)),
+        ("cpu_ms_per_read", json!(read_all)),
+        ("net_cpu_ms_per_read", json!(read_net)),
+        ("changes_acknowledged", json!(changes.count)),
+        ("records_published", json!(records_published)),
+        ("applied_per_second", json!(applied)),
+        ("cpu_ms_per_change", json!(change_all)),
+        ("net_cpu_ms_per_change", json!(change_net)),
+        ("kernel_share", json!(kernel_share)),
+        ("rebalances_under_load", json!(rebalanced)),
+    ];
+    let (reads, find_one, upsert) = (
+        reads.per_second,
+        raw.find_one.per_second,
+        raw.upsert.per_second,
+    );
+    let cells = [
+        ("instances of each", instances.to_string()),
+        ("idle CPU, all (% of a core)", fixed(idle_cpu * 100.0, 1)),
+        ("GET by id /s", fixed(reads, 0)),
+        ("x raw find_one", fixed(reads / find_one, 2)),
+        (
             "CPU ms per GET (all / net of idle)",
             format!("{read_all:.3} / {read_net:.3}"),
-        )
-        .show(
+        ),
+        (
             "net vs 1 instance",
             relative(read_net, "net_cpu_ms_per_read"),
-        )
-        .keep("changes_acknowledged", changes.count)
-        .keep("records_published", records_published)
-        .figure(("applied_per_second", "changes applied /s"), applied, 0)
-        .show(
-            "x raw upsert",
-            format!("{:.2}", applied / raw.upsert.per_second),
-        )
-        .show("records per change", format!("{per_change:.3}"))
-        .keep("cpu_ms_per_change", change_all)
-        .keep("net_cpu_ms_per_change", change_net)
-        .show(
+        ),
+        ("changes applied /s", fixed(applied, 0)),
+        ("x raw upsert", fixed(applied / upsert, 2)),
+        ("records per change", fixed(per_change, 3)),
+        (
             "CPU ms per change (all / net of idle)",
             format!("{change_all:.2} / {change_net:.2}"),
-        )
-        .show(
+        ),
+        (
             "net vs 1 instance",
             relative(change_net, "net_cpu_ms_per_change"),
-        )
-        .keep("kernel_share", kernel_share)
-        .show(
+        ),
+        (
             "kernel share of CPU under load (%)",
             fixed(kernel_share * 100.0, 0),
-        )
-        .count(
-            ("rebalances_under_load", "rebalances under load"),
-            after.saturating_sub(settled_at),
-        ))
+        ),
+        ("rebalances under load", rebalanced.to_string()),
+    ];
+    Ok(Row::new(fields, cells))
 }
 
 /// Partitions assigned and revoked so far, over the consumer instances `consumers`.
