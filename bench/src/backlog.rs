@@ -1,9 +1,5 @@
-//! `storefront-bench backlog`: what orders holds in memory while it works through a backlog.
-//!
-//! The records accounts would have published while orders was away (customers changed a
-//! hundred times each) wait on the customer changelog; then orders starts, with a consumer group
-//! and a database of its own, once per prefetch bound asked for, and works through all of them
-//! while its resident memory is sampled. The table holds the peak next to the container's limit.
+//! `storefront-bench backlog`: customer changes wait on the changelog; orders, with a group and
+//! a database of its own, works through them once per prefetch bound while its memory is sampled.
 
 use std::time::{Duration, Instant};
 
@@ -25,9 +21,7 @@ use crate::stack::Launcher;
 const CHANGES_PER_CUSTOMER: usize = 100;
 /// The memory limit of the orders container in `k8s/base/orders.yaml`.
 const CONTAINER_LIMIT_MIB: f64 = 128.0;
-/// How long working through the backlog may take before the run gives up.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(1800);
-/// How often the committed offsets are read while orders works.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {

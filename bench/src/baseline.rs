@@ -1,5 +1,4 @@
-//! The limits of this machine: the clients the services use (rdkafka with their producer and
-//! consumer settings, the MongoDB driver with their pool settings) on the same broker and
+//! The limits of this machine: the services' clients and settings on the same broker and
 //! database, with nothing of the services in between.
 
 use std::collections::HashMap;
@@ -40,7 +39,6 @@ const SHORT_FETCH_WAIT: Duration = Duration::from_millis(10);
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 pub(crate) type KeyedRecord = (String, Vec<u8>, Headers);
 
-/// The topics of the raw Kafka baselines: round trips, with the short fetch wait, bulk, pipeline.
 pub(crate) fn raw_topics(run_id: &str) -> [String; 4] {
     ["raw", "raw.short-wait", "raw.bulk", "raw.pipeline"].map(|name| format!("{run_id}.{name}"))
 }
@@ -73,7 +71,6 @@ impl Publisher {
         Ok(Publisher { producer, topic })
     }
 
-    /// Publishes one keyed record and waits for the broker's acknowledgement.
     pub(crate) async fn send(
         &self,
         key: &str,
@@ -136,7 +133,6 @@ impl Tally {
         tally.last = Some(now);
     }
 
-    /// Waits until `count` records arrived in all.
     async fn reached(tally: &Mutex<Tally>, what: &str, records: u64) -> anyhow::Result<()> {
         let done = || async { Ok((count(tally) >= records).then_some(())) };
         within(what, JOIN_DEADLINE, Duration::from_millis(1), done).await
@@ -184,7 +180,6 @@ pub(crate) struct Baselines {
     pub(crate) kafka_produce_per_second: f64,
     pub(crate) kafka_consume_per_second: f64,
     pub(crate) mongo_find_one: Summary,
-    /// The benchmark's own CPU per raw `find_one`, in microseconds.
     pub(crate) mongo_find_one_cpu_us: f64,
     pub(crate) mongo_upsert: Summary,
     /// Accounts' side of a change in the raw pipeline: read, conditional write, outbox push.
@@ -193,7 +188,6 @@ pub(crate) struct Baselines {
 }
 
 impl Baselines {
-    /// Measures them on the run's raw topics ([`raw_topics`]) and databases of their own.
     pub(crate) async fn measure(options: &Options, launcher: &Launcher) -> anyhow::Result<Self> {
         let (kafka, run_id) = (&launcher.kafka, &launcher.run_id);
         let phases @ (concurrency, phase) = options.common.phases();
@@ -368,8 +362,7 @@ pub(crate) async fn insert_copies(
     Ok(())
 }
 
-/// A database of the raw baselines with [`DOCUMENTS`] copies of `template` in `collection`,
-/// dropped after `measure` ran on them, however that went.
+/// [`DOCUMENTS`] copies of `template` in `collection`, dropped after `measure` ran on them.
 async fn on_copies<T>(
     database: &DatabaseSettings,
     (collection, template): (&str, &Document),
@@ -397,8 +390,6 @@ pub(crate) struct MongoRates {
     pub(crate) upsert: Summary,
 }
 
-/// `find_one` by `_id`, then `update_one` by `_id` with upsert, each over the phase, over
-/// copies of `document`.
 pub(crate) async fn mongo(
     database: &DatabaseSettings,
     document: &Document,
@@ -457,7 +448,6 @@ pub(crate) async fn update_by_id(
     .await
 }
 
-/// Accounts' side of the raw pipeline, shared by its workers.
 struct Accounts {
     collection: Collection<Document>,
     ids: Vec<ObjectId>,
@@ -533,8 +523,8 @@ async fn pipeline(
 }
 
 impl Accounts {
-    /// Reads a customer and writes its change with the event, if the version still holds; the
-    /// relay then publishes the event and pulls it from the outbox.
+    /// Reads a customer and writes its change with the event if the version holds; the relay
+    /// then publishes the event and pulls it.
     async fn write(self: Arc<Self>, number: u64) -> anyhow::Result<()> {
         let id = *nth(&self.ids, number);
         let stored = self

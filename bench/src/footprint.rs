@@ -33,7 +33,7 @@ impl StartTimes {
     }
 }
 
-/// The memory lines of `/proc/PID/status` that explain a resident set, in bytes.
+/// The lines of `/proc/PID/status` that explain a resident set, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Memory {
     pub(crate) rss_bytes: u64,
@@ -100,8 +100,7 @@ fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
     })
 }
 
-/// Runs `work`, and returns what it gave with the CPU the processes `pids` used meanwhile and
-/// how long it ran.
+/// Runs `work`; returns what it gave, the CPU `pids` used meanwhile and how long it took.
 pub(crate) async fn metered<T>(
     pids: &[u32],
     work: impl Future<Output = T>,

@@ -1,9 +1,6 @@
-//! `storefront-bench growth`: how the storefront's cost grows with the data it holds.
-//!
-//! The documents accounts and orders stored for one customer created through the API are
-//! copied (a new `_id` each, no pending events) into their collections up to each size; at
-//! every size the reads, writes, changes and idle relay passes of docs/performance.md ("How
-//! cost grows with data") are measured. The table and the chart (SVG) show where a line bends.
+//! `storefront-bench growth`: the documents accounts and orders stored for one customer are
+//! copied (a new `_id` each, no pending events) up to each size, where what docs/performance.md
+//! ("How cost grows with data") lists is measured.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,15 +22,12 @@ use crate::options::GrowthOptions;
 use crate::report::{Row, Run, fixed, rows_table};
 use crate::stack::{Launcher, SERVICES, Service};
 
-/// How often a worker looks for an effect in the other service.
 const POLL: Duration = Duration::from_millis(5);
 /// Documents per `insert_many` while the collections grow.
 const BATCH: usize = 10_000;
 /// Ids the reads and changes go round at each size, spread over the whole collection.
 const SAMPLE: usize = 100_000;
-/// Idle relay passes averaged per service at each size.
 const IDLE_PASSES: f64 = 3.0;
-/// How long the idle passes may take to come.
 const IDLE_DEADLINE: Duration = Duration::from_secs(300);
 const RELAY_PASS: &str = "outbox_relay_pass_duration_seconds";
 
@@ -41,13 +35,12 @@ const RELAY_PASS: &str = "outbox_relay_pass_duration_seconds";
 struct GrowthReport {
     #[serde(flatten)]
     run: Run,
-    /// The template's size as stored, in bytes: accounts' customer, orders' customer.
+    /// Bytes stored for the template: accounts' customer, orders' customer.
     document_bytes: (usize, usize),
     rows: Vec<Row>,
 }
 
-/// A collection a service keeps its customers in, with the document it stored for the template
-/// customer, stripped of outbox state; and the service's instances.
+/// A service's customers, its document for the template without outbox state, its instances.
 struct Stored {
     collection: Collection<Document>,
     template: Document,
@@ -211,7 +204,6 @@ async fn measure(
 }
 
 impl Stored {
-    /// The collection of `database` that holds the document `_id: id`, whichever it is.
     async fn find(database: &Database, id: ObjectId, instances: &[String]) -> anyhow::Result<Self> {
         for name in database.list_collection_names().await? {
             let collection = database.collection::<Document>(&name);
@@ -235,7 +227,7 @@ impl Stored {
         anyhow::bail!("no collection of {} holds {id}", database.name())
     }
 
-    /// Its relay's passes so far and their total time in seconds.
+    /// Its relay's passes so far and their total seconds.
     async fn relay_passes(&self, load: &Load) -> anyhow::Result<(f64, f64)> {
         let label = ("collection", self.collection.name());
         let [count, sum] = ["count", "sum"].map(|suffix| format!("{RELAY_PASS}_{suffix}"));
@@ -308,10 +300,9 @@ fn markdown(report: &GrowthReport) -> String {
     text
 }
 
-/// A line of the chart: its name and the figure it draws.
+/// A line of the chart: its name and the row's field it draws.
 type Line = (&'static str, &'static str);
 
-/// Four panels: GET by id's latency, the reads, the writes, the relays' idle passes.
 fn chart(rows: &[Row]) -> anyhow::Result<String> {
     let xs: Vec<f64> = rows.iter().map(|row| row.get("customers")).collect();
     let panel = |title: &str, unit: &str, y_axis, series: &[Line]| Panel {

@@ -1,6 +1,5 @@
-//! Latency histograms (HDR, microsecond resolution), the summary every measured operation
-//! reports (count, rate, mean and percentiles), and the closed loop that fills them: a fixed
-//! number of workers, each starting its next operation as soon as the previous one finished.
+//! Latency histograms (HDR, microseconds), their summaries, and the closed loop that fills them:
+//! a fixed number of workers, each starting its next operation when the previous one finished.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -34,7 +33,6 @@ pub(crate) fn rate(count: u64, elapsed: Duration) -> f64 {
     }
 }
 
-/// What one operation measured, in milliseconds and operations per second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub(crate) struct Summary {
     pub(crate) count: u64,
@@ -81,8 +79,7 @@ impl Named {
     }
 }
 
-/// One histogram and a count of failures per named operation, e.g. per endpoint, shared by
-/// concurrent workers.
+/// A histogram and a count of failures per named operation, shared by concurrent workers.
 #[derive(Debug, Default)]
 pub(crate) struct Recorders(Mutex<BTreeMap<&'static str, (Histogram<u64>, u64)>>);
 
@@ -127,7 +124,6 @@ pub(crate) fn median(samples: &[Duration]) -> Option<Duration> {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
-    /// The successful operations only.
     pub(crate) summary: Summary,
     pub(crate) failures: u64,
     pub(crate) first_error: Option<String>,

@@ -1,7 +1,5 @@
-//! Load on the running services over HTTP: the realistic flow (create and change a customer,
-//! place and approve an order, move its fulfillment to RECEIVED), and two throughput phases
-//! (reads by id, customer changes). Every call is timed per endpoint; every effect that crosses
-//! the broker is timed from the acknowledgement to the moment the other service's API shows it.
+//! Load over HTTP: the realistic flow and the read and change phases. Every call is timed per
+//! endpoint; every effect across the broker from the acknowledgement until the other API shows it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,13 +17,9 @@ use crate::stack::{SERVICES, Service};
 
 /// How long an effect may take to show up across the broker before the flow counts as failed.
 const VISIBLE_DEADLINE: Duration = Duration::from_secs(60);
-/// How long the consumers may take to catch up after the changes phase.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
-/// The end-to-end row of one whole flow, first call to RECEIVED in orders.
 const WHOLE_FLOW: &str = "whole flow: customer created -> RECEIVED in orders";
-/// Records accounts' producer had acknowledged by the broker, by topic.
 pub(crate) const PRODUCED: &str = "kafka_records_produced_total";
-/// Records orders' consumer handled, by topic and outcome.
 const CONSUMED: &str = "kafka_records_consumed_total";
 
 /// The catalog's product guids (the contract's sample products).
@@ -40,7 +34,7 @@ const PRODUCTS: [&str; 8] = [
     "c8810c1d-b0ea-486b-acfa-7724bb70f5e6",
 ];
 
-/// The statuses fulfillment moves an approved order through, with what each request sends.
+/// The statuses an approved order moves through, with the shipping method sent.
 const JOURNEY: [(&str, Option<&str>); 4] = [
     ("PROCESSING", None),
     ("SHIPPED", Some("UPS")),
@@ -93,10 +87,9 @@ pub(crate) async fn read(request: RequestBuilder, what: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// The customer changes phase, as rates over the time from its start.
+/// The change phase's rates, over the time from its start.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct ChangeRates {
-    /// Changes accounts answered, during the phase.
     pub(crate) acknowledged_per_second: f64,
     /// Changes accounts' outbox relay had published, until the last was published.
     pub(crate) published_per_second: f64,
@@ -104,8 +97,7 @@ pub(crate) struct ChangeRates {
     pub(crate) applied_per_second: f64,
 }
 
-/// The base URLs of every instance of the three services. Requests go round robin over a
-/// service's instances, by the number of the operation; counters add up over all of them.
+/// The base URLs of every instance, which requests go round by the operation's number.
 #[derive(Debug, Clone)]
 pub(crate) struct Urls {
     pub(crate) accounts: Vec<String>,
@@ -162,7 +154,7 @@ impl Load {
         }
     }
 
-    /// The same services and counters, with empty histograms: one phase's figures.
+    /// The same services and counters, with empty histograms.
     pub(crate) fn measuring_afresh(&self) -> Self {
         Load {
             http: Arc::default(),
@@ -280,8 +272,7 @@ impl Load {
         .await
     }
 
-    /// Customer changes over `phase`, then the time until accounts published and
-    /// orders handled every one of them.
+    /// Customer changes over `phase`, then the time until every one was published and handled.
     pub(crate) async fn change_customers(
         &self,
         ids: Arc<Vec<String>>,
@@ -350,8 +341,7 @@ impl Load {
         Ok(sum)
     }
 
-    /// The realistic flow over `phase`, optionally paced to `rate`
-    /// flows per second in all. Whole flows are timed in `end_to_end`, after any pacing.
+    /// The realistic flow over `phase`, paced to `rate` flows per second in all if given.
     pub(crate) async fn flows(&self, phase: Phase, rate: Option<f64>) -> Outcome {
         let pacer = rate.map(|rate| {
             let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use crate::latency::Named;
 use crate::options::Common;
 
-/// What every report starts with: the run, the machine, and the phases' workers and length.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Run {
     pub(crate) run_id: String,
@@ -110,7 +109,6 @@ pub(crate) fn fixed(value: f64, decimals: usize) -> String {
     format!("{value:.decimals$}")
 }
 
-/// Bytes in MiB, as a table shows them.
 pub(crate) fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }

@@ -1,5 +1,4 @@
-//! One benchmark run, in order: start-up and idle memory, raw baselines, load on the services,
-//! then the verdicts; whatever happens, the run's services, databases and topics are removed.
+//! One benchmark run: start-up and idle memory, raw baselines, load on the services, checks.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +17,6 @@ use crate::stack::{Launcher, SERVICES, Service};
 
 /// Pause between the last service becoming ready and reading idle memory.
 const SETTLE: Duration = Duration::from_secs(2);
-/// Customers created for the read and change phases, at least.
 const SEED_CUSTOMERS: usize = 100;
 /// The targets of issue 6.
 const READ_RATIO: f64 = 0.8;
@@ -28,20 +26,17 @@ const CPU_RATIO: f64 = 3.0;
 const START_TO_READY_MS: f64 = 100.0;
 const IDLE_RSS_MIB: f64 = 15.0;
 const READ_PHASE: &str = "GET accounts customers/{id} (read phase)";
-/// The hops whose p99 is held against the raw broker round trip.
 const HOPS: [&str; 3] = [
     "customer changed -> in orders",
     "order approved -> fulfillment created",
     "status changed -> in orders",
 ];
 
-/// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
+/// CPU time per operation over each phase, in microseconds.
 #[derive(Debug, Clone, Serialize)]
 struct CpuPerOperation {
     constant_us: f64,
-    /// Accounts, per GET customers/{id} of the read phase.
     read_us: f64,
-    /// Orders, per customer change it applied in the change phase.
     applied_change_us: f64,
     constant: Summary,
 }
@@ -50,7 +45,6 @@ struct CpuPerOperation {
 struct Report {
     #[serde(flatten)]
     run: Run,
-    /// Seconds since the Unix epoch when the run started.
     started_at: u64,
     flow_seconds: u64,
     poll_interval_ms: u128,
@@ -99,8 +93,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Starts each service `start_runs` times and stops it, then once more to keep it running;
-/// returns the footprint of each, in the order of `SERVICES`, idle after a pause.
+/// Starts and stops each service `start_runs` times, then starts it to keep; their footprints.
 async fn start_services(
     options: &Options,
     launcher: &Launcher,
@@ -135,7 +128,6 @@ async fn start_services(
     services.iter().zip(starts).map(footprint).collect()
 }
 
-/// Loads the services, phase by phase; the report of the run without its checks.
 async fn measure_services(
     options: &Options,
     launcher: &Launcher,

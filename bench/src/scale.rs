@@ -1,8 +1,6 @@
-//! `storefront-bench scale`: the storefront with 1, 2 and 3 instances of each service behind
-//! one load generator, which sends each request to the next instance of its service (round
-//! robin over their ports; no proxy in the path). Each instance count gets topics, databases and
-//! consumer groups (static members) of its own; what each row holds is in docs/performance.md
-//! ("Several instances of each service").
+//! `storefront-bench scale`: 1, 2 and 3 instances of each service behind one load generator,
+//! round robin over their ports, each count on topics, databases and groups of its own; the
+//! rows are described in docs/performance.md ("Several instances of each service").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,13 +17,10 @@ use crate::options::ScaleOptions;
 use crate::report::{Row, Run, fixed, rows_table};
 use crate::stack::{Launcher, SERVICES, Service, service_settings};
 
-/// Customers created for the read and change phases.
 const SEED_CUSTOMERS: usize = 200;
-/// How often a worker looks for an effect in the other service.
 const POLL: Duration = Duration::from_millis(5);
 /// The groups count as settled once no member was assigned or revoked anything this long.
 const SETTLED_FOR: Duration = Duration::from_secs(3);
-/// How long the groups may take to settle after the instances started.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(120);
 /// How long the CPU of the idle instances is measured: their fixed cost (relays polling,
 /// consumers fetching and heartbeating, statistics), which the load's figures are net of.
@@ -74,8 +69,7 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
     crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Starts `instances` of each service on the launcher's topics and databases, and loads them;
-/// the row is shown against the raw MongoDB figures and the `first` instance count's.
+/// Starts and loads `instances` of each service: a row against `raw` and the `first` row.
 async fn measure(
     options: &ScaleOptions,
     (launcher, services): (&Launcher, &mut Vec<Service>),
@@ -212,7 +206,6 @@ async fn measure(
     Ok(Row::new(fields, cells))
 }
 
-/// Partitions assigned and revoked so far, over the consumer instances `consumers`.
 async fn rebalances(load: &Load, consumers: &[String]) -> anyhow::Result<u64> {
     let assigned = load.metric(consumers, REBALANCES, ("kind", "assigned"));
     let revoked = load.metric(consumers, REBALANCES, ("kind", "revoked"));

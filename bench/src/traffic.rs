@@ -1,6 +1,5 @@
-//! `storefront-bench load`: the realistic flow against a deployment that is already running,
-//! the storefront's own load generator (as Online Boutique ships one): a Kubernetes Job aimed at
-//! the Istio gateway, or compose's `loadgen` profile. Nothing is started or torn down here.
+//! `storefront-bench load`: the realistic flow against a running deployment, as a Kubernetes Job
+//! aimed at the Istio gateway or compose's `loadgen` profile.
 
 use std::time::{Duration, Instant};
 
@@ -71,8 +70,7 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
     })
 }
 
-/// The HTTP client, sending `STOREFRONT_TOKEN` as a bearer token when it is set (the gateway's
-/// JWT policies, istio/jwt).
+/// The HTTP client, with `STOREFRONT_TOKEN` as a bearer token if set (istio/jwt).
 fn client() -> anyhow::Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
     if let Ok(token) = std::env::var("STOREFRONT_TOKEN")
