@@ -6,6 +6,8 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
+use crate::report::Row;
+
 const PANEL: (u32, u32) = (330, 300);
 /// Room below each plot for its legend: one row per series.
 const LEGEND_ROW: u32 = 14;
@@ -26,22 +28,27 @@ pub(crate) enum YAxis {
     Logarithmic,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Panel {
-    pub(crate) title: String,
-    pub(crate) unit: String,
-    pub(crate) y_axis: YAxis,
-    /// Each line's name and a value per x; a value that is not finite leaves a gap.
-    pub(crate) series: Vec<(String, Vec<f64>)>,
-}
+/// A panel: its title, unit and y axis, and each line's name and the rows' field it draws (a
+/// value that is not finite leaves a gap).
+pub(crate) type Panel = (
+    &'static str,
+    &'static str,
+    YAxis,
+    &'static [(&'static str, &'static str)],
+);
 
-/// The figure: `panels` over the points `xs` (positive, increasing), the x axis `x_label`.
-pub(crate) fn svg(x_label: &str, xs: &[f64], panels: &[Panel]) -> anyhow::Result<String> {
+/// The figure: `panels` over the rows' `x` field (positive, increasing), named `x_label`.
+pub(crate) fn svg(
+    rows: &[Row],
+    (x, x_label): (&str, &str),
+    panels: &[Panel],
+) -> anyhow::Result<String> {
+    let xs: Vec<f64> = rows.iter().map(|row| row.get(x)).collect();
     let columns = panels.len().clamp(1, COLUMNS);
-    let rows = panels.len().div_ceil(COLUMNS).max(1);
+    let panel_rows = panels.len().div_ceil(COLUMNS).max(1);
     let size = (
         PANEL.0 * u32::try_from(columns)?,
-        PANEL.1 * u32::try_from(rows)?,
+        PANEL.1 * u32::try_from(panel_rows)?,
     );
     let (first, last) = match (xs.first(), xs.last()) {
         (Some(&first), Some(&last)) => (first, last),
@@ -53,14 +60,15 @@ pub(crate) fn svg(x_label: &str, xs: &[f64], panels: &[Panel]) -> anyhow::Result
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
-        for (area, panel) in root.split_evenly((rows, columns)).iter().zip(panels) {
-            let lines: Vec<Vec<Vec<(f64, f64)>>> = panel
-                .series
+        for (area, panel) in root.split_evenly((panel_rows, columns)).iter().zip(panels) {
+            let (_, _, y_axis, series) = *panel;
+            let values = |key| rows.iter().map(|row| row.get(key)).collect::<Vec<_>>();
+            let lines: Vec<Vec<Vec<(f64, f64)>>> = series
                 .iter()
-                .map(|(_, values)| segments(xs, values, panel.y_axis))
+                .map(|(_, key)| segments(&xs, &values(key), y_axis))
                 .collect();
             let values = lines.iter().flatten().flatten().map(|&(_, y)| y);
-            match panel.y_axis {
+            match y_axis {
                 YAxis::Linear => {
                     let top = values.fold(0.0, f64::max).max(f64::MIN_POSITIVE);
                     draw(area, x_label, panel, &lines, x_range(), 0.0..top * 1.1)
@@ -88,7 +96,7 @@ fn drawing(error: impl std::error::Error) -> anyhow::Error {
 fn draw<X, Y>(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
     x_label: &str,
-    panel: &Panel,
+    &(title, unit, _, series): &Panel,
     lines: &[Vec<Vec<(f64, f64)>>],
     x_range: X,
     y_range: Y,
@@ -101,10 +109,7 @@ where
 {
     let (plot, legend) = area.split_vertically(PANEL.1 - LEGEND_ROW * LEGEND_ROWS - 8);
     let mut chart = ChartBuilder::on(&plot)
-        .caption(
-            &panel.title,
-            ("sans-serif", 13).into_font().style(FontStyle::Bold),
-        )
+        .caption(title, ("sans-serif", 13).into_font().style(FontStyle::Bold))
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(44)
@@ -115,12 +120,12 @@ where
         .max_light_lines(0)
         .y_labels(6)
         .x_desc(x_label)
-        .y_desc(&panel.unit)
+        .y_desc(unit)
         .x_label_formatter(&|x| tick_label(*x))
         .y_label_formatter(&|y| tick_label(*y))
         .draw()
         .map_err(drawing)?;
-    for ((number, (name, _)), runs) in panel.series.iter().enumerate().zip(lines) {
+    for ((number, (name, _)), runs) in series.iter().enumerate().zip(lines) {
         let colour = COLOURS[number % COLOURS.len()];
         for run in runs {
             chart
@@ -141,7 +146,7 @@ where
             ))
             .map_err(drawing)?;
         legend
-            .draw(&Text::new(name.as_str(), (72, y - 6), ("sans-serif", 11)))
+            .draw(&Text::new(*name, (72, y - 6), ("sans-serif", 11)))
             .map_err(drawing)?;
     }
     Ok(())
