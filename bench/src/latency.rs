@@ -185,12 +185,10 @@ where
         failures += failed;
         first_error = first_error.or(error);
     }
-    let summaries = recorders.summaries(started.elapsed());
+    let summary = recorders.summaries(started.elapsed()).pop();
+    let summary = summary.map(|named| named.summary).unwrap_or_default();
     Outcome {
-        summary: summaries
-            .into_iter()
-            .next()
-            .map_or_else(Summary::default, |named| named.summary),
+        summary,
         failures,
         first_error,
     }
@@ -212,9 +210,7 @@ mod tests {
     #[test]
     fn a_summary_reads_percentiles_in_milliseconds_and_the_rate_per_second() {
         let recorders = Recorders::default();
-        for millis in 1..=100 {
-            recorders.record("GET a", Duration::from_millis(millis));
-        }
+        (1..=100).for_each(|ms| recorders.record("GET a", Duration::from_millis(ms)));
         recorders.fail("GET a");
         recorders.fail("POST b");
         let summaries = recorders.summaries(Duration::from_secs(4));
