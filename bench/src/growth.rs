@@ -80,19 +80,14 @@ async fn measure(
     services: &[Service],
 ) -> anyhow::Result<((usize, usize), Vec<Row>)> {
     let phases @ (concurrency, phase) = options.common.phases();
-    let load = Load::new(
-        reqwest::Client::new(),
-        crate::load::Urls::of(services),
-        POLL,
-    );
+    let urls = crate::load::Urls::of(services);
+    let load = Load::new(reqwest::Client::new(), urls, POLL);
     step!("creating the template customer and waiting for it in orders");
     let id = load.await_orders().await?;
     let id = ObjectId::parse_str(&id).context("accounts answered an id")?;
     let mut stored = Vec::new();
-    for (service, instances) in [
-        ("accounts", &load.urls.accounts),
-        ("orders", &load.urls.orders),
-    ] {
+    let urls = [&load.urls.accounts, &load.urls.orders];
+    for (service, instances) in SERVICES.into_iter().zip(urls) {
         let database = platform::mongo::connect(&launcher.database(service)).await?;
         stored.push(Stored::find(&database, id, instances).await?);
     }
@@ -109,13 +104,8 @@ async fn measure(
             let batch: Vec<ObjectId> = (ids.len()..size.min(ids.len() + BATCH))
                 .map(|_| ObjectId::new())
                 .collect();
-            for Stored {
-                collection,
-                template,
-                ..
-            } in &stored
-            {
-                insert_copies(collection, template, &batch).await?;
+            for stored in &stored {
+                insert_copies(&stored.collection, &stored.template, &batch).await?;
             }
             ids.extend(batch);
         }
@@ -129,10 +119,7 @@ async fn measure(
         let idle = idle_passes(&load, &stored, IDLE_PASSES);
         let (idle, used, took) = metered(database.as_slice(), idle).await?;
         let idle = idle?;
-        let database_idle_cores = match database {
-            Some(_) => used.total() / took.as_secs_f64(),
-            None => f64::NAN,
-        };
+        let database_idle_cores = database.map_or(f64::NAN, |_| used.total() / took.as_secs_f64());
 
         let sample = Arc::new(spread(&ids, SAMPLE));
         let sample_text = Arc::new(sample.iter().map(|id| id.to_hex()).collect::<Vec<_>>());
