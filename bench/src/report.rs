@@ -44,12 +44,14 @@ pub(crate) enum Target {
 /// (`baseline`, as name and value) for a ratio target, or against an absolute limit for
 /// [`Target::Below`]; with the ratio (none without a baseline or for a zero one) and the verdict.
 pub(crate) fn check(
-    name: String,
+    name: impl Into<String>,
     (measured, unit): (f64, &str),
     baseline: Option<(&str, f64)>,
     target: Target,
 ) -> Row {
-    let with_unit = |value: f64| format!("{} {unit}", number(value));
+    let (name, with_unit) = (name.into(), |value: f64| {
+        format!("{} {unit}", number(value))
+    });
     let ratio = baseline
         .filter(|(_, value)| *value > 0.0 && value.is_finite())
         .map(|(_, value)| measured / value);
@@ -59,25 +61,20 @@ pub(crate) fn check(
         (Target::Below(limit), _) => measured < limit,
         _ => false,
     };
-    let shown_baseline = baseline.map(|(name, value)| format!("{} ({name})", with_unit(value)));
+    let baseline_json = baseline.map(|(name, value)| json!({ "name": name, "value": value }));
+    let shown = |(name, value)| format!("{} ({name})", with_unit(value));
+    let shown_baseline = baseline.map_or_else(|| "-".to_owned(), shown);
     let shown_target = match target {
         Target::RatioAtLeast(limit) => format!(">= {limit} x"),
         Target::RatioAtMost(limit) => format!("<= {limit} x"),
         Target::Below(limit) => format!("< {}", with_unit(limit)),
     };
-    let verdict = if passed {
-        ("pass", "pass")
-    } else {
-        ("miss", "**miss**")
-    };
+    let verdict = [("miss", "**miss**"), ("pass", "pass")][usize::from(passed)];
     let fields = [
         ("name", json!(name)),
         ("unit", json!(unit)),
         ("measured", json!(measured)),
-        (
-            "baseline",
-            json!(baseline.map(|(name, value)| json!({ "name": name, "value": value }))),
-        ),
+        ("baseline", json!(baseline_json)),
         ("ratio", json!(ratio)),
         ("target", json!(target)),
         ("verdict", json!(verdict.0)),
@@ -85,10 +82,7 @@ pub(crate) fn check(
     let cells = [
         ("check", name),
         ("measured", with_unit(measured)),
-        (
-            "baseline (limit here)",
-            shown_baseline.unwrap_or_else(|| "-".to_owned()),
-        ),
+        ("baseline (limit here)", shown_baseline),
         ("ratio", ratio.map_or_else(|| "-".to_owned(), number)),
         ("target", shown_target),
         ("result", verdict.1.to_owned()),
@@ -119,9 +113,8 @@ pub(crate) fn grid(headers: Vec<String>, rows: impl Iterator<Item = Vec<String>>
     let mut text = line(headers.iter().map(|_| "---".to_owned()).collect());
     text.insert_str(0, &line(headers));
     for cells in rows {
-        text.push_str(&line(
-            cells.iter().map(|cell| cell.replace('|', "\\|")).collect(),
-        ));
+        let escaped = cells.iter().map(|cell| cell.replace('|', "\\|")).collect();
+        text.push_str(&line(escaped));
     }
     text
 }
@@ -141,11 +134,8 @@ impl Row {
         cells: [(&'static str, String); C],
     ) -> Self {
         let json = fields.map(|(key, value)| (key.to_owned(), value));
-        let cells = cells.into();
-        Row {
-            json: json.into_iter().collect(),
-            cells,
-        }
+        let (json, cells) = (json.into_iter().collect(), cells.into());
+        Row { json, cells }
     }
 
     /// The number under `key`; NaN when absent or not a number.
@@ -179,17 +169,16 @@ pub(crate) fn latency_table(first_column: &str, operations: &[Named]) -> String 
     let headers = std::iter::once(first_column)
         .chain(headers)
         .map(str::to_owned);
-    let rows = operations.iter().map(
-        |Named {
-             name,
-             failures,
-             summary: s,
-         }| {
-            let figures = [s.per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms].map(number);
-            let counts = [name.clone(), s.count.to_string(), failures.to_string()];
-            counts.into_iter().chain(figures).collect()
-        },
-    );
+    let rows = operations.iter().map(|named| {
+        let s = &named.summary;
+        let figures = [s.per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms].map(number);
+        let counts = [
+            named.name.clone(),
+            s.count.to_string(),
+            named.failures.to_string(),
+        ];
+        counts.into_iter().chain(figures).collect()
+    });
     grid(headers.collect(), rows)
 }
 
@@ -212,12 +201,7 @@ mod tests {
     use super::*;
 
     fn verdict(measured: f64, baseline: f64, target: Target) -> String {
-        let row = check(
-            "c".to_owned(),
-            (measured, "ms"),
-            Some(("raw", baseline)),
-            target,
-        );
+        let row = check("c", (measured, "ms"), Some(("raw", baseline)), target);
         row.text("verdict").unwrap_or_default().to_owned()
     }
 
@@ -231,12 +215,12 @@ mod tests {
         assert_eq!(verdict(1.0, 0.0, at_most), "miss");
         let checks = [
             check(
-                "GET customers/{id}".to_owned(),
+                "GET customers/{id}",
                 (400.0, "req/s"),
-                Some(("raw find_one", 1000.0)),
+                Some(("raw find_one", 1e3)),
                 at_least,
             ),
-            check("a|b".to_owned(), (42.0, "ms"), None, Target::Below(100.0)),
+            check("a|b", (42.0, "ms"), None, Target::Below(100.0)),
         ];
         assert_eq!(
             rows_table(&checks),

@@ -212,31 +212,29 @@ fn checks(report: &Report) -> Vec<Row> {
         let found = rows.iter().find(|named| named.name == name);
         found.map(|named| named.summary.clone())
     };
-    let reads = find(&report.http, READ_PHASE)
-        .unwrap_or_default()
-        .per_second;
+    let reads = find(&report.http, READ_PHASE).map_or(0.0, |reads| reads.per_second);
     let constant = Some(("constant actix-web handler, per request", cpu.constant_us));
     let mut checks = vec![
         check(
-            "GET accounts customers/{id} throughput".to_owned(),
+            "GET accounts customers/{id} throughput",
             (reads, "req/s"),
             Some(("raw find_one", raw.mongo_find_one.per_second)),
             Target::RatioAtLeast(READ_RATIO),
         ),
         check(
-            "customer changes applied in orders".to_owned(),
+            "customer changes applied in orders",
             (report.changes.applied_per_second, "/s"),
             Some(("raw change pipeline", raw.raw_pipeline_applied_per_second)),
             Target::RatioAtLeast(APPLY_RATIO),
         ),
         check(
-            "CPU per GET accounts customers/{id}".to_owned(),
+            "CPU per GET accounts customers/{id}",
             (cpu.read_us, "us"),
             constant,
             Target::RatioAtMost(CPU_RATIO),
         ),
         check(
-            "CPU per customer change applied in orders".to_owned(),
+            "CPU per customer change applied in orders",
             (cpu.applied_change_us, "us"),
             constant,
             Target::RatioAtMost(CPU_RATIO),
@@ -248,23 +246,22 @@ fn checks(report: &Report) -> Vec<Row> {
         let target = Target::RatioAtMost(END_TO_END_RATIO);
         checks.push(check(format!("p99 {hop}"), (p99, "ms"), raw, target));
     }
-    let below = |name: String, measured, limit| check(name, measured, None, Target::Below(limit));
-    checks.extend(report.footprint.iter().map(|footprint| {
-        let start = (footprint.start_to_ready_ms.median, "ms");
-        below(
-            format!("{} start to ready (median)", footprint.service),
-            start,
-            START_TO_READY_MS,
-        )
-    }));
-    checks.extend(report.footprint.iter().map(|footprint| {
-        let idle = (mebibytes(footprint.idle.rss_bytes), "MiB");
-        below(
-            format!("{} idle RSS", footprint.service),
-            idle,
-            IDLE_RSS_MIB,
-        )
-    }));
+    for footprint in &report.footprint {
+        let (name, start) = (footprint.service, footprint.start_to_ready_ms.median);
+        let target = Target::Below(START_TO_READY_MS);
+        let name = format!("{name} start to ready (median)");
+        checks.push(check(name, (start, "ms"), None, target));
+    }
+    for footprint in &report.footprint {
+        let (name, idle) = (footprint.service, mebibytes(footprint.idle.rss_bytes));
+        let target = Target::Below(IDLE_RSS_MIB);
+        checks.push(check(
+            format!("{name} idle RSS"),
+            (idle, "MiB"),
+            None,
+            target,
+        ));
+    }
     checks
 }
 
