@@ -13,7 +13,7 @@ use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
 use crate::report::{Row, Run, Target, check, grid, latency_table, mebibytes, number, rows_table};
-use crate::stack::{Launcher, SERVICES, Service};
+use crate::stack::{Launcher, SERVICES, Service, pids};
 
 /// Pause between the last service becoming ready and reading idle memory.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -138,10 +138,7 @@ async fn measure_services(
     let load = Load::new(client.clone(), Urls::of(services), options.poll);
     step!("waiting for orders to join its consumer group");
     load.await_orders().await?;
-    let pids: Vec<u32> = services
-        .iter()
-        .map(Service::pid)
-        .collect::<anyhow::Result<_>>()?;
+    let pids = pids(services)?;
     let (accounts, orders) = (pids[0], pids[1]);
     step!("a constant actix-web handler, {concurrency} workers, {phase:?}: the yardstick");
     let (constant, constant_cpu) = crate::constant::measure(&client, phases).await?;

@@ -15,7 +15,7 @@ use crate::latency::Summary;
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
 use crate::report::{Row, Run, fixed, rows_table};
-use crate::stack::{Launcher, SERVICES, Service, service_settings};
+use crate::stack::{Launcher, SERVICES, Service, pids, service_settings};
 
 const SEED_CUSTOMERS: usize = 200;
 const POLL: Duration = Duration::from_millis(5);
@@ -78,29 +78,20 @@ async fn measure(
 ) -> anyhow::Result<Row> {
     step!("starting {instances} instance(s) of each service");
     for name in SERVICES {
+        let group = format!("{}-{name}", launcher.run_id);
         for instance in 0..instances {
+            let id = format!("{name}-{instance}");
             let settings = [
-                (
-                    "APP_CONSUMER__GROUP_ID",
-                    format!("{}-{name}", launcher.run_id),
-                ),
-                ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
+                ("APP_CONSUMER__GROUP_ID", group.clone()),
+                ("APP_CONSUMER__INSTANCE_ID", id),
             ];
             services.push(launcher.start(name, instance, &settings).await?.0);
         }
     }
     let phases @ (concurrency, phase) = options.common.phases();
     let urls = Urls::of(services);
-    let consumers: Vec<String> = urls
-        .orders
-        .iter()
-        .chain(&urls.fulfillment)
-        .cloned()
-        .collect();
-    let pids: Vec<u32> = services
-        .iter()
-        .map(Service::pid)
-        .collect::<anyhow::Result<_>>()?;
+    let consumers = [&urls.orders[..], &urls.fulfillment].concat();
+    let pids = pids(services)?;
     let load = Load::new(reqwest::Client::new(), urls, POLL);
     load.await_orders().await?;
     let settled_at = settled(&load, &consumers).await?;
@@ -137,14 +128,10 @@ async fn measure(
     // Milliseconds of CPU per operation, of all the instances or net of their idle use.
     let per = |seconds: f64, done: &Summary| micros_per(seconds, done.count as f64) / 1000.0;
     let net = |used: Cpu, took: Duration| (used.total() - idle_cpu * took.as_secs_f64()).max(0.0);
-    let (read_all, read_net) = (
-        per(read_cpu.total(), &reads),
-        per(net(read_cpu, read_time), &reads),
-    );
-    let (change_all, change_net) = (
-        per(change_cpu.total(), &changes),
-        per(net(change_cpu, change_time), &changes),
-    );
+    let read_all = per(read_cpu.total(), &reads);
+    let read_net = per(net(read_cpu, read_time), &reads);
+    let change_all = per(change_cpu.total(), &changes);
+    let change_net = per(net(change_cpu, change_time), &changes);
     let relative =
         |value: f64, key| format!("{:.2}", value / first.map_or(value, |first| first.get(key)));
     let applied = rates.applied_per_second;

@@ -40,6 +40,10 @@ pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSetti
     Ok((settings.kafka, settings.database))
 }
 
+pub(crate) fn pids(services: &[Service]) -> anyhow::Result<Vec<u32>> {
+    services.iter().map(Service::pid).collect()
+}
+
 pub(crate) struct Launcher {
     pub(crate) kafka: KafkaSettings,
     pub(crate) database: DatabaseSettings,
