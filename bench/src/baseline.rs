@@ -191,7 +191,7 @@ impl Baselines {
     pub(crate) async fn measure(options: &Options, launcher: &Launcher) -> anyhow::Result<Self> {
         let (kafka, run_id) = (&launcher.kafka, &launcher.run_id);
         let phases @ (concurrency, phase) = options.common.phases();
-        let [round_trips, short_wait, bulk, pipeline_topic] = raw_topics(run_id);
+        let [round_trips, short_wait, bulk, changes] = raw_topics(run_id);
         let payload = serde_json::to_vec(&load::customer_event(0, "5b189af9a8d05613315b0212"))?;
         step!("raw Kafka: produce -> consume round trips, {concurrency} in flight, {phase:?}");
         let group = format!("{run_id}-raw");
@@ -214,13 +214,7 @@ impl Baselines {
         );
         let group = format!("{run_id}-raw-pipeline");
         let database = launcher.database("raw-pipeline");
-        let pipeline = pipeline(
-            kafka,
-            &database,
-            (&pipeline_topic, &group),
-            document,
-            phases,
-        );
+        let pipeline = pipeline(kafka, &database, (&changes, &group), document, phases);
         let (raw_pipeline, raw_pipeline_applied_per_second) = pipeline.await?;
         Ok(Baselines {
             kafka_round_trip: round_trip,
@@ -269,20 +263,14 @@ async fn kafka_round_trip(
 ) -> anyhow::Result<Summary> {
     let waiting: Waiting = Arc::default();
     let arrived = Arc::clone(&waiting);
-    let (stop, receiving) = receive(
-        kafka,
-        topic_and_group,
-        fetch_wait,
-        move |consumer, message| {
-            let key = message
-                .key()
-                .and_then(|key| std::str::from_utf8(key).ok()?.parse().ok());
-            if let Some(sender) = key.and_then(|n| lock(&arrived).remove(&n)) {
-                let _ = sender.send(());
-            }
-            let _ = consumer.store_offset_from_message(&message);
-        },
-    )?;
+    let arrive = move |consumer: &Arc<StreamConsumer>, message: BorrowedMessage<'_>| {
+        let key = message.key().and_then(|key| std::str::from_utf8(key).ok());
+        if let Some(sender) = key.and_then(|key| lock(&arrived).remove(&key.parse().ok()?)) {
+            let _ = sender.send(());
+        }
+        let _ = consumer.store_offset_from_message(&message);
+    };
+    let (stop, receiving) = receive(kafka, topic_and_group, fetch_wait, arrive)?;
     let publisher = Publisher::new(kafka, topic_and_group.0)?;
     let state = Arc::new((publisher, payload.to_vec(), event_headers(), waiting));
     let round_trip =
@@ -341,10 +329,8 @@ async fn kafka_bulk(
         .last
         .zip(tally.first)
         .map(|(last, first)| last - first);
-    Ok((
-        produced,
-        rate(count as u64 - 1, consuming.unwrap_or_default()),
-    ))
+    let consumed = rate(count as u64 - 1, consuming.unwrap_or_default());
+    Ok((produced, consumed))
 }
 
 pub(crate) async fn insert_copies(
@@ -508,11 +494,11 @@ async fn pipeline(
             let written = *lock(&accounts.written);
             Tally::reached(&applied, "orders' side to apply every change", written).await?;
             let tally = lock(&applied);
-            let took = tally.last.unwrap_or(started) - started;
-            Ok((
-                outcome.succeeded("raw changes")?,
-                rate(tally.count - before, took),
-            ))
+            let applied = rate(
+                tally.count - before,
+                tally.last.unwrap_or(started) - started,
+            );
+            Ok((outcome.succeeded("raw changes")?, applied))
         }
         .await;
         stop.cancel();

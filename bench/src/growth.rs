@@ -241,10 +241,8 @@ async fn idle_passes(load: &Load, stored: &[Stored], passes: f64) -> anyhow::Res
         }
         Ok(Some(means))
     };
-    let (what, interval) = (
-        "idle passes of the outbox relays",
-        Duration::from_millis(250),
-    );
+    let what = "idle passes of the outbox relays";
+    let interval = Duration::from_millis(250);
     within(what, IDLE_DEADLINE, interval, means).await
 }
 
@@ -351,11 +349,8 @@ mod tests {
             .map(|id| ids.iter().position(|known| known == id).unwrap())
             .collect();
         assert!(positions.iter().any(|&at| at >= 900));
-        assert!(
-            positions
-                .windows(2)
-                .all(|pair| pair[0].abs_diff(pair[1]) > 1)
-        );
+        let mut pairs = positions.windows(2);
+        assert!(pairs.all(|pair| pair[0].abs_diff(pair[1]) > 1));
         let few = &ids[..10];
         assert_eq!(spread(few, 100).iter().collect::<HashSet<_>>().len(), 10);
         assert!(spread(&[], 5).is_empty());

@@ -101,10 +101,8 @@ async fn start_services(
 ) -> anyhow::Result<Vec<Footprint>> {
     let mut starts = Vec::new();
     for name in SERVICES {
-        step!(
-            "starting {name} {} times to time its start-up",
-            options.start_runs + 1
-        );
+        let runs = options.start_runs + 1;
+        step!("starting {name} {runs} times to time its start-up");
         let (mut service, first) = launcher.start(name, 0, &[]).await?;
         let mut times = vec![first];
         for _ in 0..options.start_runs {

@@ -51,13 +51,8 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
         let run = format!("{run_id}-x{instances}");
         let launcher = Launcher::for_run(&options.common.bin_dir, &out, &run, true, &[]).await?;
         let mut services = Vec::new();
-        let measured = measure(
-            &options,
-            (&launcher, &mut services),
-            instances,
-            (&raw, rows.first()),
-        );
-        let measured = measured.await;
+        let started = (&launcher, &mut services);
+        let measured = measure(&options, started, instances, (&raw, rows.first())).await;
         launcher.tear_down(services, &[]).await;
         rows.push(measured?);
     }
@@ -155,11 +150,8 @@ async fn measure(
         ("kernel_share", json!(kernel_share)),
         ("rebalances_under_load", json!(rebalanced)),
     ];
-    let (reads, find_one, upsert) = (
-        reads.per_second,
-        raw.find_one.per_second,
-        raw.upsert.per_second,
-    );
+    let (find_one, upsert) = (raw.find_one.per_second, raw.upsert.per_second);
+    let reads = reads.per_second;
     let cells = [
         ("instances of each", instances.to_string()),
         ("idle CPU, all (% of a core)", fixed(idle_cpu * 100.0, 1)),
