@@ -1,12 +1,9 @@
-//! `storefront-bench backlog`: what orders holds in memory while it works through a backlog.
-//!
-//! The records accounts would have published while orders was away (customers changed a
-//! hundred times each) wait on the customer changelog; then orders starts, with a consumer group
-//! and a database of its own, once per prefetch bound asked for, and works through all of them
-//! while its resident memory is sampled. The table holds the peak next to the container's limit.
+//! `storefront-bench backlog`: customer changes wait on the changelog; orders, with a group and
+//! a database of its own, works through them once per prefetch bound while its memory is sampled.
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use shared_events::headers;
 use test_support::within;
 
@@ -24,9 +21,7 @@ use crate::stack::Launcher;
 const CHANGES_PER_CUSTOMER: usize = 100;
 /// The memory limit of the orders container in `k8s/base/orders.yaml`.
 const CONTAINER_LIMIT_MIB: f64 = 128.0;
-/// How long working through the backlog may take before the run gives up.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(1800);
-/// How often the committed offsets are read while orders works.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(options: BacklogOptions) -> anyhow::Result<()> {
@@ -111,18 +106,23 @@ async fn drain(
     let peaks = sampler.finish().await;
     service.terminate().await?;
     let (took, peak) = (drained?, peaks.get(&pid).copied().unwrap_or(0));
-    Ok(Row::default()
-        .count(("prefetch_kbytes", "prefetch bound (KiB)"), prefetch.into())
-        .count(("records", "records"), records as u64)
-        .figure(("seconds", "worked through in (s)"), took.as_secs_f64(), 1)
-        .figure(
-            ("records_per_second", "records/s"),
-            rate(records as u64, took),
-            0,
-        )
-        .keep("peak_rss_bytes", peak)
-        .show("peak RSS (MiB)", format!("{:.1}", mebibytes(peak)))
-        .show("container limit (MiB)", format!("{CONTAINER_LIMIT_MIB:.0}")))
+    let (seconds, per_second) = (took.as_secs_f64(), rate(records as u64, took));
+    let fields = [
+        ("prefetch_kbytes", json!(prefetch)),
+        ("records", json!(records)),
+        ("seconds", json!(seconds)),
+        ("records_per_second", json!(per_second)),
+        ("peak_rss_bytes", json!(peak)),
+    ];
+    let cells = [
+        ("prefetch bound (KiB)", prefetch.to_string()),
+        ("records", records.to_string()),
+        ("worked through in (s)", format!("{seconds:.1}")),
+        ("records/s", format!("{per_second:.0}")),
+        ("peak RSS (MiB)", format!("{:.1}", mebibytes(peak))),
+        ("container limit (MiB)", format!("{CONTAINER_LIMIT_MIB:.0}")),
+    ];
+    Ok(Row::new(fields, cells))
 }
 
 #[cfg(test)]

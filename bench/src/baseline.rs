@@ -1,9 +1,7 @@
-//! The limits of this machine: the raw clients the services use (rdkafka with the services' own
-//! producer and consumer settings, the MongoDB driver with their pool settings) against the same
-//! broker and database, with nothing of the services in between.
+//! The limits of this machine: the services' clients and settings on the same broker and
+//! database, with nothing of the services in between.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -11,14 +9,14 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Document, doc, oid::ObjectId};
-use platform::kafka::Producer;
-use platform::kafka::{Record, publish};
+use platform::kafka::{Producer, Record, publish};
 use platform::settings::{DatabaseSettings, KafkaSettings};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, OwnedMessage};
 use serde::Serialize;
 use test_support::within;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::footprint::{metered, micros_per};
@@ -27,24 +25,20 @@ use crate::load;
 use crate::options::Options;
 use crate::stack::Launcher;
 
-/// How long the first record may take to come back: a consumer joining a group on the local
-/// broker takes a few seconds.
+/// How long the first record may take to come back: a consumer joins a group in seconds.
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
-/// How long one measured record may take to come back before the baseline fails.
 const ROUND_TRIP_DEADLINE: Duration = Duration::from_secs(30);
-/// Records produced at once in the bulk measurement: as many as one outbox relay pass takes.
+/// Records produced at once in bulk: as many as one outbox relay pass takes.
 const BULK_IN_FLIGHT: usize = 100;
 /// Documents in the raw collections: enough that a lookup is not always the same one.
 const DOCUMENTS: usize = 1000;
-/// The consumer's `fetch.wait.max.ms` in the second round-trip baseline: far below librdkafka's
-/// default of 500 ms, which the services keep.
+/// `fetch.wait.max.ms` of the second round trip: far below librdkafka's 500, which the
+/// services keep.
 const SHORT_FETCH_WAIT: Duration = Duration::from_millis(10);
 
 pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 pub(crate) type KeyedRecord = (String, Vec<u8>, Headers);
 
-/// The topics of the raw Kafka baselines, in the run `run_id`: round trips, round trips with
-/// the short fetch wait, bulk, pipeline.
 pub(crate) fn raw_topics(run_id: &str) -> [String; 4] {
     ["raw", "raw.short-wait", "raw.bulk", "raw.pipeline"].map(|name| format!("{run_id}.{name}"))
 }
@@ -62,9 +56,8 @@ pub(crate) fn event_headers() -> Headers {
         ),
         ("__TypeId__", "com.storefront.model.CustomerChangeEvent"),
     ]
-    .into_iter()
     .map(|(name, value)| (name.to_owned(), value.as_bytes().to_vec()))
-    .collect()
+    .into()
 }
 
 pub(crate) struct Publisher {
@@ -78,7 +71,6 @@ impl Publisher {
         Ok(Publisher { producer, topic })
     }
 
-    /// Publishes one keyed record and waits for the broker's acknowledgement.
     pub(crate) async fn send(
         &self,
         key: &str,
@@ -95,8 +87,7 @@ impl Publisher {
         publish(&self.producer, &record).await
     }
 
-    /// Produces `count` records, the `n`th with the key, value and headers `record(n)` gives, as
-    /// fast as the producer takes them, [`BULK_IN_FLIGHT`] at a time.
+    /// Produces `count` records, the `n`th as `record(n)` gives it, [`BULK_IN_FLIGHT`] at a time.
     pub(crate) async fn send_all(
         &self,
         count: usize,
@@ -115,14 +106,48 @@ impl Publisher {
     }
 }
 
-/// A consumer configured as the services' consumer loop configures theirs, but for
-/// `fetch_wait`, which replaces librdkafka's default `fetch.wait.max.ms` (500) when given.
-fn consumer(
+/// Records received so far, and when the first and the last arrived.
+#[derive(Default)]
+struct Tally {
+    count: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+type Waiting = Shared<HashMap<u64, oneshot::Sender<()>>>;
+
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn count(tally: &Mutex<Tally>) -> u64 {
+    lock(tally).count
+}
+
+impl Tally {
+    fn add(tally: &Mutex<Tally>) {
+        let (mut tally, now) = (lock(tally), Instant::now());
+        tally.count += 1;
+        tally.first.get_or_insert(now);
+        tally.last = Some(now);
+    }
+
+    async fn reached(tally: &Mutex<Tally>, what: &str, records: u64) -> anyhow::Result<()> {
+        let done = || async { Ok((count(tally) >= records).then_some(())) };
+        within(what, JOIN_DEADLINE, Duration::from_millis(1), done).await
+    }
+}
+
+/// A consumer configured as the services' consumer loop configures theirs (librdkafka's
+/// `fetch.wait.max.ms` replaced by `fetch_wait` if given), handing each record of `topic` to
+/// `handle` on a task of its own until the token is cancelled.
+fn receive(
     kafka: &KafkaSettings,
-    group: &str,
-    topic: &str,
+    (topic, group): (&str, &str),
     fetch_wait: Option<Duration>,
-) -> anyhow::Result<StreamConsumer> {
+    handle: impl Fn(&Arc<StreamConsumer>, BorrowedMessage<'_>) + Send + 'static,
+) -> anyhow::Result<(CancellationToken, tokio::task::JoinHandle<()>)> {
     let mut config = platform::kafka::client_config(kafka);
     config
         .set("group.id", group)
@@ -136,47 +161,46 @@ fn consumer(
     consumer
         .subscribe(&[topic])
         .context("subscribing the baseline consumer")?;
-    Ok(consumer)
+    let (consumer, stop) = (Arc::new(consumer), CancellationToken::new());
+    let stopped = stop.clone();
+    let task = tokio::spawn(async move {
+        while let Some(received) = stopped.run_until_cancelled(consumer.recv()).await {
+            if let Ok(message) = received {
+                handle(&consumer, message);
+            }
+        }
+    });
+    Ok((stop, task))
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Baselines {
     pub(crate) kafka_round_trip: Summary,
-    /// The same with the consumer's `fetch.wait.max.ms` at 10 ms instead of librdkafka's 500.
     pub(crate) kafka_round_trip_short_fetch_wait: Summary,
     pub(crate) kafka_produce_per_second: f64,
     pub(crate) kafka_consume_per_second: f64,
     pub(crate) mongo_find_one: Summary,
-    /// The benchmark's own CPU per raw `find_one`, in microseconds.
     pub(crate) mongo_find_one_cpu_us: f64,
     pub(crate) mongo_upsert: Summary,
-    /// Accounts' side of a customer change in the raw pipeline: read, and conditional write
-    /// with the outbox push.
+    /// Accounts' side of a change in the raw pipeline: read, conditional write, outbox push.
     pub(crate) raw_pipeline: Summary,
-    /// Changes the raw pipeline's orders side applied per second.
     pub(crate) raw_pipeline_applied_per_second: f64,
 }
 
 impl Baselines {
-    /// Measures them on the run's raw topics ([`raw_topics`]) and databases of their own.
     pub(crate) async fn measure(options: &Options, launcher: &Launcher) -> anyhow::Result<Self> {
         let (kafka, run_id) = (&launcher.kafka, &launcher.run_id);
         let phases @ (concurrency, phase) = options.common.phases();
-        let [round_trips, short_wait, bulk, pipeline_topic] = raw_topics(run_id);
-        let event = load::customer_event(0, "5b189af9a8d05613315b0212");
-        let payload = serde_json::to_vec(&event)?;
+        let [round_trips, short_wait, bulk, changes] = raw_topics(run_id);
+        let payload = serde_json::to_vec(&load::customer_event(0, "5b189af9a8d05613315b0212"))?;
         step!("raw Kafka: produce -> consume round trips, {concurrency} in flight, {phase:?}");
-        let measure = (&payload[..], phases);
         let group = format!("{run_id}-raw");
-        let round_trip = kafka_round_trip(kafka, (&round_trips, &group), None, measure).await?;
+        let round_trip = kafka_round_trip(kafka, (&round_trips, &group), None, &payload, phases);
+        let round_trip = round_trip.await?;
         step!("raw Kafka again, the consumer's fetch.wait.max.ms at {SHORT_FETCH_WAIT:?}");
         let group = format!("{run_id}-raw-short-wait");
-        let short = kafka_round_trip(
-            kafka,
-            (&short_wait, &group),
-            Some(SHORT_FETCH_WAIT),
-            measure,
-        );
+        let wait = Some(SHORT_FETCH_WAIT);
+        let short = kafka_round_trip(kafka, (&short_wait, &group), wait, &payload, phases);
         let short = short.await?;
         let (count, group) = (options.bulk_messages, format!("{run_id}-bulk"));
         step!("raw Kafka: {count} records produced, then consumed");
@@ -188,14 +212,10 @@ impl Baselines {
             "raw customer change pipeline (the services' database and broker work, nothing \
              else), {concurrency} workers, {phase:?}"
         );
-        let (raw_pipeline, raw_pipeline_applied_per_second) = pipeline(
-            kafka,
-            &launcher.database("raw-pipeline"),
-            (&pipeline_topic, &format!("{run_id}-raw-pipeline")),
-            document,
-            phases,
-        )
-        .await?;
+        let group = format!("{run_id}-raw-pipeline");
+        let database = launcher.database("raw-pipeline");
+        let pipeline = pipeline(kafka, &database, (&changes, &group), document, phases);
+        let (raw_pipeline, raw_pipeline_applied_per_second) = pipeline.await?;
         Ok(Baselines {
             kafka_round_trip: round_trip,
             kafka_round_trip_short_fetch_wait: short,
@@ -226,57 +246,51 @@ impl Baselines {
                 &self.raw_pipeline,
             ),
         ]
-        .map(|(name, summary)| Named {
-            name: name.to_owned(),
-            failures: 0,
-            summary: summary.clone(),
-        })
+        .map(|(name, summary)| Named::new(name, 0, summary.clone()))
         .into()
     }
 }
 
-type Waiting = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
-
-/// Produce -> consume round trips of `payload`, `concurrency` records in flight for `duration`,
+/// Produce -> consume round trips of `payload`, as many in flight as the phase has workers,
 /// each keyed by its number; a record's latency runs from handing it to the producer until the
 /// consumer received it.
 async fn kafka_round_trip(
     kafka: &KafkaSettings,
-    (topic, group): (&str, &str),
+    topic_and_group: (&str, &str),
     fetch_wait: Option<Duration>,
-    (payload, phase): (&[u8], Phase),
+    payload: &[u8],
+    phase: Phase,
 ) -> anyhow::Result<Summary> {
-    let consumer = consumer(kafka, group, topic, fetch_wait)?;
     let waiting: Waiting = Arc::default();
-    let stop = CancellationToken::new();
-    let receiving = tokio::spawn({
-        let (waiting, stop) = (Arc::clone(&waiting), stop.clone());
-        async move {
-            while let Some(received) = stop.run_until_cancelled(consumer.recv()).await {
-                let Ok(message) = received else { continue };
-                let number = message
-                    .key()
-                    .and_then(|key| std::str::from_utf8(key).ok()?.parse::<u64>().ok());
-                let mut waiting = waiting.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(sender) = number.and_then(|n| waiting.remove(&n)) {
-                    let _ = sender.send(());
-                }
-                let _ = consumer.store_offset_from_message(&message);
-            }
+    let arrived = Arc::clone(&waiting);
+    let arrive = move |consumer: &Arc<StreamConsumer>, message: BorrowedMessage<'_>| {
+        let key = message.key().and_then(|key| std::str::from_utf8(key).ok());
+        if let Some(sender) = key.and_then(|key| lock(&arrived).remove(&key.parse().ok()?)) {
+            let _ = sender.send(());
         }
-    });
-    let round_trip = Arc::new(RoundTrip {
-        publisher: Publisher::new(kafka, topic)?,
-        payload: payload.to_vec(),
-        headers: event_headers(),
-        waiting,
-    });
+        let _ = consumer.store_offset_from_message(&message);
+    };
+    let (stop, receiving) = receive(kafka, topic_and_group, fetch_wait, arrive)?;
+    let publisher = Publisher::new(kafka, topic_and_group.0)?;
+    let state = Arc::new((publisher, payload.to_vec(), event_headers(), waiting));
+    let round_trip =
+        async |state: Arc<(Publisher, Vec<u8>, Headers, Waiting)>, n: u64, deadline| {
+            let (publisher, payload, headers, waiting) = &*state;
+            let (sender, arrived) = oneshot::channel();
+            lock(waiting).insert(n, sender);
+            publisher.send(&n.to_string(), payload, headers).await?;
+            let late = || format!("record {n} did not come back within {deadline:?}");
+            let arrived = tokio::time::timeout(deadline, arrived)
+                .await
+                .with_context(late)?;
+            arrived.context("the consumer stopped")
+        };
     let measured = async {
         // The first record waits for the consumer to join its group; it is not measured.
-        let joined = round_trip.send(u64::MAX, JOIN_DEADLINE).await;
+        let joined = round_trip(Arc::clone(&state), u64::MAX, JOIN_DEADLINE).await;
         joined.context("waiting for the baseline consumer to join")?;
-        let outcome = closed_loop(phase, round_trip, |round_trip, n| async move {
-            round_trip.send(n, ROUND_TRIP_DEADLINE).await
+        let outcome = closed_loop(phase, state, move |state, n| {
+            round_trip(state, n, ROUND_TRIP_DEADLINE)
         });
         outcome.await.succeeded("raw round trips")
     }
@@ -284,31 +298,6 @@ async fn kafka_round_trip(
     stop.cancel();
     let _ = receiving.await;
     measured
-}
-
-struct RoundTrip {
-    publisher: Publisher,
-    payload: Vec<u8>,
-    headers: Headers,
-    waiting: Waiting,
-}
-
-impl RoundTrip {
-    async fn send(&self, number: u64, deadline: Duration) -> anyhow::Result<()> {
-        let (sender, arrived) = oneshot::channel();
-        let waiting = self.waiting.lock();
-        waiting
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(number, sender);
-        let key = number.to_string();
-        self.publisher
-            .send(&key, &self.payload, &self.headers)
-            .await?;
-        tokio::time::timeout(deadline, arrived)
-            .await
-            .with_context(|| format!("record {number} did not come back within {deadline:?}"))?
-            .context("the consumer stopped")
-    }
 }
 
 /// Bulk rates, per second: `count` records produced as fast as the producer takes them, then
@@ -319,27 +308,29 @@ async fn kafka_bulk(
     payload: &[u8],
     count: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    let headers = event_headers();
-    let started = Instant::now();
+    let (headers, started) = (event_headers(), Instant::now());
     let record = |n: usize| (n.to_string(), payload.to_vec(), headers.clone());
     Publisher::new(kafka, topic)?
         .send_all(count, record)
         .await?;
     let produced = rate(count as u64, started.elapsed());
-    let consumer = consumer(kafka, group, topic, None)?;
-    let (mut first, mut consuming) = (None, Duration::ZERO);
-    for received in 0..count {
-        // The first record waits for the group join; later ones only for the broker.
-        let wait = first.map_or(JOIN_DEADLINE, |_| ROUND_TRIP_DEADLINE);
-        let message = tokio::time::timeout(wait, consumer.recv())
-            .await
-            .with_context(|| format!("the bulk consumer stopped after {received} of {count}"))?
-            .context("consuming the bulk records")?;
-        let now = Instant::now();
-        consuming = now - *first.get_or_insert(now);
-        consumer.store_offset_from_message(&message)?;
-    }
-    Ok((produced, rate(count.saturating_sub(1) as u64, consuming)))
+    let tally: Shared<Tally> = Arc::default();
+    let received = Arc::clone(&tally);
+    let (stop, receiving) = receive(kafka, (topic, group), None, move |consumer, message| {
+        Tally::add(&received);
+        let _ = consumer.store_offset_from_message(&message);
+    })?;
+    let consumed = Tally::reached(&tally, "the bulk records", count as u64).await;
+    stop.cancel();
+    let _ = receiving.await;
+    consumed?;
+    let tally = lock(&tally);
+    let consuming = tally
+        .last
+        .zip(tally.first)
+        .map(|(last, first)| last - first);
+    let consumed = rate(count as u64 - 1, consuming.unwrap_or_default());
+    Ok((produced, consumed))
 }
 
 pub(crate) async fn insert_copies(
@@ -352,15 +343,12 @@ pub(crate) async fn insert_copies(
         copy.insert("_id", *id);
         copy
     });
-    collection
-        .insert_many(copies)
-        .await
-        .with_context(|| format!("inserting documents into {}", collection.name()))?;
+    let inserted = collection.insert_many(copies).await;
+    inserted.with_context(|| format!("inserting documents into {}", collection.name()))?;
     Ok(())
 }
 
-/// A database of the raw baselines with [`DOCUMENTS`] copies of `template` in `collection`,
-/// dropped after `measure` ran on them, however that went.
+/// [`DOCUMENTS`] copies of `template` in `collection`, dropped after `measure` ran on them.
 async fn on_copies<T>(
     database: &DatabaseSettings,
     (collection, template): (&str, &Document),
@@ -379,7 +367,6 @@ async fn on_copies<T>(
     measured
 }
 
-/// The raw MongoDB figures, at the services' pool settings.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct MongoRates {
     pub(crate) find_one: Summary,
@@ -389,8 +376,6 @@ pub(crate) struct MongoRates {
     pub(crate) upsert: Summary,
 }
 
-/// `find_one` by `_id`, then `update_one` by `_id` with upsert, each on `concurrency` workers
-/// for `duration`, over documents like `document`.
 pub(crate) async fn mongo(
     database: &DatabaseSettings,
     document: &Document,
@@ -411,8 +396,7 @@ pub(crate) async fn mongo(
     .await
 }
 
-/// `find_one` by `_id` on `concurrency` workers for `duration`, going round `ids`; a document
-/// that is not there counts as a failure.
+/// `find_one` by `_id` over the phase, going round `ids`; a missing document is a failure.
 pub(crate) async fn find_by_id(
     collection: &Collection<Document>,
     ids: Arc<Vec<ObjectId>>,
@@ -426,9 +410,9 @@ pub(crate) async fn find_by_id(
     .await
 }
 
-/// `update_one` on `concurrency` workers for `duration`, going round `ids`: the filter is the
-/// document's `_id` and the fields of `condition` (which every document meets), the update sets
-/// a name. A document the filter missed counts as a failure.
+/// `update_one` over the phase, going round `ids`: the filter is the document's `_id` and the
+/// fields of `condition` (which every document meets), the update sets a name. A document the
+/// filter missed is a failure.
 pub(crate) async fn update_by_id(
     collection: &Collection<Document>,
     ids: Arc<Vec<ObjectId>>,
@@ -450,12 +434,19 @@ pub(crate) async fn update_by_id(
     .await
 }
 
-/// How many changes orders' side applied, and when the last was.
-type Applied = Arc<Mutex<(u64, Option<Instant>)>>;
+struct Accounts {
+    collection: Collection<Document>,
+    ids: Vec<ObjectId>,
+    publisher: Publisher,
+    headers: Headers,
+    /// The relay's bound: events published and pulled at once.
+    relaying: Semaphore,
+    written: Mutex<u64>,
+}
 
 /// The real limit of this design for customer changes: exactly the database and broker work one
 /// applied change needs, with the services' clients and settings and nothing else, in the same
-/// three stages: `concurrency` workers do accounts' read and conditional write that pushes the
+/// three stages: the phase's workers do accounts' read and conditional write that pushes the
 /// event onto the document's outbox; a relay publishes each event ([`BULK_IN_FLIGHT`] at a time)
 /// and pulls it; orders' side consumes the record, reads the copy and writes it, and stores the
 /// offset, each record on a task of its own (at least as parallel as the services' lanes).
@@ -464,81 +455,66 @@ type Applied = Arc<Mutex<(u64, Option<Instant>)>>;
 async fn pipeline(
     kafka: &KafkaSettings,
     database: &DatabaseSettings,
-    (topic, group): (&str, &str),
+    topic_and_group: (&str, &str),
     mut document: Document,
     phase: Phase,
 ) -> anyhow::Result<(Summary, f64)> {
     document.insert("version", 0_i64);
-    let consumer = consumer(kafka, group, topic, None)?;
-    let publisher = Publisher::new(kafka, topic)?;
+    let publisher = Publisher::new(kafka, topic_and_group.0)?;
     on_copies(database, ("accounts", &document), async |database, ids| {
-        let applied = Applied::default();
-        let stop = CancellationToken::new();
-        let orders = database.collection("orders");
-        let applying = tokio::spawn(apply_all(
-            consumer,
-            orders,
-            Arc::clone(&applied),
-            stop.clone(),
-        ));
-        let (events, relayed) = mpsc::unbounded_channel();
-        let accounts = database.collection("accounts");
-        let relay = tokio::spawn(relay_all(publisher, accounts.clone(), relayed));
-        let written = Arc::new(AtomicU64::new(0));
-        let change = Arc::new(Change {
-            accounts,
+        let (applied, orders) = (Shared::<Tally>::default(), database.collection("orders"));
+        let tally = Arc::clone(&applied);
+        let (stop, receiving) = receive(kafka, topic_and_group, None, move |consumer, message| {
+            let (consumer, orders, tally) = (Arc::clone(consumer), orders.clone(), tally.clone());
+            let message = message.detach();
+            tokio::spawn(async move {
+                match apply(&orders, &message).await {
+                    Ok(()) => Tally::add(&tally),
+                    Err(error) => eprintln!("the raw pipeline's orders write failed: {error:#}"),
+                }
+                let (topic, partition) = (message.topic(), message.partition());
+                let _ = consumer.store_offset(topic, partition, message.offset());
+            });
+        })?;
+        let accounts = Arc::new(Accounts {
+            collection: database.collection("accounts"),
             ids,
-            events,
-            written: Arc::clone(&written),
+            publisher,
+            headers: event_headers(),
+            relaying: Semaphore::new(BULK_IN_FLIGHT),
+            written: Mutex::new(0),
         });
-        let count = || applied.lock().unwrap_or_else(PoisonError::into_inner).0;
-        let applied_all = async |what: &str, changes: u64| {
-            let done = || async { Ok((count() >= changes).then_some(())) };
-            within(what, JOIN_DEADLINE, Duration::from_millis(1), done).await
-        };
         let measured = async {
             // The first change waits for the consumer to join its group; it is not measured.
-            change.write(u64::MAX).await?;
-            applied_all("the pipeline's consumer to join", 1).await?;
-            let (before, started) = (count(), Instant::now());
-            let change = Arc::clone(&change);
-            let outcome = closed_loop(
-                phase,
-                change,
-                |change, n| async move { change.write(n).await },
-            );
+            Arc::clone(&accounts).write(u64::MAX).await?;
+            Tally::reached(&applied, "the pipeline's consumer to join", 1).await?;
+            let (before, started) = (count(&applied), Instant::now());
+            let outcome = closed_loop(phase, Arc::clone(&accounts), Accounts::write);
             let outcome = outcome.await;
-            let written = written.load(Ordering::Relaxed);
-            applied_all("orders' side to apply every change", written).await?;
-            let (count, last) = *applied.lock().unwrap_or_else(PoisonError::into_inner);
-            let applied = rate(count - before, last.unwrap_or(started) - started);
+            let written = *lock(&accounts.written);
+            Tally::reached(&applied, "orders' side to apply every change", written).await?;
+            let tally = lock(&applied);
+            let applied = rate(
+                tally.count - before,
+                tally.last.unwrap_or(started) - started,
+            );
             Ok((outcome.succeeded("raw changes")?, applied))
         }
         .await;
-        drop(change);
-        let _ = relay.await;
         stop.cancel();
-        let _ = applying.await;
+        let _ = receiving.await;
         measured
     })
     .await
 }
 
-type Event = (ObjectId, String, Vec<u8>);
-
-struct Change {
-    accounts: Collection<Document>,
-    ids: Vec<ObjectId>,
-    events: mpsc::UnboundedSender<Event>,
-    written: Arc<AtomicU64>,
-}
-
-impl Change {
-    /// Reads a customer and writes its change with the event, if the version still holds.
-    async fn write(&self, number: u64) -> anyhow::Result<()> {
+impl Accounts {
+    /// Reads a customer and writes its change with the event if the version holds; the relay
+    /// then publishes the event and pulls it.
+    async fn write(self: Arc<Self>, number: u64) -> anyhow::Result<()> {
         let id = *nth(&self.ids, number);
         let stored = self
-            .accounts
+            .collection
             .find_one(doc! { "_id": id })
             .projection(doc! { "outbox": 0 });
         let mut changed = stored.await?.context("a pipeline document is missing")?;
@@ -552,94 +528,51 @@ impl Change {
         let event_id = ObjectId::new().to_hex();
         let entry =
             doc! { "_id": &event_id, "payload": String::from_utf8_lossy(&payload).as_ref() };
-        let written = self
-            .accounts
-            .update_one(
-                doc! { "_id": id, "version": version },
-                doc! {
-                    "$set": { "name.firstName": &first_name, "version": version + 1 },
-                    "$push": { "outbox": entry },
-                },
-            )
-            .await?;
+        let written = self.collection.update_one(
+            doc! { "_id": id, "version": version },
+            doc! {
+                "$set": { "name.firstName": &first_name, "version": version + 1 },
+                "$push": { "outbox": entry },
+            },
+        );
         // Another worker changed the same document in between: its change is the one that counts.
-        if written.modified_count == 1 {
-            self.written.fetch_add(1, Ordering::Relaxed);
-            let relayed = self.events.send((id, event_id, payload));
-            relayed.map_err(|_| anyhow::anyhow!("the relay stopped"))?;
+        if written.await?.modified_count == 1 {
+            *lock(&self.written) += 1;
+            tokio::spawn(async move {
+                let _permit = self.relaying.acquire().await;
+                let relayed = async {
+                    self.publisher
+                        .send(&id.to_hex(), &payload, &self.headers)
+                        .await?;
+                    let pull = doc! { "$pull": { "outbox": { "_id": &event_id } } };
+                    anyhow::Ok(self.collection.update_one(doc! { "_id": id }, pull).await?)
+                };
+                if let Err(error) = relayed.await {
+                    eprintln!("the raw relay failed: {error:#}");
+                }
+            });
         }
         Ok(())
     }
 }
 
-/// The relay's side: publishes each event and pulls it from its document's outbox.
-async fn relay_all(
-    publisher: Publisher,
-    accounts: Collection<Document>,
-    mut events: mpsc::UnboundedReceiver<Event>,
-) {
-    let headers = event_headers();
-    futures_util::stream::poll_fn(|context| events.poll_recv(context))
-        .map(|(id, event_id, payload)| {
-            let (publisher, accounts, headers) = (&publisher, &accounts, &headers);
-            async move {
-                publisher.send(&id.to_hex(), &payload, headers).await?;
-                let pull = doc! { "$pull": { "outbox": { "_id": &event_id } } };
-                accounts.update_one(doc! { "_id": id }, pull).await?;
-                Ok::<_, anyhow::Error>(())
-            }
-        })
-        .buffer_unordered(BULK_IN_FLIGHT)
-        .for_each(|relayed| async move {
-            if let Err(error) = relayed {
-                eprintln!("the raw relay failed: {error:#}");
-            }
-        })
-        .await;
-}
-
-/// Orders' side: each record applied on a task of its own, its offset stored once applied.
-async fn apply_all(
-    consumer: StreamConsumer,
-    orders: Collection<Document>,
-    applied: Applied,
-    stop: CancellationToken,
-) {
-    let consumer = Arc::new(consumer);
-    while let Some(received) = stop.run_until_cancelled(consumer.recv()).await {
-        let Ok(message) = received else { continue };
-        let message = message.detach();
-        let (consumer, orders, applied) =
-            (Arc::clone(&consumer), orders.clone(), Arc::clone(&applied));
-        tokio::spawn(async move {
-            // Read the copy, write it if the record is newer.
-            let applied_copy = async {
-                let event: serde_json::Value =
-                    serde_json::from_slice(message.payload().unwrap_or_default())?;
-                let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
-                let version = event["version"]
-                    .as_i64()
-                    .context("no version in the event")?;
-                let mut event = mongodb::bson::to_document(&event)?;
-                event.insert("_id", id);
-                event.insert("version", version);
-                let copy = orders.find_one(doc! { "_id": id }).await?;
-                let up_to_date =
-                    |copy: Document| copy.get_i64("version").is_ok_and(|held| held >= version);
-                if !copy.is_some_and(up_to_date) {
-                    let replace = orders.replace_one(doc! { "_id": id }, event).upsert(true);
-                    replace.await?;
-                }
-                anyhow::Ok(())
-            };
-            match applied_copy.await {
-                Ok(()) => {
-                    let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
-                    *applied = (applied.0 + 1, Some(Instant::now()));
-                }
-                Err(error) => eprintln!("the raw pipeline's orders write failed: {error:#}"),
-            }
-            let _ = consumer.store_offset(message.topic(), message.partition(), message.offset());
-        });
+/// Orders' side of one record: reads the copy, writes it if the record is newer.
+async fn apply(orders: &Collection<Document>, message: &OwnedMessage) -> anyhow::Result<()> {
+    let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
+    let id = ObjectId::parse_str(event["_id"].as_str().context("no id in the event")?)?;
+    let version = event["version"]
+        .as_i64()
+        .context("no version in the event")?;
+    let mut event = mongodb::bson::to_document(&event)?;
+    event.insert("_id", id);
+    event.insert("version", version);
+    let copy = orders.find_one(doc! { "_id": id }).await?;
+    let up_to_date = |copy: Document| copy.get_i64("version").is_ok_and(|held| held >= version);
+    if !copy.is_some_and(up_to_date) {
+        orders
+            .replace_one(doc! { "_id": id }, event)
+            .upsert(true)
+            .await?;
     }
+    Ok(())
 }

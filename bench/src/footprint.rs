@@ -1,6 +1,5 @@
-//! What a process costs to run, from the kernel (`/proc/PID/status` and `stat`, read through
-//! procfs): resident memory idle and under load, CPU time; and a service's start-to-ready
-//! times.
+//! What a process costs to run, from the kernel (`/proc/PID/status` and `stat`, through procfs):
+//! resident memory idle and under load, CPU time; and a service's start-to-ready times.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -34,7 +33,7 @@ impl StartTimes {
     }
 }
 
-/// The memory lines of `/proc/PID/status` that explain a resident set, in bytes.
+/// The lines of `/proc/PID/status` that explain a resident set, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Memory {
     pub(crate) rss_bytes: u64,
@@ -101,8 +100,7 @@ fn cpu(pids: &[u32]) -> anyhow::Result<Cpu> {
     })
 }
 
-/// Runs `work`, and returns what it gave with the CPU the processes `pids` used meanwhile and
-/// how long it ran.
+/// Runs `work`; returns what it gave, the CPU `pids` used meanwhile and how long it took.
 pub(crate) async fn metered<T>(
     pids: &[u32],
     work: impl Future<Output = T>,
@@ -144,31 +142,5 @@ impl PeakSampler {
     pub(crate) async fn finish(self) -> HashMap<u32, u64> {
         self.stop.cancel();
         self.task.await.unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn start_times_report_median_and_range_in_milliseconds() {
-        let ms = Duration::from_millis;
-        let times = StartTimes::of(&[ms(40), ms(20), ms(90)]);
-        let expected = StartTimes {
-            samples: 3,
-            median: 40.0,
-            min: 20.0,
-            max: 90.0,
-        };
-        assert_eq!(times, expected);
-    }
-
-    #[test]
-    fn this_process_has_a_resident_set_and_cpu_time() {
-        let own = memory(std::process::id()).expect("reading /proc");
-        assert!(own.rss_bytes > 0 && own.threads > 0, "{own:?}");
-        assert!(cpu(&[std::process::id()]).is_ok());
-        assert!(memory(u32::MAX).is_err());
     }
 }

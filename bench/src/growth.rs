@@ -1,9 +1,6 @@
-//! `storefront-bench growth`: how the storefront's cost grows with the data it holds.
-//!
-//! The documents accounts and orders stored for one customer created through the API are
-//! copied (a new `_id` each, no pending events) into their collections up to each size; at
-//! every size the reads, writes, changes and idle relay passes of docs/performance.md ("How
-//! cost grows with data") are measured. The table and the chart (SVG) show where a line bends.
+//! `storefront-bench growth`: the documents accounts and orders stored for one customer are
+//! copied (a new `_id` each, no pending events) up to each size, where what docs/performance.md
+//! ("How cost grows with data") lists is measured.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +11,7 @@ use mongodb::bson::{Document, doc};
 use mongodb::{Collection, Database};
 use platform::outbox::PENDING_REMOVAL;
 use serde::Serialize;
+use serde_json::json;
 use test_support::within;
 
 use crate::baseline::{find_by_id, insert_copies, update_by_id};
@@ -21,18 +19,15 @@ use crate::chart::{Panel, YAxis};
 use crate::footprint::metered;
 use crate::load::Load;
 use crate::options::GrowthOptions;
-use crate::report::{Row, Run, rows_table};
+use crate::report::{Row, Run, fixed, rows_table};
 use crate::stack::{Launcher, SERVICES, Service};
 
-/// How often a worker looks for an effect in the other service.
 const POLL: Duration = Duration::from_millis(5);
 /// Documents per `insert_many` while the collections grow.
 const BATCH: usize = 10_000;
 /// Ids the reads and changes go round at each size, spread over the whole collection.
 const SAMPLE: usize = 100_000;
-/// Idle relay passes averaged per service at each size.
 const IDLE_PASSES: f64 = 3.0;
-/// How long the idle passes may take to come.
 const IDLE_DEADLINE: Duration = Duration::from_secs(300);
 const RELAY_PASS: &str = "outbox_relay_pass_duration_seconds";
 
@@ -40,13 +35,12 @@ const RELAY_PASS: &str = "outbox_relay_pass_duration_seconds";
 struct GrowthReport {
     #[serde(flatten)]
     run: Run,
-    /// The template's size as stored, in bytes: accounts' customer, orders' customer.
+    /// Bytes stored for the template: accounts' customer, orders' customer.
     document_bytes: (usize, usize),
     rows: Vec<Row>,
 }
 
-/// A collection a service keeps its customers in, with the document it stored for the template
-/// customer, stripped of outbox state; and the service's instances.
+/// A service's customers, its document for the template without outbox state, its instances.
 struct Stored {
     collection: Collection<Document>,
     template: Document,
@@ -86,19 +80,14 @@ async fn measure(
     services: &[Service],
 ) -> anyhow::Result<((usize, usize), Vec<Row>)> {
     let phases @ (concurrency, phase) = options.common.phases();
-    let load = Load::new(
-        reqwest::Client::new(),
-        crate::load::Urls::of(services)?,
-        POLL,
-    );
+    let urls = crate::load::Urls::of(services);
+    let load = Load::new(reqwest::Client::new(), urls, POLL);
     step!("creating the template customer and waiting for it in orders");
     let id = load.await_orders().await?;
     let id = ObjectId::parse_str(&id).context("accounts answered an id")?;
     let mut stored = Vec::new();
-    for (service, instances) in [
-        ("accounts", &load.urls.accounts),
-        ("orders", &load.urls.orders),
-    ] {
+    let urls = [&load.urls.accounts, &load.urls.orders];
+    for (service, instances) in SERVICES.into_iter().zip(urls) {
         let database = platform::mongo::connect(&launcher.database(service)).await?;
         stored.push(Stored::find(&database, id, instances).await?);
     }
@@ -115,13 +104,8 @@ async fn measure(
             let batch: Vec<ObjectId> = (ids.len()..size.min(ids.len() + BATCH))
                 .map(|_| ObjectId::new())
                 .collect();
-            for Stored {
-                collection,
-                template,
-                ..
-            } in &stored
-            {
-                insert_copies(collection, template, &batch).await?;
+            for stored in &stored {
+                insert_copies(&stored.collection, &stored.template, &batch).await?;
             }
             ids.extend(batch);
         }
@@ -135,10 +119,7 @@ async fn measure(
         let idle = idle_passes(&load, &stored, IDLE_PASSES);
         let (idle, used, took) = metered(database.as_slice(), idle).await?;
         let idle = idle?;
-        let database_idle_cores = match database {
-            Some(_) => used.total() / took.as_secs_f64(),
-            None => f64::NAN,
-        };
+        let database_idle_cores = database.map_or(f64::NAN, |_| used.total() / took.as_secs_f64());
 
         let sample = Arc::new(spread(&ids, SAMPLE));
         let sample_text = Arc::new(sample.iter().map(|id| id.to_hex()).collect::<Vec<_>>());
@@ -158,72 +139,58 @@ async fn measure(
         step!("{size} customers: changing customers until orders applied every change");
         let changes = load.change_customers(sample_text, phases, &changelog);
         let (changes, rates) = changes.await?;
-        let cores = database_idle_cores * 100.0;
+        let (acknowledged, applied) = (rates.acknowledged_per_second, rates.applied_per_second);
+        let ([update, conditional], failed) = ([raw_updates[0], raw_updates[1]], changes.failures);
         let x_raw = reads.per_second / raw.per_second.max(f64::MIN_POSITIVE);
-        let (p50, p99) = (reads.p50_ms, reads.p99_ms);
+        let (p50, p99, cores) = (reads.p50_ms, reads.p99_ms, database_idle_cores * 100.0);
+        let passes = format!("{:.1} / {:.1}", idle[0], idle[1]);
+        let cpu = if cores.is_finite() {
+            fixed(cores, 0)
+        } else {
+            "-".to_owned()
+        };
         // Changes that failed, with the first failure: where a write takes longer than the
         // services' request deadline, they time out rather than stop the measurement.
-        let row = Row::default()
-            .count(("customers", "customers"), size as u64)
-            .figure(("load_seconds", "copied in (s)"), load_seconds, 0)
-            .figure(
-                ("raw_find_one_per_second", "raw find_one /s"),
-                raw.per_second,
-                0,
-            )
-            .keep("raw_find_one_p99_ms", raw.p99_ms)
-            .figure(("reads_per_second", "GET by id /s"), reads.per_second, 0)
-            .show("x raw", format!("{x_raw:.2}"))
-            .keep("read_p50_ms", p50)
-            .keep("read_p99_ms", p99)
-            .show("GET by id p50 / p99 (ms)", format!("{p50:.2} / {p99:.2}"))
-            .figure(
-                ("raw_update_per_second", "raw update by _id /s"),
-                raw_updates[0],
-                0,
-            )
-            .figure(
-                (
-                    "raw_conditional_update_per_second",
-                    "raw update by _id + condition /s",
-                ),
-                raw_updates[1],
-                0,
-            )
-            .figure(
-                ("changes_acknowledged_per_second", "changes acknowledged /s"),
-                rates.acknowledged_per_second,
-                0,
-            )
-            .count(("changes_failed", "changes failed"), changes.failures)
-            .keep("first_failure", changes.first_error)
-            .figure(
-                ("applied_per_second", "changes applied in orders /s"),
-                rates.applied_per_second,
-                0,
-            )
-            .keep("accounts_idle_pass_ms", idle[0])
-            .keep("orders_idle_pass_ms", idle[1])
-            .show(
-                "idle relay pass, accounts / orders (ms)",
-                format!("{:.1} / {:.1}", idle[0], idle[1]),
-            )
-            .keep("database_idle_cores", database_idle_cores)
-            .show(
-                "database CPU meanwhile (% of a core)",
-                if cores.is_finite() {
-                    format!("{cores:.0}")
-                } else {
-                    "-".to_owned()
-                },
-            );
+        let fields = [
+            ("customers", json!(size)),
+            ("load_seconds", json!(load_seconds)),
+            ("raw_find_one_per_second", json!(raw.per_second)),
+            ("raw_find_one_p99_ms", json!(raw.p99_ms)),
+            ("reads_per_second", json!(reads.per_second)),
+            ("read_p50_ms", json!(p50)),
+            ("read_p99_ms", json!(p99)),
+            ("raw_update_per_second", json!(update)),
+            ("raw_conditional_update_per_second", json!(conditional)),
+            ("changes_acknowledged_per_second", json!(acknowledged)),
+            ("changes_failed", json!(failed)),
+            ("first_failure", json!(changes.first_error)),
+            ("applied_per_second", json!(applied)),
+            ("accounts_idle_pass_ms", json!(idle[0])),
+            ("orders_idle_pass_ms", json!(idle[1])),
+            ("database_idle_cores", json!(database_idle_cores)),
+        ];
+        let cells = [
+            ("customers", size.to_string()),
+            ("copied in (s)", fixed(load_seconds, 0)),
+            ("raw find_one /s", fixed(raw.per_second, 0)),
+            ("GET by id /s", fixed(reads.per_second, 0)),
+            ("x raw", fixed(x_raw, 2)),
+            ("GET by id p50 / p99 (ms)", format!("{p50:.2} / {p99:.2}")),
+            ("raw update by _id /s", fixed(update, 0)),
+            ("raw update by _id + condition /s", fixed(conditional, 0)),
+            ("changes acknowledged /s", fixed(acknowledged, 0)),
+            ("changes failed", failed.to_string()),
+            ("changes applied in orders /s", fixed(applied, 0)),
+            ("idle relay pass, accounts / orders (ms)", passes),
+            ("database CPU meanwhile (% of a core)", cpu),
+        ];
+        let row = Row::new(fields, cells);
         rows.push(row);
     }
     Ok((document_bytes, rows))
 }
 
 impl Stored {
-    /// The collection of `database` that holds the document `_id: id`, whichever it is.
     async fn find(database: &Database, id: ObjectId, instances: &[String]) -> anyhow::Result<Self> {
         for name in database.list_collection_names().await? {
             let collection = database.collection::<Document>(&name);
@@ -247,7 +214,7 @@ impl Stored {
         anyhow::bail!("no collection of {} holds {id}", database.name())
     }
 
-    /// Its relay's passes so far and their total time in seconds.
+    /// Its relay's passes so far and their total seconds.
     async fn relay_passes(&self, load: &Load) -> anyhow::Result<(f64, f64)> {
         let label = ("collection", self.collection.name());
         let [count, sum] = ["count", "sum"].map(|suffix| format!("{RELAY_PASS}_{suffix}"));
@@ -274,10 +241,8 @@ async fn idle_passes(load: &Load, stored: &[Stored], passes: f64) -> anyhow::Res
         }
         Ok(Some(means))
     };
-    let (what, interval) = (
-        "idle passes of the outbox relays",
-        Duration::from_millis(250),
-    );
+    let what = "idle passes of the outbox relays";
+    let interval = Duration::from_millis(250);
     within(what, IDLE_DEADLINE, interval, means).await
 }
 
@@ -320,72 +285,54 @@ fn markdown(report: &GrowthReport) -> String {
     text
 }
 
-/// A line of the chart: its name and the figure it draws.
-type Line = (&'static str, &'static str);
+/// The chart: GET by id's latency, reads, writes, the relays' idle passes.
+const PANELS: [Panel; 4] = [
+    (
+        "GET customers/{id}: latency",
+        "ms",
+        YAxis::Linear,
+        &[
+            ("p50", "read_p50_ms"),
+            ("p99", "read_p99_ms"),
+            ("raw find_one p99", "raw_find_one_p99_ms"),
+        ],
+    ),
+    (
+        "Reads by id",
+        "per second",
+        YAxis::Linear,
+        &[
+            ("raw find_one", "raw_find_one_per_second"),
+            ("GET customers/{id}", "reads_per_second"),
+        ],
+    ),
+    (
+        "Writes (log scale)",
+        "per second",
+        YAxis::Logarithmic,
+        &[
+            ("raw update by _id", "raw_update_per_second"),
+            (
+                "raw update by _id + condition",
+                "raw_conditional_update_per_second",
+            ),
+            ("changes applied in orders", "applied_per_second"),
+        ],
+    ),
+    (
+        "Outbox relay: one idle pass",
+        "ms",
+        YAxis::Linear,
+        &[
+            ("accounts", "accounts_idle_pass_ms"),
+            ("orders", "orders_idle_pass_ms"),
+        ],
+    ),
+];
 
-/// Four panels: GET by id's latency, the reads, the writes, the relays' idle passes.
 fn chart(rows: &[Row]) -> anyhow::Result<String> {
-    let xs: Vec<f64> = rows.iter().map(|row| row.get("customers")).collect();
-    let panel = |title: &str, unit: &str, y_axis, series: &[Line]| Panel {
-        title: title.to_owned(),
-        unit: unit.to_owned(),
-        y_axis,
-        series: series
-            .iter()
-            .map(|(name, key)| {
-                (
-                    (*name).to_owned(),
-                    rows.iter().map(|row| row.get(key)).collect(),
-                )
-            })
-            .collect(),
-    };
-    let panels = [
-        panel(
-            "GET customers/{id}: latency",
-            "ms",
-            YAxis::Linear,
-            &[
-                ("p50", "read_p50_ms"),
-                ("p99", "read_p99_ms"),
-                ("raw find_one p99", "raw_find_one_p99_ms"),
-            ],
-        ),
-        panel(
-            "Reads by id",
-            "per second",
-            YAxis::Linear,
-            &[
-                ("raw find_one", "raw_find_one_per_second"),
-                ("GET customers/{id}", "reads_per_second"),
-            ],
-        ),
-        panel(
-            "Writes (log scale)",
-            "per second",
-            YAxis::Logarithmic,
-            &[
-                ("raw update by _id", "raw_update_per_second"),
-                (
-                    "raw update by _id + condition",
-                    "raw_conditional_update_per_second",
-                ),
-                ("changes applied in orders", "applied_per_second"),
-            ],
-        ),
-        panel(
-            "Outbox relay: one idle pass",
-            "ms",
-            YAxis::Linear,
-            &[
-                ("accounts", "accounts_idle_pass_ms"),
-                ("orders", "orders_idle_pass_ms"),
-            ],
-        ),
-    ];
-    crate::chart::svg("customers held (log scale)", &xs, &panels)
+    crate::chart::svg(rows, ("customers", "customers held (log scale)"), &PANELS)
 }
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -402,11 +349,8 @@ mod tests {
             .map(|id| ids.iter().position(|known| known == id).unwrap())
             .collect();
         assert!(positions.iter().any(|&at| at >= 900));
-        assert!(
-            positions
-                .windows(2)
-                .all(|pair| pair[0].abs_diff(pair[1]) > 1)
-        );
+        let mut pairs = positions.windows(2);
+        assert!(pairs.all(|pair| pair[0].abs_diff(pair[1]) > 1));
         let few = &ids[..10];
         assert_eq!(spread(few, 100).iter().collect::<HashSet<_>>().len(), 10);
         assert!(spread(&[], 5).is_empty());

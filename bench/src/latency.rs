@@ -1,6 +1,5 @@
-//! Latency histograms (HDR, microsecond resolution), the summary every measured operation
-//! reports (count, rate, mean and percentiles), and the closed loop that fills them: a fixed
-//! number of workers, each starting its next operation as soon as the previous one finished.
+//! Latency histograms (HDR, microseconds), their summaries, and the closed loop that fills them:
+//! a fixed number of workers, each starting its next operation when the previous one finished.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -34,7 +33,6 @@ pub(crate) fn rate(count: u64, elapsed: Duration) -> f64 {
     }
 }
 
-/// What one operation measured, in milliseconds and operations per second.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub(crate) struct Summary {
     pub(crate) count: u64,
@@ -70,8 +68,18 @@ pub(crate) struct Named {
     pub(crate) summary: Summary,
 }
 
-/// One histogram and a count of failures per named operation, e.g. per endpoint, shared by
-/// concurrent workers.
+impl Named {
+    pub(crate) fn new(name: &str, failures: u64, summary: Summary) -> Self {
+        let name = name.to_owned();
+        Named {
+            name,
+            failures,
+            summary,
+        }
+    }
+}
+
+/// A histogram and a count of failures per named operation, shared by concurrent workers.
 #[derive(Debug, Default)]
 pub(crate) struct Recorders(Mutex<BTreeMap<&'static str, (Histogram<u64>, u64)>>);
 
@@ -116,7 +124,6 @@ pub(crate) fn median(samples: &[Duration]) -> Option<Duration> {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
-    /// The successful operations only.
     pub(crate) summary: Summary,
     pub(crate) failures: u64,
     pub(crate) first_error: Option<String>,
@@ -178,12 +185,10 @@ where
         failures += failed;
         first_error = first_error.or(error);
     }
-    let summaries = recorders.summaries(started.elapsed());
+    let summary = recorders.summaries(started.elapsed()).pop();
+    let summary = summary.map(|named| named.summary).unwrap_or_default();
     Outcome {
-        summary: summaries
-            .into_iter()
-            .next()
-            .map_or_else(Summary::default, |named| named.summary),
+        summary,
         failures,
         first_error,
     }
@@ -205,9 +210,7 @@ mod tests {
     #[test]
     fn a_summary_reads_percentiles_in_milliseconds_and_the_rate_per_second() {
         let recorders = Recorders::default();
-        for millis in 1..=100 {
-            recorders.record("GET a", Duration::from_millis(millis));
-        }
+        (1..=100).for_each(|ms| recorders.record("GET a", Duration::from_millis(ms)));
         recorders.fail("GET a");
         recorders.fail("POST b");
         let summaries = recorders.summaries(Duration::from_secs(4));

@@ -1,7 +1,5 @@
-//! Load on the running services over HTTP: the realistic flow (create and change a customer,
-//! place and approve an order, move its fulfillment to RECEIVED), and two throughput phases
-//! (reads by id, customer changes). Every call is timed per endpoint; every effect that crosses
-//! the broker is timed from the acknowledgement to the moment the other service's API shows it.
+//! Load over HTTP: the realistic flow and the read and change phases. Every call is timed per
+//! endpoint; every effect across the broker from the acknowledgement until the other API shows it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,17 +13,13 @@ use serde_json::{Value, json};
 use test_support::{summed, within};
 
 use crate::latency::{Outcome, Phase, Recorders, closed_loop, nth, rate};
-use crate::stack::Service;
+use crate::stack::{SERVICES, Service};
 
 /// How long an effect may take to show up across the broker before the flow counts as failed.
 const VISIBLE_DEADLINE: Duration = Duration::from_secs(60);
-/// How long the consumers may take to catch up after the changes phase.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
-/// The end-to-end row of one whole flow, first call to RECEIVED in orders.
 const WHOLE_FLOW: &str = "whole flow: customer created -> RECEIVED in orders";
-/// Records accounts' producer had acknowledged by the broker, by topic.
 pub(crate) const PRODUCED: &str = "kafka_records_produced_total";
-/// Records orders' consumer handled, by topic and outcome.
 const CONSUMED: &str = "kafka_records_consumed_total";
 
 /// The catalog's product guids (the contract's sample products).
@@ -40,7 +34,7 @@ const PRODUCTS: [&str; 8] = [
     "c8810c1d-b0ea-486b-acfa-7724bb70f5e6",
 ];
 
-/// The statuses fulfillment moves an approved order through, with what each request sends.
+/// The statuses an approved order moves through, with the shipping method sent.
 const JOURNEY: [(&str, Option<&str>); 4] = [
     ("PROCESSING", None),
     ("SHIPPED", Some("UPS")),
@@ -93,18 +87,9 @@ pub(crate) async fn read(request: RequestBuilder, what: &str) -> anyhow::Result<
     Ok(())
 }
 
-fn has_status(order: &Value, status: &str) -> bool {
-    order["orderStatusEvents"].as_array().is_some_and(|events| {
-        events
-            .iter()
-            .any(|event| event["orderStatusType"] == status)
-    })
-}
-
-/// The customer changes phase, as rates over the time from its start.
+/// The change phase's rates, over the time from its start.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct ChangeRates {
-    /// Changes accounts answered, during the phase.
     pub(crate) acknowledged_per_second: f64,
     /// Changes accounts' outbox relay had published, until the last was published.
     pub(crate) published_per_second: f64,
@@ -112,8 +97,7 @@ pub(crate) struct ChangeRates {
     pub(crate) applied_per_second: f64,
 }
 
-/// The base URLs of every instance of the three services. Requests go round robin over a
-/// service's instances, by the number of the operation; counters add up over all of them.
+/// The base URLs of every instance, which requests go round by the operation's number.
 #[derive(Debug, Clone)]
 pub(crate) struct Urls {
     pub(crate) accounts: Vec<String>,
@@ -122,23 +106,26 @@ pub(crate) struct Urls {
 }
 
 impl Urls {
-    pub(crate) fn of(services: &[Service]) -> anyhow::Result<Self> {
-        let urls = |name: &str| {
-            let urls: Vec<String> = services
+    pub(crate) fn of(services: &[Service]) -> Self {
+        let urls = |name| {
+            services
                 .iter()
-                .filter(|service| service.name == name)
-                .map(|service| service.url.clone())
-                .collect();
-            anyhow::ensure!(!urls.is_empty(), "{name} is not running");
-            Ok(urls)
+                .filter(move |s| s.name == name)
+                .map(|s| s.url.clone())
         };
-        Ok(Urls {
-            accounts: urls("accounts")?,
-            orders: urls("orders")?,
-            fulfillment: urls("fulfillment")?,
-        })
+        let [accounts, orders, fulfillment] = SERVICES.map(|name| urls(name).collect());
+        Urls {
+            accounts,
+            orders,
+            fulfillment,
+        }
     }
 }
+
+type Label<'a> = (&'a str, &'a str);
+
+/// What an answer showed, and when it arrived.
+type Answer<T> = anyhow::Result<(T, Instant)>;
 
 /// Drives the services. Clones share the client, the histograms and the counters.
 #[derive(Clone)]
@@ -167,7 +154,7 @@ impl Load {
         }
     }
 
-    /// The same services and counters, with empty histograms: one phase's figures.
+    /// The same services and counters, with empty histograms.
     pub(crate) fn measuring_afresh(&self) -> Self {
         Load {
             http: Arc::default(),
@@ -205,11 +192,7 @@ impl Load {
         }
     }
 
-    async fn call(
-        &self,
-        endpoint: &'static str,
-        request: RequestBuilder,
-    ) -> anyhow::Result<(Value, Instant)> {
+    async fn call(&self, endpoint: &'static str, request: RequestBuilder) -> Answer<Value> {
         let (_, body, arrived) = self.exchange(endpoint, request, false).await?;
         Ok((body, arrived))
     }
@@ -221,7 +204,7 @@ impl Load {
         endpoint: &'static str,
         url: &str,
         shows: impl Fn(&Value) -> Option<T>,
-    ) -> anyhow::Result<(T, Instant)> {
+    ) -> Answer<T> {
         let what = format!("{url} to show the change");
         within(&what, VISIBLE_DEADLINE, self.poll, || async {
             let answer = self.exchange(endpoint, self.client.get(url), true).await;
@@ -233,7 +216,7 @@ impl Load {
         .await
     }
 
-    async fn create_customer(&self, n: u64) -> anyhow::Result<(String, Instant)> {
+    async fn create_customer(&self, n: u64) -> Answer<String> {
         let url = format!("{}/customers", nth(&self.urls.accounts, n));
         let request = self.client.post(url).json(&customer(n));
         let (body, created) = self.call("POST accounts customers", request).await?;
@@ -289,8 +272,7 @@ impl Load {
         .await
     }
 
-    /// Customer changes over `phase`, then the time until accounts published and
-    /// orders handled every one of them.
+    /// Customer changes over `phase`, then the time until every one was published and handled.
     pub(crate) async fn change_customers(
         &self,
         ids: Arc<Vec<String>>,
@@ -343,11 +325,12 @@ impl Load {
         }
     }
 
+    /// `metric` with `label`, summed over `instances`.
     pub(crate) async fn metric(
         &self,
         instances: &[String],
         metric: &str,
-        label: (&str, &str),
+        label: Label<'_>,
     ) -> anyhow::Result<f64> {
         let mut sum = 0.0;
         for instance in instances {
@@ -358,8 +341,7 @@ impl Load {
         Ok(sum)
     }
 
-    /// The realistic flow over `phase`, optionally paced to `rate`
-    /// flows per second in all. Whole flows are timed in `end_to_end`, after any pacing.
+    /// The realistic flow over `phase`, paced to `rate` flows per second in all if given.
     pub(crate) async fn flows(&self, phase: Phase, rate: Option<f64>) -> Outcome {
         let pacer = rate.map(|rate| {
             let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
@@ -439,30 +421,19 @@ impl Load {
             let (_, changed) = self
                 .call("POST fulfillment fulfillments/{id}/status", request)
                 .await?;
+            let shown = |order: &Value| {
+                let events = order["orderStatusEvents"].as_array();
+                let mut events = events.into_iter().flatten();
+                events
+                    .any(|event| event["orderStatusType"] == status)
+                    .then_some(())
+            };
             ((), received) = self
-                .visible("GET orders orders/{guid}", &order_url, |order| {
-                    has_status(order, status).then_some(())
-                })
+                .visible("GET orders orders/{guid}", &order_url, shown)
                 .await?;
             hop("status changed -> in orders", changed, received);
         }
         hop("order approved -> RECEIVED in orders", approved, received);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_order_has_a_status_when_its_history_lists_it() {
-        let order = json!({ "orderStatusEvents": [
-            { "orderStatusType": "CREATED", "timestamp": 1 },
-            { "orderStatusType": "APPROVED", "timestamp": 2 }
-        ] });
-        assert!(has_status(&order, "APPROVED"));
-        assert!(!has_status(&order, "PROCESSING"));
-        assert!(!has_status(&Value::Null, "CREATED"));
     }
 }

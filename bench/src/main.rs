@@ -1,9 +1,5 @@
-//! `storefront-bench`: the load generator and benchmark of issue 6.
-//!
-//! It starts the three services from their release binaries (timing start to readiness and
-//! reading their memory), measures what the raw Kafka and MongoDB clients achieve on the same
-//! broker and database at the same concurrency, drives the services with the realistic flow, and
-//! reports every service figure as a ratio to that limit. `scripts/bench.sh` builds and runs it.
+//! `storefront-bench`: the load generator and benchmark, every service figure a ratio to what
+//! the raw Kafka and MongoDB clients achieve on the same broker and database.
 
 #![forbid(unsafe_code)]
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -27,27 +28,17 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// A backlog of customer changes waits on the changelog, then orders works through it once
-    /// per prefetch bound while its resident memory is sampled.
+    /// Orders' resident memory as it works through a backlog, once per prefetch bound.
     Backlog(BacklogOptions),
-    /// 1, 2 and 3 instances of each service behind the load generator (round robin over their
-    /// ports): reads by id and customer changes applied in orders, with the raw MongoDB
-    /// baselines, records published per change, CPU per operation, rebalances.
+    /// 1, 2 and 3 instances of each service behind the load generator, round robin.
     #[command(mut_arg("concurrency", |arg| arg.default_value("8")))]
     Scale(ScaleOptions),
-    /// How cost grows with the data held: raw and HTTP reads by id, raw and conditional
-    /// updates, customer changes applied in orders and the outbox relays' idle passes at each
-    /// size. Writes a chart (SVG) beside the report.
+    /// How cost grows with the customers held; writes a chart (SVG) beside the report.
     Growth(GrowthOptions),
-    /// The realistic flow against a deployment that is already running (through the Istio
-    /// gateway, or compose's services), for a while or until stopped; fails if a flow failed.
-    #[command(
-        after_help = "STOREFRONT_TOKEN (environment): a JWT sent as a bearer token, \
-                            for istio/jwt."
-    )]
+    /// The realistic flow against a running deployment; fails if a flow failed.
+    #[command(after_help = "STOREFRONT_TOKEN (environment): a JWT sent as a bearer token.")]
     Load(TrafficOptions),
-    /// The yardstick the benchmark runs by itself, as a process of its own: an actix-web
-    /// handler answering a constant, for CPU per request with none of our work.
+    /// The yardstick for CPU per request: an actix-web handler answering a constant.
     Constant {
         /// Serves on 127.0.0.1:PORT until killed.
         #[arg(long)]
@@ -55,8 +46,6 @@ pub(crate) enum Command {
     },
 }
 
-/// What every measurement takes: where the binaries are, where the report goes, its workers
-/// and the length of its phases.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Common {
     /// Where accounts, orders and fulfillment are.
@@ -74,19 +63,13 @@ pub(crate) struct Common {
 }
 
 impl Common {
-    /// The workers and length of each phase.
     pub(crate) fn phases(&self) -> crate::latency::Phase {
         (self.concurrency, self.phase)
     }
 
     /// The report's path: `--out`, else `<report>.json` in `bench/` beside the binaries' folder.
     pub(crate) fn out(&self, report: &str) -> PathBuf {
-        let default = || {
-            self.bin_dir
-                .join("../bench")
-                .join(report)
-                .with_extension("json")
-        };
+        let default = || self.bin_dir.join(format!("../bench/{report}.json"));
         self.out.clone().unwrap_or_else(default)
     }
 }
@@ -198,14 +181,12 @@ impl TrafficOptions {
         ])
     }
 
-    /// `None` runs until stopped.
     pub(crate) fn duration(&self) -> Option<Duration> {
         (self.seconds > 0).then(|| Duration::from_secs(self.seconds))
     }
 }
 
 impl Cli {
-    /// Parses the process's arguments, exiting with clap's message on a mistake or for help.
     pub(crate) fn read() -> Self {
         Self::checked(Self::parse()).unwrap_or_else(|error| error.exit())
     }
@@ -219,12 +200,8 @@ impl Cli {
             Some(Command::Load(load)) => load.urls().err(),
             _ => None,
         };
-        match mistake {
-            Some(mistake) => {
-                Err(Self::command().error(clap::error::ErrorKind::ArgumentConflict, mistake))
-            }
-            None => Ok(self),
-        }
+        let conflict = |mistake| Self::command().error(ErrorKind::ArgumentConflict, mistake);
+        mistake.map_or(Ok(self), |mistake| Err(conflict(mistake)))
     }
 }
 
@@ -251,7 +228,6 @@ fn millis(value: &str) -> Result<Duration, std::num::ParseIntError> {
     value.parse().map(Duration::from_millis)
 }
 
-/// A pace must be a positive number of flows per second.
 fn rate(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
@@ -261,8 +237,6 @@ fn rate(value: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::error::ErrorKind;
-
     use super::*;
 
     fn parse(arguments: &[&str]) -> Result<Cli, clap::Error> {
@@ -271,59 +245,42 @@ mod tests {
     }
 
     #[test]
-    fn the_command_line_is_well_formed_with_its_defaults() {
+    fn each_command_reads_and_checks_its_options() {
         Cli::command().debug_assert();
         let cli = parse(&["--bin-dir", "target/release", "--rate", "2.5"]).unwrap();
         let expected = PathBuf::from("target/release/../bench/report.json");
         assert_eq!(cli.run.common.out("report"), expected);
         assert_eq!((cli.run.common.concurrency, cli.run.rate), (4, Some(2.5)));
-        assert_eq!(cli.run.flows, Duration::from_secs(30));
-        let kind = |arguments: &[&str]| parse(arguments).unwrap_err().kind();
-        assert_eq!(kind(&["--concurrency", "0"]), ErrorKind::ValueValidation);
-        assert_eq!(kind(&["--rate", "0"]), ErrorKind::ValueValidation);
-        assert_eq!(kind(&["--fast", "1"]), ErrorKind::UnknownArgument);
-    }
-
-    #[test]
-    fn each_command_reads_its_own_lists_and_checks_them() {
-        let cli = parse(&["backlog", "--prefetch-kbytes", "1024,8192"]).unwrap();
-        let Some(Command::Backlog(backlog)) = cli.command else {
-            panic!("expected the backlog command");
-        };
-        assert_eq!(backlog.prefetch_kbytes, [1024, 8192]);
+        for mistake in [&["--rate", "0"][..], &["scale", "--instances", "0,1"]] {
+            assert!(parse(mistake).is_err(), "{mistake:?}");
+        }
+        assert!(parse(&["growth", "--sizes", "1000,100"]).is_err());
         let Some(Command::Scale(scale)) = parse(&["scale", "--instances", "1,3"]).unwrap().command
         else {
             panic!("expected the scale command");
         };
         assert_eq!((scale.instances, scale.common.concurrency), (vec![1, 3], 8));
-        let Some(Command::Growth(growth)) = parse(&["growth"]).unwrap().command else {
-            panic!("expected the growth command");
-        };
-        assert_eq!(growth.common.concurrency, 4);
-        assert!(parse(&["growth", "--sizes", "1000,100"]).is_err());
-        assert!(parse(&["scale", "--instances", "0,1"]).is_err());
-    }
-
-    #[test]
-    fn the_load_command_finds_the_services_under_a_gateway_or_one_by_one() {
-        let cli = parse(&[
+        let load = [
             "load",
             "--gateway",
-            "http://gateway.example/",
+            "http://g/",
             "--fulfillment",
-            "http://fulfillment:8080/fulfillment",
-            "--seconds",
-            "0",
-        ]);
-        let Some(Command::Load(options)) = cli.unwrap().command else {
+            "http://f/fulfillment",
+        ];
+        let Some(Command::Load(options)) = parse(&load).unwrap().command else {
             panic!("expected the load command");
         };
         let urls = options.urls().unwrap();
-        assert_eq!(urls[0], "http://gateway.example/accounts");
-        assert_eq!(urls[2], "http://fulfillment:8080/fulfillment");
-        assert_eq!(options.duration(), None, "0 runs until stopped");
+        assert_eq!(
+            [&urls[0][..], &urls[2]],
+            ["http://g/accounts", "http://f/fulfillment"]
+        );
         let missing = parse(&["load", "--accounts", "http://a/accounts"]).unwrap_err();
-        let expected = "where is orders? --gateway URL or --orders URL";
-        assert!(missing.to_string().contains(expected), "{missing}");
+        assert!(
+            missing
+                .to_string()
+                .contains("--gateway URL or --orders URL"),
+            "{missing}"
+        );
     }
 }

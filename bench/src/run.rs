@@ -1,5 +1,4 @@
-//! One benchmark run, in order: start-up and idle memory, raw baselines, load on the services,
-//! then the verdicts; whatever happens, the run's services, databases and topics are removed.
+//! One benchmark run: start-up and idle memory, raw baselines, load on the services, checks.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,12 +12,11 @@ use crate::footprint::{Footprint, PeakSampler, StartTimes, memory, metered, micr
 use crate::latency::{Named, Outcome, Summary};
 use crate::load::{ChangeRates, Load, Urls};
 use crate::options::Options;
-use crate::report::{Check, Run, Target, checks_table, latency_table, mebibytes, number, table};
-use crate::stack::{Launcher, SERVICES, Service};
+use crate::report::{Row, Run, Target, check, grid, latency_table, mebibytes, number, rows_table};
+use crate::stack::{Launcher, SERVICES, Service, pids};
 
 /// Pause between the last service becoming ready and reading idle memory.
 const SETTLE: Duration = Duration::from_secs(2);
-/// Customers created for the read and change phases, at least.
 const SEED_CUSTOMERS: usize = 100;
 /// The targets of issue 6.
 const READ_RATIO: f64 = 0.8;
@@ -28,20 +26,17 @@ const CPU_RATIO: f64 = 3.0;
 const START_TO_READY_MS: f64 = 100.0;
 const IDLE_RSS_MIB: f64 = 15.0;
 const READ_PHASE: &str = "GET accounts customers/{id} (read phase)";
-/// The hops whose p99 is held against the raw broker round trip.
 const HOPS: [&str; 3] = [
     "customer changed -> in orders",
     "order approved -> fulfillment created",
     "status changed -> in orders",
 ];
 
-/// CPU time per operation, from `/proc/PID/stat` over each phase, in microseconds.
+/// CPU time per operation over each phase, in microseconds.
 #[derive(Debug, Clone, Serialize)]
 struct CpuPerOperation {
     constant_us: f64,
-    /// Accounts, per GET customers/{id} of the read phase.
     read_us: f64,
-    /// Orders, per customer change it applied in the change phase.
     applied_change_us: f64,
     constant: Summary,
 }
@@ -50,11 +45,10 @@ struct CpuPerOperation {
 struct Report {
     #[serde(flatten)]
     run: Run,
-    /// Seconds since the Unix epoch when the run started.
     started_at: u64,
     flow_seconds: u64,
     poll_interval_ms: u128,
-    checks: Vec<Check>,
+    checks: Vec<Row>,
     changes: ChangeRates,
     cpu_per_operation: CpuPerOperation,
     baselines: Baselines,
@@ -99,8 +93,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Starts each service `start_runs` times and stops it, then once more to keep it running;
-/// returns the footprint of each, in the order of `SERVICES`, idle after a pause.
+/// Starts and stops each service `start_runs` times, then starts it to keep; their footprints.
 async fn start_services(
     options: &Options,
     launcher: &Launcher,
@@ -110,17 +103,14 @@ async fn start_services(
     for name in SERVICES {
         let runs = options.start_runs + 1;
         step!("starting {name} {runs} times to time its start-up");
-        let mut times = Vec::new();
-        for run in 1..=runs {
-            let (mut service, time) = launcher.start(name, 0, &[]).await?;
-            times.push(time);
-            if run < runs {
-                service.terminate().await?;
-            } else {
-                services.push(service);
-            }
+        let (mut service, first) = launcher.start(name, 0, &[]).await?;
+        let mut times = vec![first];
+        for _ in 0..options.start_runs {
+            service.terminate().await?;
+            times.push(service.restart().await?);
         }
         starts.push(StartTimes::of(&times));
+        services.push(service);
     }
     tokio::time::sleep(SETTLE).await;
     let footprint = |(service, start_to_ready_ms): (&Service, StartTimes)| {
@@ -135,7 +125,6 @@ async fn start_services(
     services.iter().zip(starts).map(footprint).collect()
 }
 
-/// Loads the services, phase by phase; the report of the run without its checks.
 async fn measure_services(
     options: &Options,
     launcher: &Launcher,
@@ -144,13 +133,10 @@ async fn measure_services(
 ) -> anyhow::Result<Report> {
     let phases @ (concurrency, phase) = options.common.phases();
     let client = reqwest::Client::new();
-    let load = Load::new(client.clone(), Urls::of(services)?, options.poll);
+    let load = Load::new(client.clone(), Urls::of(services), options.poll);
     step!("waiting for orders to join its consumer group");
     load.await_orders().await?;
-    let pids: Vec<u32> = services
-        .iter()
-        .map(Service::pid)
-        .collect::<anyhow::Result<_>>()?;
+    let pids = pids(services)?;
     let (accounts, orders) = (pids[0], pids[1]);
     step!("a constant actix-web handler, {concurrency} workers, {phase:?}: the yardstick");
     let (constant, constant_cpu) = crate::constant::measure(&client, phases).await?;
@@ -186,11 +172,8 @@ async fn measure_services(
             ));
         }
     }
-    let named = |name: &str, outcome: &Outcome| Named {
-        name: name.to_owned(),
-        failures: outcome.failures,
-        summary: outcome.summary.clone(),
-    };
+    let named =
+        |name, outcome: &Outcome| Named::new(name, outcome.failures, outcome.summary.clone());
     let mut http = vec![
         named(READ_PHASE, &reads),
         named("PATCH accounts customers/{id} (change phase)", &changes),
@@ -218,30 +201,34 @@ async fn measure_services(
     })
 }
 
-fn checks(report: &Report) -> Vec<Check> {
+fn checks(report: &Report) -> Vec<Row> {
     let (raw, cpu) = (&report.baselines, &report.cpu_per_operation);
-    let reads = report.http.iter().find(|named| named.name == READ_PHASE);
+    let find = |rows: &[Named], name: &str| {
+        let found = rows.iter().find(|named| named.name == name);
+        found.map(|named| named.summary.clone())
+    };
+    let reads = find(&report.http, READ_PHASE).map_or(0.0, |reads| reads.per_second);
     let constant = Some(("constant actix-web handler, per request", cpu.constant_us));
     let mut checks = vec![
-        Check::new(
+        check(
             "GET accounts customers/{id} throughput",
-            (reads.map_or(0.0, |reads| reads.summary.per_second), "req/s"),
+            (reads, "req/s"),
             Some(("raw find_one", raw.mongo_find_one.per_second)),
             Target::RatioAtLeast(READ_RATIO),
         ),
-        Check::new(
+        check(
             "customer changes applied in orders",
             (report.changes.applied_per_second, "/s"),
             Some(("raw change pipeline", raw.raw_pipeline_applied_per_second)),
             Target::RatioAtLeast(APPLY_RATIO),
         ),
-        Check::new(
+        check(
             "CPU per GET accounts customers/{id}",
             (cpu.read_us, "us"),
             constant,
             Target::RatioAtMost(CPU_RATIO),
         ),
-        Check::new(
+        check(
             "CPU per customer change applied in orders",
             (cpu.applied_change_us, "us"),
             constant,
@@ -249,34 +236,27 @@ fn checks(report: &Report) -> Vec<Check> {
         ),
     ];
     for hop in HOPS {
-        let p99 = report.end_to_end.iter().find(|named| named.name == hop);
-        checks.push(Check::new(
-            format!("p99 {hop}"),
-            (
-                p99.map_or(f64::INFINITY, |named| named.summary.p99_ms),
-                "ms",
-            ),
-            Some(("raw round trip p99", raw.kafka_round_trip.p99_ms)),
-            Target::RatioAtMost(END_TO_END_RATIO),
+        let p99 = find(&report.end_to_end, hop).map_or(f64::INFINITY, |hop| hop.p99_ms);
+        let raw = Some(("raw round trip p99", raw.kafka_round_trip.p99_ms));
+        let target = Target::RatioAtMost(END_TO_END_RATIO);
+        checks.push(check(format!("p99 {hop}"), (p99, "ms"), raw, target));
+    }
+    for footprint in &report.footprint {
+        let (name, start) = (footprint.service, footprint.start_to_ready_ms.median);
+        let target = Target::Below(START_TO_READY_MS);
+        let name = format!("{name} start to ready (median)");
+        checks.push(check(name, (start, "ms"), None, target));
+    }
+    for footprint in &report.footprint {
+        let (name, idle) = (footprint.service, mebibytes(footprint.idle.rss_bytes));
+        let target = Target::Below(IDLE_RSS_MIB);
+        checks.push(check(
+            format!("{name} idle RSS"),
+            (idle, "MiB"),
+            None,
+            target,
         ));
     }
-    let footprint = &report.footprint;
-    checks.extend(footprint.iter().map(|footprint| {
-        Check::new(
-            format!("{} start to ready (median)", footprint.service),
-            (footprint.start_to_ready_ms.median, "ms"),
-            None,
-            Target::Below(START_TO_READY_MS),
-        )
-    }));
-    checks.extend(footprint.iter().map(|footprint| {
-        Check::new(
-            format!("{} idle RSS", footprint.service),
-            (mebibytes(footprint.idle.rss_bytes), "MiB"),
-            None,
-            Target::Below(IDLE_RSS_MIB),
-        )
-    }));
     checks
 }
 
@@ -309,29 +289,35 @@ fn notes(options: &Options) -> Vec<String> {
 fn markdown(report: &Report) -> String {
     let (cpu, baselines) = (&report.cpu_per_operation, &report.baselines);
     let changes = &report.changes;
-    let footprint = table(
-        &report.footprint,
-        &[
-            ("service", &|f: &Footprint| f.service.to_owned()),
-            ("start to ready ms: median", &|f| {
-                let times = &f.start_to_ready_ms;
-                let (median, min, max) =
-                    (number(times.median), number(times.min), number(times.max));
-                format!("{median} (min {min}, max {max}, n={})", times.samples)
-            }),
-            ("idle RSS MiB", &|f| {
-                let [rss, anonymous, file] =
-                    [f.idle.rss_bytes, f.idle.anonymous_bytes, f.idle.file_bytes]
-                        .map(|bytes| number(mebibytes(bytes)));
-                format!("{rss} ({anonymous} anon + {file} file)")
-            }),
-            ("threads", &|f| f.idle.threads.to_string()),
-            ("peak RSS under load MiB", &|f| {
-                number(mebibytes(f.load_rss_bytes))
-            }),
-            ("binary MiB", &|f| number(mebibytes(f.binary_bytes))),
-        ],
-    );
+    let headers = [
+        "service",
+        "start to ready ms: median",
+        "idle RSS MiB",
+        "threads",
+        "peak RSS under load MiB",
+        "binary MiB",
+    ];
+    let footprint = report.footprint.iter().map(|footprint| {
+        let (times, idle) = (&footprint.start_to_ready_ms, &footprint.idle);
+        let [median, min, max] = [times.median, times.min, times.max].map(number);
+        let [rss, anonymous, file, load, binary] = [
+            idle.rss_bytes,
+            idle.anonymous_bytes,
+            idle.file_bytes,
+            footprint.load_rss_bytes,
+            footprint.binary_bytes,
+        ]
+        .map(|bytes| number(mebibytes(bytes)));
+        vec![
+            footprint.service.to_owned(),
+            format!("{median} (min {min}, max {max}, n={})", times.samples),
+            format!("{rss} ({anonymous} anon + {file} file)"),
+            idle.threads.to_string(),
+            load,
+            binary,
+        ]
+    });
+    let footprint = grid(headers.map(str::to_owned).into(), footprint);
     let mut text = format!(
         "## Storefront benchmark `{}`\n\n{} cores; concurrency {}; {} s per throughput phase, {} \
          s of flows; visibility polled every {} ms.\n\n### Targets\n\n{}\nCustomer changes per \
@@ -351,7 +337,7 @@ fn markdown(report: &Report) -> String {
         report.run.phase_seconds,
         report.flow_seconds,
         report.poll_interval_ms,
-        checks_table(&report.checks),
+        rows_table(&report.checks),
         number(changes.acknowledged_per_second),
         number(changes.published_per_second),
         number(changes.applied_per_second),

@@ -1,13 +1,12 @@
-//! `storefront-bench scale`: the storefront with 1, 2 and 3 instances of each service behind
-//! one load generator, which sends each request to the next instance of its service (round
-//! robin over their ports; no proxy in the path). Each instance count gets topics, databases and
-//! consumer groups (static members) of its own; what each row holds is in docs/performance.md
-//! ("Several instances of each service").
+//! `storefront-bench scale`: 1, 2 and 3 instances of each service behind one load generator,
+//! round robin over their ports, each count on topics, databases and groups of its own; the
+//! rows are described in docs/performance.md ("Several instances of each service").
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde_json::json;
 use test_support::within;
 
 use crate::baseline::{self, MongoRates};
@@ -16,15 +15,12 @@ use crate::latency::Summary;
 use crate::load::{self, Load, PRODUCED, Urls};
 use crate::options::ScaleOptions;
 use crate::report::{Row, Run, fixed, rows_table};
-use crate::stack::{Launcher, SERVICES, Service, service_settings};
+use crate::stack::{Launcher, SERVICES, Service, pids, service_settings};
 
-/// Customers created for the read and change phases.
 const SEED_CUSTOMERS: usize = 200;
-/// How often a worker looks for an effect in the other service.
 const POLL: Duration = Duration::from_millis(5);
 /// The groups count as settled once no member was assigned or revoked anything this long.
 const SETTLED_FOR: Duration = Duration::from_secs(3);
-/// How long the groups may take to settle after the instances started.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(120);
 /// How long the CPU of the idle instances is measured: their fixed cost (relays polling,
 /// consumers fetching and heartbeating, statistics), which the load's figures are net of.
@@ -55,13 +51,8 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
         let run = format!("{run_id}-x{instances}");
         let launcher = Launcher::for_run(&options.common.bin_dir, &out, &run, true, &[]).await?;
         let mut services = Vec::new();
-        let measured = measure(
-            &options,
-            (&launcher, &mut services),
-            instances,
-            (&raw, rows.first()),
-        );
-        let measured = measured.await;
+        let started = (&launcher, &mut services);
+        let measured = measure(&options, started, instances, (&raw, rows.first())).await;
         launcher.tear_down(services, &[]).await;
         rows.push(measured?);
     }
@@ -73,8 +64,7 @@ pub(crate) async fn run(options: ScaleOptions) -> anyhow::Result<()> {
     crate::report::write(&out, &report, &markdown(&report))
 }
 
-/// Starts `instances` of each service on the launcher's topics and databases, and loads them;
-/// the row is shown against the raw MongoDB figures and the `first` instance count's.
+/// Starts and loads `instances` of each service: a row against `raw` and the `first` row.
 async fn measure(
     options: &ScaleOptions,
     (launcher, services): (&Launcher, &mut Vec<Service>),
@@ -83,29 +73,20 @@ async fn measure(
 ) -> anyhow::Result<Row> {
     step!("starting {instances} instance(s) of each service");
     for name in SERVICES {
+        let group = format!("{}-{name}", launcher.run_id);
         for instance in 0..instances {
+            let id = format!("{name}-{instance}");
             let settings = [
-                (
-                    "APP_CONSUMER__GROUP_ID",
-                    format!("{}-{name}", launcher.run_id),
-                ),
-                ("APP_CONSUMER__INSTANCE_ID", format!("{name}-{instance}")),
+                ("APP_CONSUMER__GROUP_ID", group.clone()),
+                ("APP_CONSUMER__INSTANCE_ID", id),
             ];
             services.push(launcher.start(name, instance, &settings).await?.0);
         }
     }
     let phases @ (concurrency, phase) = options.common.phases();
-    let urls = Urls::of(services)?;
-    let consumers: Vec<String> = urls
-        .orders
-        .iter()
-        .chain(&urls.fulfillment)
-        .cloned()
-        .collect();
-    let pids: Vec<u32> = services
-        .iter()
-        .map(Service::pid)
-        .collect::<anyhow::Result<_>>()?;
+    let urls = Urls::of(services);
+    let consumers = [&urls.orders[..], &urls.fulfillment].concat();
+    let pids = pids(services)?;
     let load = Load::new(reqwest::Client::new(), urls, POLL);
     load.await_orders().await?;
     let settled_at = settled(&load, &consumers).await?;
@@ -142,14 +123,10 @@ async fn measure(
     // Milliseconds of CPU per operation, of all the instances or net of their idle use.
     let per = |seconds: f64, done: &Summary| micros_per(seconds, done.count as f64) / 1000.0;
     let net = |used: Cpu, took: Duration| (used.total() - idle_cpu * took.as_secs_f64()).max(0.0);
-    let (read_all, read_net) = (
-        per(read_cpu.total(), &reads),
-        per(net(read_cpu, read_time), &reads),
-    );
-    let (change_all, change_net) = (
-        per(change_cpu.total(), &changes),
-        per(net(change_cpu, change_time), &changes),
-    );
+    let read_all = per(read_cpu.total(), &reads);
+    let read_net = per(net(read_cpu, read_time), &reads);
+    let change_all = per(change_cpu.total(), &changes);
+    let change_net = per(net(change_cpu, change_time), &changes);
     let relative =
         |value: f64, key| format!("{:.2}", value / first.map_or(value, |first| first.get(key)));
     let applied = rates.applied_per_second;
@@ -158,55 +135,56 @@ async fn measure(
     // system): scheduling, the network stack, waking threads.
     let kernel_share = (read_cpu.system + change_cpu.system)
         / (read_cpu.total() + change_cpu.total()).max(f64::MIN_POSITIVE);
-    Ok(Row::default()
-        .count(("instances", "instances of each"), instances as u64)
-        .keep("idle_cpu", idle_cpu)
-        .show("idle CPU, all (% of a core)", fixed(idle_cpu * 100.0, 1))
-        .figure(("reads_per_second", "GET by id /s"), reads.per_second, 0)
-        .show(
-            "x raw find_one",
-            format!("{:.2}", reads.per_second / raw.find_one.per_second),
-        )
-        .keep("cpu_ms_per_read", read_all)
-        .keep("net_cpu_ms_per_read", read_net)
-        .show(
+    let rebalanced = after.saturating_sub(settled_at);
+    let fields = [
+        ("instances", json!(instances)),
+        ("idle_cpu", json!(idle_cpu)),
+        ("reads_per_second", json!(reads.per_second)),
+        ("cpu_ms_per_read", json!(read_all)),
+        ("net_cpu_ms_per_read", json!(read_net)),
+        ("changes_acknowledged", json!(changes.count)),
+        ("records_published", json!(records_published)),
+        ("applied_per_second", json!(applied)),
+        ("cpu_ms_per_change", json!(change_all)),
+        ("net_cpu_ms_per_change", json!(change_net)),
+        ("kernel_share", json!(kernel_share)),
+        ("rebalances_under_load", json!(rebalanced)),
+    ];
+    let (find_one, upsert) = (raw.find_one.per_second, raw.upsert.per_second);
+    let reads = reads.per_second;
+    let cells = [
+        ("instances of each", instances.to_string()),
+        ("idle CPU, all (% of a core)", fixed(idle_cpu * 100.0, 1)),
+        ("GET by id /s", fixed(reads, 0)),
+        ("x raw find_one", fixed(reads / find_one, 2)),
+        (
             "CPU ms per GET (all / net of idle)",
             format!("{read_all:.3} / {read_net:.3}"),
-        )
-        .show(
+        ),
+        (
             "net vs 1 instance",
             relative(read_net, "net_cpu_ms_per_read"),
-        )
-        .keep("changes_acknowledged", changes.count)
-        .keep("records_published", records_published)
-        .figure(("applied_per_second", "changes applied /s"), applied, 0)
-        .show(
-            "x raw upsert",
-            format!("{:.2}", applied / raw.upsert.per_second),
-        )
-        .show("records per change", format!("{per_change:.3}"))
-        .keep("cpu_ms_per_change", change_all)
-        .keep("net_cpu_ms_per_change", change_net)
-        .show(
+        ),
+        ("changes applied /s", fixed(applied, 0)),
+        ("x raw upsert", fixed(applied / upsert, 2)),
+        ("records per change", fixed(per_change, 3)),
+        (
             "CPU ms per change (all / net of idle)",
             format!("{change_all:.2} / {change_net:.2}"),
-        )
-        .show(
+        ),
+        (
             "net vs 1 instance",
             relative(change_net, "net_cpu_ms_per_change"),
-        )
-        .keep("kernel_share", kernel_share)
-        .show(
+        ),
+        (
             "kernel share of CPU under load (%)",
             fixed(kernel_share * 100.0, 0),
-        )
-        .count(
-            ("rebalances_under_load", "rebalances under load"),
-            after.saturating_sub(settled_at),
-        ))
+        ),
+        ("rebalances under load", rebalanced.to_string()),
+    ];
+    Ok(Row::new(fields, cells))
 }
 
-/// Partitions assigned and revoked so far, over the consumer instances `consumers`.
 async fn rebalances(load: &Load, consumers: &[String]) -> anyhow::Result<u64> {
     let assigned = load.metric(consumers, REBALANCES, ("kind", "assigned"));
     let revoked = load.metric(consumers, REBALANCES, ("kind", "revoked"));

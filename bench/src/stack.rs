@@ -1,7 +1,5 @@
-//! What a run owns and removes again: its topics (named after the run, set on each service
-//! through `APP_TOPICS__*`), the databases of its services, and the services themselves, child
-//! processes of the one harness (`test_support::ServiceProcess`) on free ports, with the broker
-//! and database settings the services read.
+//! What a run owns and removes again: its topics (named after the run), its databases, and the
+//! services, child processes of `test_support::ServiceProcess`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,9 +22,8 @@ const TOPIC_SETTINGS: [&str; 3] = [
 /// Partitions per topic, as `scripts/infra.sh` and the Kubernetes topics create them.
 const PARTITIONS: i32 = 3;
 
-/// The broker and database settings exactly as the services load them: accounts' configuration
-/// files (the same in every service for these two sections), under the same `APP_` variables.
-/// Read through platform's loader, so the benchmark builds none of a service's code.
+/// The broker and database settings as the services load them (accounts' files, the same in
+/// every service for these sections, under the same `APP_` variables), through platform.
 pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSettings)> {
     #[derive(serde::Deserialize)]
     struct Settings {
@@ -43,13 +40,16 @@ pub(crate) fn service_settings() -> anyhow::Result<(KafkaSettings, DatabaseSetti
     Ok((settings.kafka, settings.database))
 }
 
+pub(crate) fn pids(services: &[Service]) -> anyhow::Result<Vec<u32>> {
+    services.iter().map(Service::pid).collect()
+}
+
 pub(crate) struct Launcher {
     pub(crate) kafka: KafkaSettings,
     pub(crate) database: DatabaseSettings,
     binaries: PathBuf,
     pub(crate) logs: PathBuf,
     pub(crate) run_id: String,
-    /// Every topic created for the run, dead-letter topics included.
     created: Vec<String>,
 }
 
@@ -111,10 +111,8 @@ impl Launcher {
         }
     }
 
-    /// Starts instance number `instance` of a service with more settings (`APP_...`
-    /// variables, which win over the run's), and waits until its readiness probe answers 200;
-    /// returns it with the time from spawning the process to that answer. Instances beyond the
-    /// first log to files of their own (`<name>-<instance>.log`).
+    /// Starts instance `instance` of a service with `settings` over the run's, once ready;
+    /// returns it with the time from spawning it to its first ready answer.
     pub(crate) async fn start(
         &self,
         name: &'static str,
@@ -137,8 +135,7 @@ impl Launcher {
         Service::start(&self.binary(name), name, &environment, log).await
     }
 
-    /// Stops `services`, then drops the services' databases and the `databases` named, and
-    /// deletes the run's topics.
+    /// Stops `services`, drops the services' databases and `databases`, deletes the topics.
     pub(crate) async fn tear_down(&self, services: Vec<Service>, databases: &[&str]) {
         step!("stopping the services and removing what the run created");
         for mut service in services {

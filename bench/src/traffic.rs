@@ -1,6 +1,5 @@
-//! `storefront-bench load`: the realistic flow against a deployment that is already running,
-//! the storefront's own load generator (as Online Boutique ships one): a Kubernetes Job aimed at
-//! the Istio gateway, or compose's `loadgen` profile. Nothing is started or torn down here.
+//! `storefront-bench load`: the realistic flow against a running deployment, as a Kubernetes Job
+//! aimed at the Istio gateway or compose's `loadgen` profile.
 
 use std::time::{Duration, Instant};
 
@@ -16,10 +15,9 @@ use crate::report::latency_table;
 const ROUND: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
-    let [accounts, orders, fulfillment] = options.urls().map_err(anyhow::Error::msg)?;
-    let duration = options.duration();
-    let (accounts, orders, fulfillment) = (vec![accounts], vec![orders], vec![fulfillment]);
-    let log_line = format!("{}, {}, {}", accounts[0], orders[0], fulfillment[0]);
+    let urls = options.urls().map_err(anyhow::Error::msg)?;
+    let (log_line, duration) = (urls.join(", "), options.duration());
+    let [accounts, orders, fulfillment] = urls.map(|url| vec![url]);
     let urls = Urls {
         accounts,
         orders,
@@ -28,17 +26,10 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
     let load = Load::new(client()?, urls, options.poll);
     let stop = CancellationToken::new();
     tokio::spawn(platform::shutdown::cancel_on_signal(stop.clone()));
-    step!(
-        "flows against {log_line}: {} at once{}, {}",
-        options.concurrency,
-        options
-            .rate
-            .map(|rate| format!(", {rate} per second"))
-            .unwrap_or_default(),
-        duration
-            .map(|duration| format!("for {duration:?}"))
-            .unwrap_or_else(|| "until stopped".to_owned()),
-    );
+    let pace = options.rate.map(|rate| format!(", {rate} per second"));
+    let until = duration.map_or_else(|| "until stopped".to_owned(), |d| format!("for {d:?}"));
+    let (concurrency, pace) = (options.concurrency, pace.unwrap_or_default());
+    step!("flows against {log_line}: {concurrency} at once{pace}, {until}");
     let started = Instant::now();
     let (mut succeeded, mut failed, mut first_error) = (0, 0, None);
     while !stop.is_cancelled() {
@@ -71,8 +62,7 @@ pub(crate) async fn run(options: TrafficOptions) -> anyhow::Result<()> {
     })
 }
 
-/// The HTTP client, sending `STOREFRONT_TOKEN` as a bearer token when it is set (the gateway's
-/// JWT policies, istio/jwt).
+/// The HTTP client, with `STOREFRONT_TOKEN` as a bearer token if set (istio/jwt).
 fn client() -> anyhow::Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
     if let Ok(token) = std::env::var("STOREFRONT_TOKEN")
