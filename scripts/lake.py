@@ -416,7 +416,7 @@ def write_chart(result, path):
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     left.set_title("Order status transitions per day")
     left.set_ylabel("status changes")
-    left.legend(fontsize="small")
+    left.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     received = result["approval_to_received"]
     received_days = sorted({row["day"] for row in received})
     methods = sorted({row["shipping_method"] for row in received})
@@ -429,7 +429,7 @@ def write_chart(result, path):
     right.set_xticks(range(len(received_days)), received_days)
     right.set_title("Approval to received: median (bar) and max (dash)")
     right.set_ylabel("seconds")
-    right.legend(fontsize="small", title="shipping")
+    right.legend(fontsize="small", title="shipping", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     figure.savefig(path)
     print(f"chart: {path}", file=sys.stderr)
