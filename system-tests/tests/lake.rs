@@ -2,6 +2,10 @@
 //! generated changes go through accounts, orders and fulfillment; the Iceberg sink copies their
 //! topics into the tables; the tables then hold every record once, and count the order statuses
 //! as fulfillment stored them.
+//!
+//! Then the lake's failure behaviour, on one lake of its own: poison records go to Connect's
+//! dead-letter topic, and after Connect killed, the object store away and the broker away, the
+//! tables hold every record once; each fault writes its row of the reliability table.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -425,6 +429,12 @@ async fn the_lake_dead_letters_poison_and_holds_every_record_once_after_crashes_
             wrong_type.to_string().into_bytes(),
             valid_request.to_string(),
         ),
+        (
+            &topics.order_status_change,
+            "JSON, not an object",
+            b"42".to_vec(),
+            fixture_text("order-status-change-event.json"),
+        ),
     ];
     let mut poisoned = BTreeMap::new();
     for (topic, _, payload, good) in &poison {
@@ -450,7 +460,7 @@ async fn the_lake_dead_letters_poison_and_holds_every_record_once_after_crashes_
         &kafka,
         &topics,
         &poisoned,
-        "lake: poison records (not JSON; a string for a long)",
+        "lake: poison records (not JSON; a string for a long; not an object)",
         published,
         format!(
             "each on the lake's DLT with its reason ({}); the good record behind each landed",
@@ -516,6 +526,15 @@ async fn the_lake_dead_letters_poison_and_holds_every_record_once_after_crashes_
     broker.restart();
     let back = Instant::now();
     let (acknowledged, failed) = traffic.stop().await;
+    // Back means serving its partitions again, which follows the broker's start by a moment.
+    eventually("the topics to have leaders again", EVENT_DEADLINE, || {
+        let led = topics.all().iter().all(|topic| {
+            let leaders = broker.leaders(topic);
+            !leaders.is_empty() && leaders.iter().all(Option::is_some)
+        });
+        async move { led.then_some(()) }
+    })
+    .await;
     after_fault(
         &lake,
         &kafka,
