@@ -6,7 +6,9 @@ makes (dev/lake.sh and the tests call it from there).
   lake.py create-tables          the bucket, the namespace and one table per topic, from
                                  shared-events/schemas; tables already there are kept
   lake.py register               puts dev/lake/iceberg-sink.json on the Connect worker through
-                                 its REST API and waits until the connector and its task run
+                                 its REST API, unless the worker has that configuration already
+                                 (a worker started again after a crash), and waits until the
+                                 connector and its task run
   lake.py status                 the connector's and its task's state (exit 1 unless RUNNING)
   lake.py report [--json] [--chart FILE]
                                  status transitions per day and approval-to-received time, as a
@@ -266,7 +268,12 @@ class Lake:
             topics.append(topic)
             config[f"iceberg.table.{table}.route-regex"] = topic.replace(".", "\\.")
         config["topics"] = ",".join(topics)
+        # Predicates that pick a topic of the contract pick this lake's topic instead.
+        for key, value in list(config.items()):
+            if key.startswith("predicates.") and key.endswith(".pattern"):
+                config[key] = self.topic(value.replace("\\.", ".")).replace(".", "\\.")
         name = self.settings["name"]
+        config["errors.deadletterqueue.topic.name"] = self.settings["dead_letter_topic"]
         config["iceberg.control.topic"] = self.settings["control_topic"]
         config["iceberg.control.group-id-prefix"] = f"{name}-control"
         config["iceberg.coordinator.transactional.prefix"] = f"{name}-"
@@ -276,6 +283,18 @@ class Lake:
     def status(self):
         return self.connect(f"/connectors/{self.settings['name']}/status")
 
+    def put_config(self, name):
+        """Puts the configuration unless the worker has it already: a put restarts the
+        connector even when nothing changed."""
+        config = self.connector_config()
+        try:
+            if self.connect(f"/connectors/{name}/config") == {**config, "name": name}:
+                return
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+        self.connect(f"/connectors/{name}/config", "PUT", config)
+
     def register(self, deadline_seconds):
         name = self.settings["name"]
         deadline = time.monotonic() + deadline_seconds
@@ -283,7 +302,10 @@ class Lake:
         while True:
             try:
                 if not registered:
-                    self.connect(f"/connectors/{name}/config", "PUT", self.connector_config())
+                    # 200 once the worker has joined its group and read its configuration
+                    # topic (KIP-1017); before that a connector it has looks missing.
+                    self.connect("/health")
+                    self.put_config(name)
                     registered = True
                 status = self.status()
                 states = [status["connector"]["state"]] + [task["state"] for task in status["tasks"]]

@@ -28,5 +28,5 @@ bash scripts/check-deploy.sh
 log "cargo nextest"
 rm -rf target/reliability
 cargo nextest run --workspace --locked --no-fail-fast
-log "the reliability table, from the rows the fault-injection suite wrote"
+log "the reliability table, from the rows the fault-injection suite and the lake wrote"
 python3 scripts/reliability-table.py "${STOREFRONT_FAULT_STREAM:-10000}"

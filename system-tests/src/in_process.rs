@@ -16,6 +16,15 @@ pub struct Topics {
 }
 
 impl Topics {
+    /// Names no other test uses.
+    pub fn unique() -> Self {
+        Topics {
+            customer_change: unique_name("customer-change"),
+            order_fulfill: unique_name("order-fulfill"),
+            order_status_change: unique_name("order-status"),
+        }
+    }
+
     /// The three, in the order events flow: customer changes, fulfillment requests, status
     /// changes.
     pub fn all(&self) -> [&str; 3] {
@@ -51,11 +60,7 @@ const OUTBOX_POLL: Duration = Duration::from_millis(200);
 
 impl Storefront {
     pub async fn start() -> Self {
-        let topics = Topics {
-            customer_change: unique_name("customer-change"),
-            order_fulfill: unique_name("order-fulfill"),
-            order_status_change: unique_name("order-status"),
-        };
+        let topics = Topics::unique();
 
         let mut accounts = accounts::configuration::load().expect("accounts settings");
         accounts.http.port = 0;

@@ -1,13 +1,14 @@
 //! The data lake of a test's own (docs/lake.md): Versity S3 Gateway, the Iceberg tables and a
 //! Kafka Connect worker with the Iceberg sink reading a storefront's topics, started by
 //! `scripts/infra.sh start-lake` on free ports with its data in a folder of its own, and
-//! queried with `scripts/lake.py`.
+//! queried with `scripts/lake.py`. A test may crash or stop its parts and start them again.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
-use test_support::{free_port, lake_python, unique_name};
+use test_support::{EVENT_DEADLINE, eventually, free_port, lake_python, send_signal, unique_name};
 
 use crate::Topics;
 
@@ -18,6 +19,8 @@ const COMMIT_INTERVAL_MS: &str = "2000";
 /// are there: `lake-connect.log`, `lake-s3.log`).
 pub struct Lake {
     folder: PathBuf,
+    /// What `scripts/infra.sh start-lake` started it with: the same again after a fault.
+    settings: Vec<(&'static str, String)>,
 }
 
 impl Lake {
@@ -27,16 +30,30 @@ impl Lake {
         let folder = crate::repository()
             .join("target/lake")
             .join(unique_name("lake"));
-        let lake = Lake { folder };
-        let output = lake
+        let settings = vec![
+            ("STOREFRONT_KAFKA_BOOTSTRAP", bootstrap_servers.to_owned()),
+            ("STOREFRONT_LAKE_S3_PORT", free_port().to_string()),
+            ("STOREFRONT_LAKE_CONNECT_PORT", free_port().to_string()),
+            ("STOREFRONT_LAKE_METRICS_PORT", free_port().to_string()),
+            ("STOREFRONT_LAKE_NAME", unique_name("lake")),
+            ("STOREFRONT_LAKE_TOPICS", topics.all().join(",")),
+            (
+                "STOREFRONT_LAKE_COMMIT_INTERVAL_MS",
+                COMMIT_INTERVAL_MS.to_owned(),
+            ),
+        ];
+        let lake = Lake { folder, settings };
+        lake.start_again();
+        lake
+    }
+
+    /// Starts what of the lake is not running (a part a test stopped or killed), on the same
+    /// ports and data, and waits until the connector and its task run; what runs is left as
+    /// it is, and so is the connector's configuration.
+    pub fn start_again(&self) {
+        let output = self
             .infra(&["start-lake"])
-            .env("STOREFRONT_KAFKA_BOOTSTRAP", bootstrap_servers)
-            .env("STOREFRONT_LAKE_S3_PORT", free_port().to_string())
-            .env("STOREFRONT_LAKE_CONNECT_PORT", free_port().to_string())
-            .env("STOREFRONT_LAKE_METRICS_PORT", free_port().to_string())
-            .env("STOREFRONT_LAKE_NAME", unique_name("lake"))
-            .env("STOREFRONT_LAKE_TOPICS", topics.all().join(","))
-            .env("STOREFRONT_LAKE_COMMIT_INTERVAL_MS", COMMIT_INTERVAL_MS)
+            .envs(self.settings.iter().map(|(name, value)| (name, value)))
             .output()
             .expect("running scripts/infra.sh start-lake");
         assert!(
@@ -44,7 +61,31 @@ impl Lake {
             "scripts/infra.sh start-lake failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        lake
+    }
+
+    /// Kills the Connect worker at once (SIGKILL), as a crash would, and waits until it is gone.
+    pub async fn kill_connect(&self) {
+        let pid_file = self.folder.join("lake-connect.pid");
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .expect("the worker's pid file")
+            .trim()
+            .parse()
+            .expect("a pid");
+        send_signal(pid, "KILL");
+        eventually("the worker to be gone", Duration::from_secs(10), || {
+            let gone = !Path::new(&format!("/proc/{pid}")).exists();
+            async move { gone.then_some(()) }
+        })
+        .await;
+    }
+
+    /// Stops the object store as an operator would (SIGTERM).
+    pub fn stop_object_store(&self) {
+        let status = self
+            .infra(&["stop", "lake-s3"])
+            .status()
+            .expect("running scripts/infra.sh stop");
+        assert!(status.success(), "stopping the object store");
     }
 
     fn infra(&self, arguments: &[&str]) -> Command {
@@ -74,12 +115,97 @@ impl Lake {
         serde_json::from_slice(&output.stdout).expect("scripts/lake.py printed JSON")
     }
 
+    /// What `scripts/infra.sh` wrote for `scripts/lake.py`: names, topics, URLs.
+    pub fn settings(&self) -> Value {
+        let file = self.folder.join("lake/settings.json");
+        serde_json::from_slice(&std::fs::read(file).expect("the lake's settings"))
+            .expect("settings as JSON")
+    }
+
+    /// The connector's and its tasks' states from Connect's REST API, the connector's first;
+    /// the first failed task's trace, if any.
+    pub async fn states(&self) -> (Vec<String>, Option<String>) {
+        let settings = self.settings();
+        let url = format!(
+            "{}/connectors/{}/status",
+            settings["connect_url"].as_str().expect("connect_url"),
+            settings["name"].as_str().expect("name")
+        );
+        let status: Value = reqwest::get(&url)
+            .await
+            .expect("Connect's REST API")
+            .json()
+            .await
+            .expect("a status as JSON");
+        let tasks = status["tasks"].as_array().cloned().unwrap_or_default();
+        let states = std::iter::once(&status["connector"])
+            .chain(&tasks)
+            .map(|part| part["state"].as_str().unwrap_or("none").to_owned())
+            .collect();
+        let trace = tasks
+            .iter()
+            .find_map(|task| task["trace"].as_str().map(str::to_owned));
+        (states, trace)
+    }
+
+    /// What an operator does about a record that failed the task: stops the connector, sets
+    /// its consumer group's offset on `topic`'s `partition` to `next` with Connect's offsets
+    /// API (KIP-875), resumes it, and waits until the connector and its task run.
+    pub async fn skip_to(&self, topic: &str, partition: i32, next: i64) {
+        let settings = self.settings();
+        let connector = format!(
+            "{}/connectors/{}",
+            settings["connect_url"].as_str().expect("connect_url"),
+            settings["name"].as_str().expect("name")
+        );
+        let client = reqwest::Client::new();
+        let stopped = client
+            .put(format!("{connector}/stop"))
+            .send()
+            .await
+            .expect("PUT stop");
+        assert!(stopped.status().is_success(), "stopping the connector");
+        eventually("the connector to stop", EVENT_DEADLINE, || async {
+            (self.states().await.0 == ["STOPPED"]).then_some(())
+        })
+        .await;
+        let offsets = serde_json::json!({"offsets": [{
+            "partition": {"kafka_topic": topic, "kafka_partition": partition},
+            "offset": {"kafka_offset": next},
+        }]});
+        let moved = client
+            .patch(format!("{connector}/offsets"))
+            .json(&offsets)
+            .send()
+            .await
+            .expect("PATCH offsets");
+        let status = moved.status();
+        assert!(
+            status.is_success(),
+            "moving the offset: {status} {}",
+            moved.text().await.unwrap_or_default()
+        );
+        let resumed = client
+            .put(format!("{connector}/resume"))
+            .send()
+            .await
+            .expect("PUT resume");
+        assert!(resumed.status().is_success(), "resuming the connector");
+        eventually(
+            "the connector and its task to run",
+            EVENT_DEADLINE,
+            || async {
+                let (states, _) = self.states().await;
+                (states.len() > 1 && states.iter().all(|state| state == "RUNNING")).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// What the Connect worker's metrics endpoint serves (k8s/lake/base/connect-metrics.yaml), a
     /// Prometheus text exposition.
     pub async fn metrics(&self) -> String {
-        let settings = std::fs::read(self.folder.join("lake/settings.json"))
-            .expect("the lake's settings.json");
-        let settings: Value = serde_json::from_slice(&settings).expect("settings.json is JSON");
+        let settings = self.settings();
         let url = settings["metrics_url"].as_str().expect("metrics_url");
         let response = reqwest::get(url).await.expect("GET the worker's metrics");
         assert!(response.status().is_success(), "GET {url}");

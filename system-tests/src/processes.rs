@@ -91,7 +91,7 @@ impl Storefront {
     }
 
     async fn start_on(compacted_changelog: bool, settings: &[(&str, &str)]) -> Self {
-        let topics = unique_topics();
+        let topics = Topics::unique();
         let mut kafka = accounts::configuration::load()
             .expect("accounts settings")
             .kafka;
@@ -120,7 +120,7 @@ impl Storefront {
         passwords: &[(&'static str, String)],
         settings: &[(&str, &str)],
     ) -> Self {
-        let topics = unique_topics();
+        let topics = Topics::unique();
         let groups = [unique_name("orders"), unique_name("fulfillment")];
         let flows = [
             ("accounts", None),
@@ -272,14 +272,6 @@ pub fn logged_in_trace(service: &Service, trace_id: &str) -> Vec<String> {
         .filter(|line| line["span"]["trace_id"] == trace_id)
         .filter_map(|line| line["fields"]["message"].as_str().map(str::to_owned))
         .collect()
-}
-
-fn unique_topics() -> Topics {
-    Topics {
-        customer_change: unique_name("customer-change"),
-        order_fulfill: unique_name("order-fulfill"),
-        order_status_change: unique_name("order-status"),
-    }
 }
 
 async fn start(
