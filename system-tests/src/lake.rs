@@ -122,15 +122,20 @@ impl Lake {
             .expect("settings as JSON")
     }
 
+    /// The connector's resource in Connect's REST API.
+    fn connector_url(&self) -> String {
+        let settings = self.settings();
+        format!(
+            "{}/connectors/{}",
+            settings["connect_url"].as_str().expect("connect_url"),
+            settings["name"].as_str().expect("name")
+        )
+    }
+
     /// The connector's and its tasks' states from Connect's REST API, the connector's first;
     /// the first failed task's trace, if any.
     pub async fn states(&self) -> (Vec<String>, Option<String>) {
-        let settings = self.settings();
-        let url = format!(
-            "{}/connectors/{}/status",
-            settings["connect_url"].as_str().expect("connect_url"),
-            settings["name"].as_str().expect("name")
-        );
+        let url = format!("{}/status", self.connector_url());
         let status: Value = reqwest::get(&url)
             .await
             .expect("Connect's REST API")
@@ -152,12 +157,7 @@ impl Lake {
     /// its consumer group's offset on `topic`'s `partition` to `next` with Connect's offsets
     /// API (KIP-875), resumes it, and waits until the connector and its task run.
     pub async fn skip_to(&self, topic: &str, partition: i32, next: i64) {
-        let settings = self.settings();
-        let connector = format!(
-            "{}/connectors/{}",
-            settings["connect_url"].as_str().expect("connect_url"),
-            settings["name"].as_str().expect("name")
-        );
+        let connector = self.connector_url();
         let client = reqwest::Client::new();
         let stopped = client
             .put(format!("{connector}/stop"))
