@@ -10,7 +10,8 @@
 #                                   Prometheus metrics on METRICS_PORT (the rules Strimzi gets too:
 #                                   k8s/lake/base/connect-metrics.yaml),
 #                                   group NAME with its internal topics NAME.configs, .offsets,
-#                                   .status on BOOTSTRAP, the Iceberg sink in its plugin path;
+#                                   .status on BOOTSTRAP, the Iceberg sink and the contract check
+#                                   in its plugin path;
 #                                   the connector configuration reads LAKE_CATALOG_URI,
 #                                   LAKE_WAREHOUSE, LAKE_S3_ENDPOINT, LAKE_S3_ACCESS_KEY and
 #                                   LAKE_S3_SECRET_KEY from its environment (EnvVarConfigProvider),
@@ -39,8 +40,9 @@ case "${1:-}" in
     dir=$2 port=$3 bootstrap=$4 name=$5 metrics_port=$6
     classpath_file="$DEV_DIR/lake/connect/target/classpath"
     plugins="$DEV_DIR/lake/iceberg-sink/target/plugins"
+    contract_check="$DEV_DIR/lake/contract-check/target/plugins"
     agent="$DEV_DIR/lake/connect/target/agent/jmx_prometheus_javaagent.jar"
-    [[ -f "$classpath_file" && -d "$plugins/iceberg-sink" && -f "$agent" ]] ||
+    [[ -f "$classpath_file" && -d "$plugins/iceberg-sink" && -d "$contract_check/contract-check" && -f "$agent" ]] ||
       fail "the Connect worker or its Iceberg plugin is missing: run scripts/setup.sh --lake"
     command -v java >/dev/null || fail "java not found: install a Java 17 runtime"
     mkdir -p "$dir"
@@ -61,7 +63,7 @@ value.converter.schemas.enable=false
 listeners=http://127.0.0.1:$port
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$port
-plugin.path=$plugins
+plugin.path=$plugins,$contract_check
 # How long a sink task's poll waits when its topics are quiet, so how often the Iceberg sink
 # sees its control topic then: at the default (60 s) it answers the coordinator's call to
 # commit after the commit timeout (30 s) and the tables fall behind while the topics are idle.

@@ -92,14 +92,16 @@ build_lake() {
   if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
     install_packages
   fi
-  inputs=$(cd "$REPO_ROOT/dev/lake" && find . -name pom.xml | sort | xargs sha256sum)
+  # The POMs, the contract check's sources and the schemas it packages.
+  inputs=$(cd "$REPO_ROOT" && { find dev/lake -name pom.xml -not -path '*/target/*'
+    find dev/lake/contract-check/src shared-events/schemas -type f; } | sort | xargs sha256sum)
   if [[ -f "$stamp" && -f "$REPO_ROOT/dev/lake/connect/target/classpath" ]] &&
     [[ "$(cat "$stamp")" == "$inputs" ]]; then
-    log "Kafka Connect and the Iceberg sink present"
+    log "Kafka Connect, the Iceberg sink and the contract check present"
   else
-    log "resolving Kafka Connect and the Iceberg sink with Maven (once per change of dev/lake)"
+    log "resolving Kafka Connect and the Iceberg sink, building the contract check with Maven (once per change of dev/lake or the schemas)"
     maven_log="$REPO_ROOT/dev/lake/maven.log"
-    rm -rf "$REPO_ROOT/dev/lake/iceberg-sink/target/plugins"
+    rm -rf "$REPO_ROOT/dev/lake/iceberg-sink/target/plugins" "$REPO_ROOT/dev/lake/contract-check/target/plugins"
     if ! mvn -B -f "$REPO_ROOT/dev/lake/pom.xml" package >"$maven_log" 2>&1; then
       log "Maven failed to assemble the lake's Connect worker; see $maven_log"
       exit 1

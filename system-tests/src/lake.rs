@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use test_support::{EVENT_DEADLINE, eventually, free_port, lake_python, send_signal, unique_name};
+use test_support::{eventually, free_port, lake_python, send_signal, unique_name};
 
 use crate::Topics;
 
@@ -151,55 +151,6 @@ impl Lake {
             .iter()
             .find_map(|task| task["trace"].as_str().map(str::to_owned));
         (states, trace)
-    }
-
-    /// What an operator does about a record that failed the task: stops the connector, sets
-    /// its consumer group's offset on `topic`'s `partition` to `next` with Connect's offsets
-    /// API (KIP-875), resumes it, and waits until the connector and its task run.
-    pub async fn skip_to(&self, topic: &str, partition: i32, next: i64) {
-        let connector = self.connector_url();
-        let client = reqwest::Client::new();
-        let stopped = client
-            .put(format!("{connector}/stop"))
-            .send()
-            .await
-            .expect("PUT stop");
-        assert!(stopped.status().is_success(), "stopping the connector");
-        eventually("the connector to stop", EVENT_DEADLINE, || async {
-            (self.states().await.0 == ["STOPPED"]).then_some(())
-        })
-        .await;
-        let offsets = serde_json::json!({"offsets": [{
-            "partition": {"kafka_topic": topic, "kafka_partition": partition},
-            "offset": {"kafka_offset": next},
-        }]});
-        let moved = client
-            .patch(format!("{connector}/offsets"))
-            .json(&offsets)
-            .send()
-            .await
-            .expect("PATCH offsets");
-        let status = moved.status();
-        assert!(
-            status.is_success(),
-            "moving the offset: {status} {}",
-            moved.text().await.unwrap_or_default()
-        );
-        let resumed = client
-            .put(format!("{connector}/resume"))
-            .send()
-            .await
-            .expect("PUT resume");
-        assert!(resumed.status().is_success(), "resuming the connector");
-        eventually(
-            "the connector and its task to run",
-            EVENT_DEADLINE,
-            || async {
-                let (states, _) = self.states().await;
-                (states.len() > 1 && states.iter().all(|state| state == "RUNNING")).then_some(())
-            },
-        )
-        .await;
     }
 
     /// What the Connect worker's metrics endpoint serves (k8s/lake/base/connect-metrics.yaml), a
