@@ -34,9 +34,12 @@
 #     set) start and answer their liveness; with that image's CA bundle holding the CA of a
 #     secured local Kafka, and no CA location set, they reach it over SASL_SSL;
 #   - the data lake (compose's profile lake, k8s/lake): the connector's configuration is
-#     dev/lake/iceberg-sink.json's (the catalog's settings apart on AWS), the Strimzi build's
-#     artifacts are dev/lake/iceberg-sink/pom.xml's coordinates (and the jars of the local plugin
-#     folder, with their SHA-512, when it is there), the worker settings those of dev/lake.sh, the
+#     dev/lake/iceberg-sink.json's (the catalog's settings apart on AWS) with a contract check
+#     of an accepted schema on each topic, the Strimzi build's artifacts are
+#     dev/lake/iceberg-sink/pom.xml's coordinates (and the jars of the local plugin folder, with
+#     their SHA-512, when it is there) and the contract check of dev/lake/contract-check/pom.xml
+#     from a repository that is not Maven Central, both plugin folders in the compose image,
+#     the worker settings those of dev/lake.sh, the
 #     versions those of the broker and scripts/setup.sh, the metrics rules export the task state
 #     and both Prometheus setups scrape them, the topics exist, and every group, topic and
 #     transactional id is granted to lake-connect in deploy/kafka/grants.txt;

@@ -18,7 +18,8 @@
 # Needs minikube, kubectl, curl and (for the image build) the docker CLI. Settings, by environment:
 #   MINIKUBE_PROFILE (storefront), MINIKUBE_CPUS (4), MINIKUBE_MEMORY (8192, MB),
 #   MINIKUBE_DISK_SIZE (30g), MINIKUBE_DRIVER (minikube's choice), MINIKUBE_KUBERNETES_VERSION,
-#   ISTIO_VERSION (1.29.2), STRIMZI_VERSION (0.47.0).
+#   ISTIO_VERSION (1.29.2), STRIMZI_VERSION (0.47.0); with --lake, STOREFRONT_LAKE_CONTRACT_CHECK_REPOSITORY
+#   (required: the Maven repository the lake's contract check is deployed to, docs/lake.md).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,6 +41,12 @@ case "${1:-}" in
   --lake) lake=1 ;;
   *) log "usage: scripts/deploy-minikube.sh [--lake]"; exit 2 ;;
 esac
+# The Maven repository the lake's contract check is deployed to (mvn deploy, docs/lake.md): the
+# operator's build fetches the transform from there, as it is on no public repository.
+if ((lake)) && [[ -z ${STOREFRONT_LAKE_CONTRACT_CHECK_REPOSITORY:-} ]]; then
+  log "--lake: set STOREFRONT_LAKE_CONTRACT_CHECK_REPOSITORY to the Maven repository the contract check is deployed to (docs/lake.md)"
+  exit 2
+fi
 
 for tool in minikube kubectl curl; do
   command -v "$tool" >/dev/null || { log "$tool is needed; install it first"; exit 1; }
@@ -194,7 +201,8 @@ if ((lake)); then
   minikube -p "$PROFILE" addons enable registry >/dev/null
   registry=$(k -n kube-system get service registry -o jsonpath='{.spec.clusterIP}')
   [[ -n $registry ]] || { log "the registry add-on has no Service"; exit 1; }
-  printf 'CONNECT_IMAGE=%s/storefront/lake-connect:%s\n' "$registry" "$IMAGE_TAG" >k8s/lake/minikube/registry.env
+  printf 'CONNECT_IMAGE=%s/storefront/lake-connect:%s\nCONTRACT_CHECK_REPOSITORY=%s\n' "$registry" "$IMAGE_TAG" \
+    "$STOREFRONT_LAKE_CONTRACT_CHECK_REPOSITORY" >k8s/lake/minikube/registry.env
   log "applying k8s/lake/minikube (object store, tables, the lake's topics, Connect and the Iceberg sink)"
   k apply -k k8s/lake/minikube >/dev/null
   k -n kafka rollout status deployment/lake-s3 --timeout=300s

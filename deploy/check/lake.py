@@ -1,5 +1,5 @@
-"""The data lake's deployments agree with its local run: the connector's configuration, the plugin's
-Maven coordinates, the Connect worker's settings, the versions, the metrics, the topics and the
+"""The data lake's deployments agree with its local run: the connector's configuration and its
+contract checks, the plugins' Maven coordinates, the Connect worker's settings, the versions, the metrics, the topics and the
 Kafka grants of the lake's Connect worker (docs/lake.md)."""
 
 import hashlib
@@ -14,6 +14,9 @@ from common import Report, label, load_all
 
 SINK_JSON = "dev/lake/iceberg-sink.json"
 SINK_POM = "dev/lake/iceberg-sink/pom.xml"
+CHECK_POM = "dev/lake/contract-check/pom.xml"
+CHECK_CLASS = "com.storefront.lake.ContractCheck"
+SCHEMAS = Path("shared-events/schemas")
 LAKE_POM = "dev/lake/pom.xml"
 LAKE_SH = "dev/lake.sh"
 PLUGIN_FOLDER = Path("dev/lake/iceberg-sink/target/plugins/iceberg-sink")
@@ -47,10 +50,35 @@ def pom_coordinates():
     return coordinates, props
 
 
+def check_coordinates():
+    """The contract check's group:artifact:version (group and version from the parent POM)."""
+    parent = ElementTree.parse(LAKE_POM).getroot()
+    root = ElementTree.parse(CHECK_POM).getroot()
+    field = lambda name: root.findtext(f"{MAVEN}{name}") or parent.findtext(f"{MAVEN}{name}")  # noqa: E731
+    return f"{field('groupId')}:{field('artifactId')}:{field('version')}"
+
+
+def check_contract_plugin(report, where, plugins):
+    """The contract check is a plugin of its own: the one maven artifact of its POM, from the
+    repository it is deployed to (it is not on Maven Central); Strimzi adds the validator and
+    its dependencies, as the POM's runtime dependencies."""
+    artifacts = plugins.get("contract-check", [])
+    found = [f"{a.get('group')}:{a.get('artifact')}:{a.get('version')}" for a in artifacts if a.get("type") == "maven"]
+    repository = artifacts[0].get("repository", "") if len(artifacts) == 1 else ""
+    report.check(found == [check_coordinates()] and re.match(r"^https?://", repository)
+                 and "repo1.maven.org" not in repository,
+                 f"{where}: plugin contract-check is {check_coordinates()} of {CHECK_POM} from the Maven repository it is deployed "
+                 f"to ({repository})", f"artifacts {found}, repository {repository!r}")
+
+
 def check_build(report, where, connect):
     coordinates, props = pom_coordinates()
     hadoop_version = coordinates.pop("org.apache.hadoop:hadoop-common")
-    artifacts = [a for plugin in connect["spec"]["build"]["plugins"] for a in plugin["artifacts"]]
+    plugins = {plugin["name"]: plugin["artifacts"] for plugin in connect["spec"]["build"]["plugins"]}
+    report.check(set(plugins) == {"iceberg-sink", "contract-check"}, f"{where}: the plugins iceberg-sink and contract-check",
+                 ", ".join(sorted(plugins)))
+    check_contract_plugin(report, where, plugins)
+    artifacts = plugins.get("iceberg-sink", [])
     maven = {f"{a['group']}:{a['artifact']}": a["version"] for a in artifacts if a["type"] == "maven"}
     report.check(maven == coordinates, f"{where}: the plugin's maven artifacts are the dependencies of {SINK_POM} at its versions",
                  f"extra {sorted(set(maven.items()) - set(coordinates.items()))}, missing {sorted(set(coordinates.items()) - set(maven.items()))}")
@@ -200,6 +228,11 @@ def check_compose(report, compose_file, sink):
     report.check(kafka_image == f"apache/kafka:{arg('KAFKA_VERSION')}" and arg("KAFKA_VERSION") == props["kafka.version"],
                  f"dev/lake/Dockerfile's Connect image is the broker's ({kafka_image}) and {LAKE_POM}'s Kafka version",
                  f"KAFKA_VERSION={arg('KAFKA_VERSION')}, kafka.version={props['kafka.version']}")
+    plugin_path = properties(Path("deploy/lake/connect-worker.properties").read_text()).get("plugin.path")
+    copied = re.findall(r"^COPY --from=plugins /src/dev/lake/([\w-]+)/target/plugins/\1 (\S+)$", dockerfile, re.M)
+    report.check(sorted(copied) == [("contract-check", f"{plugin_path}/contract-check"), ("iceberg-sink", f"{plugin_path}/iceberg-sink")],
+                 f"dev/lake/Dockerfile's Connect image has the plugin folders iceberg-sink and contract-check in its plugin.path ({plugin_path})",
+                 str(copied))
     setup = re.search(r"^VERSITYGW_VERSION=(\S+)", Path("scripts/setup.sh").read_text(), re.M)
     report.check(setup and arg("VERSITYGW_VERSION") == setup.group(1),
                  "dev/lake/Dockerfile builds the Versity S3 Gateway version of scripts/setup.sh",
@@ -226,9 +259,37 @@ def check_scrapes(report, where, connect, monitors):
     report.check(bool(found), f"{where}: a PodMonitor of k8s/monitoring/prometheus-operator scrapes its pods' tcp-prometheus port")
 
 
+def check_contract_transforms(report, sink):
+    """Each of the connector's topics has a contract check, picked by a TopicNameMatches
+    predicate of that topic alone, with an accepted schema of the contract."""
+    problems = []
+    checked = {}
+    for name in sink["transforms"].split(","):
+        if sink.get(f"transforms.{name}.type") != CHECK_CLASS:
+            continue
+        schema = sink.get(f"transforms.{name}.schema", "")
+        if not schema.endswith(".accepted.json") or not (SCHEMAS / schema).is_file():
+            problems.append(f"{name}: {schema!r} is no accepted schema in {SCHEMAS}")
+        predicate = sink.get(f"transforms.{name}.predicate", "")
+        if sink.get(f"predicates.{predicate}.type") != "org.apache.kafka.connect.transforms.predicates.TopicNameMatches" \
+                or sink.get(f"transforms.{name}.negate", "false") != "false":
+            problems.append(f"{name}: not picked by a TopicNameMatches predicate")
+            continue
+        pattern = sink.get(f"predicates.{predicate}.pattern", "")
+        for topic in sink["topics"].split(","):
+            if re.fullmatch(pattern, topic):
+                checked.setdefault(topic, []).append(name)
+    for topic in sink["topics"].split(","):
+        if len(checked.get(topic, [])) != 1:
+            problems.append(f"{topic} has {len(checked.get(topic, []))} contract checks")
+    report.group(f"{SINK_JSON}: each topic's values are checked against an accepted schema of {SCHEMAS} ({CHECK_CLASS})",
+                 problems)
+
+
 def cmd_lake(grants_file, compose_file, minikube_file, monitoring_file, *renderings):
     report = Report()
     sink = json.loads(Path(SINK_JSON).read_text())
+    check_contract_transforms(report, sink)
     lines = [line for line in Path(grants_file).read_text().splitlines() if line and not line.startswith("#")]
     grants = {tuple(line.split(",")) for line in lines}
     check_compose(report, compose_file, sink)
