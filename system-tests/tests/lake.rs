@@ -453,6 +453,8 @@ async fn the_lake_dead_letters_poison_and_holds_every_record_once_after_crashes_
         serde_json::from_str(&fixture_text("fulfillment-request-event.json")).expect("an event");
     let mut wrong_type = valid_request.clone();
     wrong_type["timestamp"] = Value::from("yesterday");
+    let mut too_many = valid_request.clone();
+    too_many["order"]["orderItems"][0]["quantity"] = Value::from(3_000_000_000_u64);
     let valid_change: Value =
         serde_json::from_str(&fixture_text("order-status-change-event.json")).expect("an event");
     let mut nested = valid_change.clone();
@@ -471,6 +473,13 @@ async fn the_lake_dead_letters_poison_and_holds_every_record_once_after_crashes_
             wrong_type.to_string().into_bytes(),
             valid_request.to_string(),
             "/timestamp: string found, integer expected",
+        ),
+        (
+            &topics.order_fulfill,
+            "an int32 out of range",
+            too_many.to_string().into_bytes(),
+            valid_request.to_string(),
+            "/order/orderItems/0/quantity: does not match the int32 pattern",
         ),
         (
             &topics.order_status_change,
@@ -514,7 +523,7 @@ async fn the_lake_dead_letters_poison_and_holds_every_record_once_after_crashes_
         &kafka,
         &topics,
         &poisoned,
-        "lake: poison records (not JSON; a string for a long; not an object; a wrong type nested in the value)",
+        "lake: poison records (not JSON; a string for a long; an int32 out of range; not an object; a wrong type nested in the value)",
         published,
         format!(
             "each on the lake's DLT with its reason, the task RUNNING ({}); the good record behind each landed",
